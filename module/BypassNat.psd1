@@ -1,0 +1,21 @@
+@{
+    RootModule           = 'BypassNat.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6b0f3c1e-58a4-4d1b-9a57-2f3e0c9d7a41'
+    Author               = 'BypassNat developers'
+    Copyright            = '(c) BypassNat developers. MIT License.'
+    Description          = 'Double port forwards (main router -> bypass router -> device) for networks with a bypass router running a transparent proxy: rendered, applied atomically over SSH, and verified.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Core', 'Desktop')
+    FormatsToProcess     = @('BypassNat.Format.ps1xml')
+    CmdletsToExport      = @('New-BypassForward', 'Invoke-BypassForwardApply', 'Get-BypassForward')
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('iptables', 'nftables', 'NAT', 'port-forward', 'router', 'SSH', 'Linux')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}

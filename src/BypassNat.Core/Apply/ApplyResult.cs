@@ -1,0 +1,24 @@
+using System;
+
+namespace BypassNat.Apply
+{
+    /// <summary>What one apply did to one router.</summary>
+    public sealed class ApplyResult
+    {
+        public string ComputerName { get; set; }
+        public string Backend { get; set; }
+
+        /// <summary>False when the router already held exactly the desired forwards and nothing was written.</summary>
+        public bool Changed { get; set; }
+
+        public string[] Added { get; set; } = new string[0];
+        public string[] Modified { get; set; } = new string[0];
+        public string[] Removed { get; set; } = new string[0];
+        public string[] Unchanged { get; set; } = new string[0];
+
+        /// <summary>Connection-tracking entries deleted for the ports the change touched, so they take the new rules at once.</summary>
+        public int ConntrackEntriesDeleted { get; set; }
+
+        public TimeSpan Duration { get; set; }
+    }
+}

@@ -1,0 +1,79 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace BypassNat.Apply
+{
+    /// <summary>One forward that exists on both sides under the same name but differs in some fields.</summary>
+    public sealed class ChangedForward
+    {
+        public ChangedForward(BypassForward current, BypassForward desired)
+        {
+            Current = current;
+            Desired = desired;
+            Fields = desired.DifferingFields(current);
+        }
+
+        public BypassForward Current { get; }
+        public BypassForward Desired { get; }
+        public IReadOnlyList<string> Fields { get; }
+    }
+
+    /// <summary>
+    /// Desired forwards against the router's, matched by name. Disabled desired forwards count as
+    /// absent: the router holds only forwards that are switched on.
+    /// </summary>
+    public sealed class RulesetDiff
+    {
+        private RulesetDiff(List<BypassForward> added, List<BypassForward> removed, List<ChangedForward> changed, List<BypassForward> unchanged)
+        {
+            Added = added;
+            Removed = removed;
+            Changed = changed;
+            Unchanged = unchanged;
+        }
+
+        public IReadOnlyList<BypassForward> Added { get; }
+        public IReadOnlyList<BypassForward> Removed { get; }
+        public IReadOnlyList<ChangedForward> Changed { get; }
+        public IReadOnlyList<BypassForward> Unchanged { get; }
+
+        public bool IsEmpty => Added.Count == 0 && Removed.Count == 0 && Changed.Count == 0;
+
+        public static RulesetDiff Compute(IEnumerable<BypassForward> desired, IEnumerable<BypassForward> current)
+        {
+            var currentByName = new Dictionary<string, BypassForward>(StringComparer.OrdinalIgnoreCase);
+            foreach (BypassForward forward in current) currentByName[forward.Name] = forward;
+
+            var added = new List<BypassForward>();
+            var changed = new List<ChangedForward>();
+            var unchanged = new List<BypassForward>();
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (BypassForward forward in desired.Where(f => f.Enabled))
+            {
+                seen.Add(forward.Name);
+                if (!currentByName.TryGetValue(forward.Name, out BypassForward existing)) added.Add(forward);
+                else if (forward.DifferingFields(existing).Count == 0) unchanged.Add(forward);
+                else changed.Add(new ChangedForward(existing, forward));
+            }
+
+            List<BypassForward> removed = currentByName.Values.Where(f => !seen.Contains(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            return new RulesetDiff(added, removed, changed, unchanged);
+        }
+
+        /// <summary>The forwards whose ports see new or removed rules, old and new side both.</summary>
+        public IEnumerable<BypassForward> Touched() =>
+            Added.Concat(Removed).Concat(Changed.SelectMany(c => new[] { c.Current, c.Desired }));
+
+        /// <summary>A few lines for -WhatIf and for logs: one per forward that changes.</summary>
+        public string Describe()
+        {
+            var lines = new List<string>();
+            lines.AddRange(Added.Select(f => $"  add      {f}"));
+            lines.AddRange(Changed.Select(c => $"  change   {c.Desired} ({string.Join(", ", c.Fields)})"));
+            lines.AddRange(Removed.Select(f => $"  remove   {f}"));
+            lines.Add($"  unchanged: {(Unchanged.Count == 0 ? "none" : string.Join(", ", Unchanged.Select(f => f.Name)))}");
+            return string.Join(Environment.NewLine, lines);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Text;
+
+namespace BypassNat.Iptables
+{
+    /// <summary>
+    /// Reads BypassNat's forwards back out of <c>iptables-save -t nat</c> output. The rule fields are
+    /// the truth (what the kernel will do); the comment adds what the rule cannot show.
+    /// </summary>
+    public static class IptablesReader
+    {
+        private sealed class DnatRule
+        {
+            public RuleComment Meta;
+            public string Transport;
+            public IPAddress BypassAddress;
+            public PortRange BypassPort;
+            public IPAddress InternalAddress;
+            public PortRange InternalPort;
+            public string Text;
+        }
+
+        public static IptablesState Read(string iptablesSave)
+        {
+            var state = new IptablesState();
+            var dnat = new List<DnatRule>();
+            var snat = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+            bool inNat = false;
+            int preroutingIndex = 0, postroutingIndex = 0;
+
+            foreach (string raw in (iptablesSave ?? string.Empty).Split('\n'))
+            {
+                string line = raw.Trim();
+                if (line.StartsWith("*", StringComparison.Ordinal)) { inNat = line == "*nat"; continue; }
+                if (!inNat) continue;
+                if (line.StartsWith(":" + IptablesChains.Prerouting + " ", StringComparison.Ordinal)) state.HasChains = true;
+                if (!line.StartsWith("-A ", StringComparison.Ordinal)) continue;
+
+                List<string> tokens = Tokenize(line);
+                if (tokens.Count < 2) continue;
+                string chain = tokens[1];
+                string jump = Option(tokens, "-j");
+                switch (chain)
+                {
+                    case "PREROUTING":
+                        if (jump == IptablesChains.Prerouting)
+                        {
+                            state.Jumps.PreroutingJumps++;
+                            if (preroutingIndex == 0) state.Jumps.PreroutingJumpFirst = true;
+                        }
+                        preroutingIndex++;
+                        break;
+                    case "POSTROUTING":
+                        if (jump == IptablesChains.Postrouting)
+                        {
+                            state.Jumps.PostroutingJumps++;
+                            if (postroutingIndex == 0) state.Jumps.PostroutingJumpFirst = true;
+                        }
+                        postroutingIndex++;
+                        break;
+                    case IptablesChains.Prerouting:
+                        DnatRule rule = ParseDnat(tokens, line);
+                        if (rule == null) state.Problems.Add(line);
+                        else dnat.Add(rule);
+                        break;
+                    case IptablesChains.Postrouting:
+                        RuleComment meta = RuleComment.TryDecode(Option(tokens, "--comment"));
+                        string transport = Option(tokens, "-p");
+                        if (meta == null || jump != "SNAT" || transport == null) { state.Problems.Add(line); break; }
+                        if (!snat.TryGetValue(meta.Name, out HashSet<string> set)) snat[meta.Name] = set = new HashSet<string>();
+                        set.Add(transport);
+                        break;
+                }
+            }
+
+            foreach (IGrouping<string, DnatRule> group in dnat.GroupBy(r => r.Meta.Name, StringComparer.Ordinal))
+            {
+                BypassForward forward = Merge(group.ToList(), snat, state.Problems);
+                if (forward != null) state.Forwards.Add(forward);
+                snat.Remove(group.Key);
+            }
+
+            foreach (string orphan in snat.Keys)
+                state.Problems.Add($"source NAT rule for '{orphan}' without its forward");
+            return state;
+        }
+
+        private static BypassForward Merge(List<DnatRule> rules, Dictionary<string, HashSet<string>> snat, List<string> problems)
+        {
+            DnatRule first = rules[0];
+            ForwardProtocol protocol;
+            if (rules.Count == 1)
+                protocol = first.Transport == "udp" ? ForwardProtocol.Udp : ForwardProtocol.Tcp;
+            else if (rules.Count == 2 && rules.Select(r => r.Transport).Distinct().Count() == 2 && SameTarget(rules[0], rules[1]))
+                protocol = ForwardProtocol.TcpUdp;
+            else
+            {
+                problems.AddRange(rules.Select(r => r.Text));
+                return null;
+            }
+
+            bool sourceNat = false;
+            if (snat.TryGetValue(first.Meta.Name, out HashSet<string> natted))
+            {
+                sourceNat = rules.All(r => natted.Contains(r.Transport)) && natted.Count == rules.Count;
+                if (!sourceNat) problems.Add($"source NAT for '{first.Meta.Name}' covers only some of its protocols");
+            }
+
+            return new BypassForward(first.Meta.Name, protocol, first.Meta.ExternalPort, first.BypassAddress, first.BypassPort,
+                first.InternalAddress, first.InternalPort, sourceNat, first.Meta.Comment);
+        }
+
+        private static bool SameTarget(DnatRule a, DnatRule b) =>
+            a.Meta.ExternalPort == b.Meta.ExternalPort && a.Meta.Comment == b.Meta.Comment &&
+            a.BypassAddress.Equals(b.BypassAddress) && a.BypassPort == b.BypassPort &&
+            a.InternalAddress.Equals(b.InternalAddress) && a.InternalPort == b.InternalPort;
+
+        private static DnatRule ParseDnat(List<string> tokens, string line)
+        {
+            RuleComment meta = RuleComment.TryDecode(Option(tokens, "--comment"));
+            string transport = Option(tokens, "-p");
+            if (meta == null || Option(tokens, "-j") != "DNAT" || (transport != "tcp" && transport != "udp")) return null;
+            if (!TryAddress(Option(tokens, "-d"), out IPAddress bypassAddress)) return null;
+            if (!TryPorts(Option(tokens, "--dport"), out PortRange bypassPort)) return null;
+
+            // --to-destination is ADDR, ADDR:PORT, ADDR:A-B (same ports) or ADDR:A-B/BASE (a shifted range).
+            string target = Option(tokens, "--to-destination") ?? string.Empty;
+            int colon = target.IndexOf(':');
+            string addressText = colon < 0 ? target : target.Substring(0, colon);
+            if (!TryAddress(addressText, out IPAddress internalAddress)) return null;
+            PortRange internalPort = bypassPort;
+            if (colon >= 0)
+            {
+                string ports = target.Substring(colon + 1);
+                int slash = ports.IndexOf('/');
+                if (slash >= 0)
+                {
+                    if (!int.TryParse(ports.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int baseport)
+                        || baseport != bypassPort.Start) return null;
+                    ports = ports.Substring(0, slash);
+                }
+                if (!PortRange.TryParse(ports, out internalPort, out _) || internalPort.Count != bypassPort.Count) return null;
+            }
+
+            return new DnatRule
+            {
+                Meta = meta, Transport = transport, BypassAddress = bypassAddress, BypassPort = bypassPort,
+                InternalAddress = internalAddress, InternalPort = internalPort, Text = line,
+            };
+        }
+
+        private static bool TryAddress(string text, out IPAddress address)
+        {
+            address = null;
+            if (string.IsNullOrEmpty(text)) return false;
+            if (text.EndsWith("/32", StringComparison.Ordinal)) text = text.Substring(0, text.Length - 3);
+            return text.IndexOf('/') < 0 && IPAddress.TryParse(text, out address);
+        }
+
+        private static bool TryPorts(string text, out PortRange range)
+        {
+            range = default;
+            return text != null && PortRange.TryParse(text.Replace(':', '-'), out range, out _);
+        }
+
+        private static string Option(List<string> tokens, string name)
+        {
+            int i = tokens.IndexOf(name);
+            return i >= 0 && i + 1 < tokens.Count ? tokens[i + 1] : null;
+        }
+
+        /// <summary>Splits an iptables-save line into words; quoted words may hold spaces and \" escapes.</summary>
+        internal static List<string> Tokenize(string line)
+        {
+            var tokens = new List<string>();
+            var word = new StringBuilder();
+            bool quoted = false, any = false;
+            for (int i = 0; i < line.Length; i++)
+            {
+                char c = line[i];
+                if (quoted)
+                {
+                    if (c == '\\' && i + 1 < line.Length) word.Append(line[++i]);
+                    else if (c == '"') quoted = false;
+                    else word.Append(c);
+                }
+                else if (c == '"') { quoted = true; any = true; }
+                else if (c == ' ' || c == '\t')
+                {
+                    if (any) tokens.Add(word.ToString());
+                    word.Clear();
+                    any = false;
+                }
+                else { word.Append(c); any = true; }
+            }
+
+            if (any) tokens.Add(word.ToString());
+            return tokens;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+
+namespace BypassNat.Iptables
+{
+    /// <summary>
+    /// Renders forwards as an <c>iptables-restore --noflush</c> transaction for the nat table.
+    /// The transaction (re)declares and flushes BypassNat's own chains and refills them, and adds
+    /// the jumps from PREROUTING/POSTROUTING only where the router lacks them, so other rules
+    /// (the proxy's, the user's) are never touched and the kernel takes all of it or none.
+    /// </summary>
+    public static class IptablesRenderer
+    {
+        public static string RenderRestore(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps)
+        {
+            var text = new StringBuilder();
+            text.Append("*nat\n");
+            text.Append(':').Append(IptablesChains.Prerouting).Append(" - [0:0]\n");
+            text.Append(':').Append(IptablesChains.Postrouting).Append(" - [0:0]\n");
+            // iptables-nft and legacy both empty a re-declared chain under --noflush, but say it outright.
+            text.Append("-F ").Append(IptablesChains.Prerouting).Append('\n');
+            text.Append("-F ").Append(IptablesChains.Postrouting).Append('\n');
+            foreach (string rule in RenderRules(forwards)) text.Append(rule).Append('\n');
+            AppendJump(text, "PREROUTING", IptablesChains.Prerouting, jumps.PreroutingJumps, jumps.PreroutingJumpFirst);
+            AppendJump(text, "POSTROUTING", IptablesChains.Postrouting, jumps.PostroutingJumps, jumps.PostroutingJumpFirst);
+            text.Append("COMMIT\n");
+            return text.ToString();
+        }
+
+        // The jump goes first in the built-in chain: a forward must be translated before a proxy's
+        // REDIRECT sees the packet, and its source NAT before the router's blanket MASQUERADE.
+        private static void AppendJump(StringBuilder text, string builtin, string owned, int present, bool first)
+        {
+            if (present == 1 && first) return;
+            for (int i = 0; i < present; i++) text.Append("-D ").Append(builtin).Append(" -j ").Append(owned).Append('\n');
+            text.Append("-I ").Append(builtin).Append(" 1 -j ").Append(owned).Append('\n');
+        }
+
+        /// <summary>The <c>-A</c> lines of BypassNat's chains, in a stable order, for enabled forwards only.</summary>
+        public static IReadOnlyList<string> RenderRules(IEnumerable<BypassForward> forwards)
+        {
+            var rules = new List<string>();
+            var snat = new List<string>();
+            foreach (BypassForward forward in forwards)
+            {
+                if (!forward.Enabled) continue;
+                string comment = RuleComment.For(forward).Encode();
+                foreach (string transport in forward.Transports)
+                {
+                    rules.Add(
+                        $"-A {IptablesChains.Prerouting} -d {forward.BypassAddress}/32 -p {transport} -m {transport} --dport {Ports(forward.BypassPort)}" +
+                        $" -m comment --comment \"{comment}\" -j DNAT --to-destination {DnatTarget(forward)}");
+
+                    // Only for devices whose gateway is not the bypass router: the reply must come back
+                    // through it. The seed's SNAT line had -d and --to-source swapped and never matched.
+                    if (forward.SourceNat)
+                        snat.Add(
+                            $"-A {IptablesChains.Postrouting} -d {forward.InternalAddress}/32 -p {transport} -m {transport} --dport {Ports(forward.InternalPort)}" +
+                            $" -m conntrack --ctstate DNAT --ctorigdst {forward.BypassAddress}/32" +
+                            $" -m comment --comment \"{comment}\" -j SNAT --to-source {forward.BypassAddress}");
+                }
+            }
+
+            rules.AddRange(snat);
+            return rules;
+        }
+
+        /// <summary>iptables writes port ranges with a colon.</summary>
+        public static string Ports(PortRange range) => range.IsSingle
+            ? range.Start.ToString(CultureInfo.InvariantCulture)
+            : range.Start.ToString(CultureInfo.InvariantCulture) + ":" + range.End.ToString(CultureInfo.InvariantCulture);
+
+        private static string DnatTarget(BypassForward forward)
+        {
+            // Same ports on both sides: DNAT only the address, which keeps each port as it is.
+            if (forward.InternalPort == forward.BypassPort && !forward.BypassPort.IsSingle)
+                return forward.InternalAddress.ToString();
+            if (forward.InternalPort.IsSingle)
+                return $"{forward.InternalAddress}:{forward.InternalPort.Start}";
+            // A shifted range maps one to one: "a-b/base" sends base->a, base+1->a+1, ...
+            return $"{forward.InternalAddress}:{forward.InternalPort.Start}-{forward.InternalPort.End}/{forward.BypassPort.Start}";
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+
+namespace BypassNat
+{
+    /// <summary>
+    /// One port forward through the bypass router: the main router sends ExternalPort to
+    /// BypassAddress:BypassPort, and the bypass router sends that on to InternalAddress:InternalPort.
+    /// Instances are made valid by <see cref="ForwardParser"/>; the constructor trusts its caller.
+    /// </summary>
+    public sealed class BypassForward
+    {
+        public BypassForward(
+            string name,
+            ForwardProtocol protocol,
+            PortRange externalPort,
+            IPAddress bypassAddress,
+            PortRange bypassPort,
+            IPAddress internalAddress,
+            PortRange internalPort,
+            bool sourceNat = false,
+            string comment = "",
+            bool enabled = true)
+        {
+            Name = name ?? throw new ArgumentNullException(nameof(name));
+            Protocol = protocol;
+            ExternalPort = externalPort;
+            BypassAddress = bypassAddress ?? throw new ArgumentNullException(nameof(bypassAddress));
+            BypassPort = bypassPort;
+            InternalAddress = internalAddress ?? throw new ArgumentNullException(nameof(internalAddress));
+            InternalPort = internalPort;
+            SourceNat = sourceNat;
+            Comment = comment ?? string.Empty;
+            Enabled = enabled;
+        }
+
+        public string Name { get; }
+        public ForwardProtocol Protocol { get; }
+        public PortRange ExternalPort { get; }
+        public IPAddress BypassAddress { get; }
+        public PortRange BypassPort { get; }
+        public IPAddress InternalAddress { get; }
+        public PortRange InternalPort { get; }
+        public bool SourceNat { get; }
+        public string Comment { get; }
+        public bool Enabled { get; }
+
+        /// <summary>The lower-case protocol names the kernel tools use, one per rule.</summary>
+        public IEnumerable<string> Transports
+        {
+            get
+            {
+                if (Protocol != ForwardProtocol.Udp) yield return "tcp";
+                if (Protocol != ForwardProtocol.Tcp) yield return "udp";
+            }
+        }
+
+        public bool Carries(string transport) =>
+            string.Equals(transport, "tcp", StringComparison.OrdinalIgnoreCase)
+                ? Protocol != ForwardProtocol.Udp
+                : Protocol != ForwardProtocol.Tcp;
+
+        public BypassForward WithEnabled(bool enabled) => new BypassForward(
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, enabled);
+
+        /// <summary>
+        /// The names of the fields in which this forward and <paramref name="other"/> differ.
+        /// Empty means the router needs no change for it.
+        /// </summary>
+        public IReadOnlyList<string> DifferingFields(BypassForward other)
+        {
+            var fields = new List<string>();
+            if (!string.Equals(Name, other.Name, StringComparison.Ordinal)) fields.Add(nameof(Name));
+            if (Protocol != other.Protocol) fields.Add(nameof(Protocol));
+            if (ExternalPort != other.ExternalPort) fields.Add(nameof(ExternalPort));
+            if (!BypassAddress.Equals(other.BypassAddress)) fields.Add(nameof(BypassAddress));
+            if (BypassPort != other.BypassPort) fields.Add(nameof(BypassPort));
+            if (!InternalAddress.Equals(other.InternalAddress)) fields.Add(nameof(InternalAddress));
+            if (InternalPort != other.InternalPort) fields.Add(nameof(InternalPort));
+            if (SourceNat != other.SourceNat) fields.Add(nameof(SourceNat));
+            if (!string.Equals(Comment, other.Comment, StringComparison.Ordinal)) fields.Add(nameof(Comment));
+            if (Enabled != other.Enabled) fields.Add(nameof(Enabled));
+            return fields;
+        }
+
+        public override string ToString() =>
+            $"{Name} {Protocol} {ExternalPort} -> {BypassAddress}:{BypassPort} -> {InternalAddress}:{InternalPort}";
+    }
+}

@@ -1,0 +1,106 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Renci.SshNet;
+
+namespace BypassNat.Ssh
+{
+    /// <summary>
+    /// Decides whether the key a router presents is the one the admin expects: a pinned SHA256
+    /// fingerprint, or an entry in an OpenSSH known_hosts file. Anything else is refused, and the
+    /// refusal shows the presented fingerprint so the admin can check it on the router's console.
+    /// </summary>
+    internal sealed class HostKeyTrust
+    {
+        private readonly SshSettings _settings;
+        private readonly HashSet<string> _fingerprints;
+        private readonly KnownHosts _knownHosts;
+        private readonly string _knownHostsPath;
+
+        private HostKeyTrust(SshSettings settings, HashSet<string> fingerprints, KnownHosts knownHosts, string knownHostsPath)
+        {
+            _settings = settings;
+            _fingerprints = fingerprints;
+            _knownHosts = knownHosts;
+            _knownHostsPath = knownHostsPath;
+        }
+
+        public string PresentedFingerprint { get; private set; }
+        public string Refusal { get; private set; }
+        public string RefusalId { get; private set; }
+
+        public static HostKeyTrust For(SshSettings settings)
+        {
+            var fingerprints = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string given in settings.HostKeyFingerprints ?? new List<string>())
+                fingerprints.Add(Normalize(given));
+
+            string path = settings.KnownHostsFile;
+            if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+                throw new BypassNatException("BypassNat.KnownHostsFileNotFound", FailureKind.InvalidData,
+                    $"The known hosts file '{path}' does not exist.", path);
+            if (string.IsNullOrEmpty(path) && fingerprints.Count == 0)
+            {
+                string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+                path = Path.Combine(Path.Combine(home, ".ssh"), "known_hosts");
+            }
+
+            KnownHosts knownHosts = !string.IsNullOrEmpty(path) && File.Exists(path) ? KnownHosts.Load(path) : null;
+            return new HostKeyTrust(settings, fingerprints, knownHosts, path);
+        }
+
+        /// <summary>"SHA256:abc=" and "abc" name the same key; ssh-keygen prints base64 without padding.</summary>
+        public static string Normalize(string fingerprint)
+        {
+            string text = (fingerprint ?? string.Empty).Trim();
+            if (text.StartsWith("SHA256:", StringComparison.OrdinalIgnoreCase)) text = text.Substring(7);
+            return text.TrimEnd('=');
+        }
+
+        /// <summary>
+        /// With only known_hosts to go by, offer the router just the key types the file lists for it,
+        /// as OpenSSH does; otherwise a router with an RSA key on file could present its ed25519 key
+        /// and be refused as unknown.
+        /// </summary>
+        public void LimitAlgorithms(ConnectionInfo connection)
+        {
+            if (_fingerprints.Count > 0 || _knownHosts == null) return;
+            var types = new HashSet<string>(_knownHosts.KeyTypesFor(_settings.ComputerName, _settings.Port));
+            if (types.Count == 0) return;
+            if (types.Contains("ssh-rsa")) { types.Add("rsa-sha2-512"); types.Add("rsa-sha2-256"); }
+            List<string> unlisted = connection.HostKeyAlgorithms.Keys.Where(a => !types.Contains(a)).ToList();
+            if (unlisted.Count == connection.HostKeyAlgorithms.Count) return;
+            foreach (string algorithm in unlisted) connection.HostKeyAlgorithms.Remove(algorithm);
+        }
+
+        public bool Accept(string keyType, byte[] key, string sha256)
+        {
+            PresentedFingerprint = "SHA256:" + Normalize(sha256);
+            KnownHostVerdict verdict = _knownHosts?.Check(_settings.ComputerName, _settings.Port, key) ?? KnownHostVerdict.Unknown;
+            if (verdict == KnownHostVerdict.Revoked)
+                return Refuse("BypassNat.HostKeyRevoked",
+                    $"The {keyType} host key of {_settings.Endpoint} ({PresentedFingerprint}) is marked @revoked in '{_knownHostsPath}'. Nothing was changed.");
+            if (_fingerprints.Contains(Normalize(sha256)) || verdict == KnownHostVerdict.Trusted) return true;
+
+            if (verdict == KnownHostVerdict.Changed || _fingerprints.Count > 0)
+                return Refuse("BypassNat.HostKeyMismatch",
+                    $"The host key of {_settings.Endpoint} does not match the one expected: it presented {keyType} {PresentedFingerprint}" +
+                    (_fingerprints.Count > 0 ? $", expected {string.Join(" or ", _fingerprints.Select(f => "SHA256:" + f))}" : $", and '{_knownHostsPath}' lists a different key") +
+                    ". The router may have been reinstalled, or someone may be intercepting the connection. Nothing was changed. " +
+                    "Check the key on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) before trusting it.");
+
+            return Refuse("BypassNat.HostKeyUnknown",
+                $"The host key of {_settings.Endpoint} is not known: it presented {keyType} {PresentedFingerprint}. Nothing was changed. " +
+                "Check that fingerprint on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then pass " +
+                $"-HostKeyFingerprint {PresentedFingerprint} or add the key to a known_hosts file (-KnownHostsFile).");
+        }
+
+        private bool Refuse(string id, string message)
+        {
+            RefusalId = id;
+            Refusal = message;
+            return false;
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using System;
+using System.Collections.Generic;
+
+namespace BypassNat.Ssh
+{
+    /// <summary>How to reach and trust one router. Secrets stay in memory only and are never printed.</summary>
+    public sealed class SshSettings
+    {
+        public string ComputerName { get; set; }
+        public int Port { get; set; } = 22;
+        public string UserName { get; set; } = "root";
+        public string KeyFile { get; set; }
+        public string KeyPassphrase { get; set; }
+        public string Password { get; set; }
+
+        /// <summary>Accepted host key fingerprints, as <c>ssh-keygen -l</c> prints them ("SHA256:...").</summary>
+        public IList<string> HostKeyFingerprints { get; set; } = new List<string>();
+
+        /// <summary>An OpenSSH known_hosts file to trust keys from; null means ~/.ssh/known_hosts when no fingerprint is given.</summary>
+        public string KnownHostsFile { get; set; }
+
+        /// <summary>Run the privileged commands through <c>sudo -n</c> (for a non-root login).</summary>
+        public bool UseSudo { get; set; }
+
+        public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
+        public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+        public string Endpoint => Port == 22 ? ComputerName : $"{ComputerName}:{Port}";
+    }
+}

@@ -1,0 +1,20 @@
+namespace BypassNat
+{
+    /// <summary>
+    /// A forward as the user wrote it (a CSV row, parameters): every field is still text.
+    /// <see cref="ForwardParser"/> turns it into a <see cref="BypassForward"/> or says why not.
+    /// </summary>
+    public sealed class ForwardInput
+    {
+        public string Name { get; set; }
+        public string Protocol { get; set; }
+        public string ExternalPort { get; set; }
+        public string BypassAddress { get; set; }
+        public string BypassPort { get; set; }
+        public string InternalAddress { get; set; }
+        public string InternalPort { get; set; }
+        public string SourceNat { get; set; }
+        public string Comment { get; set; }
+        public string Enabled { get; set; }
+    }
+}

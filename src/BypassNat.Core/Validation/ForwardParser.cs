@@ -1,0 +1,166 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace BypassNat
+{
+    /// <summary>
+    /// Turns text fields into a <see cref="BypassForward"/>, collecting every problem in the row
+    /// rather than stopping at the first, so a user fixes a CSV in one pass.
+    /// </summary>
+    public static class ForwardParser
+    {
+        public const int MaxNameLength = 32;
+        public const int MaxCommentLength = 64;
+
+        // Names end up in rule comments, nft element comments, file names and log lines:
+        // keep them to characters that need no quoting anywhere.
+        private static readonly Regex NamePattern = new Regex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", RegexOptions.CultureInvariant);
+
+        public static BypassForward Parse(ForwardInput input, int row, out IReadOnlyList<ForwardIssue> issues)
+        {
+            var found = new List<ForwardIssue>();
+            void Fail(string id, string field, string value, string reason) =>
+                found.Add(new ForwardIssue(id, row, field, value ?? string.Empty, reason));
+
+            string name = (input.Name ?? string.Empty).Trim();
+            if (name.Length == 0)
+                Fail("BypassNat.MissingField", "Name", name, "every forward needs a name");
+            else if (name.Length > MaxNameLength)
+                Fail("BypassNat.InvalidName", "Name", name, $"a name has at most {MaxNameLength} characters");
+            else if (!NamePattern.IsMatch(name))
+                Fail("BypassNat.InvalidName", "Name", name, "a name uses only letters, digits, '.', '_' and '-', and starts with a letter or digit");
+
+            ForwardProtocol protocol = ForwardProtocol.Tcp;
+            if (!string.IsNullOrWhiteSpace(input.Protocol) && !TryParseProtocol(input.Protocol, out protocol))
+                Fail("BypassNat.InvalidProtocol", "Protocol", input.Protocol, "use Tcp, Udp or TcpUdp");
+
+            PortRange externalPort = default;
+            bool externalOk = PortRange.TryParse(input.ExternalPort, out externalPort, out string reason);
+            if (!externalOk) Fail(IdFor(input.ExternalPort, "BypassNat.InvalidPort"), "ExternalPort", input.ExternalPort, reason);
+
+            IPAddress bypassAddress = ParseAddress(input.BypassAddress, "BypassAddress", Fail);
+            IPAddress internalAddress = ParseAddress(input.InternalAddress, "InternalAddress", Fail);
+
+            PortRange bypassPort = externalPort;
+            bool bypassOk = externalOk;
+            if (!string.IsNullOrWhiteSpace(input.BypassPort))
+            {
+                bypassOk = PortRange.TryParse(input.BypassPort, out bypassPort, out reason);
+                if (!bypassOk) Fail("BypassNat.InvalidPort", "BypassPort", input.BypassPort, reason);
+                else if (externalOk && bypassPort.Count != externalPort.Count)
+                    Fail("BypassNat.PortRangeMismatch", "BypassPort", input.BypassPort,
+                        $"ports map one to one, so it needs {externalPort.Count} port(s) like ExternalPort '{externalPort}', not {bypassPort.Count}");
+            }
+
+            PortRange internalPort = bypassPort;
+            if (!string.IsNullOrWhiteSpace(input.InternalPort))
+            {
+                bool internalOk = PortRange.TryParse(input.InternalPort, out internalPort, out reason);
+                if (!internalOk) Fail("BypassNat.InvalidPort", "InternalPort", input.InternalPort, reason);
+                else if (bypassOk && internalPort.Count != bypassPort.Count)
+                    Fail("BypassNat.PortRangeMismatch", "InternalPort", input.InternalPort,
+                        $"ports map one to one, so it needs {bypassPort.Count} port(s) like BypassPort '{bypassPort}', not {internalPort.Count}");
+            }
+
+            bool sourceNat = ParseSwitch(input.SourceNat, "SourceNat", false, Fail);
+            bool enabled = ParseSwitch(input.Enabled, "Enabled", true, Fail);
+
+            string comment = (input.Comment ?? string.Empty).Trim();
+            if (comment.Length > MaxCommentLength)
+                Fail("BypassNat.InvalidComment", "Comment", comment, $"a comment has at most {MaxCommentLength} characters");
+            else if (HasControlCharacter(comment))
+                Fail("BypassNat.InvalidComment", "Comment", comment, "a comment is one line of printable text");
+
+            issues = found;
+            if (found.Count > 0) return null;
+            var forward = new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled);
+            int stored = RuleComment.For(forward).Encode().Length;
+            if (stored > RuleComment.MaxLength)
+            {
+                Fail("BypassNat.InvalidComment", "Comment", comment,
+                    $"together with the name it takes {stored} characters on the router once encoded, and at most {RuleComment.MaxLength} fit " +
+                    "(spaces and non-ASCII characters take 3 to 12 each); shorten it");
+                return null;
+            }
+
+            return forward;
+        }
+
+        private static string IdFor(string value, string otherwise) =>
+            string.IsNullOrWhiteSpace(value) ? "BypassNat.MissingField" : otherwise;
+
+        public static bool TryParseProtocol(string text, out ForwardProtocol protocol)
+        {
+            protocol = ForwardProtocol.Tcp;
+            switch ((text ?? string.Empty).Trim().ToLowerInvariant())
+            {
+                case "tcp": protocol = ForwardProtocol.Tcp; return true;
+                case "udp": protocol = ForwardProtocol.Udp; return true;
+                case "tcpudp":
+                case "tcp+udp":
+                case "tcp/udp":
+                case "both": protocol = ForwardProtocol.TcpUdp; return true;
+                default: return false;
+            }
+        }
+
+        private static IPAddress ParseAddress(string text, string field, Action<string, string, string, string> fail)
+        {
+            string value = (text ?? string.Empty).Trim();
+            if (value.Length == 0)
+            {
+                fail("BypassNat.MissingField", field, value, "an IPv4 address such as 192.0.2.20 is required");
+                return null;
+            }
+
+            // IPAddress.TryParse also takes "10" or "10.1" as shorthand; a forward wants all four parts.
+            string[] parts = value.Split('.');
+            bool dotted = parts.Length == 4 && Array.TrueForAll(parts, p =>
+                p.Length > 0 && p.Length <= 3 && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 255);
+            if (!dotted || !IPAddress.TryParse(value, out IPAddress address) || address.AddressFamily != AddressFamily.InterNetwork)
+            {
+                fail("BypassNat.InvalidAddress", field, value, "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.20");
+                return null;
+            }
+
+            byte[] b = address.GetAddressBytes();
+            string unusable = b[0] == 0 ? "0.0.0.0/8 is not a host address"
+                : b[0] == 127 ? "a loopback address is not reachable from another host"
+                : b[0] >= 224 && b[0] <= 239 ? "a multicast address cannot be forwarded to"
+                : b[0] >= 240 ? "a reserved or broadcast address cannot be forwarded to"
+                : null;
+            if (unusable != null)
+            {
+                fail("BypassNat.InvalidAddress", field, value, unusable);
+                return null;
+            }
+
+            return address;
+        }
+
+        private static bool ParseSwitch(string text, string field, bool byDefault, Action<string, string, string, string> fail)
+        {
+            string value = (text ?? string.Empty).Trim().ToLowerInvariant();
+            switch (value)
+            {
+                case "": return byDefault;
+                case "true": case "yes": case "1": case "on": case "$true": return true;
+                case "false": case "no": case "0": case "off": case "$false": return false;
+                default:
+                    fail("BypassNat.InvalidBoolean", field, text, "use true or false (yes/no, 1/0 and on/off work too)");
+                    return byDefault;
+            }
+        }
+
+        private static bool HasControlCharacter(string text)
+        {
+            foreach (char c in text)
+                if (char.IsControl(c)) return true;
+            return false;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+
+namespace BypassNat
+{
+    /// <summary>
+    /// The checks that need the whole desired set: two forwards cannot share a name or claim the
+    /// same protocol and port on the bypass router, and no forward may capture the SSH port that
+    /// BypassNat itself is using (that would lock the admin out on the next connection).
+    /// </summary>
+    public static class ForwardSetValidator
+    {
+        /// <param name="forwards">The set, each with the 1-based row it came from.</param>
+        /// <param name="sshAddresses">The router addresses the SSH session uses; none to skip the lockout check.</param>
+        /// <param name="sshPort">The SSH port of the session.</param>
+        public static IReadOnlyList<ForwardIssue> Check(
+            IReadOnlyList<KeyValuePair<int, BypassForward>> forwards,
+            IReadOnlyCollection<IPAddress> sshAddresses = null,
+            int sshPort = 22)
+        {
+            var issues = new List<ForwardIssue>();
+            var rowByName = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var claimed = new List<KeyValuePair<int, BypassForward>>();
+
+            foreach (KeyValuePair<int, BypassForward> entry in forwards)
+            {
+                int row = entry.Key;
+                BypassForward forward = entry.Value;
+
+                if (rowByName.TryGetValue(forward.Name, out int firstRow))
+                    issues.Add(new ForwardIssue("BypassNat.DuplicateName", row, "Name", forward.Name,
+                        $"the name is already used by row {firstRow}; names must be unique"));
+                else
+                    rowByName.Add(forward.Name, row);
+
+                if (!forward.Enabled) continue;
+
+                foreach (KeyValuePair<int, BypassForward> earlier in claimed)
+                {
+                    string clash = Clash(earlier.Value, forward);
+                    if (clash != null)
+                        issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassPort", forward.BypassPort.ToString(),
+                            $"{clash} on {forward.BypassAddress} is already forwarded by '{earlier.Value.Name}' (row {earlier.Key})"));
+                }
+                claimed.Add(entry);
+
+                if (sshAddresses != null && forward.Carries("tcp") && forward.BypassPort.Contains(sshPort)
+                    && Contains(sshAddresses, forward.BypassAddress))
+                    issues.Add(new ForwardIssue("BypassNat.SshPortCapture", row, "BypassPort", forward.BypassPort.ToString(),
+                        $"it would send TCP port {sshPort} on {forward.BypassAddress}, the SSH port BypassNat is using, to another host " +
+                        "and lock you out of the router; pick another port, or use -Force if you really mean it"));
+            }
+
+            return issues;
+        }
+
+        private static string Clash(BypassForward a, BypassForward b)
+        {
+            if (!a.BypassAddress.Equals(b.BypassAddress) || !a.BypassPort.Overlaps(b.BypassPort)) return null;
+            foreach (string transport in b.Transports)
+                if (a.Carries(transport))
+                    return $"{transport.ToUpperInvariant()} port {Overlap(a.BypassPort, b.BypassPort)}";
+            return null;
+        }
+
+        private static PortRange Overlap(PortRange a, PortRange b) =>
+            new PortRange(Math.Max(a.Start, b.Start), Math.Min(a.End, b.End));
+
+        private static bool Contains(IReadOnlyCollection<IPAddress> addresses, IPAddress address)
+        {
+            foreach (IPAddress candidate in addresses)
+                if (candidate.Equals(address)) return true;
+            return false;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using System.Collections.Generic;
+using System.Management.Automation;
+using BypassNat.Apply;
+using BypassNat.Ssh;
+
+namespace BypassNat.Commands
+{
+    /// <summary>
+    /// Makes the bypass router hold exactly the forwards piped in: one atomic transaction, nothing
+    /// written when nothing differs, and a read-back that fails loudly when the router disagrees.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "BypassForwardApply", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(ApplyResult))]
+    public sealed class InvokeBypassForwardApplyCommand : RouterCommand
+    {
+        [Parameter(Mandatory = true, ValueFromPipeline = true)]
+        public BypassForward[] Forward { get; set; }
+
+        /// <summary>Apply even a forward that would capture the SSH port of this session.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        private readonly List<BypassForward> _desired = new List<BypassForward>();
+
+        protected override void ProcessRecord()
+        {
+            if (Forward != null) _desired.AddRange(Forward);
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_desired.Count == 0)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.NoForwards", ErrorCategory.InvalidArgument,
+                    $"No forwards reached Invoke-BypassForwardApply, so nothing was changed on {ComputerName}. " +
+                    "An empty set would remove every forward; if that is what you want, remove them explicitly.", ComputerName));
+
+            try
+            {
+                var entries = new List<KeyValuePair<int, BypassForward>>();
+                for (int i = 0; i < _desired.Count; i++) entries.Add(new KeyValuePair<int, BypassForward>(i + 1, _desired[i]));
+                CheckSet(ForwardSetValidator.Check(entries));
+
+                using (RouterSession session = Connect())
+                {
+                    if (!Force) CheckSet(ForwardSetValidator.Check(entries, session.Addresses, Port));
+                    var applier = new ForwardApplier(session);
+                    ApplyPlan plan = applier.Plan(_desired);
+                    WriteVerbose("Plan for " + ComputerName + ":\n" + plan.Describe());
+                    if (plan.NeedsWrite && !ShouldProcess($"{ComputerName} (iptables nat table)\n{plan.Describe()}\n", "Apply the forwards"))
+                        return;
+                    WriteObject(applier.Apply(plan, WriteWarning));
+                }
+            }
+            catch (BypassNatException failure)
+            {
+                ThrowTerminatingError(ErrorRecords.From(failure));
+            }
+        }
+
+        private void CheckSet(IReadOnlyList<ForwardIssue> issues)
+        {
+            if (issues.Count == 0) return;
+            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _desired[issue.Row - 1]));
+            ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
+                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {ComputerName}.", ComputerName));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Net;
+using BypassNat.Ssh;
+
+namespace BypassNat.Commands
+{
+    /// <summary>The SSH session parameters every cmdlet that talks to a router shares.</summary>
+    public abstract class RouterCommand : PSCmdlet
+    {
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        [Alias("Router", "HostName")]
+        public string ComputerName { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 65535)]
+        public int Port { get; set; } = 22;
+
+        /// <summary>Login name; defaults to the credential's user name, else root.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string UserName { get; set; }
+
+        /// <summary>An OpenSSH private key (ed25519, ECDSA or RSA). With -Credential, its password is the key's passphrase.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [Alias("IdentityFile")]
+        public string KeyFile { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential Credential { get; set; }
+
+        /// <summary>Accepted host key fingerprints as ssh-keygen -l prints them, e.g. SHA256:abc...</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] HostKeyFingerprint { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string KnownHostsFile { get; set; }
+
+        /// <summary>Run iptables and conntrack through sudo -n, for a login that is not root.</summary>
+        [Parameter]
+        public SwitchParameter Sudo { get; set; }
+
+        protected SshSettings Settings()
+        {
+            NetworkCredential secret = Credential?.GetNetworkCredential();
+            string user = UserName ?? (Credential != null ? Credential.UserName : "root");
+            var settings = new SshSettings
+            {
+                ComputerName = ComputerName,
+                Port = Port,
+                UserName = user,
+                KeyFile = KeyFile == null ? null : GetUnresolvedProviderPathFromPSPath(KeyFile),
+                KnownHostsFile = KnownHostsFile == null ? null : GetUnresolvedProviderPathFromPSPath(KnownHostsFile),
+                HostKeyFingerprints = new List<string>(HostKeyFingerprint ?? new string[0]),
+                UseSudo = Sudo.IsPresent,
+            };
+            if (settings.KeyFile != null) settings.KeyPassphrase = secret?.Password;
+            else settings.Password = secret?.Password;
+            return settings;
+        }
+
+        protected RouterSession Connect()
+        {
+            WriteVerbose($"Connecting to {ComputerName}:{Port} over SSH.");
+            RouterSession session = RouterSession.Open(Settings());
+            WriteVerbose($"Connected; host key {session.HostKeyFingerprint} accepted.");
+            return session;
+        }
+    }
+}

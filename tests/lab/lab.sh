@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A bypass-router network in network namespaces, documentation addresses only:
+#
+#   inet 203.0.113.10 --- 203.0.113.1 [main router] 192.0.2.1 --+-- 192.0.2.2   [bypass router, sshd]
+#                                                                +-- 192.0.2.20  [device, gateway .2]
+#                                                                +-- 192.0.2.30  [LAN client, gateway .2]
+#                                                                +-- 192.0.2.100 [admin workstation]
+#
+# The bypass router looks like a real one: MASQUERADE on its LAN leg, conntrack INVALID dropped in
+# FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
+# Without those, the broken direct forward can appear to work by accident.
+#
+#   lab.sh up PREFIX DIR [SERVICE...]   SERVICE is tcp:PORT or udp:PORT, served by the device
+#   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
+set -euo pipefail
+
+cmd=${1:?usage: lab.sh up|down PREFIX [DIR] [SERVICE...]}
+P=${2:?prefix required}
+
+ns() { ip netns exec "$P-$1" "${@:2}"; }
+
+down() {
+  local name pid
+  for name in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do
+    for pid in $(ip netns pids "$name" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$name" 2>/dev/null || true
+  done
+  for name in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$P" || true); do
+    ip link del "$name" 2>/dev/null || true
+  done
+}
+
+# link HOST_NS HOST_IF: a veth from namespace HOST_NS (as HOST_IF) to a port of the LAN switch.
+plug() {
+  local host=$1 ifname=$2 port=$3
+  ip link add "$P$port" type veth peer name "$P${port}x"
+  ip link set "$P$port" netns "$P-$host"
+  ns "$host" ip link set "$P$port" name "$ifname"
+  ip link set "$P${port}x" netns "$P-sw"
+  ns sw ip link set "$P${port}x" master br0 up
+  ns "$host" ip link set "$ifname" up
+}
+
+up() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  for n in sw inet main byp dev cli adm; do
+    ip netns add "$P-$n"
+    ns "$n" ip link set lo up
+  done
+
+  ns sw ip link add br0 type bridge
+  ns sw ip link set br0 up
+
+  # WAN: the internet client straight to the main router.
+  ip link add "${P}w0" type veth peer name "${P}w1"
+  ip link set "${P}w0" netns "$P-main"; ns main ip link set "${P}w0" name wan0
+  ip link set "${P}w1" netns "$P-inet"; ns inet ip link set "${P}w1" name eth0
+  ns main ip link set wan0 up; ns inet ip link set eth0 up
+  ns main ip addr add 203.0.113.1/24 dev wan0
+  ns inet ip addr add 203.0.113.10/24 dev eth0
+  ns inet ip route add default via 203.0.113.1
+
+  plug main lan0 m; ns main ip addr add 192.0.2.1/24 dev lan0
+  plug byp lan0 b;  ns byp ip addr add 192.0.2.2/24 dev lan0
+  plug dev eth0 d;  ns dev ip addr add 192.0.2.20/24 dev eth0
+  plug cli eth0 c;  ns cli ip addr add 192.0.2.30/24 dev eth0
+  plug adm eth0 a;  ns adm ip addr add 192.0.2.100/24 dev eth0
+  ns byp ip route add default via 192.0.2.1
+  ns dev ip route add default via 192.0.2.2
+  ns cli ip route add default via 192.0.2.2
+
+  # Main router: keeps the WAN, NATs the LAN out. Its port forwards are set by each test.
+  ns main sysctl -qw net.ipv4.ip_forward=1
+  ns main iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+
+  # Bypass router, as a Clash box is usually set up.
+  ns byp sysctl -qw net.ipv4.ip_forward=1
+  for c in all default lan0; do ns byp sysctl -qw "net.ipv4.conf.$c.send_redirects=0"; done
+  ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
+  ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+  ns byp iptables -t nat -N CLASH
+  for net in 0.0.0.0/8 127.0.0.0/8 192.0.2.0/24 224.0.0.0/4 255.255.255.255/32; do
+    ns byp iptables -t nat -A CLASH -d "$net" -j RETURN
+  done
+  ns byp iptables -t nat -A CLASH -p tcp -j REDIRECT --to-ports 7892
+  ns byp iptables -t nat -A PREROUTING -p tcp -j CLASH
+
+  for n in dev cli; do
+    for c in all default eth0; do ns "$n" sysctl -qw "net.ipv4.conf.$c.accept_redirects=0"; done
+  done
+
+  # sshd on the bypass router; the admin trusts its key through a known_hosts file.
+  mkdir -p /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$dir/host_ed25519" <<<y >/dev/null
+  ssh-keygen -q -t ed25519 -N '' -C lab-admin -f "$dir/admin_ed25519" <<<y >/dev/null
+  cp "$dir/admin_ed25519.pub" "$dir/authorized_keys"
+  echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" > "$dir/known_hosts"
+  ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
+  cat > "$dir/sshd_config" <<CONF
+ListenAddress 192.0.2.2
+Port 22
+HostKey $dir/host_ed25519
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/sshd.pid
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+CONF
+  ns byp /usr/sbin/sshd -f "$dir/sshd_config" </dev/null >/dev/null 2>&1
+
+  # The device's services answer with what they saw: protocol, port and the peer address.
+  for svc in "$@"; do
+    local proto=${svc%%:*} port=${svc#*:}
+    if [ "$proto" = tcp ]; then
+      ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
+        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+    else
+      ns dev socat "UDP4-RECVFROM:$port,fork" \
+        SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+    fi
+  done
+
+  # Wait until sshd listens, so the first test does not race it.
+  for _ in $(seq 50); do
+    ns byp ss -ltn 2>/dev/null | grep -q '192.0.2.2:22 ' && return 0
+    sleep 0.1
+  done
+  echo "lab: sshd did not start on the bypass router" >&2
+  return 1
+}
+
+case $cmd in
+  up) dir=${3:?dir required}; shift 3; down; if ! up "$dir" "$@"; then down; exit 1; fi ;;
+  down) down ;;
+  *) echo "unknown command $cmd" >&2; exit 2 ;;
+esac
