@@ -1,0 +1,144 @@
+# PowerShell side of the network-namespace lab (lab.sh builds it): start and stop a lab, run
+# commands in its namespaces, run the module on the admin workstation, and send test traffic.
+Set-StrictMode -Version Latest
+
+$LabScript = Join-Path $PSScriptRoot 'lab.sh'
+
+function Start-BypassLab {
+    <# Builds a lab with a per-run prefix; the device serves every SERVICE ("tcp:80", "udp:9000"). #>
+    param(
+        [Parameter(Mandatory)] [string] $ModulePath,
+        [string[]] $Service = @()
+    )
+    $prefix = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6)
+    $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
+    & bash $LabScript up $prefix $dir @Service | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
+    [pscustomobject]@{
+        Prefix      = $prefix
+        Dir         = $dir
+        ModulePath  = (Resolve-Path $ModulePath).Path
+        Fingerprint = (Get-Content (Join-Path $dir 'host_fingerprint') -Raw).Trim()
+        # Splatted into every cmdlet that talks to the bypass router.
+        Ssh         = @{
+            ComputerName   = '192.0.2.2'
+            KeyFile        = Join-Path $dir 'admin_ed25519'
+            KnownHostsFile = Join-Path $dir 'known_hosts'
+        }
+    }
+}
+
+function Stop-BypassLab {
+    param([Parameter(Mandatory)] [AllowNull()] $Lab)
+    if ($null -eq $Lab) { return }
+    & bash $LabScript down $Lab.Prefix | Out-Host
+    Remove-Item $Lab.Dir -Recurse -Force -ErrorAction Ignore
+}
+
+function Invoke-LabCommand {
+    <# Runs a program in one of the lab's namespaces (inet, main, byp, dev, cli, adm) and returns its output lines. #>
+    param(
+        [Parameter(Mandatory)] $Lab,
+        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'adm')] [string] $Node,
+        [Parameter(Mandatory, ValueFromRemainingArguments)] [string[]] $Command
+    )
+    $output = & ip netns exec "$($Lab.Prefix)-$Node" @Command 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "'$($Command -join ' ')' on $Node failed ($LASTEXITCODE): $output" }
+    $output | ForEach-Object { "$_" }
+}
+
+function Get-LabNatTable {
+    <# The bypass router's nat table as iptables-save prints it, without the comment lines that carry a timestamp. #>
+    param([Parameter(Mandatory)] $Lab)
+    (Invoke-LabCommand $Lab byp iptables-save -t nat | Where-Object { $_ -notmatch '^#' }) -join "`n"
+}
+
+function Invoke-AsAdmin {
+    <#
+    Runs a script block in a fresh PowerShell on the admin workstation (the lab's adm namespace)
+    with the module imported. Inside, $Lab is this lab and $Params the given hashtable. Returns
+    the output objects, errors and warnings (deserialized) as Output, Errors and Warnings.
+    #>
+    param(
+        [Parameter(Mandatory)] $Lab,
+        [Parameter(Mandatory)] [scriptblock] $ScriptBlock,
+        [hashtable] $Params = @{}
+    )
+    $work = Join-Path $Lab.Dir ('step-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    New-Item -ItemType Directory $work | Out-Null
+    $Lab | Export-Clixml (Join-Path $work 'lab.xml')
+    $Params | Export-Clixml (Join-Path $work 'params.xml')
+    $script = @"
+`$ErrorActionPreference = 'Continue'
+Import-Module '$($Lab.ModulePath)/BypassNat.psd1'
+`$Lab = Import-Clixml '$work/lab.xml'
+`$Params = Import-Clixml '$work/params.xml'
+`$records = [System.Collections.Generic.List[object]]::new()
+try {
+    & { $ScriptBlock } 2>&1 3>&1 | ForEach-Object { `$records.Add(`$_) }
+} catch {
+    `$records.Add(`$_)
+}
+Export-Clixml -InputObject `$records.ToArray() -Path '$work/result.xml' -Depth 5
+"@
+    Set-Content (Join-Path $work 'step.ps1') $script
+    $pwsh = Join-Path $PSHOME 'pwsh.dll'
+    $console = & ip netns exec "$($Lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File (Join-Path $work 'step.ps1') 2>&1
+    if (-not (Test-Path "$work/result.xml")) { throw "The admin step wrote no result: $console" }
+    $records = @(Import-Clixml "$work/result.xml")
+    Remove-Item $work -Recurse -Force
+    $isError = { $_.PSObject.TypeNames -match 'ErrorRecord$' }
+    $isWarning = { $_.PSObject.TypeNames -match 'WarningRecord$' }
+    [pscustomobject]@{
+        Output   = @($records | Where-Object { -not (& $isError) -and -not (& $isWarning) })
+        Errors   = @($records | Where-Object $isError)
+        Warnings = @($records | Where-Object $isWarning | ForEach-Object Message)
+    }
+}
+
+function Set-MainRouterForward {
+    <#
+    Replaces the main router's port forwards: each forward's ExternalPort on the WAN to
+    BypassAddress:BypassPort (the double forward), or with -Direct straight to the device (the
+    seed's broken setup). On a real network this is the main router's web GUI.
+    #>
+    param(
+        [Parameter(Mandatory)] $Lab,
+        [Parameter(Mandatory)] [object[]] $Forward,
+        [switch] $Direct
+    )
+    Invoke-LabCommand $Lab main iptables -t nat -F PREROUTING | Out-Null
+    foreach ($f in $Forward) {
+        $ext = "$($f.ExternalPort)"
+        $address = if ($Direct) { $f.InternalAddress } else { $f.BypassAddress }
+        $ports = if ($Direct) { "$($f.InternalPort)" } else { "$($f.BypassPort)" }
+        $start = $ext.Split('-')[0]
+        $target = if ($ports.Contains('-')) { "${address}:$ports/$start" } else { "${address}:$ports" }
+        foreach ($proto in @(switch ("$($f.Protocol)") { 'Tcp' { 'tcp' } 'Udp' { 'udp' } default { 'tcp'; 'udp' } })) {
+            Invoke-LabCommand $Lab main iptables -t nat -A PREROUTING -i wan0 -p $proto --dport $ext.Replace('-', ':') -j DNAT --to-destination $target | Out-Null
+        }
+    }
+}
+
+function Send-LabRequest {
+    <#
+    Sends one line over TCP or UDP from a lab node and returns the first line of the answer, or
+    $null when nothing came back in time.
+    #>
+    param(
+        [Parameter(Mandatory)] $Lab,
+        [Parameter(Mandatory)] [ValidateSet('tcp', 'udp')] [string] $Protocol,
+        [Parameter(Mandatory)] [string] $Address,
+        [Parameter(Mandatory)] [int] $Port,
+        [string] $From = 'inet',
+        [int] $SourcePort = 0,
+        [int] $TimeoutSeconds = 3
+    )
+    $spec = if ($Protocol -eq 'tcp') { "TCP4:${Address}:$Port,connect-timeout=$TimeoutSeconds" } else { "UDP4:${Address}:$Port" }
+    if ($SourcePort) { $spec += ",sourceport=$SourcePort,reuseaddr" }
+    $answer = 'hello' | & timeout ($TimeoutSeconds + 2) ip netns exec "$($Lab.Prefix)-$From" socat "-T$TimeoutSeconds" - $spec 2>$null
+    $line = @($answer | Where-Object { $_ }) | Select-Object -First 1
+    if ($line) { "$line".Trim() } else { $null }
+}
+
+Export-ModuleMember -Function Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest
