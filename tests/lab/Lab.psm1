@@ -36,28 +36,33 @@ function Stop-BypassLab {
 }
 
 function Invoke-LabCommand {
-    <# Runs a program in one of the lab's namespaces (inet, main, byp, dev, cli, adm) and returns its output lines. #>
+    <#
+    Runs a command line in one of the lab's namespaces (inet, main, byp, dev, cli, adm) and returns
+    its output lines. The line is split at spaces: lab commands need no quoting.
+    #>
     param(
         [Parameter(Mandatory)] $Lab,
         [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'adm')] [string] $Node,
-        [Parameter(Mandatory, ValueFromRemainingArguments)] [string[]] $Command
+        [Parameter(Mandatory)] [string] $CommandLine
     )
-    $output = & ip netns exec "$($Lab.Prefix)-$Node" @Command 2>&1
-    if ($LASTEXITCODE -ne 0) { throw "'$($Command -join ' ')' on $Node failed ($LASTEXITCODE): $output" }
+    $words = $CommandLine -split ' +'
+    $output = & ip netns exec "$($Lab.Prefix)-$Node" @words 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on $Node failed ($LASTEXITCODE): $output" }
     $output | ForEach-Object { "$_" }
 }
 
 function Get-LabNatTable {
     <# The bypass router's nat table as iptables-save prints it, without the comment lines that carry a timestamp. #>
     param([Parameter(Mandatory)] $Lab)
-    (Invoke-LabCommand $Lab byp iptables-save -t nat | Where-Object { $_ -notmatch '^#' }) -join "`n"
+    (Invoke-LabCommand $Lab byp 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' }) -join "`n"
 }
 
 function Invoke-AsAdmin {
     <#
     Runs a script block in a fresh PowerShell on the admin workstation (the lab's adm namespace)
     with the module imported. Inside, $Lab is this lab and $Params the given hashtable. Returns
-    the output objects, errors and warnings (deserialized) as Output, Errors and Warnings.
+    the output objects (deserialized), the errors (FullyQualifiedErrorId, Category, Message, Target)
+    and the warning messages as Output, Errors and Warnings, and what it printed as Console.
     #>
     param(
         [Parameter(Mandatory)] $Lab,
@@ -74,10 +79,22 @@ Import-Module '$($Lab.ModulePath)/BypassNat.psd1'
 `$Lab = Import-Clixml '$work/lab.xml'
 `$Params = Import-Clixml '$work/params.xml'
 `$records = [System.Collections.Generic.List[object]]::new()
+# Errors and warnings travel as plain objects: a deserialized ErrorRecord loses its CategoryInfo.
+function Save-Record(`$record) {
+    if (`$record -is [System.Management.Automation.ErrorRecord]) {
+        `$record = [pscustomobject]@{
+            PSTypeName = 'Lab.Error'; FullyQualifiedErrorId = `$record.FullyQualifiedErrorId
+            Category = "`$(`$record.CategoryInfo.Category)"; Message = `$record.Exception.Message; Target = "`$(`$record.TargetObject)"
+        }
+    } elseif (`$record -is [System.Management.Automation.WarningRecord]) {
+        `$record = [pscustomobject]@{ PSTypeName = 'Lab.Warning'; Message = `$record.Message }
+    }
+    `$records.Add(`$record)
+}
 try {
-    & { $ScriptBlock } 2>&1 3>&1 | ForEach-Object { `$records.Add(`$_) }
+    & { $ScriptBlock } 2>&1 3>&1 | ForEach-Object { Save-Record `$_ }
 } catch {
-    `$records.Add(`$_)
+    Save-Record `$_
 }
 Export-Clixml -InputObject `$records.ToArray() -Path '$work/result.xml' -Depth 5
 "@
@@ -85,14 +102,16 @@ Export-Clixml -InputObject `$records.ToArray() -Path '$work/result.xml' -Depth 5
     $pwsh = Join-Path $PSHOME 'pwsh.dll'
     $console = & ip netns exec "$($Lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File (Join-Path $work 'step.ps1') 2>&1
     if (-not (Test-Path "$work/result.xml")) { throw "The admin step wrote no result: $console" }
-    $records = @(Import-Clixml "$work/result.xml")
+    # The list was saved as one object; enumerate it back into its records.
+    $records = @(Import-Clixml "$work/result.xml" | ForEach-Object { $_ })
     Remove-Item $work -Recurse -Force
-    $isError = { $_.PSObject.TypeNames -match 'ErrorRecord$' }
-    $isWarning = { $_.PSObject.TypeNames -match 'WarningRecord$' }
+    $isError = { $_.PSObject.TypeNames -contains 'Deserialized.Lab.Error' }
+    $isWarning = { $_.PSObject.TypeNames -contains 'Deserialized.Lab.Warning' }
     [pscustomobject]@{
         Output   = @($records | Where-Object { -not (& $isError) -and -not (& $isWarning) })
         Errors   = @($records | Where-Object $isError)
         Warnings = @($records | Where-Object $isWarning | ForEach-Object Message)
+        Console  = "$console"
     }
 }
 
@@ -107,7 +126,7 @@ function Set-MainRouterForward {
         [Parameter(Mandatory)] [object[]] $Forward,
         [switch] $Direct
     )
-    Invoke-LabCommand $Lab main iptables -t nat -F PREROUTING | Out-Null
+    Invoke-LabCommand $Lab main 'iptables -t nat -F PREROUTING' | Out-Null
     foreach ($f in $Forward) {
         $ext = "$($f.ExternalPort)"
         $address = if ($Direct) { $f.InternalAddress } else { $f.BypassAddress }
@@ -115,7 +134,7 @@ function Set-MainRouterForward {
         $start = $ext.Split('-')[0]
         $target = if ($ports.Contains('-')) { "${address}:$ports/$start" } else { "${address}:$ports" }
         foreach ($proto in @(switch ("$($f.Protocol)") { 'Tcp' { 'tcp' } 'Udp' { 'udp' } default { 'tcp'; 'udp' } })) {
-            Invoke-LabCommand $Lab main iptables -t nat -A PREROUTING -i wan0 -p $proto --dport $ext.Replace('-', ':') -j DNAT --to-destination $target | Out-Null
+            Invoke-LabCommand $Lab main "iptables -t nat -A PREROUTING -i wan0 -p $proto --dport $($ext.Replace('-', ':')) -j DNAT --to-destination $target" | Out-Null
         }
     }
 }
