@@ -1,0 +1,129 @@
+using System.Collections.Generic;
+using System.Linq;
+using Xunit;
+
+namespace BypassNat.Tests
+{
+    public class ForwardParserTests
+    {
+        private static IReadOnlyList<ForwardIssue> Issues(ForwardInput input, int row = 7)
+        {
+            BypassForward forward = ForwardParser.Parse(input, row, out IReadOnlyList<ForwardIssue> issues);
+            Assert.Null(forward);
+            return issues;
+        }
+
+        private static ForwardInput Good() => new ForwardInput
+        {
+            Name = "web", ExternalPort = "8080", BypassAddress = "192.0.2.2", InternalAddress = "192.0.2.20", InternalPort = "80",
+        };
+
+        [Fact]
+        public void FillsInTheDefaults()
+        {
+            BypassForward forward = Forwards.Make("web", null, "8080");
+            Assert.Equal(ForwardProtocol.Tcp, forward.Protocol);
+            Assert.Equal("8080", forward.BypassPort.ToString());
+            Assert.Equal("8080", forward.InternalPort.ToString());
+            Assert.False(forward.SourceNat);
+            Assert.True(forward.Enabled);
+            Assert.Equal(string.Empty, forward.Comment);
+        }
+
+        [Theory]
+        [InlineData("tcp", ForwardProtocol.Tcp)]
+        [InlineData("UDP", ForwardProtocol.Udp)]
+        [InlineData("TcpUdp", ForwardProtocol.TcpUdp)]
+        [InlineData("tcp+udp", ForwardProtocol.TcpUdp)]
+        [InlineData(" Both ", ForwardProtocol.TcpUdp)]
+        public void ReadsProtocolsCaseInsensitively(string text, ForwardProtocol expected) =>
+            Assert.Equal(expected, Forwards.Make("x", text, "80").Protocol);
+
+        [Fact]
+        public void ReportsEveryProblemOfARowAtOnce()
+        {
+            var input = new ForwardInput
+            {
+                Name = "bad name", Protocol = "icmp", ExternalPort = "0", BypassAddress = "192.0.2", InternalAddress = "127.0.0.1",
+                SourceNat = "maybe", Enabled = "sure",
+            };
+            IReadOnlyList<ForwardIssue> issues = Issues(input);
+            Assert.Equal(new[] { "Name", "Protocol", "ExternalPort", "BypassAddress", "InternalAddress", "SourceNat", "Enabled" },
+                issues.Select(i => i.Field).ToArray());
+            Assert.All(issues, i => Assert.Equal(7, i.Row));
+            Assert.Equal("Row 7: ExternalPort '0' is not valid: a port must be between 1 and 65535.", issues[2].Message);
+            Assert.Equal("BypassNat.InvalidAddress", issues[3].ErrorId);
+        }
+
+        [Theory]
+        [InlineData("10")]
+        [InlineData("10.1")]
+        [InlineData("256.1.1.1")]
+        [InlineData("2001:db8::1")]
+        [InlineData("192.0.2.1/24")]
+        [InlineData("0.0.0.0")]
+        [InlineData("224.0.0.1")]
+        [InlineData("255.255.255.255")]
+        public void RejectsAddressesThatAreNotAHostsIPv4Address(string address)
+        {
+            ForwardInput input = Good();
+            input.InternalAddress = address;
+            ForwardIssue issue = Assert.Single(Issues(input));
+            Assert.Equal("InternalAddress", issue.Field);
+            Assert.Equal(address, issue.Value);
+        }
+
+        [Fact]
+        public void RangesMustMapOneToOne()
+        {
+            ForwardInput input = Good();
+            input.ExternalPort = "6000-6010";
+            input.BypassPort = "16000-16005";
+            input.InternalPort = "7000-7010";
+            IReadOnlyList<ForwardIssue> issues = Issues(input);
+            ForwardIssue bypass = Assert.Single(issues, i => i.Field == "BypassPort");
+            Assert.Contains("needs 11 port(s)", bypass.Reason);
+            Assert.Equal("BypassNat.PortRangeMismatch", bypass.ErrorId);
+            // The internal range is compared with the bypass range as written, and that has 6 ports.
+            Assert.Contains(issues, i => i.Field == "InternalPort" && i.Reason.Contains("needs 6 port(s)"));
+        }
+
+        [Fact]
+        public void InternalPortDefaultsToTheBypassRange()
+        {
+            BypassForward forward = Forwards.Make("r", "udp", "6000-6002", bypassPort: "16000-16002");
+            Assert.Equal("16000-16002", forward.InternalPort.ToString());
+        }
+
+        [Fact]
+        public void RejectsACommentTooLongToStoreOnTheRouter()
+        {
+            ForwardInput input = Good();
+            input.Comment = new string('é', 40);
+            ForwardIssue issue = Assert.Single(Issues(input));
+            Assert.Equal("Comment", issue.Field);
+            Assert.Contains("at most 128 fit", issue.Reason);
+        }
+
+        [Fact]
+        public void RejectsAMultiLineComment()
+        {
+            ForwardInput input = Good();
+            input.Comment = "one\ntwo";
+            Assert.Equal("BypassNat.InvalidComment", Assert.Single(Issues(input)).ErrorId);
+        }
+
+        [Theory]
+        [InlineData("web;x")]
+        [InlineData("-web")]
+        [InlineData("we b")]
+        [InlineData("web\"")]
+        [InlineData("a23456789012345678901234567890123")]
+        public void NamesAreSafeEverywhere(string name)
+        {
+            ForwardInput input = Good();
+            input.Name = name;
+            Assert.Equal("Name", Assert.Single(Issues(input)).Field);
+        }
+    }
+}

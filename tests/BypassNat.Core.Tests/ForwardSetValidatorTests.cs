@@ -1,0 +1,58 @@
+using System.Collections.Generic;
+using System.Net;
+using Xunit;
+
+namespace BypassNat.Tests
+{
+    public class ForwardSetValidatorTests
+    {
+        [Fact]
+        public void NamesAreUniqueIgnoringCase()
+        {
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(Forwards.Numbered(
+                Forwards.Make("web", "tcp", "80"), Forwards.Make("Web", "tcp", "81")));
+            ForwardIssue issue = Assert.Single(issues);
+            Assert.Equal(2, issue.Row);
+            Assert.Equal("BypassNat.DuplicateName", issue.ErrorId);
+            Assert.Contains("row 1", issue.Reason);
+        }
+
+        [Fact]
+        public void TwoForwardsCannotClaimTheSamePortAndProtocolOnTheBypassRouter()
+        {
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(Forwards.Numbered(
+                Forwards.Make("a", "tcpudp", "6000-6010"),
+                Forwards.Make("b", "udp", "7005", bypassPort: "6010"),
+                Forwards.Make("c", "tcp", "6011")));
+            ForwardIssue issue = Assert.Single(issues);
+            Assert.Equal(2, issue.Row);
+            Assert.Contains("UDP port 6010 on 192.0.2.2 is already forwarded by 'a' (row 1)", issue.Reason);
+        }
+
+        [Fact]
+        public void SamePortOnAnotherProtocolOrAddressOrDisabledIsFine()
+        {
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(Forwards.Numbered(
+                Forwards.Make("a", "tcp", "53"),
+                Forwards.Make("b", "udp", "53"),
+                Forwards.Make("c", "tcp", "53", bypassAddress: "192.0.2.3"),
+                Forwards.Make("d", "tcp", "53", enabled: "false")));
+            Assert.Empty(issues);
+        }
+
+        [Fact]
+        public void RefusesAForwardThatWouldCaptureTheSessionsSshPort()
+        {
+            var addresses = new[] { IPAddress.Parse("192.0.2.2") };
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(Forwards.Numbered(
+                Forwards.Make("ok", "udp", "22"),
+                Forwards.Make("range", "tcp", "20-30", internalAddress: "192.0.2.20")), addresses, 22);
+            ForwardIssue issue = Assert.Single(issues);
+            Assert.Equal("BypassNat.SshPortCapture", issue.ErrorId);
+            Assert.Equal(2, issue.Row);
+            Assert.Contains("-Force", issue.Reason);
+
+            Assert.Empty(ForwardSetValidator.Check(Forwards.Numbered(Forwards.Make("x", "tcp", "22")), addresses, 2222));
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System.Linq;
+using BypassNat.Iptables;
+using Xunit;
+
+namespace BypassNat.Tests
+{
+    public class IptablesRendererTests
+    {
+        private static BypassForward[] ExampleSet() => new[]
+        {
+            Forwards.Make("web", "tcp", "8080", internalPort: "80", comment: "NAS web UI"),
+            Forwards.Make("game", "udp", "9000"),
+            Forwards.Make("voip", "tcpudp", "9001-9003", bypassPort: "19001-19003", internalPort: "9001-9003"),
+            Forwards.Make("same", "tcp", "7000-7002"),
+            Forwards.Make("far", "tcp", "2222", internalAddress: "198.51.100.7", internalPort: "22", sourceNat: "true"),
+            Forwards.Make("off", "tcp", "5000", enabled: "false"),
+        };
+
+        [Fact]
+        public void RendersTheRestoreTransaction()
+        {
+            string expected =
+                "*nat\n" +
+                ":BYPASSNAT_PREROUTING - [0:0]\n" +
+                ":BYPASSNAT_POSTROUTING - [0:0]\n" +
+                "-F BYPASSNAT_PREROUTING\n" +
+                "-F BYPASSNAT_POSTROUTING\n" +
+                "-A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p tcp -m tcp --dport 8080 -m comment --comment \"bypassnat;name=web;ext=8080;note=NAS%20web%20UI\" -j DNAT --to-destination 192.0.2.20:80\n" +
+                "-A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p udp -m udp --dport 9000 -m comment --comment \"bypassnat;name=game;ext=9000\" -j DNAT --to-destination 192.0.2.20:9000\n" +
+                "-A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p tcp -m tcp --dport 19001:19003 -m comment --comment \"bypassnat;name=voip;ext=9001-9003\" -j DNAT --to-destination 192.0.2.20:9001-9003/19001\n" +
+                "-A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p udp -m udp --dport 19001:19003 -m comment --comment \"bypassnat;name=voip;ext=9001-9003\" -j DNAT --to-destination 192.0.2.20:9001-9003/19001\n" +
+                "-A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p tcp -m tcp --dport 7000:7002 -m comment --comment \"bypassnat;name=same;ext=7000-7002\" -j DNAT --to-destination 192.0.2.20\n" +
+                "-A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p tcp -m tcp --dport 2222 -m comment --comment \"bypassnat;name=far;ext=2222\" -j DNAT --to-destination 198.51.100.7:22\n" +
+                "-A BYPASSNAT_POSTROUTING -d 198.51.100.7/32 -p tcp -m tcp --dport 22 -m conntrack --ctstate DNAT --ctorigdst 192.0.2.2/32 -m comment --comment \"bypassnat;name=far;ext=2222\" -j SNAT --to-source 192.0.2.2\n" +
+                "-I PREROUTING 1 -j BYPASSNAT_PREROUTING\n" +
+                "-I POSTROUTING 1 -j BYPASSNAT_POSTROUTING\n" +
+                "COMMIT\n";
+            Assert.Equal(expected, IptablesRenderer.RenderRestore(ExampleSet(), new IptablesJumpRepair()));
+        }
+
+        [Fact]
+        public void AddsNoJumpWhereTheRouterHasItFirst()
+        {
+            var jumps = new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true };
+            string text = IptablesRenderer.RenderRestore(ExampleSet(), jumps);
+            Assert.DoesNotContain("PREROUTING 1", text);
+            Assert.DoesNotContain("-D ", text);
+        }
+
+        [Fact]
+        public void MovesAJumpThatIsNotFirstAndRemovesDuplicates()
+        {
+            var jumps = new IptablesJumpRepair { PreroutingJumps = 2, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = false };
+            string[] lines = IptablesRenderer.RenderRestore(ExampleSet(), jumps).Split('\n');
+            Assert.Equal(2, lines.Count(l => l == "-D PREROUTING -j BYPASSNAT_PREROUTING"));
+            Assert.Single(lines, l => l == "-D POSTROUTING -j BYPASSNAT_POSTROUTING");
+            Assert.Single(lines, l => l == "-I PREROUTING 1 -j BYPASSNAT_PREROUTING");
+            Assert.Single(lines, l => l == "-I POSTROUTING 1 -j BYPASSNAT_POSTROUTING");
+        }
+
+        [Fact]
+        public void TheRouterScriptKeepsRulesInAQuotedHereDocumentAndForgetsOnlyTouchedPorts()
+        {
+            BypassForward[] set = ExampleSet();
+            string script = IptablesBackend.RenderScript("sudo -n ", IptablesRenderer.RenderRestore(set, new IptablesJumpRepair()), new[] { set[1], set[2] });
+            Assert.StartsWith("{\n", script);
+            Assert.Contains("sudo -n iptables-restore --noflush --wait 10 <<'BYPASSNAT_RULES' || exit 3\n*nat\n", script);
+            Assert.Contains("  forget udp 192.0.2.2 9000 9000\n", script);
+            Assert.Contains("  forget tcp 192.0.2.2 19001 19003\n", script);
+            Assert.Contains("  forget udp 192.0.2.2 19001 19003\n", script);
+            Assert.DoesNotContain("forget tcp 192.0.2.2 8080", script);
+            Assert.Contains("sudo -n conntrack -D", script);
+            Assert.EndsWith("}\n", script);
+        }
+    }
+}
