@@ -1,0 +1,81 @@
+<#
+.SYNOPSIS
+    The main job on an embedded default: builds the lab, shows the bypass-router bug, applies a CSV of
+    forwards with BypassNat from the admin workstation, and shows the internet client answered by the
+    device through the double NAT. The lab is torn down at the end, also on failure.
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $CsvPath
+)
+$ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot 'Lab.psm1') -Force
+Import-Module (Join-Path $ModulePath 'BypassNat.psd1') -Force
+
+$forwards = @(Import-Csv $CsvPath | New-BypassForward)
+# The lab's device (192.0.2.20) serves every internal port of the CSV, so each forward can be shown working.
+$services = foreach ($f in $forwards) {
+    foreach ($proto in @(switch ("$($f.Protocol)") { 'Tcp' { 'tcp' } 'Udp' { 'udp' } default { 'tcp'; 'udp' } })) {
+        foreach ($port in $f.InternalPort.Start..$f.InternalPort.End) { "${proto}:$port" }
+    }
+}
+
+function Show([string] $Text) { Write-Host "`n== $Text" -ForegroundColor Cyan }
+
+function Show-Requests {
+    foreach ($f in $forwards | Where-Object Enabled) {
+        foreach ($proto in @(switch ("$($f.Protocol)") { 'Tcp' { 'tcp' } 'Udp' { 'udp' } default { 'tcp'; 'udp' } })) {
+            $port = $f.ExternalPort.Start
+            $answer = Send-LabRequest $lab -Protocol $proto -Address 203.0.113.1 -Port $port
+            $shown = if ($answer) { "answered: $answer" } else { 'no answer' }
+            Write-Host ("  internet client -> 203.0.113.1 {0}/{1,-5} {2}" -f $proto, $port, $shown)
+        }
+    }
+}
+
+$lab = $null
+try {
+    Show 'Building the lab (network namespaces, documentation addresses only)'
+    $lab = Start-BypassLab -ModulePath $ModulePath -Service $services
+    Write-Host @'
+  internet client 203.0.113.10 -> main router 203.0.113.1 | 192.0.2.1 -> LAN 192.0.2.0/24
+  LAN: bypass router 192.0.2.2 (Clash-like proxy, MASQUERADE, INVALID dropped, sshd)
+       device 192.0.2.20 (gateway: the bypass router), admin workstation 192.0.2.100
+'@
+
+    Show 'The bug: the main router forwards straight to the device'
+    Set-MainRouterForward $lab -Forward $forwards -Direct
+    Show-Requests
+
+    Show 'The fix, step 1: the main router forwards to the bypass router instead (its web GUI, on a real network)'
+    Set-MainRouterForward $lab -Forward $forwards
+
+    Show "The fix, step 2: on the admin workstation, Import-Csv $(Split-Path $CsvPath -Leaf) | New-BypassForward | Invoke-BypassForwardApply"
+    $run = Invoke-AsAdmin $lab -Params @{ Csv = (Get-Content $CsvPath -Raw) } {
+        $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
+        Set-Content $path $Params.Csv
+        $ssh = $Lab.Ssh
+        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh
+        Get-BypassForward @ssh | Format-Table -AutoSize | Out-String -Width 200
+    }
+    if ($run.Errors) { throw "The apply failed: $($run.Errors.Message -join '; ')" }
+    $run.Output | Select-Object -First 1 | Format-List ComputerName, Backend, Changed, Added, Unchanged, Duration | Out-Host
+    Write-Host "Forwards read back from the bypass router:"
+    $run.Output | Select-Object -Skip 1 | Out-Host
+
+    Show 'Requests from the internet now reach the device, and the answers come back'
+    Show-Requests
+
+    Show 'Applying the same CSV again changes nothing'
+    $again = Invoke-AsAdmin $lab -Params @{ Csv = (Get-Content $CsvPath -Raw) } {
+        $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
+        Set-Content $path $Params.Csv
+        $ssh = $Lab.Ssh
+        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh
+    }
+    Write-Host "  Changed: $($again.Output[0].Changed); unchanged: $($again.Output[0].Unchanged -join ', ')"
+}
+finally {
+    Show 'Tearing the lab down'
+    Stop-BypassLab $lab
+}
