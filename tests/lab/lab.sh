@@ -92,15 +92,22 @@ up() {
 
   # sshd on the bypass router; the admin trusts its key through a known_hosts file.
   mkdir -p /run/sshd
+  # Two host keys: known_hosts lists the ed25519 one, known_hosts_rsa only the RSA one, so a client
+  # must offer the key type on file. The admin has a key of each type OpenSSH makes.
   ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$dir/host_ed25519" <<<y >/dev/null
+  ssh-keygen -q -t rsa -b 2048 -N '' -C lab-host -f "$dir/host_rsa" <<<y >/dev/null
   ssh-keygen -q -t ed25519 -N '' -C lab-admin -f "$dir/admin_ed25519" <<<y >/dev/null
-  cp "$dir/admin_ed25519.pub" "$dir/authorized_keys"
+  ssh-keygen -q -t rsa -b 2048 -N '' -C lab-admin -f "$dir/admin_rsa" <<<y >/dev/null
+  ssh-keygen -q -t ecdsa -b 256 -N '' -C lab-admin -f "$dir/admin_ecdsa" <<<y >/dev/null
+  cat "$dir/admin_ed25519.pub" "$dir/admin_rsa.pub" "$dir/admin_ecdsa.pub" > "$dir/authorized_keys"
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" > "$dir/known_hosts"
+  echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
   ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
   cat > "$dir/sshd_config" <<CONF
 ListenAddress 192.0.2.2
 Port 22
 HostKey $dir/host_ed25519
+HostKey $dir/host_rsa
 AuthorizedKeysFile $dir/authorized_keys
 PidFile $dir/sshd.pid
 StrictModes no

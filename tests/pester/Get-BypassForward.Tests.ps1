@@ -1,0 +1,77 @@
+# Get-BypassForward against a real router in the lab: reading back, name filters, and the SSH
+# login and host-key options every router cmdlet shares.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat')
+    $run = Invoke-AsAdmin $Lab {
+        $ssh = $Lab.Ssh
+        @'
+Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort,SourceNat,Comment
+web,Tcp,8080,192.0.2.2,192.0.2.20,80,,
+web-admin,Tcp,8443,192.0.2.2,192.0.2.20,443,,
+far,TcpUdp,2222,192.0.2.2,198.51.100.7,22,true,Outside the LAN: needs source NAT
+'@ | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh
+    }
+    if ($run.Errors) { throw "Setting up the router failed: $($run.Errors.Message)" }
+}
+
+AfterAll {
+    Stop-BypassLab $script:Lab
+}
+
+Describe 'Get-BypassForward' {
+    It 'filters by name with wildcards' {
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; (Get-BypassForward web* @ssh).Name }
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output) | Sort-Object | Should -Be @('web', 'web-admin')
+    }
+
+    It 'reads a source-NATed forward back with its source NAT, from the POSTROUTING rule' {
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh
+            Get-BypassForward far @ssh | Select-Object Name, SourceNat, @{ n = 'Protocol'; e = { "$($_.Protocol)" } }, Comment
+        }
+        $run.Output[0].SourceNat | Should -BeTrue
+        $run.Output[0].Protocol | Should -Be 'TcpUdp'
+        $run.Output[0].Comment | Should -Be 'Outside the LAN: needs source NAT'
+        $nat = Get-LabNatTable $Lab
+        $nat | Should -Match '(?m)^-A BYPASSNAT_POSTROUTING -d 198\.51\.100\.7/32 -p udp .*-j SNAT --to-source 192\.0\.2\.2$'
+    }
+
+    It 'logs in with <Key> keys' -ForEach @(@{ Key = 'admin_ed25519' }, @{ Key = 'admin_rsa' }, @{ Key = 'admin_ecdsa' }) {
+        $run = Invoke-AsAdmin $Lab -Params @{ Key = $Key } {
+            Get-BypassForward -ComputerName 192.0.2.2 -KeyFile (Join-Path $Lab.Dir $Params.Key) -KnownHostsFile $Lab.Ssh.KnownHostsFile
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output).Count | Should -Be 3
+    }
+
+    It 'offers the router the host key type its known_hosts entry has' {
+        # The router has ed25519 and RSA host keys; this file lists only the RSA one.
+        $run = Invoke-AsAdmin $Lab {
+            Get-BypassForward -ComputerName 192.0.2.2 -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile (Join-Path $Lab.Dir 'known_hosts_rsa') -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $rsa = (& ssh-keygen -l -E sha256 -f (Join-Path $Lab.Dir 'host_rsa.pub')).Split(' ')[1]
+        ($run.Output -join "`n") | Should -Match ([regex]::Escape("host key $rsa accepted"))
+    }
+
+    It 'refuses a key that is not authorised, with an authentication error' {
+        $run = Invoke-AsAdmin $Lab {
+            $other = Join-Path $Lab.Dir 'stranger'
+            & ssh-keygen -q -t ed25519 -N '' -f $other | Out-Null
+            Get-BypassForward -ComputerName 192.0.2.2 -KeyFile $other -KnownHostsFile $Lab.Ssh.KnownHostsFile
+        }
+        $run.Output | Should -HaveCount 0
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.AuthenticationFailed*'
+        $run.Errors[0].Category | Should -Be 'AuthenticationError'
+    }
+
+    It 'says clearly when the key file is missing, without a stack trace' {
+        $run = Invoke-AsAdmin $Lab { Get-BypassForward -ComputerName 192.0.2.2 -KeyFile /nonexistent/key -KnownHostsFile $Lab.Ssh.KnownHostsFile }
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.KeyFileUnreadable*'
+        $run.Errors[0].Message | Should -BeLike "*'/nonexistent/key'*"
+        $run.Errors[0].Message | Should -Not -Match '\bat [A-Z][\w.]+\('
+    }
+}
