@@ -218,8 +218,8 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run = Invoke-Apply $Csv
         $run.Errors | Should -BeNullOrEmpty
         @($run.Output[0].Added) | Should -Be @('game')
-        $run.Output[0].ConntrackEntriesDeleted | Should -BeGreaterThan 0
         Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9000 -SourcePort 40000 | Should -Match '^device udp 9000 '
+        $run.Output[0].ConntrackEntriesDeleted | Should -BeGreaterThan 0
     }
 
     It 'refuses a forward that would capture its own SSH port, and changes nothing' {
