@@ -23,7 +23,7 @@ namespace BypassNat.Commands
             {
                 using (RouterSession session = Connect())
                 {
-                    foreach (BypassForward forward in new ForwardApplier(session).ReadForwards())
+                    foreach (BypassForward forward in Applier(session).ReadState().Forwards)
                         if (patterns.Any(p => p.IsMatch(forward.Name))) WriteObject(forward);
                 }
             }

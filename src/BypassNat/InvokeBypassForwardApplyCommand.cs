@@ -43,10 +43,10 @@ namespace BypassNat.Commands
                 using (RouterSession session = Connect())
                 {
                     if (!Force) CheckSet(ForwardSetValidator.Check(entries, session.Addresses, Port));
-                    var applier = new ForwardApplier(session);
+                    ForwardApplier applier = Applier(session);
                     ApplyPlan plan = applier.Plan(_desired);
                     WriteVerbose("Plan for " + ComputerName + ":\n" + plan.Describe());
-                    if (plan.NeedsWrite && !ShouldProcess($"{ComputerName} (iptables nat table)\n{plan.Describe()}\n", "Apply the forwards"))
+                    if (plan.NeedsWrite && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Apply the forwards"))
                         return;
                     WriteObject(applier.Apply(plan, WriteWarning));
                 }

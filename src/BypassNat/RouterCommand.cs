@@ -1,6 +1,8 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
+using BypassNat.Apply;
+using BypassNat.Backends;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
@@ -45,6 +47,13 @@ namespace BypassNat.Commands
         [Parameter]
         public SwitchParameter Sudo { get; set; }
 
+        /// <summary>
+        /// Which kernel interface holds the forwards. Auto keeps the backend that already holds
+        /// BypassNat's rules, and otherwise takes nftables where nft works, iptables elsewhere.
+        /// </summary>
+        [Parameter]
+        public BackendKind Backend { get; set; } = BackendKind.Auto;
+
         protected SshSettings Settings()
         {
             NetworkCredential secret = Credential?.GetNetworkCredential();
@@ -70,6 +79,14 @@ namespace BypassNat.Commands
             RouterSession session = RouterSession.Open(Settings());
             WriteVerbose($"Connected; host key {session.HostKeyFingerprint} accepted.");
             return session;
+        }
+
+        /// <summary>Picks the backend on the router and says which one and why.</summary>
+        protected ForwardApplier Applier(RouterSession session)
+        {
+            BackendChoice choice = BackendSelector.Choose(session, Backend);
+            WriteVerbose($"Backend on {ComputerName}: {choice.Reason}.");
+            return new ForwardApplier(session, choice);
         }
     }
 }

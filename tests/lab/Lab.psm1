@@ -8,11 +8,17 @@ function Start-BypassLab {
     <# Builds a lab with a per-run prefix; the device serves every SERVICE ("tcp:80", "udp:9000"). #>
     param(
         [Parameter(Mandatory)] [string] $ModulePath,
-        [string[]] $Service = @()
+        [string[]] $Service = @(),
+        # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset.
+        [ValidateSet('iptables', 'nft')] [string] $Proxy = 'iptables',
+        # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
+        [hashtable] $CommandOptions = @{}
     )
     $prefix = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6)
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
+    $env:LAB_PROXY = $Proxy
     & bash $LabScript up $prefix $dir @Service | Out-Host
+    Remove-Item Env:LAB_PROXY
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
         Prefix      = $prefix
@@ -24,7 +30,7 @@ function Start-BypassLab {
             ComputerName   = '192.0.2.2'
             KeyFile        = Join-Path $dir 'admin_ed25519'
             KnownHostsFile = Join-Path $dir 'known_hosts'
-        }
+        } + $CommandOptions
     }
 }
 
@@ -52,9 +58,15 @@ function Invoke-LabCommand {
 }
 
 function Get-LabNatTable {
-    <# The bypass router's nat table as iptables-save prints it, without the comment lines that carry a timestamp. #>
+    <#
+    The bypass router's NAT rules, both kinds: iptables-save -t nat (without its timestamp
+    comments) and nft list ruleset. Comparing it before and after shows any change at all.
+    #>
     param([Parameter(Mandatory)] $Lab)
-    (Invoke-LabCommand $Lab byp 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' }) -join "`n"
+    $iptables = Invoke-LabCommand $Lab byp 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' }
+    # Stateless (-s): no counters, which traffic changes; no comment lines, which iptables-nft adds at will.
+    $nft = Invoke-LabCommand $Lab byp 'nft -s list ruleset' | Where-Object { $_ -notmatch '^\s*#' }
+    (@($iptables) + @($nft)) -join "`n"
 }
 
 function Invoke-AsAdmin {

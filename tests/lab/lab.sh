@@ -10,7 +10,7 @@
 # FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
 # Without those, the broken direct forward can appear to work by accident.
 #
-#   lab.sh up PREFIX DIR [SERVICE...]   SERVICE is tcp:PORT or udp:PORT, served by the device
+#   [LAB_PROXY=nft] lab.sh up PREFIX DIR [SERVICE...]   SERVICE is tcp:PORT or udp:PORT, served by the device
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
 set -euo pipefail
 
@@ -74,17 +74,38 @@ up() {
   ns main sysctl -qw net.ipv4.ip_forward=1
   ns main iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
 
-  # Bypass router, as a Clash box is usually set up.
+  # Bypass router, as a Clash box is usually set up: with iptables (LAB_PROXY=iptables, the
+  # default) or with a native nftables ruleset (LAB_PROXY=nft).
   ns byp sysctl -qw net.ipv4.ip_forward=1
   for c in all default lan0; do ns byp sysctl -qw "net.ipv4.conf.$c.send_redirects=0"; done
-  ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
-  ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
-  ns byp iptables -t nat -N CLASH
-  for net in 0.0.0.0/8 127.0.0.0/8 192.0.2.0/24 224.0.0.0/4 255.255.255.255/32; do
-    ns byp iptables -t nat -A CLASH -d "$net" -j RETURN
-  done
-  ns byp iptables -t nat -A CLASH -p tcp -j REDIRECT --to-ports 7892
-  ns byp iptables -t nat -A PREROUTING -p tcp -j CLASH
+  if [ "${LAB_PROXY:-iptables}" = nft ]; then
+    ns byp nft -f - <<'NFT'
+table inet clash {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr { 0.0.0.0/8, 127.0.0.0/8, 192.0.2.0/24, 224.0.0.0/4, 255.255.255.255 } return
+		meta l4proto tcp redirect to :7892
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "lan0" masquerade
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state invalid drop
+	}
+}
+NFT
+  else
+    ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
+    ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+    ns byp iptables -t nat -N CLASH
+    for net in 0.0.0.0/8 127.0.0.0/8 192.0.2.0/24 224.0.0.0/4 255.255.255.255/32; do
+      ns byp iptables -t nat -A CLASH -d "$net" -j RETURN
+    done
+    ns byp iptables -t nat -A CLASH -p tcp -j REDIRECT --to-ports 7892
+    ns byp iptables -t nat -A PREROUTING -p tcp -j CLASH
+  fi
 
   for n in dev cli; do
     for c in all default eth0; do ns "$n" sysctl -qw "net.ipv4.conf.$c.accept_redirects=0"; done

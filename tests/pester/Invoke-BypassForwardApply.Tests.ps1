@@ -2,8 +2,6 @@
 # and the module running on the admin workstation inside the lab.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
-    $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -Service @(
-        'tcp:80', 'udp:9000', 'tcp:9001', 'tcp:9002', 'tcp:9003', 'udp:9001', 'udp:9002', 'udp:9003', 'udp:5000', 'tcp:8081')
 
     $script:Csv = @'
 Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,Comment
@@ -33,11 +31,22 @@ voip,TcpUdp,9001-9003,192.0.2.2,19001-19003,192.0.2.20,9001-9003,
     }
 }
 
-AfterAll {
-    Stop-BypassLab $script:Lab
-}
+Describe 'Invoke-BypassForwardApply with the <Backend> backend' -ForEach @(@{ Backend = 'Iptables' }, @{ Backend = 'Nftables' }) {
+    BeforeAll {
+        $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -CommandOptions @{ Backend = $Backend } -Service @(
+            'tcp:80', 'udp:9000', 'tcp:9001', 'tcp:9002', 'tcp:9003', 'udp:9001', 'udp:9002', 'udp:9003', 'udp:5000', 'tcp:8081')
+        # The lines of BypassNat's own rules for one forward, in either backend's listing.
+        function Get-ForwardLines([string] $Ruleset, [string] $Name) {
+            # An nft element may share its line with the map's opening or closing brace.
+            @($Ruleset -split "`n" | Where-Object { $_ -like "*name=$Name;*" } |
+                ForEach-Object { ($_ -replace '^.*elements = \{', '' -replace '\}\s*$', '').Trim().TrimEnd(',').Trim() } | Sort-Object)
+        }
+    }
 
-Describe 'Invoke-BypassForwardApply on an iptables bypass router' {
+    AfterAll {
+        Stop-BypassLab $script:Lab
+    }
+
     It 'reproduces the bug: a main-router forward straight to the device gets no answer' {
         Set-MainRouterForward $Lab -Forward (Get-Forwards $Csv) -Direct
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -BeNullOrEmpty
@@ -53,7 +62,7 @@ Describe 'Invoke-BypassForwardApply on an iptables bypass router' {
         $run.Output | Should -HaveCount 1
         $result = $run.Output[0]
         $result.Changed | Should -BeTrue
-        $result.Backend | Should -Be 'Iptables'
+        $result.Backend | Should -Be $Backend
         @($result.Added) | Sort-Object | Should -Be @('game', 'voip', 'web')
 
         Assert-Answers tcp 8080 'device tcp 80 '
@@ -64,14 +73,22 @@ Describe 'Invoke-BypassForwardApply on an iptables bypass router' {
         }
     }
 
-    It 'leaves the proxy''s rules alone and puts its own jumps first' {
+    It 'leaves the proxy''s rules alone and runs its own first' {
         $nat = Get-LabNatTable $Lab
         $nat | Should -Match '(?m)^-A CLASH -p tcp -j REDIRECT --to-ports 7892$'
         $nat | Should -Match '(?m)^-A POSTROUTING -o lan0 -j MASQUERADE$'
         $pre = @($nat -split "`n" | Where-Object { $_ -like '-A PREROUTING *' })
-        $pre[0] | Should -Be '-A PREROUTING -j BYPASSNAT_PREROUTING'
         $pre | Should -Contain '-A PREROUTING -p tcp -j CLASH'
-        $nat | Should -Match '(?m)^-A BYPASSNAT_PREROUTING -d 192\.0\.2\.2/32 -p tcp -m tcp --dport 8080 -m comment --comment "bypassnat;name=web;ext=8080;note=NAS%20web%20UI" -j DNAT --to-destination 192\.0\.2\.20:80$'
+        if ($Backend -eq 'Iptables') {
+            $pre[0] | Should -Be '-A PREROUTING -j BYPASSNAT_PREROUTING'
+            $nat | Should -Match '(?m)^-A BYPASSNAT_PREROUTING -d 192\.0\.2\.2/32 -p tcp -m tcp --dport 8080 -m comment --comment "bypassnat;name=web;ext=8080;note=NAS%20web%20UI" -j DNAT --to-destination 192\.0\.2\.20:80$'
+            $nat | Should -Not -Match 'table ip bypassnat'
+        } else {
+            $pre | Should -HaveCount 1
+            $nat | Should -Match 'type nat hook prerouting priority dstnat - 10; policy accept;'
+            $nat | Should -Match 'tcp \. 192\.0\.2\.2 \. 8080 comment "bypassnat;name=web;ext=8080;note=NAS%20web%20UI" : 192\.0\.2\.20 \. 80'
+            $nat | Should -Not -Match 'BYPASSNAT_'
+        }
     }
 
     It 'is a no-op the second time: nothing is written and the result says so' {
@@ -131,10 +148,10 @@ admin,Tcp,8443,192.0.2.2,,192.0.2.20,8081,
         @($result.Unchanged) | Should -Be @('web')
 
         $after = Get-LabNatTable $Lab
-        $webRule = @($before -split "`n" | Where-Object { $_ -like '*name=web;*' })
-        @($after -split "`n" | Where-Object { $_ -like '*name=web;*' }) | Should -Be $webRule
-        @($after -split "`n" | Where-Object { $_ -like '*name=game;*' }) | Should -HaveCount 0
-        @($after -split "`n" | Where-Object { $_ -like '*name=voip;*' -and $_ -like '* -p udp *' }) | Should -HaveCount 0
+        Get-ForwardLines $after web | Should -Be (Get-ForwardLines $before web)
+        Get-ForwardLines $after game | Should -HaveCount 0
+        @(Get-ForwardLines $after voip | Where-Object { $_ -match '-p udp |^udp \. ' }) | Should -HaveCount 0
+        @(Get-ForwardLines $after voip | Where-Object { $_ -match '-p tcp |^tcp \. ' }) | Should -Not -BeNullOrEmpty
 
         Assert-Answers tcp 8443 'device tcp 8081 '
         Assert-Answers tcp 8080 'device tcp 80 '
@@ -143,11 +160,13 @@ admin,Tcp,8443,192.0.2.2,,192.0.2.20,8081,
         Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9002 | Should -BeNullOrEmpty
     }
 
-    It 'restores every forward after the proxy''s iptables -t nat -F' {
+    It 'restores every forward after its rules were flushed' {
         $run = Invoke-Apply $Csv
         $run.Errors | Should -BeNullOrEmpty
         Set-MainRouterForward $Lab -Forward (Get-Forwards $Csv)
+        # The proxy's clean-up flushes the nat table; nftables forwards live elsewhere, so delete that table too.
         Invoke-LabCommand $Lab byp 'iptables -t nat -F' | Out-Null
+        if ($Backend -eq 'Nftables') { Invoke-LabCommand $Lab byp 'nft delete table ip bypassnat' | Out-Null }
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -BeNullOrEmpty
 
         $run = Invoke-Apply $Csv
@@ -183,7 +202,7 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $before = Get-LabNatTable $Lab
         $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } {
             $Params.Csv | ConvertFrom-Csv | New-BypassForward | Select-Object -First 1 |
-                Invoke-BypassForwardApply -ComputerName 192.0.2.2 -KeyFile $Lab.Ssh.KeyFile -HostKeyFingerprint 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+                Invoke-BypassForwardApply -ComputerName 192.0.2.2 -KeyFile $Lab.Ssh.KeyFile -Backend $Lab.Ssh.Backend -HostKeyFingerprint 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
         }
         $run.Output | Should -HaveCount 0
         $run.Errors | Should -HaveCount 1
@@ -201,7 +220,7 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.HostKeyUnknown*'
         $run.Errors[0].Message | Should -BeLike "*-HostKeyFingerprint $($Lab.Fingerprint)*"
 
-        $run = Invoke-AsAdmin $Lab { Get-BypassForward -ComputerName 192.0.2.2 -KeyFile $Lab.Ssh.KeyFile -HostKeyFingerprint $Lab.Fingerprint }
+        $run = Invoke-AsAdmin $Lab { Get-BypassForward -ComputerName 192.0.2.2 -KeyFile $Lab.Ssh.KeyFile -Backend $Lab.Ssh.Backend -HostKeyFingerprint $Lab.Fingerprint }
         $run.Errors | Should -BeNullOrEmpty
         @($run.Output).Count | Should -Be 3
     }

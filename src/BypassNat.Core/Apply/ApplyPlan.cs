@@ -1,33 +1,39 @@
 using System.Collections.Generic;
-using BypassNat.Iptables;
+using BypassNat.Backends;
 
 namespace BypassNat.Apply
 {
     /// <summary>The router's state as read, and what an apply of the desired set would change.</summary>
     public sealed class ApplyPlan
     {
-        public ApplyPlan(IReadOnlyList<BypassForward> desired, IptablesState state)
+        public ApplyPlan(IReadOnlyList<BypassForward> desired, RouterState state, RouterState leftover)
         {
             Desired = desired;
             State = state;
+            Leftover = leftover != null && leftover.Present ? leftover : null;
             Diff = RulesetDiff.Compute(desired, state.Forwards);
         }
 
         public IReadOnlyList<BypassForward> Desired { get; }
-        public IptablesState State { get; }
+        public RouterState State { get; }
+
+        /// <summary>BypassNat's rules in the other backend, from before a switch; removed after the apply.</summary>
+        public RouterState Leftover { get; }
+
         public RulesetDiff Diff { get; }
 
         /// <summary>
         /// A write is needed for a forward difference, and also when the proxy's flush removed the
-        /// jumps, or someone edited BypassNat's chains by hand.
+        /// hooks, someone edited BypassNat's rules by hand, or the other backend still holds rules.
         /// </summary>
-        public bool NeedsWrite => !Diff.IsEmpty || !State.Jumps.InPlace || State.Problems.Count > 0;
+        public bool NeedsWrite => !Diff.IsEmpty || !State.InPlace || State.Problems.Count > 0 || Leftover != null;
 
         public string Describe()
         {
             string text = Diff.Describe();
-            if (!State.Jumps.InPlace) text += "\n  restore  the jumps to BypassNat's chains from nat PREROUTING/POSTROUTING";
-            if (State.Problems.Count > 0) text += $"\n  replace  {State.Problems.Count} rule(s) in BypassNat's chains that it did not write";
+            if (State.Repair != null) text += "\n  repair   " + State.Repair;
+            if (State.Problems.Count > 0) text += $"\n  replace  {State.Problems.Count} rule(s) in BypassNat's own rules that it did not write";
+            if (Leftover != null) text += $"\n  remove   BypassNat's rules left in the other backend ({Leftover.Forwards.Count} forward(s), moved here)";
             return text;
         }
     }

@@ -19,6 +19,9 @@ namespace BypassNat.Apply
         /// <summary>Connection-tracking entries deleted for the ports the change touched, so they take the new rules at once.</summary>
         public int ConntrackEntriesDeleted { get; set; }
 
+        /// <summary>The backend the forwards were moved from, when this apply switched backend; null otherwise.</summary>
+        public string MovedFrom { get; set; }
+
         public TimeSpan Duration { get; set; }
     }
 }

@@ -2,25 +2,32 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
-using BypassNat.Iptables;
+using BypassNat.Backends;
 using BypassNat.Ssh;
 
 namespace BypassNat.Apply
 {
     /// <summary>
     /// Makes a router hold exactly the desired forwards: read, compare, write only if something
-    /// differs, then read back and fail loudly if the router does not hold what was written.
+    /// differs, read back and fail loudly if the router does not hold what was written, and only then
+    /// clear what the other backend still held.
     /// </summary>
     public sealed class ForwardApplier
     {
         private readonly RouterSession _session;
-        private readonly IptablesBackend _backend = new IptablesBackend();
 
-        public ForwardApplier(RouterSession session) => _session = session;
+        public ForwardApplier(RouterSession session, BackendChoice choice)
+        {
+            _session = session;
+            Choice = choice;
+        }
 
-        public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) => new ApplyPlan(desired, _backend.Read(_session));
+        public BackendChoice Choice { get; }
 
-        public IReadOnlyList<BypassForward> ReadForwards() => _backend.Read(_session).Forwards;
+        public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
+            new ApplyPlan(desired, Choice.Backend.Read(_session), Choice.Other?.Read(_session));
+
+        public RouterState ReadState() => Choice.Backend.Read(_session);
 
         public ApplyResult Apply(ApplyPlan plan, Action<string> warn)
         {
@@ -28,7 +35,7 @@ namespace BypassNat.Apply
             var result = new ApplyResult
             {
                 ComputerName = _session.Settings.ComputerName,
-                Backend = IptablesBackend.Name,
+                Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
             };
             if (!plan.NeedsWrite)
@@ -37,9 +44,16 @@ namespace BypassNat.Apply
                 return result;
             }
 
-            result.ConntrackEntriesDeleted = _backend.Write(_session, plan.Desired, plan.State.Jumps, plan.Diff.Touched(), out IReadOnlyList<string> warnings);
+            IEnumerable<BypassForward> touched = plan.Diff.Touched();
+            if (plan.Leftover != null) touched = touched.Concat(plan.Leftover.Forwards);
+            result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.State, touched, out IReadOnlyList<string> warnings);
             foreach (string warning in warnings) warn(warning);
             Verify(plan.Desired);
+            if (plan.Leftover != null)
+            {
+                Choice.Other.Remove(_session, plan.Leftover);
+                result.MovedFrom = Choice.Other.Kind.ToString();
+            }
 
             result.Changed = true;
             result.Added = Names(plan.Diff.Added);
@@ -49,16 +63,34 @@ namespace BypassNat.Apply
             return result;
         }
 
+        /// <summary>Removes BypassNat's rules from both backends; returns the forwards that were there.</summary>
+        public IReadOnlyList<BypassForward> RemoveAll()
+        {
+            var removed = new List<BypassForward>();
+            foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
+            {
+                RouterState state = backend.Read(_session);
+                removed.AddRange(state.Forwards);
+                backend.Remove(_session, state);
+                if (backend.Read(_session).Present)
+                    throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                        $"BypassNat's {backend.Kind} rules are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+            }
+
+            return removed;
+        }
+
         private void Verify(IReadOnlyList<BypassForward> desired)
         {
-            IptablesState after = _backend.Read(_session);
+            RouterState after = Choice.Backend.Read(_session);
             RulesetDiff left = RulesetDiff.Compute(desired, after.Forwards);
-            if (left.IsEmpty && after.Problems.Count == 0 && after.Jumps.InPlace) return;
+            if (left.IsEmpty && after.Problems.Count == 0 && after.InPlace) return;
             string detail = left.Describe();
             if (after.Problems.Count > 0) detail += "\n  unreadable rules:\n    " + string.Join("\n    ", after.Problems);
-            if (!after.Jumps.InPlace) detail += "\n  the jumps from nat PREROUTING/POSTROUTING are missing or not first";
+            if (after.Repair != null) detail += "\n  still needed: " + after.Repair;
             throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                $"The rules read back from {_session.Settings.Endpoint} differ from what was applied; another program may be changing the nat table at the same time. Run the apply again, and if this repeats, compare with Get-BypassForward.\n{detail}",
+                $"The rules read back from {_session.Settings.Endpoint} differ from what was applied; another program may be changing the ruleset at the same time. " +
+                $"Run the apply again, and if this repeats, compare with Get-BypassForward.\n{detail}",
                 _session.Settings.Endpoint);
         }
 

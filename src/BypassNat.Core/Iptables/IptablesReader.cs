@@ -37,7 +37,8 @@ namespace BypassNat.Iptables
                 string line = raw.Trim();
                 if (line.StartsWith("*", StringComparison.Ordinal)) { inNat = line == "*nat"; continue; }
                 if (!inNat) continue;
-                if (line.StartsWith(":" + IptablesChains.Prerouting + " ", StringComparison.Ordinal)) state.HasChains = true;
+                if (line.StartsWith(":" + IptablesChains.Prerouting + " ", StringComparison.Ordinal)) state.HasPreroutingChain = true;
+                if (line.StartsWith(":" + IptablesChains.Postrouting + " ", StringComparison.Ordinal)) state.HasPostroutingChain = true;
                 if (!line.StartsWith("-A ", StringComparison.Ordinal)) continue;
 
                 List<string> tokens = Tokenize(line);

@@ -28,6 +28,18 @@ namespace BypassNat.Iptables
             return text.ToString();
         }
 
+        /// <summary>Deletes the jumps, then empties and deletes BypassNat's chains, in one transaction.</summary>
+        public static string RenderRemoval(IptablesState state)
+        {
+            var text = new StringBuilder("*nat\n");
+            for (int i = 0; i < state.Jumps.PreroutingJumps; i++) text.Append("-D PREROUTING -j ").Append(IptablesChains.Prerouting).Append('\n');
+            for (int i = 0; i < state.Jumps.PostroutingJumps; i++) text.Append("-D POSTROUTING -j ").Append(IptablesChains.Postrouting).Append('\n');
+            foreach (var chain in new[] { (state.HasPreroutingChain, IptablesChains.Prerouting), (state.HasPostroutingChain, IptablesChains.Postrouting) })
+                if (chain.Item1) text.Append("-F ").Append(chain.Item2).Append("\n-X ").Append(chain.Item2).Append('\n');
+            text.Append("COMMIT\n");
+            return text.ToString();
+        }
+
         // The jump goes first in the built-in chain: a forward must be translated before a proxy's
         // REDIRECT sees the packet, and its source NAT before the router's blanket MASQUERADE.
         private static void AppendJump(StringBuilder text, string builtin, string owned, int present, bool first)

@@ -1,15 +1,20 @@
-using System.Collections.Generic;
+using BypassNat.Backends;
 
 namespace BypassNat.Iptables
 {
     /// <summary>What <see cref="IptablesReader"/> found of BypassNat on a router.</summary>
-    public sealed class IptablesState
+    public sealed class IptablesState : RouterState
     {
-        public bool HasChains { get; set; }
+        public bool HasPreroutingChain { get; set; }
+        public bool HasPostroutingChain { get; set; }
         public IptablesJumpRepair Jumps { get; } = new IptablesJumpRepair();
-        public List<BypassForward> Forwards { get; } = new List<BypassForward>();
 
-        /// <summary>Rules in BypassNat's chains that it did not write as they are now (edited by hand, or half a forward).</summary>
-        public List<string> Problems { get; } = new List<string>();
+        public override bool Present =>
+            HasPreroutingChain || HasPostroutingChain || Jumps.PreroutingJumps > 0 || Jumps.PostroutingJumps > 0;
+
+        public override bool InPlace => Jumps.InPlace;
+
+        public override string Repair =>
+            Jumps.InPlace ? null : "restore the jumps to BypassNat's chains at the top of nat PREROUTING/POSTROUTING";
     }
 }

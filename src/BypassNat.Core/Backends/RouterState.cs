@@ -1,0 +1,22 @@
+using System.Collections.Generic;
+
+namespace BypassNat.Backends
+{
+    /// <summary>What one backend found of BypassNat on a router.</summary>
+    public abstract class RouterState
+    {
+        public List<BypassForward> Forwards { get; } = new List<BypassForward>();
+
+        /// <summary>Things in BypassNat's own rules that it did not write as they are now; the next apply replaces them.</summary>
+        public List<string> Problems { get; } = new List<string>();
+
+        /// <summary>Anything of BypassNat's is on the router (chains, jumps, table), even if empty.</summary>
+        public abstract bool Present { get; }
+
+        /// <summary>BypassNat's rules are hooked in where they take effect, so the forwards read back really work.</summary>
+        public abstract bool InPlace { get; }
+
+        /// <summary>What an apply would repair besides the forwards, for -WhatIf; null when nothing.</summary>
+        public abstract string Repair { get; }
+    }
+}

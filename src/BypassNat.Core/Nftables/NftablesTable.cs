@@ -1,0 +1,12 @@
+namespace BypassNat.Nftables
+{
+    /// <summary>The one table BypassNat owns; everything else in the ruleset belongs to someone else.</summary>
+    public static class NftablesTable
+    {
+        public const string Family = "ip";
+        public const string Name = "bypassnat";
+        public const string Qualified = Family + " " + Name;
+        public const string ForwardsMap = "forwards";
+        public const string SourceNatMap = "sourcenat";
+    }
+}
