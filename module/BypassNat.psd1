@@ -8,7 +8,8 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Core', 'Desktop')
     FormatsToProcess     = @('BypassNat.Format.ps1xml')
-    CmdletsToExport      = @('New-BypassForward', 'Invoke-BypassForwardApply', 'Get-BypassForward')
+    CmdletsToExport      = @('New-BypassForward', 'Invoke-BypassForwardApply', 'Get-BypassForward', 'Test-BypassForward',
+                             'Remove-BypassForward', 'ConvertTo-BypassRuleset')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

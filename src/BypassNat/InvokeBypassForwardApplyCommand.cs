@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using BypassNat.Apply;
+using BypassNat.Persistence;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
@@ -15,6 +16,13 @@ namespace BypassNat.Commands
     {
         [Parameter(Mandatory = true, ValueFromPipeline = true)]
         public BypassForward[] Forward { get; set; }
+
+        /// <summary>
+        /// Also install the forwards on the router so they are restored at boot and re-applied after a
+        /// flush (systemd units or an OpenWrt include). Later applies keep the saved set current.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter Persist { get; set; }
 
         /// <summary>Apply even a forward that would capture the SSH port of this session.</summary>
         [Parameter]
@@ -45,10 +53,19 @@ namespace BypassNat.Commands
                     if (!Force) CheckSet(ForwardSetValidator.Check(entries, session.Addresses, Port));
                     ForwardApplier applier = Applier(session);
                     ApplyPlan plan = applier.Plan(_desired);
-                    WriteVerbose("Plan for " + ComputerName + ":\n" + plan.Describe());
-                    if (plan.NeedsWrite && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Apply the forwards"))
+                    string change = plan.Describe();
+                    if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
+                    WriteVerbose("Plan for " + ComputerName + ":\n" + change);
+                    if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                         return;
-                    WriteObject(applier.Apply(plan, WriteWarning));
+                    ApplyResult result = applier.Apply(plan, WriteWarning);
+                    if (plan.NeedsWrite || Persist)
+                    {
+                        result.Persisted = new PersistenceInstaller(session).Save(applier.Choice.Backend.Kind, _desired, Persist, out var warnings);
+                        foreach (string warning in warnings) WriteWarning(warning);
+                    }
+
+                    WriteObject(result);
                 }
             }
             catch (BypassNatException failure)

@@ -57,6 +57,21 @@ function Invoke-LabCommand {
     $output | ForEach-Object { "$_" }
 }
 
+function Invoke-LabRouter {
+    <#
+    Runs a shell command line on the bypass router as its own processes see it: in its network
+    namespace and in the mount namespace of its sshd, where /etc is the router's private copy.
+    #>
+    param(
+        [Parameter(Mandatory)] $Lab,
+        [Parameter(Mandatory)] [string] $CommandLine
+    )
+    $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
+    $output = & nsenter --target $sshd --mount --net -- sh -c $CommandLine 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the bypass router failed ($LASTEXITCODE): $output" }
+    $output | ForEach-Object { "$_" }
+}
+
 function Get-LabNatTable {
     <#
     The bypass router's NAT rules, both kinds: iptables-save -t nat (without its timestamp
@@ -172,4 +187,4 @@ function Send-LabRequest {
     if ($line) { "$line".Trim() } else { $null }
 }
 
-Export-ModuleMember -Function Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest
+Export-ModuleMember -Function Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest

@@ -137,7 +137,12 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 CONF
-  ns byp /usr/sbin/sshd -f "$dir/sshd_config" </dev/null >/dev/null 2>&1
+  # The router gets a private copy of /etc (its sshd, and every command run over SSH, live in a
+  # mount namespace of their own), so what BypassNat installs there never touches this machine.
+  cp -a /etc "$dir/etc"
+  mkdir -p "$dir/etc/systemd/system"
+  ns byp unshare --mount --propagation private sh -c 'mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
+    </dev/null >/dev/null 2>&1
 
   # The device's services answer with what they saw: protocol, port and the peer address.
   for svc in "$@"; do

@@ -22,6 +22,9 @@ namespace BypassNat.Apply
         /// <summary>The backend the forwards were moved from, when this apply switched backend; null otherwise.</summary>
         public string MovedFrom { get; set; }
 
+        /// <summary>How the router keeps the forwards across reboots and flushes (systemd, openwrt, files, updated), or null.</summary>
+        public string Persisted { get; set; }
+
         public TimeSpan Duration { get; set; }
     }
 }

@@ -19,8 +19,5 @@ namespace BypassNat.Backends
 
         /// <summary>Removes every trace of BypassNat's rules from the kernel, in one transaction.</summary>
         void Remove(RouterSession session, RouterState current);
-
-        /// <summary>The forwards as a file the backend's tool loads on its own (nft -f, iptables-restore).</summary>
-        string RenderRuleset(IEnumerable<BypassForward> forwards);
     }
 }

@@ -45,8 +45,6 @@ namespace BypassNat.Iptables
                 throw RouterScript.Failure(session, "remove BypassNat's chains (iptables-restore); nothing was removed", result, Tools);
         }
 
-        public string RenderRuleset(IEnumerable<BypassForward> forwards) =>
-            IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair());
 
         /// <summary>
         /// The whole write as one script for <c>sh -s</c>: the rules travel in a quoted

@@ -12,7 +12,11 @@ namespace BypassNat.Iptables
     /// </summary>
     public static class IptablesRenderer
     {
-        public static string RenderRestore(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps)
+        public static string RenderRestore(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps) =>
+            RenderChains(forwards, jumps) + "COMMIT\n";
+
+        /// <summary>The transaction without its COMMIT, so the router's restore script can add the jumps it finds missing.</summary>
+        public static string RenderChains(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps)
         {
             var text = new StringBuilder();
             text.Append("*nat\n");
@@ -24,7 +28,6 @@ namespace BypassNat.Iptables
             foreach (string rule in RenderRules(forwards)) text.Append(rule).Append('\n');
             AppendJump(text, "PREROUTING", IptablesChains.Prerouting, jumps.PreroutingJumps, jumps.PreroutingJumpFirst);
             AppendJump(text, "POSTROUTING", IptablesChains.Postrouting, jumps.PostroutingJumps, jumps.PostroutingJumpFirst);
-            text.Append("COMMIT\n");
             return text.ToString();
         }
 

@@ -1,0 +1,29 @@
+using System.Collections.Generic;
+using BypassNat.Iptables;
+using BypassNat.Nftables;
+
+namespace BypassNat.Backends
+{
+    public enum RulesetFormat
+    {
+        /// <summary>An <c>nft -f</c> file that replaces table ip bypassnat.</summary>
+        Nftables,
+        /// <summary>An <c>iptables-restore --noflush</c> transaction.</summary>
+        IptablesRestore,
+        /// <summary>Plain iptables commands, for pasting.</summary>
+        Shell,
+    }
+
+    public static class RulesetRenderer
+    {
+        public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format)
+        {
+            switch (format)
+            {
+                case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards);
+                case RulesetFormat.IptablesRestore: return IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair());
+                default: return IptablesShellRenderer.Render(forwards);
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+using System.Collections.Generic;
+using System.Text;
+using BypassNat.Backends;
+using BypassNat.Iptables;
+using BypassNat.Nftables;
+using BypassNat.Ssh;
+
+namespace BypassNat.Persistence
+{
+    /// <summary>
+    /// Installs the applied forwards on the router so they come back on their own: restored at boot
+    /// (a systemd unit, or an OpenWrt firewall include) and re-applied by a watcher (a systemd timer,
+    /// or cron on OpenWrt) whenever they have been flushed. Every file is written to a temporary name
+    /// and renamed into place, so a router never boots from half a file.
+    /// </summary>
+    public sealed class PersistenceInstaller
+    {
+        public const string Directory = "/etc/bypassnat";
+        public const string RestoreScript = Directory + "/restore.sh";
+        private const string SystemdDirectory = "/etc/systemd/system";
+        private const string OpenWrtRulesetPost = "/usr/share/nftables.d/ruleset-post/bypassnat.nft";
+        private const string CronLine = "* * * * * /bin/sh " + RestoreScript + " --if-missing";
+
+        private readonly RouterSession _session;
+
+        public PersistenceInstaller(RouterSession session) => _session = session;
+
+        /// <summary>
+        /// Writes the ruleset and, when <paramref name="install"/>, the boot and watch hooks. Without
+        /// it, only refreshes the ruleset of an earlier -Persist, so the router never restores a stale
+        /// set after a later apply. Returns how the router persists them, or null when it does not.
+        /// </summary>
+        public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, bool install, out IReadOnlyList<string> warnings)
+        {
+            string ruleset = backend == BackendKind.Nftables
+                ? NftablesRenderer.Render(forwards)
+                : IptablesRenderer.RenderChains(forwards, new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true });
+            string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
+            string stale = backend == BackendKind.Nftables ? "ruleset.iptables" : "ruleset.nft";
+            string p = _session.Privileged;
+
+            var script = new StringBuilder();
+            script.Append("set -e\numask 022\n");
+            if (!install) script.Append($"[ -f {RestoreScript} ] || {{ echo persisted=none; exit 0; }}\n");
+            script.Append($"{p}mkdir -p {Directory}\n");
+            script.Append("put() {\n  tmp=\"$1.bypassnat-new\"\n  ").Append(p).Append("tee \"$tmp\" >/dev/null\n  ").Append(p).Append("mv -f \"$tmp\" \"$1\"\n}\n");
+            AppendFile(script, $"{Directory}/{file}", ruleset);
+            script.Append($"{p}rm -f {Directory}/{stale}\n");
+            AppendFile(script, RestoreScript, RestoreScriptText());
+            if (!install)
+            {
+                script.Append($"if [ -f {OpenWrtRulesetPost} ]; then put {OpenWrtRulesetPost} < {Directory}/{file}; fi\n");
+                script.Append("echo persisted=updated\n");
+            }
+            else
+            {
+                script.Append("if [ -f /etc/openwrt_release ]; then\n");
+                if (backend == BackendKind.Nftables)
+                {
+                    // fw4 includes ruleset-post files at every firewall start and reload.
+                    script.Append($"  {p}mkdir -p {OpenWrtRulesetPost.Substring(0, OpenWrtRulesetPost.LastIndexOf('/'))}\n");
+                    script.Append($"  put {OpenWrtRulesetPost} < {Directory}/{file}\n");
+                }
+                else
+                {
+                    script.Append($"  {p}uci -q set firewall.bypassnat=include\n  {p}uci -q set firewall.bypassnat.path={RestoreScript}\n");
+                    script.Append($"  {p}uci -q set firewall.bypassnat.reload=1\n  {p}uci -q commit firewall\n");
+                }
+                script.Append($"  {p}touch /etc/crontabs/root\n");
+                script.Append($"  grep -qxF '{CronLine}' /etc/crontabs/root || {{ {{ cat /etc/crontabs/root; echo '{CronLine}'; }} | put /etc/crontabs/root; }}\n");
+                script.Append("  echo persisted=openwrt\n");
+                script.Append($"elif [ -d {SystemdDirectory} ] || [ -d /run/systemd/system ]; then\n");
+                AppendFile(script, $"{SystemdDirectory}/bypassnat.service", BootUnit, "  ");
+                AppendFile(script, $"{SystemdDirectory}/bypassnat-watch.service", WatchUnit, "  ");
+                AppendFile(script, $"{SystemdDirectory}/bypassnat-watch.timer", WatchTimer, "  ");
+                // Enabling is two symlinks; made by hand so it also works where systemd is not running yet.
+                script.Append($"  {p}mkdir -p {SystemdDirectory}/multi-user.target.wants {SystemdDirectory}/timers.target.wants\n");
+                script.Append($"  {p}ln -sf {SystemdDirectory}/bypassnat.service {SystemdDirectory}/multi-user.target.wants/bypassnat.service\n");
+                script.Append($"  {p}ln -sf {SystemdDirectory}/bypassnat-watch.timer {SystemdDirectory}/timers.target.wants/bypassnat-watch.timer\n");
+                script.Append("  if [ -d /run/systemd/system ]; then\n");
+                script.Append($"    {p}systemctl daemon-reload\n    {p}systemctl start bypassnat-watch.timer\n");
+                script.Append("  else\n");
+                script.Append("    echo '").Append(RouterScript.WarningPrefix).Append("systemd is not running on the router; the units are installed and enabled for the next boot' >&2\n");
+                script.Append("  fi\n");
+                script.Append("  echo persisted=systemd\n");
+                script.Append("else\n");
+                script.Append("  echo '").Append(RouterScript.WarningPrefix).Append("neither systemd nor OpenWrt found: run /etc/bypassnat/restore.sh at boot, and restore.sh --if-missing every minute, yourself' >&2\n");
+                script.Append("  echo persisted=files\n");
+                script.Append("fi\n");
+            }
+
+            CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "save the forwards for boot (-Persist); the forwards themselves are applied", result,
+                    "mkdir, tee, mv, rm, ln and systemctl");
+            warnings = RouterScript.Warnings(result);
+            string how = System.Text.RegularExpressions.Regex.Match(result.Output, "persisted=(\\w+)").Groups[1].Value;
+            return how == "none" || how.Length == 0 ? null : how;
+        }
+
+        /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>
+        public void Uninstall()
+        {
+            string p = _session.Privileged;
+            var script = new StringBuilder();
+            script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/bypassnat-watch.timer ]; then {p}systemctl disable --now bypassnat-watch.timer bypassnat.service >/dev/null 2>&1 || true; fi\n");
+            script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/bypassnat.service {SystemdDirectory}/timers.target.wants/bypassnat-watch.timer\n");
+            script.Append($"{p}rm -f {SystemdDirectory}/bypassnat.service {SystemdDirectory}/bypassnat-watch.service {SystemdDirectory}/bypassnat-watch.timer\n");
+            script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
+            script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
+            script.Append($"if command -v uci >/dev/null 2>&1 && uci -q get firewall.bypassnat >/dev/null; then {p}uci -q delete firewall.bypassnat; {p}uci -q commit firewall; fi\n");
+            script.Append($"if [ -f /etc/crontabs/root ] && grep -qxF '{CronLine}' /etc/crontabs/root; then\n");
+            script.Append($"  grep -vxF '{CronLine}' /etc/crontabs/root | {p}tee /etc/crontabs/root.bypassnat-new >/dev/null\n");
+            script.Append($"  {p}mv -f /etc/crontabs/root.bypassnat-new /etc/crontabs/root\nfi\n");
+            script.Append($"{p}rm -rf {Directory}\n");
+            CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "remove what -Persist installed", result, "rm, mv, tee and systemctl");
+        }
+
+        private static void AppendFile(StringBuilder script, string path, string content, string indent = "")
+        {
+            script.Append(indent).Append("put ").Append(path).Append(" <<'BYPASSNAT_FILE'\n");
+            script.Append(content);
+            if (!content.EndsWith("\n")) script.Append('\n');
+            script.Append("BYPASSNAT_FILE\n");
+        }
+
+        /// <summary>The router-side restore: the whole saved ruleset, or with --if-missing only when it is gone.</summary>
+        internal static string RestoreScriptText() =>
+            "#!/bin/sh\n" +
+            "# Written by BypassNat. Restores the forwards saved beside it; with --if-missing, only when they are gone\n" +
+            "# (after a reboot, or a proxy's iptables -t nat -F). Edit the forwards with BypassNat, not here.\n" +
+            "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n" +
+            $"dir={Directory}\n" +
+            "if [ -f \"$dir/ruleset.nft\" ]; then\n" +
+            $"  if [ \"$1\" = --if-missing ] && nft list table {NftablesTable.Qualified} >/dev/null 2>&1; then exit 0; fi\n" +
+            "  exec nft -f \"$dir/ruleset.nft\"\n" +
+            "fi\n" +
+            "[ -f \"$dir/ruleset.iptables\" ] || exit 0\n" +
+            $"hooked() {{ iptables -t nat -C PREROUTING -j {IptablesChains.Prerouting} 2>/dev/null && iptables -t nat -C POSTROUTING -j {IptablesChains.Postrouting} 2>/dev/null; }}\n" +
+            $"count() {{ iptables -t nat -S \"$1\" 2>/dev/null | grep -c '^-A' || true; }}\n" +
+            "if [ \"$1\" = --if-missing ] && hooked \\\n" +
+            $"   && [ \"$(count {IptablesChains.Prerouting})\" = \"$(grep -c '^-A {IptablesChains.Prerouting} ' \"$dir/ruleset.iptables\" || true)\" ] \\\n" +
+            $"   && [ \"$(count {IptablesChains.Postrouting})\" = \"$(grep -c '^-A {IptablesChains.Postrouting} ' \"$dir/ruleset.iptables\" || true)\" ]; then\n" +
+            "  exit 0\n" +
+            "fi\n" +
+            "{\n" +
+            "  cat \"$dir/ruleset.iptables\"\n" +
+            $"  iptables -t nat -C PREROUTING -j {IptablesChains.Prerouting} 2>/dev/null || echo '-I PREROUTING 1 -j {IptablesChains.Prerouting}'\n" +
+            $"  iptables -t nat -C POSTROUTING -j {IptablesChains.Postrouting} 2>/dev/null || echo '-I POSTROUTING 1 -j {IptablesChains.Postrouting}'\n" +
+            "  echo COMMIT\n" +
+            "} | iptables-restore --noflush --wait 10\n";
+
+        internal const string BootUnit =
+            "[Unit]\n" +
+            "Description=BypassNat: restore the bypass router's port forwards\n" +
+            "After=network-pre.target nftables.service netfilter-persistent.service firewalld.service\n" +
+            "Wants=network-pre.target\n\n" +
+            "[Service]\n" +
+            "Type=oneshot\n" +
+            "ExecStart=/bin/sh " + RestoreScript + "\n" +
+            "RemainAfterExit=yes\n\n" +
+            "[Install]\n" +
+            "WantedBy=multi-user.target\n";
+
+        internal const string WatchUnit =
+            "[Unit]\n" +
+            "Description=BypassNat: put the port forwards back if something flushed them\n\n" +
+            "[Service]\n" +
+            "Type=oneshot\n" +
+            "ExecStart=/bin/sh " + RestoreScript + " --if-missing\n";
+
+        internal const string WatchTimer =
+            "[Unit]\n" +
+            "Description=BypassNat: check the port forwards every 15 seconds\n\n" +
+            "[Timer]\n" +
+            "OnBootSec=30s\n" +
+            "OnUnitActiveSec=15s\n" +
+            "AccuracySec=1s\n\n" +
+            "[Install]\n" +
+            "WantedBy=timers.target\n";
+    }
+}

@@ -1,0 +1,38 @@
+using System.Collections.Generic;
+using System.Management.Automation;
+using BypassNat.Backends;
+
+namespace BypassNat.Commands
+{
+    /// <summary>Renders forwards as router rules without connecting anywhere, to read, review or paste.</summary>
+    [Cmdlet(VerbsData.ConvertTo, "BypassRuleset")]
+    [OutputType(typeof(string))]
+    public sealed class ConvertToBypassRulesetCommand : PSCmdlet
+    {
+        [Parameter(Mandatory = true, ValueFromPipeline = true)]
+        [AllowEmptyCollection]
+        public BypassForward[] Forward { get; set; }
+
+        [Parameter(Position = 0)]
+        public RulesetFormat Format { get; set; } = RulesetFormat.Nftables;
+
+        private readonly List<BypassForward> _forwards = new List<BypassForward>();
+
+        protected override void ProcessRecord()
+        {
+            if (Forward != null) _forwards.AddRange(Forward);
+        }
+
+        protected override void EndProcessing()
+        {
+            var entries = new List<KeyValuePair<int, BypassForward>>();
+            for (int i = 0; i < _forwards.Count; i++) entries.Add(new KeyValuePair<int, BypassForward>(i + 1, _forwards[i]));
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(entries);
+            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _forwards[issue.Row - 1]));
+            if (issues.Count > 0)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
+                    $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was rendered.", null));
+            WriteObject(RulesetRenderer.Render(_forwards, Format));
+        }
+    }
+}

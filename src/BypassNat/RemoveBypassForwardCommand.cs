@@ -1,0 +1,85 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using BypassNat.Apply;
+using BypassNat.Backends;
+using BypassNat.Ssh;
+
+namespace BypassNat.Commands
+{
+    /// <summary>
+    /// Removes named forwards (the rest stay as they are, in the same kind of transaction an apply
+    /// uses), or with -All every trace of BypassNat: its chains or table, the jumps, and what
+    /// -Persist installed.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Remove, "BypassForward", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Name")]
+    [OutputType(typeof(BypassForward))]
+    public sealed class RemoveBypassForwardCommand : RouterCommand
+    {
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Name")]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[] Name { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = "All")]
+        public SwitchParameter All { get; set; }
+
+        /// <summary>Write the removed forwards to the output.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        private readonly List<string> _patterns = new List<string>();
+
+        protected override void ProcessRecord()
+        {
+            if (Name != null) _patterns.AddRange(Name);
+        }
+
+        protected override void EndProcessing()
+        {
+            try
+            {
+                using (RouterSession session = Connect())
+                {
+                    ForwardApplier applier = Applier(session);
+                    if (All) RemoveAll(session, applier);
+                    else RemoveNamed(applier);
+                }
+            }
+            catch (BypassNatException failure)
+            {
+                ThrowTerminatingError(ErrorRecords.From(failure));
+            }
+        }
+
+        private void RemoveAll(RouterSession session, ForwardApplier applier)
+        {
+            if (!ShouldProcess($"{ComputerName}: every BypassNat forward, its chains or table, and anything -Persist installed", "Remove")) return;
+            IReadOnlyList<BypassForward> removed = applier.RemoveAll();
+            new Persistence.PersistenceInstaller(session).Uninstall();
+            WriteVerbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {ComputerName}.");
+            if (PassThru) WriteObject(removed, true);
+        }
+
+        private void RemoveNamed(ForwardApplier applier)
+        {
+            RouterState state = applier.ReadState();
+            var patterns = _patterns.Select(p => new WildcardPattern(p, WildcardOptions.IgnoreCase)).ToList();
+            List<BypassForward> doomed = state.Forwards.Where(f => patterns.Any(p => p.IsMatch(f.Name))).ToList();
+
+            // Like Remove-Item: a plain name that matches nothing is an error; a wildcard matching nothing is not.
+            foreach (string pattern in _patterns.Where(p => !WildcardPattern.ContainsWildcardCharacters(p)))
+                if (!doomed.Any(f => string.Equals(f.Name, pattern, System.StringComparison.OrdinalIgnoreCase)))
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"{ComputerName} has no BypassNat forward named '{pattern}'."),
+                        "BypassNat.ForwardNotFound", ErrorCategory.ObjectNotFound, pattern));
+            if (doomed.Count == 0) return;
+
+            List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();
+            ApplyPlan plan = applier.Plan(remaining);
+            if (!ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
+            applier.Apply(plan, WriteWarning);
+            if (PassThru) WriteObject(doomed, true);
+        }
+    }
+}

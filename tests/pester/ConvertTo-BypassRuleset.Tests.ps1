@@ -1,0 +1,56 @@
+# ConvertTo-BypassRuleset renders without connecting; the kernel must accept every format.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../out/BypassNat/BypassNat.psd1') -Force
+    $script:Forwards = @'
+Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,SourceNat,Comment
+web,Tcp,8080,192.0.2.2,,192.0.2.20,80,,NAS web UI
+game,Udp,9000,192.0.2.2,,192.0.2.20,,,
+voip,TcpUdp,9001-9003,192.0.2.2,19001-19003,192.0.2.20,9001-9003,,
+far,Tcp,2222,192.0.2.2,,198.51.100.7,22,true,"it's outside, ""quoted"""
+'@ | ConvertFrom-Csv | New-BypassForward
+    # A scratch network namespace: the kernel checks the rules there, and nothing else is touched.
+    $script:Scratch = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6) + '-scratch'
+    & ip netns add $Scratch
+    function Invoke-Scratch([string] $Tool, [string[]] $Arguments, [string] $InputText) {
+        $output = $InputText | & ip netns exec $Scratch $Tool @Arguments 2>&1
+        [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output | Out-String) }
+    }
+}
+
+AfterAll {
+    & ip netns del $script:Scratch 2>$null
+}
+
+Describe 'ConvertTo-BypassRuleset' {
+    It 'renders an nft file the kernel accepts (nft -c -f)' {
+        $text = $Forwards | ConvertTo-BypassRuleset -Format Nftables
+        $text | Should -Match '(?m)^table ip bypassnat \{$'
+        $text | Should -Match 'tcp \. 192\.0\.2\.2 \. 19002 comment "bypassnat;name=voip;ext=9001-9003" : 192\.0\.2\.20 \. 9002'
+        $check = Invoke-Scratch nft @('-c', '-f', '-') $text
+        $check.Output | Should -BeNullOrEmpty
+        $check.ExitCode | Should -Be 0
+    }
+
+    It 'renders an iptables-restore transaction the kernel accepts (iptables-restore --test)' {
+        $text = $Forwards | ConvertTo-BypassRuleset -Format IptablesRestore
+        $text | Should -Match '(?m)^-I PREROUTING 1 -j BYPASSNAT_PREROUTING$'
+        $check = Invoke-Scratch iptables-restore @('--noflush', '--test') $text
+        $check.Output | Should -BeNullOrEmpty
+        $check.ExitCode | Should -Be 0
+    }
+
+    It 'renders plain shell commands that build the same rules, and can be run twice' {
+        $text = $Forwards | ConvertTo-BypassRuleset -Format Shell
+        $text | Should -Match "(?m)^iptables -t nat -A BYPASSNAT_PREROUTING .*--comment 'bypassnat;name=web;ext=8080;note=NAS%20web%20UI' -j DNAT --to-destination 192\.0\.2\.20:80$"
+        foreach ($i in 1..2) { (Invoke-Scratch sh @('-s') $text).ExitCode | Should -Be 0 }
+        $saved = (Invoke-Scratch iptables-save @('-t', 'nat') '').Output
+        ([regex]::Matches($saved, '(?m)^-A BYPASSNAT_PREROUTING ')).Count | Should -Be 5
+        ([regex]::Matches($saved, '(?m)^-A PREROUTING -j BYPASSNAT_PREROUTING$')).Count | Should -Be 1
+        $saved | Should -Match '-j SNAT --to-source 192\.0\.2\.2'
+    }
+
+    It 'refuses a set with duplicate names, naming the item' {
+        $dup = @($Forwards[0], $Forwards[0])
+        { $dup | ConvertTo-BypassRuleset -ErrorAction Stop } | Should -Throw "*Row 2: Name 'web'*"
+    }
+}
