@@ -60,7 +60,9 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
         # systemd's timer, as the lab has no systemd: the watch unit's command every second.
         $exec = (Invoke-LabRouter $Lab "grep '^ExecStart=' /etc/systemd/system/bypassnat-watch.service") -replace '^ExecStart=', ''
         $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
-        $watcher = Start-Process nsenter -ArgumentList @('--target', $sshd, '--mount', '--net', '--', 'sh', '-c', "while true; do $exec; sleep 1; done") -PassThru `
+        $loop = Join-Path $Lab.Dir 'watch-loop.sh'
+        Set-Content $loop "while true; do $exec; sleep 1; done"
+        $watcher = Start-Process nsenter -ArgumentList @('--target', $sshd, '--mount', '--net', '--', 'sh', $loop) -PassThru `
             -RedirectStandardOutput (Join-Path $Lab.Dir 'watch.out') -RedirectStandardError (Join-Path $Lab.Dir 'watch.err')
         try {
             Wait-Answer $Lab 8080 | Should -Match '^device tcp 80 '
