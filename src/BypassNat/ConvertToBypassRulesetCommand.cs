@@ -16,6 +16,13 @@ namespace BypassNat.Commands
         [Parameter(Position = 0)]
         public RulesetFormat Format { get; set; } = RulesetFormat.Nftables;
 
+        /// <summary>
+        /// The router's LANs (CIDR, e.g. 192.0.2.0/24), for the rules that source-NAT clients on a
+        /// device's own LAN. Invoke-BypassForwardApply reads them from the router itself.
+        /// </summary>
+        [Parameter]
+        public string[] LanPrefix { get; set; }
+
         private readonly List<BypassForward> _forwards = new List<BypassForward>();
 
         protected override void ProcessRecord()
@@ -32,7 +39,15 @@ namespace BypassNat.Commands
             if (issues.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
                     $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was rendered.", null));
-            WriteObject(RulesetRenderer.Render(_forwards, Format));
+            var prefixes = new List<Ipv4Prefix>();
+            foreach (string text in LanPrefix ?? new string[0])
+            {
+                if (Ipv4Prefix.TryParse(text, out Ipv4Prefix prefix)) prefixes.Add(prefix);
+                else ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidLanPrefix", ErrorCategory.InvalidArgument,
+                    $"-LanPrefix '{text}' is not an IPv4 network such as 192.0.2.0/24.", text));
+            }
+
+            WriteObject(RulesetRenderer.Render(_forwards, Format, new RenderContext(prefixes)));
         }
     }
 }

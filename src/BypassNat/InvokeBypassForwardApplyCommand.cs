@@ -24,6 +24,14 @@ namespace BypassNat.Commands
         [Parameter]
         public SwitchParameter Persist { get; set; }
 
+        /// <summary>
+        /// The network's public address (IPv4, or a DNS name resolved now), for forwards that do not
+        /// name one: LAN clients then reach the services at it too (hairpin).
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string PublicAddress { get; set; }
+
         /// <summary>Apply even a forward that would capture the SSH port of this session.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
@@ -44,6 +52,14 @@ namespace BypassNat.Commands
 
             try
             {
+                if (PublicAddress != null)
+                {
+                    System.Net.IPAddress resolved = PublicAddressResolver.Resolve(PublicAddress);
+                    WriteVerbose($"Public address {PublicAddress}: {resolved}.");
+                    for (int i = 0; i < _desired.Count; i++)
+                        if (_desired[i].PublicAddress == null) _desired[i] = _desired[i].WithPublicAddress(resolved);
+                }
+
                 var entries = new List<KeyValuePair<int, BypassForward>>();
                 for (int i = 0; i < _desired.Count; i++) entries.Add(new KeyValuePair<int, BypassForward>(i + 1, _desired[i]));
                 CheckSet(ForwardSetValidator.Check(entries));
@@ -61,10 +77,12 @@ namespace BypassNat.Commands
                     ApplyResult result = applier.Apply(plan, WriteWarning);
                     if (plan.NeedsWrite || Persist)
                     {
-                        result.Persisted = new PersistenceInstaller(session).Save(applier.Choice.Backend.Kind, _desired, Persist, out var warnings);
+                        result.Persisted = new PersistenceInstaller(session).Save(applier.Choice.Backend.Kind, _desired, plan.Context, Persist, out var warnings);
                         foreach (string warning in warnings) WriteWarning(warning);
                     }
 
+                    if (result.PreviousPublicAddress != null)
+                        WriteWarning($"The public address changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
                     WriteObject(result);
                 }
             }

@@ -45,6 +45,10 @@ namespace BypassNat.Commands
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public object Enabled { get; set; }
 
+        /// <summary>The network's public (WAN) IPv4 address, so LAN clients can reach the service at it (hairpin).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public object PublicAddress { get; set; }
+
         /// <summary>Takes every record, so a row whose columns match no parameter is still counted and reported.</summary>
         [Parameter(ValueFromPipeline = true, DontShow = true)]
         public PSObject InputObject { get; set; }
@@ -71,6 +75,7 @@ namespace BypassNat.Commands
                 SourceNat = Text(SourceNat),
                 Comment = Text(Comment),
                 Enabled = Text(Enabled),
+                PublicAddress = Text(PublicAddress),
             };
 
             BypassForward forward = ForwardParser.Parse(input, _row, out IReadOnlyList<ForwardIssue> issues);

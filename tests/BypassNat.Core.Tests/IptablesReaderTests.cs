@@ -94,8 +94,9 @@ namespace BypassNat.Tests
                 Forwards.Make("b", "udp", "65535", internalAddress: "203.0.113.9", internalPort: "53"),
                 Forwards.Make("c", "tcpudp", "1000-1999", bypassPort: "31000-31999", internalPort: "41000-41999", sourceNat: "yes", comment: "ü \"q\" ;=%"),
                 Forwards.Make("d.e_f-g", "tcp", "443", bypassAddress: "192.0.2.3", internalPort: "8443"),
+                Forwards.Make("e", "tcpudp", "6000-6001", internalPort: "7000-7001").WithPublicAddress(System.Net.IPAddress.Parse("198.51.100.1")),
             };
-            string save = "*nat\n" + string.Join("\n", IptablesRenderer.RenderRules(set)) + "\nCOMMIT\n";
+            string save = "*nat\n" + string.Join("\n", IptablesRenderer.RenderRules(set, Golden.Lan())) + "\nCOMMIT\n";
             IptablesState state = IptablesReader.Read(save);
             Assert.Empty(state.Problems);
             Assert.Equal(set.Length, state.Forwards.Count);

@@ -19,6 +19,7 @@ namespace BypassNat.Tests
                 "iptables -t nat -N BYPASSNAT_PREROUTING 2>/dev/null || iptables -t nat -F BYPASSNAT_PREROUTING\n" +
                 "iptables -t nat -N BYPASSNAT_POSTROUTING 2>/dev/null || iptables -t nat -F BYPASSNAT_POSTROUTING\n" +
                 "iptables -t nat -A BYPASSNAT_PREROUTING -d 192.0.2.2/32 -p tcp -m tcp --dport 8080 -m comment --comment 'bypassnat;name=web;ext=8080;note=it%27s' -j DNAT --to-destination 192.0.2.20:80\n" +
+                "iptables -t nat -A BYPASSNAT_POSTROUTING -d 192.0.2.20/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -m comment --comment 'bypassnat;name=web;ext=8080;role=keep;note=it%27s' -j ACCEPT\n" +
                 "iptables -t nat -C PREROUTING -j BYPASSNAT_PREROUTING 2>/dev/null || iptables -t nat -I PREROUTING 1 -j BYPASSNAT_PREROUTING\n" +
                 "iptables -t nat -C POSTROUTING -j BYPASSNAT_POSTROUTING 2>/dev/null || iptables -t nat -I POSTROUTING 1 -j BYPASSNAT_POSTROUTING\n";
             Assert.Equal(expected, IptablesShellRenderer.Render(new[] { Forwards.Make("web", "tcp", "8080", internalPort: "80", comment: "it's") }));

@@ -6,15 +6,19 @@ namespace BypassNat.Apply
     /// <summary>The router's state as read, and what an apply of the desired set would change.</summary>
     public sealed class ApplyPlan
     {
-        public ApplyPlan(IReadOnlyList<BypassForward> desired, RouterState state, RouterState leftover)
+        public ApplyPlan(IReadOnlyList<BypassForward> desired, RenderContext context, RouterState state, RouterState leftover)
         {
             Desired = desired;
+            Context = context;
             State = state;
             Leftover = leftover != null && leftover.Present ? leftover : null;
             Diff = RulesetDiff.Compute(desired, state.Forwards);
         }
 
         public IReadOnlyList<BypassForward> Desired { get; }
+
+        /// <summary>The router's LANs, for the rules that source-NAT clients on a device's own LAN.</summary>
+        public RenderContext Context { get; }
         public RouterState State { get; }
 
         /// <summary>BypassNat's rules in the other backend, from before a switch; removed after the apply.</summary>

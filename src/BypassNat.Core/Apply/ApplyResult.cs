@@ -19,6 +19,12 @@ namespace BypassNat.Apply
         /// <summary>Connection-tracking entries deleted for the ports the change touched, so they take the new rules at once.</summary>
         public int ConntrackEntriesDeleted { get; set; }
 
+        /// <summary>The public address(es) LAN clients reach the forwards at (hairpin), or null.</summary>
+        public string PublicAddress { get; set; }
+
+        /// <summary>The public address the router had before, when this apply moved the hairpin rules to a new one.</summary>
+        public string PreviousPublicAddress { get; set; }
+
         /// <summary>The backend the forwards were moved from, when this apply switched backend; null otherwise.</summary>
         public string MovedFrom { get; set; }
 

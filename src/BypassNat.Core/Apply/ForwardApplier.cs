@@ -25,7 +25,7 @@ namespace BypassNat.Apply
         public BackendChoice Choice { get; }
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(desired, Choice.Backend.Read(_session), Choice.Other?.Read(_session));
+            new ApplyPlan(desired, RouterScript.DetectLans(_session), Choice.Backend.Read(_session), Choice.Other?.Read(_session));
 
         public RouterState ReadState() => Choice.Backend.Read(_session);
 
@@ -37,6 +37,7 @@ namespace BypassNat.Apply
                 ComputerName = _session.Settings.ComputerName,
                 Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
+                PublicAddress = PublicAddresses(plan.Desired),
             };
             if (!plan.NeedsWrite)
             {
@@ -46,7 +47,7 @@ namespace BypassNat.Apply
 
             IEnumerable<BypassForward> touched = plan.Diff.Touched();
             if (plan.Leftover != null) touched = touched.Concat(plan.Leftover.Forwards);
-            result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.State, touched, out IReadOnlyList<string> warnings);
+            result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
             foreach (string warning in warnings) warn(warning);
             Verify(plan.Desired);
             if (plan.Leftover != null)
@@ -56,6 +57,9 @@ namespace BypassNat.Apply
             }
 
             result.Changed = true;
+            result.PublicAddress = PublicAddresses(plan.Desired);
+            string previous = PublicAddresses(plan.State.Forwards);
+            if (previous != result.PublicAddress) result.PreviousPublicAddress = previous;
             result.Added = Names(plan.Diff.Added);
             result.Modified = Names(plan.Diff.Changed.Select(c => c.Desired));
             result.Removed = Names(plan.Diff.Removed);
@@ -95,5 +99,11 @@ namespace BypassNat.Apply
         }
 
         private static string[] Names(IEnumerable<BypassForward> forwards) => forwards.Select(f => f.Name).ToArray();
+
+        private static string PublicAddresses(IEnumerable<BypassForward> forwards)
+        {
+            string joined = string.Join(", ", forwards.Where(f => f.Enabled && f.PublicAddress != null).Select(f => f.PublicAddress.ToString()).Distinct());
+            return joined.Length == 0 ? null : joined;
+        }
     }
 }

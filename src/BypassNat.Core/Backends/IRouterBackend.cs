@@ -14,7 +14,7 @@ namespace BypassNat.Backends
         /// Replaces BypassNat's rules with <paramref name="desired"/> in one kernel transaction, then
         /// forgets the conntrack entries of the touched ports. Returns how many entries went.
         /// </summary>
-        int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RouterState current,
+        int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings);
 
         /// <summary>Removes every trace of BypassNat's rules from the kernel, in one transaction.</summary>

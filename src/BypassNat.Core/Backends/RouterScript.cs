@@ -35,7 +35,11 @@ namespace BypassNat.Backends
             var targets = new SortedSet<string>(StringComparer.Ordinal);
             foreach (BypassForward forward in touched)
                 foreach (string transport in forward.Transports)
+                {
                     targets.Add($"{transport} {forward.BypassAddress} {forward.BypassPort.Start} {forward.BypassPort.End}");
+                    if (forward.PublicAddress != null)
+                        targets.Add($"{transport} {forward.PublicAddress} {forward.ExternalPort.Start} {forward.ExternalPort.End}");
+                }
 
             var script = new StringBuilder();
             script.Append("total=0\n");
@@ -58,6 +62,21 @@ namespace BypassNat.Backends
 
             script.Append("echo conntrack-deleted=$total\n");
             return script.ToString();
+        }
+
+        /// <summary>
+        /// The router's connected IPv4 networks (its LANs), read with <c>ip -4 -o addr show</c>, which
+        /// needs no privileges. Loopback does not count.
+        /// </summary>
+        public static RenderContext DetectLans(RouterSession session)
+        {
+            CommandResult result = session.Run(Preamble + "ip -4 -o addr show\n");
+            if (!result.Succeeded) throw Failure(session, "list its addresses (ip -4 -o addr show)", result, "ip (iproute2)");
+            var prefixes = new List<Ipv4Prefix>();
+            foreach (Match m in Regex.Matches(result.Output, @"\binet (\d+\.\d+\.\d+\.\d+/\d+)"))
+                if (Ipv4Prefix.TryParse(m.Groups[1].Value, out Ipv4Prefix prefix) && !prefix.Network.ToString().StartsWith("127.", StringComparison.Ordinal))
+                    prefixes.Add(prefix);
+            return new RenderContext(prefixes);
         }
 
         public static int ConntrackDeleted(CommandResult result)

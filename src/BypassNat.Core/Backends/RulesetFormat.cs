@@ -16,13 +16,13 @@ namespace BypassNat.Backends
 
     public static class RulesetRenderer
     {
-        public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format)
+        public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null)
         {
             switch (format)
             {
-                case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards);
-                case RulesetFormat.IptablesRestore: return IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair());
-                default: return IptablesShellRenderer.Render(forwards);
+                case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards, context);
+                case RulesetFormat.IptablesRestore: return IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair(), context);
+                default: return IptablesShellRenderer.Render(forwards, context);
             }
         }
     }

@@ -22,11 +22,11 @@ namespace BypassNat.Iptables
             return IptablesReader.Read(result.Output);
         }
 
-        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RouterState current,
+        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
         {
             var jumps = ((IptablesState)current).Jumps;
-            string script = RenderScript(session.Privileged, IptablesRenderer.RenderRestore(desired, jumps), touched);
+            string script = RenderScript(session.Privileged, IptablesRenderer.RenderRestore(desired, jumps, context), touched);
             CommandResult result = session.Run(script);
             if (!result.Succeeded)
                 throw RouterScript.Failure(session,

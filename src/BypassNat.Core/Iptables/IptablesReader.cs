@@ -28,6 +28,7 @@ namespace BypassNat.Iptables
         {
             var state = new IptablesState();
             var dnat = new List<DnatRule>();
+            var hairpin = new List<DnatRule>();
             var snat = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
             bool inNat = false;
             int preroutingIndex = 0, postroutingIndex = 0;
@@ -66,24 +67,41 @@ namespace BypassNat.Iptables
                     case IptablesChains.Prerouting:
                         DnatRule rule = ParseDnat(tokens, line);
                         if (rule == null) state.Problems.Add(line);
-                        else dnat.Add(rule);
+                        else if (rule.Meta.Role == RuleComment.PublicRole) hairpin.Add(rule);
+                        else if (rule.Meta.Role == null) dnat.Add(rule);
+                        else state.Problems.Add(line);
                         break;
                     case IptablesChains.Postrouting:
                         RuleComment meta = RuleComment.TryDecode(Option(tokens, "--comment"));
                         string transport = Option(tokens, "-p");
-                        if (meta == null || jump != "SNAT" || transport == null) { state.Problems.Add(line); break; }
+                        bool known = meta != null && transport != null && (
+                            (meta.Role == null && jump == "SNAT") || (meta.Role == RuleComment.ReflectRole && jump == "SNAT") ||
+                            (meta.Role == RuleComment.KeepRole && jump == "ACCEPT"));
+                        if (!known) { state.Problems.Add(line); break; }
+                        if (meta.Role != null) break;  // reflect and keep follow from the forward; nothing to read back
                         if (!snat.TryGetValue(meta.Name, out HashSet<string> set)) snat[meta.Name] = set = new HashSet<string>();
                         set.Add(transport);
                         break;
                 }
             }
 
+            var publicByName = hairpin.GroupBy(r => r.Meta.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
             foreach (IGrouping<string, DnatRule> group in dnat.GroupBy(r => r.Meta.Name, StringComparer.Ordinal))
             {
                 BypassForward forward = Merge(group.ToList(), snat, state.Problems);
-                if (forward != null) state.Forwards.Add(forward);
                 snat.Remove(group.Key);
+                if (forward == null) continue;
+                if (publicByName.TryGetValue(group.Key, out List<DnatRule> viaPublic))
+                {
+                    publicByName.Remove(group.Key);
+                    forward = WithPublic(forward, group.ToList(), viaPublic, state.Problems);
+                }
+
+                if (forward != null) state.Forwards.Add(forward);
             }
+
+            foreach (string orphan in publicByName.Keys)
+                state.Problems.Add($"public-address rule for '{orphan}' without its forward");
 
             foreach (string orphan in snat.Keys)
                 state.Problems.Add($"source NAT rule for '{orphan}' without its forward");
@@ -113,6 +131,19 @@ namespace BypassNat.Iptables
 
             return new BypassForward(first.Meta.Name, protocol, first.Meta.ExternalPort, first.BypassAddress, first.BypassPort,
                 first.InternalAddress, first.InternalPort, sourceNat, first.Meta.Comment);
+        }
+
+        // The hairpin rules must mirror the forward's: same protocols, the external port, one address.
+        private static BypassForward WithPublic(BypassForward forward, List<DnatRule> rules, List<DnatRule> viaPublic, List<string> problems)
+        {
+            DnatRule first = viaPublic[0];
+            bool whole = viaPublic.Count == rules.Count
+                && viaPublic.Select(r => r.Transport).OrderBy(t => t).SequenceEqual(rules.Select(r => r.Transport).OrderBy(t => t))
+                && viaPublic.All(r => r.BypassAddress.Equals(first.BypassAddress) && r.BypassPort == forward.ExternalPort
+                    && r.InternalAddress.Equals(forward.InternalAddress) && r.InternalPort == forward.InternalPort);
+            if (whole) return forward.WithPublicAddress(first.BypassAddress);
+            problems.AddRange(viaPublic.Select(r => r.Text));
+            return null;
         }
 
         private static bool SameTarget(DnatRule a, DnatRule b) =>

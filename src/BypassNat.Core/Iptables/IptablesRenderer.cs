@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Globalization;
 using System.Text;
 
@@ -12,11 +13,11 @@ namespace BypassNat.Iptables
     /// </summary>
     public static class IptablesRenderer
     {
-        public static string RenderRestore(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps) =>
-            RenderChains(forwards, jumps) + "COMMIT\n";
+        public static string RenderRestore(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps, RenderContext context = null) =>
+            RenderChains(forwards, jumps, context) + "COMMIT\n";
 
         /// <summary>The transaction without its COMMIT, so the router's restore script can add the jumps it finds missing.</summary>
-        public static string RenderChains(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps)
+        public static string RenderChains(IEnumerable<BypassForward> forwards, IptablesJumpRepair jumps, RenderContext context = null)
         {
             var text = new StringBuilder();
             text.Append("*nat\n");
@@ -25,7 +26,7 @@ namespace BypassNat.Iptables
             // iptables-nft and legacy both empty a re-declared chain under --noflush, but say it outright.
             text.Append("-F ").Append(IptablesChains.Prerouting).Append('\n');
             text.Append("-F ").Append(IptablesChains.Postrouting).Append('\n');
-            foreach (string rule in RenderRules(forwards)) text.Append(rule).Append('\n');
+            foreach (string rule in RenderRules(forwards, context)) text.Append(rule).Append('\n');
             AppendJump(text, "PREROUTING", IptablesChains.Prerouting, jumps.PreroutingJumps, jumps.PreroutingJumpFirst);
             AppendJump(text, "POSTROUTING", IptablesChains.Postrouting, jumps.PostroutingJumps, jumps.PostroutingJumpFirst);
             return text.ToString();
@@ -53,32 +54,48 @@ namespace BypassNat.Iptables
         }
 
         /// <summary>The <c>-A</c> lines of BypassNat's chains, in a stable order, for enabled forwards only.</summary>
-        public static IReadOnlyList<string> RenderRules(IEnumerable<BypassForward> forwards)
+        public static IReadOnlyList<string> RenderRules(IEnumerable<BypassForward> forwards, RenderContext context = null)
         {
-            var rules = new List<string>();
+            context = context ?? RenderContext.None;
+            var dnat = new List<string>();
             var snat = new List<string>();
+            var reflect = new List<string>();
+            var keep = new List<string>();
             foreach (BypassForward forward in forwards)
             {
                 if (!forward.Enabled) continue;
                 string comment = RuleComment.For(forward).Encode();
+                Ipv4Prefix? lan = context.LanOf(forward);
                 foreach (string transport in forward.Transports)
                 {
-                    rules.Add(
-                        $"-A {IptablesChains.Prerouting} -d {forward.BypassAddress}/32 -p {transport} -m {transport} --dport {Ports(forward.BypassPort)}" +
-                        $" -m comment --comment \"{comment}\" -j DNAT --to-destination {DnatTarget(forward)}");
+                    string match = $"-p {transport} -m {transport}";
+                    dnat.Add($"-A {IptablesChains.Prerouting} -d {forward.BypassAddress}/32 {match} --dport {Ports(forward.BypassPort)}" +
+                             $" -m comment --comment \"{comment}\" -j DNAT --to-destination {DnatTarget(forward, forward.BypassPort)}");
+                    if (forward.PublicAddress != null)
+                        dnat.Add($"-A {IptablesChains.Prerouting} -d {forward.PublicAddress}/32 {match} --dport {Ports(forward.ExternalPort)}" +
+                                 $" -m comment --comment \"{RuleComment.For(forward, RuleComment.PublicRole).Encode()}\" -j DNAT --to-destination {DnatTarget(forward, forward.ExternalPort)}");
+
+                    string toDevice = $"-d {forward.InternalAddress}/32 {match} --dport {Ports(forward.InternalPort)} -m conntrack --ctstate DNAT";
 
                     // Only for devices whose gateway is not the bypass router: the reply must come back
                     // through it. The seed's SNAT line had -d and --to-source swapped and never matched.
                     if (forward.SourceNat)
-                        snat.Add(
-                            $"-A {IptablesChains.Postrouting} -d {forward.InternalAddress}/32 -p {transport} -m {transport} --dport {Ports(forward.InternalPort)}" +
-                            $" -m conntrack --ctstate DNAT --ctorigdst {forward.BypassAddress}/32" +
-                            $" -m comment --comment \"{comment}\" -j SNAT --to-source {forward.BypassAddress}");
+                        snat.Add($"-A {IptablesChains.Postrouting} {toDevice} --ctorigdst {forward.BypassAddress}/32" +
+                                 $" -m comment --comment \"{comment}\" -j SNAT --to-source {forward.BypassAddress}");
+
+                    // A client on the device's own LAN: without this the device answers it directly.
+                    if (lan != null)
+                        reflect.Add($"-A {IptablesChains.Postrouting} -s {lan} {toDevice}" +
+                                    $" -m comment --comment \"{RuleComment.For(forward, RuleComment.ReflectRole).Encode()}\" -j SNAT --to-source {forward.BypassAddress}");
+
+                    // Everyone else keeps their address: ACCEPT ends the nat table here, before the
+                    // router's blanket MASQUERADE, so the device sees the real client.
+                    keep.Add($"-A {IptablesChains.Postrouting} {toDevice}" +
+                             $" -m comment --comment \"{RuleComment.For(forward, RuleComment.KeepRole).Encode()}\" -j ACCEPT");
                 }
             }
 
-            rules.AddRange(snat);
-            return rules;
+            return dnat.Concat(snat).Concat(reflect).Concat(keep).ToList();
         }
 
         /// <summary>iptables writes port ranges with a colon.</summary>
@@ -86,15 +103,15 @@ namespace BypassNat.Iptables
             ? range.Start.ToString(CultureInfo.InvariantCulture)
             : range.Start.ToString(CultureInfo.InvariantCulture) + ":" + range.End.ToString(CultureInfo.InvariantCulture);
 
-        private static string DnatTarget(BypassForward forward)
+        private static string DnatTarget(BypassForward forward, PortRange matched)
         {
             // Same ports on both sides: DNAT only the address, which keeps each port as it is.
-            if (forward.InternalPort == forward.BypassPort && !forward.BypassPort.IsSingle)
+            if (forward.InternalPort == matched && !matched.IsSingle)
                 return forward.InternalAddress.ToString();
             if (forward.InternalPort.IsSingle)
                 return $"{forward.InternalAddress}:{forward.InternalPort.Start}";
             // A shifted range maps one to one: "a-b/base" sends base->a, base+1->a+1, ...
-            return $"{forward.InternalAddress}:{forward.InternalPort.Start}-{forward.InternalPort.End}/{forward.BypassPort.Start}";
+            return $"{forward.InternalAddress}:{forward.InternalPort.Start}-{forward.InternalPort.End}/{matched.Start}";
         }
     }
 }

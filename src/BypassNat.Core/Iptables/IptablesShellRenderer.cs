@@ -9,7 +9,7 @@ namespace BypassNat.Iptables
     /// </summary>
     public static class IptablesShellRenderer
     {
-        public static string Render(IEnumerable<BypassForward> forwards)
+        public static string Render(IEnumerable<BypassForward> forwards, RenderContext context = null)
         {
             var text = new StringBuilder();
             text.Append("#!/bin/sh\n");
@@ -19,7 +19,7 @@ namespace BypassNat.Iptables
             foreach (string chain in new[] { IptablesChains.Prerouting, IptablesChains.Postrouting })
                 text.Append($"iptables -t nat -N {chain} 2>/dev/null || iptables -t nat -F {chain}\n");
             // The comment holds no quote and no space, so single quotes keep it as one word.
-            foreach (string rule in IptablesRenderer.RenderRules(forwards))
+            foreach (string rule in IptablesRenderer.RenderRules(forwards, context))
                 text.Append("iptables -t nat ").Append(rule.Replace('"', '\'')).Append('\n');
             text.Append($"iptables -t nat -C PREROUTING -j {IptablesChains.Prerouting} 2>/dev/null || iptables -t nat -I PREROUTING 1 -j {IptablesChains.Prerouting}\n");
             text.Append($"iptables -t nat -C POSTROUTING -j {IptablesChains.Postrouting} 2>/dev/null || iptables -t nat -I POSTROUTING 1 -j {IptablesChains.Postrouting}\n");

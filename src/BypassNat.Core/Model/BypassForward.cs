@@ -21,7 +21,8 @@ namespace BypassNat
             PortRange internalPort,
             bool sourceNat = false,
             string comment = "",
-            bool enabled = true)
+            bool enabled = true,
+            IPAddress publicAddress = null)
         {
             Name = name ?? throw new ArgumentNullException(nameof(name));
             Protocol = protocol;
@@ -33,6 +34,7 @@ namespace BypassNat
             SourceNat = sourceNat;
             Comment = comment ?? string.Empty;
             Enabled = enabled;
+            PublicAddress = publicAddress;
         }
 
         public string Name { get; }
@@ -45,6 +47,12 @@ namespace BypassNat
         public bool SourceNat { get; }
         public string Comment { get; }
         public bool Enabled { get; }
+
+        /// <summary>
+        /// The network's public (WAN) address, for LAN clients that reach the service at it (hairpin);
+        /// null when LAN clients do not need to.
+        /// </summary>
+        public IPAddress PublicAddress { get; }
 
         /// <summary>The lower-case protocol names the kernel tools use, one per rule.</summary>
         public IEnumerable<string> Transports
@@ -61,8 +69,8 @@ namespace BypassNat
                 ? Protocol != ForwardProtocol.Udp
                 : Protocol != ForwardProtocol.Tcp;
 
-        public BypassForward WithEnabled(bool enabled) => new BypassForward(
-            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, enabled);
+        public BypassForward WithPublicAddress(IPAddress publicAddress) => new BypassForward(
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress);
 
         /// <summary>
         /// The names of the fields in which this forward and <paramref name="other"/> differ.
@@ -81,6 +89,7 @@ namespace BypassNat
             if (SourceNat != other.SourceNat) fields.Add(nameof(SourceNat));
             if (!string.Equals(Comment, other.Comment, StringComparison.Ordinal)) fields.Add(nameof(Comment));
             if (Enabled != other.Enabled) fields.Add(nameof(Enabled));
+            if (!Equals(PublicAddress, other.PublicAddress)) fields.Add(nameof(PublicAddress));
             return fields;
         }
 

@@ -16,22 +16,35 @@ namespace BypassNat
         // iptables' comment match stores at most 255 bytes; nft comments allow 128 on older releases.
         public const int MaxLength = 128;
 
-        public RuleComment(string name, PortRange externalPort, string comment)
+        public RuleComment(string name, PortRange externalPort, string comment, string role = null)
         {
             Name = name;
             ExternalPort = externalPort;
             Comment = comment ?? string.Empty;
+            Role = role;
         }
 
         public string Name { get; }
         public PortRange ExternalPort { get; }
         public string Comment { get; }
 
-        public static RuleComment For(BypassForward forward) => new RuleComment(forward.Name, forward.ExternalPort, forward.Comment);
+        /// <summary>
+        /// Which of a forward's rules this is: null for the DNAT from the bypass address, "public" for
+        /// the hairpin DNAT from the public address, "reflect" and "keep" for the source-NAT decisions.
+        /// </summary>
+        public string Role { get; }
+
+        public const string PublicRole = "public";
+        public const string ReflectRole = "reflect";
+        public const string KeepRole = "keep";
+
+        public static RuleComment For(BypassForward forward, string role = null) =>
+            new RuleComment(forward.Name, forward.ExternalPort, forward.Comment, role);
 
         public string Encode()
         {
             string text = $"{Prefix}name={Name};ext={ExternalPort}";
+            if (Role != null) text += ";role=" + Role;
             if (Comment.Length > 0) text += ";note=" + Uri.EscapeDataString(Comment);
             return text;
         }
@@ -50,6 +63,7 @@ namespace BypassNat
             if (!fields.TryGetValue("name", out string name) || name.Length == 0) return null;
             if (!fields.TryGetValue("ext", out string ext) || !PortRange.TryParse(ext, out PortRange externalPort, out _)) return null;
             fields.TryGetValue("note", out string note);
+            fields.TryGetValue("role", out string role);
             string comment;
             try
             {
@@ -60,7 +74,7 @@ namespace BypassNat
                 return null;
             }
 
-            return new RuleComment(name, externalPort, comment);
+            return new RuleComment(name, externalPort, comment, role);
         }
     }
 }

@@ -27,10 +27,10 @@ namespace BypassNat.Nftables
             return NftablesReader.Read(result.Output);
         }
 
-        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RouterState current,
+        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
         {
-            string script = RouterScript.Wrap(Load(session.Privileged, NftablesRenderer.Render(desired)) + RouterScript.ForgetConntrack(session.Privileged, touched));
+            string script = RouterScript.Wrap(Load(session.Privileged, NftablesRenderer.Render(desired, context)) + RouterScript.ForgetConntrack(session.Privileged, touched));
             CommandResult result = session.Run(script);
             if (!result.Succeeded)
                 throw RouterScript.Failure(session,

@@ -42,10 +42,21 @@ namespace BypassNat.Nftables
             // -nn prints priorities and ct status as numbers: dstnat - 10 is -110, srcnat - 10 is 90, dnat is 0x20.
             state.PreroutingHooked = Regex.IsMatch(listing,
                 @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.ForwardsMap);
+            const string Tuple = @"meta l4proto \. ip daddr \. th dport";
+            const string Dnat = @"ct status (dnat|0x20) ";
+            const string Protocols = @"meta l4proto \{[^}]*\} ";
             state.PostroutingHooked = Regex.IsMatch(listing,
-                @"type nat hook postrouting priority (90|srcnat - 10);[^\n]*\n\s*ct status (dnat|0x20) meta l4proto \{[^}]*\} snat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.SourceNatMap);
+                @"type nat hook postrouting priority (90|srcnat - 10);[^\n]*\n" +
+                @"\s*" + Dnat + Protocols + @"snat (ip )?to " + Tuple + " map @" + NftablesTable.SourceNatMap + @"\n" +
+                @"\s*" + Dnat + @"ip saddr @" + NftablesTable.LansSet + " " + Protocols + @"snat (ip )?to " + Tuple + " map @" + NftablesTable.ReflectMap + @"\n" +
+                @"\s*" + Dnat + Protocols + Tuple + " @" + NftablesTable.TargetsSet + @" snat (ip )?to ip saddr\n");
 
-            List<Element> forwards = Elements(listing, NftablesTable.ForwardsMap, ForwardElement, state.Problems);
+            List<Element> all = Elements(listing, NftablesTable.ForwardsMap, ForwardElement, state.Problems);
+            List<Element> forwards = all.Where(e => e.Meta.Role == null).ToList();
+            var viaPublic = all.Where(e => e.Meta.Role == RuleComment.PublicRole).GroupBy(e => e.Meta.Name, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+            foreach (Element stray in all.Where(e => e.Meta.Role != null && e.Meta.Role != RuleComment.PublicRole))
+                state.Problems.Add($"map {NftablesTable.ForwardsMap}: {stray.Text}");
             List<Element> sourceNat = Elements(listing, NftablesTable.SourceNatMap, SourceNatElement, state.Problems);
             var natted = sourceNat.GroupBy(e => e.Meta.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
 
@@ -54,9 +65,18 @@ namespace BypassNat.Nftables
                 natted.TryGetValue(group.Key, out List<Element> snat);
                 natted.Remove(group.Key);
                 BypassForward forward = Assemble(group.ToList(), snat);
+                if (forward != null && viaPublic.TryGetValue(group.Key, out List<Element> hairpin))
+                {
+                    viaPublic.Remove(group.Key);
+                    forward = WithPublic(forward, group.ToList(), hairpin);
+                }
+
                 if (forward == null) state.Problems.Add($"the elements of forward '{group.Key}' do not form one forward");
                 else state.Forwards.Add(forward);
             }
+
+            foreach (string orphan in viaPublic.Keys)
+                state.Problems.Add($"public-address elements for '{orphan}' without its forward");
 
             foreach (string orphan in natted.Keys)
                 state.Problems.Add($"source NAT elements for '{orphan}' without its forward");
@@ -95,6 +115,17 @@ namespace BypassNat.Nftables
 
             return new BypassForward(first.Meta.Name, protocol, first.Meta.ExternalPort, first.KeyAddress, bypassPort,
                 first.Value, internalPort, sourceNat, first.Meta.Comment);
+        }
+
+        // The public-address elements mirror the forward's: the external ports instead of the bypass
+        // ports, one address, the same devices and protocols.
+        private static BypassForward WithPublic(BypassForward forward, List<Element> elements, List<Element> hairpin)
+        {
+            IPAddress address = hairpin[0].KeyAddress;
+            var expected = elements.Select(e => $"{e.Transport} {e.KeyPort - forward.BypassPort.Start + forward.ExternalPort.Start} {e.Value} {e.ValuePort}");
+            var found = hairpin.Select(e => $"{e.Transport} {e.KeyPort} {e.Value} {e.ValuePort}");
+            bool whole = hairpin.All(e => e.KeyAddress.Equals(address)) && new HashSet<string>(expected).SetEquals(found) && hairpin.Count == elements.Count;
+            return whole ? forward.WithPublicAddress(address) : null;
         }
 
         private static List<Element> Elements(string listing, string map, Regex pattern, List<string> problems)

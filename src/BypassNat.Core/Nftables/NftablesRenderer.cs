@@ -11,26 +11,27 @@ namespace BypassNat.Nftables
     /// </summary>
     public static class NftablesRenderer
     {
-        public static string Render(IEnumerable<BypassForward> forwards)
+        public static string Render(IEnumerable<BypassForward> forwards, RenderContext context = null)
         {
+            context = context ?? RenderContext.None;
             List<BypassForward> enabled = forwards.Where(f => f.Enabled).ToList();
             var text = new StringBuilder();
             text.Append("table ").Append(NftablesTable.Qualified).Append('\n');
             text.Append("delete table ").Append(NftablesTable.Qualified).Append('\n');
             text.Append("table ").Append(NftablesTable.Qualified).Append(" {\n");
 
-            // One map lookup a packet, however many forwards: keyed by protocol, bypass address and
-            // port, valued by the device's address and port. A range becomes one element per port,
-            // which is what maps one to one.
-            text.Append("\tmap ").Append(NftablesTable.ForwardsMap).Append(" {\n");
-            text.Append("\t\ttype inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service\n");
-            AppendElements(text, enabled.SelectMany(ForwardElements));
-            text.Append("\t}\n\n");
-
-            text.Append("\tmap ").Append(NftablesTable.SourceNatMap).Append(" {\n");
-            text.Append("\t\ttype inet_proto . ipv4_addr . inet_service : ipv4_addr\n");
-            AppendElements(text, enabled.Where(f => f.SourceNat).SelectMany(SourceNatElements));
-            text.Append("\t}\n\n");
+            // One map lookup a packet, however many forwards: keyed by protocol, address and port,
+            // valued by the device's address and port. A range becomes one element per port, which
+            // is what maps one to one. The public address (hairpin) is one more key to the same value.
+            const string Key = "inet_proto . ipv4_addr . inet_service";
+            AppendCollection(text, "map", NftablesTable.ForwardsMap, Key + " : ipv4_addr . inet_service", null, enabled.SelectMany(ForwardElements));
+            AppendCollection(text, "map", NftablesTable.SourceNatMap, Key + " : ipv4_addr", null,
+                enabled.Where(f => f.SourceNat).SelectMany(f => DeviceElements(f, null, $" : {f.BypassAddress}")));
+            AppendCollection(text, "set", NftablesTable.LansSet, "ipv4_addr", "interval",
+                enabled.Select(context.LanOf).Where(p => p != null).Select(p => p.Value.ToString()).Distinct());
+            AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", null,
+                enabled.Where(f => context.LanOf(f) != null).SelectMany(f => DeviceElements(f, RuleComment.ReflectRole, $" : {f.BypassAddress}")));
+            AppendCollection(text, "set", NftablesTable.TargetsSet, Key, null, enabled.SelectMany(f => DeviceElements(f, RuleComment.KeepRole, string.Empty)));
 
             // dstnat - 10: before the iptables-nft nat table (dstnat) where a proxy's REDIRECT lives.
             text.Append("\tchain prerouting {\n");
@@ -38,13 +39,28 @@ namespace BypassNat.Nftables
             text.Append("\t\tmeta l4proto { tcp, udp } dnat ip to meta l4proto . ip daddr . th dport map @").Append(NftablesTable.ForwardsMap).Append('\n');
             text.Append("\t}\n\n");
 
-            // srcnat - 10: before a blanket MASQUERADE; only connections this table DNATed.
+            // srcnat - 10: before a blanket MASQUERADE. In order: the forwards that ask for source NAT;
+            // clients on the device's own LAN (or the device would answer them directly); everyone
+            // else keeps their address. An accept would not stop a later NAT chain on this hook; a
+            // binding does, so that last rule is an identity source NAT.
+            const string Tuple = "meta l4proto . ip daddr . th dport";
             text.Append("\tchain postrouting {\n");
             text.Append("\t\ttype nat hook postrouting priority srcnat - 10; policy accept;\n");
-            text.Append("\t\tct status dnat meta l4proto { tcp, udp } snat ip to meta l4proto . ip daddr . th dport map @").Append(NftablesTable.SourceNatMap).Append('\n');
+            text.Append("\t\tct status dnat meta l4proto { tcp, udp } snat ip to ").Append(Tuple).Append(" map @").Append(NftablesTable.SourceNatMap).Append('\n');
+            text.Append("\t\tct status dnat ip saddr @").Append(NftablesTable.LansSet).Append(" meta l4proto { tcp, udp } snat ip to ").Append(Tuple).Append(" map @").Append(NftablesTable.ReflectMap).Append('\n');
+            text.Append("\t\tct status dnat meta l4proto { tcp, udp } ").Append(Tuple).Append(" @").Append(NftablesTable.TargetsSet).Append(" snat ip to ip saddr\n");
             text.Append("\t}\n");
             text.Append("}\n");
             return text.ToString();
+        }
+
+        private static void AppendCollection(StringBuilder text, string kind, string name, string type, string flags, IEnumerable<string> elements)
+        {
+            text.Append('\t').Append(kind).Append(' ').Append(name).Append(" {\n");
+            text.Append("\t\ttype ").Append(type).Append('\n');
+            if (flags != null) text.Append("\t\tflags ").Append(flags).Append('\n');
+            AppendElements(text, elements);
+            text.Append("\t}\n\n");
         }
 
         private static void AppendElements(StringBuilder text, IEnumerable<string> elements)
@@ -59,19 +75,28 @@ namespace BypassNat.Nftables
 
         private static IEnumerable<string> ForwardElements(BypassForward forward)
         {
-            string comment = RuleComment.For(forward).Encode();
+            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).Encode()))
+                yield return element;
+            if (forward.PublicAddress == null) yield break;
+            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).Encode()))
+                yield return element;
+        }
+
+        private static IEnumerable<string> Elements(BypassForward forward, System.Net.IPAddress address, PortRange ports, string comment)
+        {
             foreach (string transport in forward.Transports)
-                for (int i = 0; i < forward.BypassPort.Count; i++)
-                    yield return $"{transport} . {forward.BypassAddress} . {forward.BypassPort.Start + i} comment \"{comment}\" : " +
+                for (int i = 0; i < ports.Count; i++)
+                    yield return $"{transport} . {address} . {ports.Start + i} comment \"{comment}\" : " +
                                  $"{forward.InternalAddress} . {forward.InternalPort.Start + i}";
         }
 
-        private static IEnumerable<string> SourceNatElements(BypassForward forward)
+        /// <summary>Elements keyed by the translated packet: protocol, device address, device port.</summary>
+        private static IEnumerable<string> DeviceElements(BypassForward forward, string role, string value)
         {
-            string comment = RuleComment.For(forward).Encode();
+            string comment = RuleComment.For(forward, role).Encode();
             foreach (string transport in forward.Transports)
                 for (int i = 0; i < forward.InternalPort.Count; i++)
-                    yield return $"{transport} . {forward.InternalAddress} . {forward.InternalPort.Start + i} comment \"{comment}\" : {forward.BypassAddress}";
+                    yield return $"{transport} . {forward.InternalAddress} . {forward.InternalPort.Start + i} comment \"{comment}\"{value}";
         }
     }
 }

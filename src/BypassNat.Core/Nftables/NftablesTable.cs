@@ -8,5 +8,8 @@ namespace BypassNat.Nftables
         public const string Qualified = Family + " " + Name;
         public const string ForwardsMap = "forwards";
         public const string SourceNatMap = "sourcenat";
+        public const string LansSet = "lans";
+        public const string ReflectMap = "reflect";
+        public const string TargetsSet = "targets";
     }
 }

@@ -30,11 +30,11 @@ namespace BypassNat.Persistence
         /// it, only refreshes the ruleset of an earlier -Persist, so the router never restores a stale
         /// set after a later apply. Returns how the router persists them, or null when it does not.
         /// </summary>
-        public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, bool install, out IReadOnlyList<string> warnings)
+        public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings)
         {
             string ruleset = backend == BackendKind.Nftables
-                ? NftablesRenderer.Render(forwards)
-                : IptablesRenderer.RenderChains(forwards, new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true });
+                ? NftablesRenderer.Render(forwards, context)
+                : IptablesRenderer.RenderChains(forwards, new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true }, context);
             string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
             string stale = backend == BackendKind.Nftables ? "ruleset.iptables" : "ruleset.nft";
             string p = _session.Privileged;

@@ -16,5 +16,6 @@ namespace BypassNat
         public string SourceNat { get; set; }
         public string Comment { get; set; }
         public string Enabled { get; set; }
+        public string PublicAddress { get; set; }
     }
 }

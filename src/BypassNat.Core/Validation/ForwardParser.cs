@@ -66,6 +66,7 @@ namespace BypassNat
                         $"ports map one to one, so it needs {bypassPort.Count} port(s) like BypassPort '{bypassPort}', not {internalPort.Count}");
             }
 
+            IPAddress publicAddress = string.IsNullOrWhiteSpace(input.PublicAddress) ? null : ParseAddress(input.PublicAddress, "PublicAddress", Fail);
             bool sourceNat = ParseSwitch(input.SourceNat, "SourceNat", false, Fail);
             bool enabled = ParseSwitch(input.Enabled, "Enabled", true, Fail);
 
@@ -77,8 +78,8 @@ namespace BypassNat
 
             issues = found;
             if (found.Count > 0) return null;
-            var forward = new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled);
-            int stored = RuleComment.For(forward).Encode().Length;
+            var forward = new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress);
+            int stored = RuleComment.For(forward, RuleComment.ReflectRole).Encode().Length;
             if (stored > RuleComment.MaxLength)
             {
                 Fail("BypassNat.InvalidComment", "Comment", comment,
@@ -106,6 +107,15 @@ namespace BypassNat
                 case "both": protocol = ForwardProtocol.TcpUdp; return true;
                 default: return false;
             }
+        }
+
+        /// <summary>One address field on its own: the address, or null and why not.</summary>
+        public static IPAddress ParseAddressField(string text, string field, out ForwardIssue issue)
+        {
+            ForwardIssue found = null;
+            IPAddress address = ParseAddress(text, field, (id, f, value, reason) => found = new ForwardIssue(id, 0, f, value, reason));
+            issue = found;
+            return address;
         }
 
         private static IPAddress ParseAddress(string text, string field, Action<string, string, string, string> fail)

@@ -41,8 +41,12 @@ namespace BypassNat
                     string clash = Clash(earlier.Value, forward);
                     if (clash != null)
                         issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassPort", forward.BypassPort.ToString(),
-                            $"{clash} on {forward.BypassAddress} is already forwarded by '{earlier.Value.Name}' (row {earlier.Key})"));
+                            $"{clash} is already forwarded by '{earlier.Value.Name}' (row {earlier.Key})"));
                 }
+
+                if (forward.PublicAddress != null && forward.PublicAddress.Equals(forward.BypassAddress))
+                    issues.Add(new ForwardIssue("BypassNat.InvalidAddress", row, "PublicAddress", forward.PublicAddress.ToString(),
+                        "the public address is the main router's WAN address, not the bypass router's"));
                 claimed.Add(entry);
 
                 if (sshAddresses != null && forward.Carries("tcp") && forward.BypassPort.Contains(sshPort)
@@ -55,12 +59,25 @@ namespace BypassNat
             return issues;
         }
 
+        // Each forward claims its bypass address and port, and with a public address also that address
+        // and its external port: a packet to any of them must lead to exactly one device.
+        private static IEnumerable<KeyValuePair<System.Net.IPAddress, PortRange>> Claims(BypassForward f)
+        {
+            yield return new KeyValuePair<System.Net.IPAddress, PortRange>(f.BypassAddress, f.BypassPort);
+            if (f.PublicAddress != null) yield return new KeyValuePair<System.Net.IPAddress, PortRange>(f.PublicAddress, f.ExternalPort);
+        }
+
         private static string Clash(BypassForward a, BypassForward b)
         {
-            if (!a.BypassAddress.Equals(b.BypassAddress) || !a.BypassPort.Overlaps(b.BypassPort)) return null;
-            foreach (string transport in b.Transports)
-                if (a.Carries(transport))
-                    return $"{transport.ToUpperInvariant()} port {Overlap(a.BypassPort, b.BypassPort)}";
+            foreach (var mine in Claims(b))
+                foreach (var theirs in Claims(a))
+                {
+                    if (!mine.Key.Equals(theirs.Key) || !mine.Value.Overlaps(theirs.Value)) continue;
+                    foreach (string transport in b.Transports)
+                        if (a.Carries(transport))
+                            return $"{transport.ToUpperInvariant()} port {Overlap(mine.Value, theirs.Value)} on {mine.Key}";
+                }
+
             return null;
         }
 
