@@ -141,6 +141,16 @@ CONF
   # mount namespace of their own), so what BypassNat installs there never touches this machine.
   cp -a /etc "$dir/etc"
   mkdir -p "$dir/etc/systemd/system"
+  # A non-root admin who may run only the netfilter tools through sudo, without a password.
+  if [ -x /usr/bin/sudo ]; then
+    echo 'bnadmin:x:4242:4242:BypassNat lab admin:/tmp:/bin/sh' >> "$dir/etc/passwd"
+    echo 'bnadmin:x:4242:' >> "$dir/etc/group"
+    echo 'bnadmin:*:19000:0:99999:7:::' >> "$dir/etc/shadow"
+    mkdir -p "$dir/etc/sudoers.d"
+    echo 'bnadmin ALL=(root) NOPASSWD: /usr/sbin/nft, /usr/sbin/iptables-save, /usr/sbin/iptables-restore, /usr/sbin/conntrack' \
+      > "$dir/etc/sudoers.d/bypassnat-lab"
+    chmod 0440 "$dir/etc/sudoers.d/bypassnat-lab"
+  fi
   ns byp unshare --mount --propagation private sh -c 'mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 

@@ -241,6 +241,21 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run.Output[0].ConntrackEntriesDeleted | Should -BeGreaterThan 0
     }
 
+    It 'works as a non-root user through sudo -n, and says what to do without -Sudo' {
+        $asUser = @{ UserName = 'bnadmin' }
+        $run = Invoke-Apply $Csv $asUser
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.NotRoot*'
+        $run.Errors[0].Category | Should -Be 'PermissionDenied'
+        $run.Errors[0].Message | Should -BeLike '*-Sudo*'
+
+        $changed = $Csv -replace '(?m)^game,.*\r?\n', ''
+        $run = Invoke-Apply $changed @{ UserName = 'bnadmin'; Sudo = $true }
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output[0].Removed) | Should -Be @('game')
+        Assert-Answers tcp 8080 'device tcp 80 '
+        (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
+    }
+
     It 'refuses a forward that would capture its own SSH port, and changes nothing' {
         $before = Get-LabNatTable $Lab
         $lockout = $Csv + "`nssh,Tcp,22,192.0.2.2,,192.0.2.20,80,"
