@@ -55,23 +55,30 @@ try {
         $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
         Set-Content $path $Params.Csv
         $ssh = $Lab.Ssh
-        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh
+        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh -PublicAddress 203.0.113.1
         Get-BypassForward @ssh | Format-Table -AutoSize | Out-String -Width 200
     }
     if ($run.Errors) { throw "The apply failed: $($run.Errors.Message -join '; ')" }
-    $run.Output | Select-Object -First 1 | Format-List ComputerName, Backend, Changed, Added, Unchanged, Duration | Out-Host
+    $run.Output | Select-Object -First 1 | Format-List ComputerName, Backend, Changed, Added, Unchanged, PublicAddress, Duration | Out-Host
     Write-Host "Forwards read back from the bypass router:"
     $run.Output | Select-Object -Skip 1 | Out-Host
 
-    Show 'Requests from the internet now reach the device, and the answers come back'
+    Show 'Requests from the internet now reach the device, the answers come back, and the device sees the real client'
     Show-Requests
+
+    Show 'A LAN client (192.0.2.30) reaches the same services at the public address (hairpin), past the proxy'
+    foreach ($f in $forwards | Where-Object Enabled) {
+        $proto = if ("$($f.Protocol)" -eq 'Udp') { 'udp' } else { 'tcp' }
+        $answer = Send-LabRequest $lab -From cli -Protocol $proto -Address 203.0.113.1 -Port $f.ExternalPort.Start
+        Write-Host ("  LAN client -> 203.0.113.1 {0}/{1,-5} {2}" -f $proto, $f.ExternalPort.Start, $(if ($answer) { "answered: $answer" } else { 'no answer' }))
+    }
 
     Show 'Applying the same CSV again changes nothing'
     $again = Invoke-AsAdmin $lab -Params @{ Csv = (Get-Content $CsvPath -Raw) } {
         $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
         Set-Content $path $Params.Csv
         $ssh = $Lab.Ssh
-        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh
+        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh -PublicAddress 203.0.113.1
     }
     Write-Host "  Changed: $($again.Output[0].Changed); unchanged: $($again.Output[0].Unchanged -join ', ')"
 }
