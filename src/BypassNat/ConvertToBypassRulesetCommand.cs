@@ -32,9 +32,7 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            var entries = new List<KeyValuePair<int, BypassForward>>();
-            for (int i = 0; i < _forwards.Count; i++) entries.Add(new KeyValuePair<int, BypassForward>(i + 1, _forwards[i]));
-            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(entries);
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(_forwards);
             foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _forwards[issue.Row - 1]));
             if (issues.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,

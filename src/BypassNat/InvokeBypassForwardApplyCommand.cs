@@ -60,13 +60,11 @@ namespace BypassNat.Commands
                         if (_desired[i].PublicAddress == null) _desired[i] = _desired[i].WithPublicAddress(resolved);
                 }
 
-                var entries = new List<KeyValuePair<int, BypassForward>>();
-                for (int i = 0; i < _desired.Count; i++) entries.Add(new KeyValuePair<int, BypassForward>(i + 1, _desired[i]));
-                CheckSet(ForwardSetValidator.Check(entries));
+                CheckSet(ForwardSetValidator.Check(_desired));
 
                 using (RouterSession session = Connect())
                 {
-                    if (!Force) CheckSet(ForwardSetValidator.Check(entries, session.Addresses, Port));
+                    if (!Force) CheckSet(ForwardSetValidator.Check(_desired, session.Addresses, Port));
                     ForwardApplier applier = Applier(session);
                     ApplyPlan plan = applier.Plan(_desired);
                     string change = plan.Describe();

@@ -33,6 +33,17 @@ function Show-Requests {
     }
 }
 
+# What the admin types on the workstation, run there (in the lab's admin namespace).
+function Invoke-DemoApply([switch] $ShowRouter) {
+    Invoke-AsAdmin $lab -Params @{ Csv = (Get-Content $CsvPath -Raw); Show = [bool]$ShowRouter } {
+        $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
+        Set-Content $path $Params.Csv
+        $ssh = $Lab.Ssh
+        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh -PublicAddress 203.0.113.1
+        if ($Params.Show) { Get-BypassForward @ssh | Format-Table -AutoSize | Out-String -Width 200 }
+    }
+}
+
 $lab = $null
 try {
     Show 'Building the lab (network namespaces, documentation addresses only)'
@@ -51,13 +62,7 @@ try {
     Set-MainRouterForward $lab -Forward $forwards
 
     Show "The fix, step 2: on the admin workstation, Import-Csv $(Split-Path $CsvPath -Leaf) | New-BypassForward | Invoke-BypassForwardApply"
-    $run = Invoke-AsAdmin $lab -Params @{ Csv = (Get-Content $CsvPath -Raw) } {
-        $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
-        Set-Content $path $Params.Csv
-        $ssh = $Lab.Ssh
-        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh -PublicAddress 203.0.113.1
-        Get-BypassForward @ssh | Format-Table -AutoSize | Out-String -Width 200
-    }
+    $run = Invoke-DemoApply -ShowRouter
     if ($run.Errors) { throw "The apply failed: $($run.Errors.Message -join '; ')" }
     $run.Output | Select-Object -First 1 | Format-List ComputerName, Backend, Changed, Added, Unchanged, PublicAddress, Duration | Out-Host
     Write-Host "Forwards read back from the bypass router:"
@@ -74,12 +79,7 @@ try {
     }
 
     Show 'Applying the same CSV again changes nothing'
-    $again = Invoke-AsAdmin $lab -Params @{ Csv = (Get-Content $CsvPath -Raw) } {
-        $path = Join-Path ([IO.Path]::GetTempPath()) "forwards-$PID.csv"
-        Set-Content $path $Params.Csv
-        $ssh = $Lab.Ssh
-        Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh -PublicAddress 203.0.113.1
-    }
+    $again = Invoke-DemoApply
     Write-Host "  Changed: $($again.Output[0].Changed); unchanged: $($again.Output[0].Unchanged -join ', ')"
 }
 finally {

@@ -182,9 +182,17 @@ function Send-LabRequest {
     )
     $spec = if ($Protocol -eq 'tcp') { "TCP4:${Address}:$Port,connect-timeout=$TimeoutSeconds" } else { "UDP4:${Address}:$Port" }
     if ($SourcePort) { $spec += ",sourceport=$SourcePort,reuseaddr" }
-    $answer = 'hello' | & timeout ($TimeoutSeconds + 2) ip netns exec "$($Lab.Prefix)-$From" socat "-T$TimeoutSeconds" - $spec 2>$null
-    $line = @($answer | Where-Object { $_ }) | Select-Object -First 1
-    if ($line) { "$line".Trim() } else { $null }
+    # A refusal that comes back at once gets one more try: on a loaded machine the first packet can
+    # race the last step of a change. A silent path (the bug) times out and is not tried again.
+    foreach ($attempt in 1..2) {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $answer = 'hello' | & timeout ($TimeoutSeconds + 2) ip netns exec "$($Lab.Prefix)-$From" socat "-T$TimeoutSeconds" - $spec 2>$null
+        $line = @($answer | Where-Object { $_ }) | Select-Object -First 1
+        if ($line) { return "$line".Trim() }
+        if ($clock.Elapsed.TotalSeconds -ge 1) { break }
+        Start-Sleep -Milliseconds 300
+    }
+    $null
 }
 
 Export-ModuleMember -Function Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest

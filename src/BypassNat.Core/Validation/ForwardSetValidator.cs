@@ -11,6 +11,14 @@ namespace BypassNat
     /// </summary>
     public static class ForwardSetValidator
     {
+        /// <summary>The same checks for a set that did not come from numbered rows: items count from 1.</summary>
+        public static IReadOnlyList<ForwardIssue> Check(IReadOnlyList<BypassForward> forwards, IReadOnlyCollection<IPAddress> sshAddresses = null, int sshPort = 22)
+        {
+            var numbered = new List<KeyValuePair<int, BypassForward>>();
+            for (int i = 0; i < forwards.Count; i++) numbered.Add(new KeyValuePair<int, BypassForward>(i + 1, forwards[i]));
+            return Check(numbered, sshAddresses, sshPort);
+        }
+
         /// <param name="forwards">The set, each with the 1-based row it came from.</param>
         /// <param name="sshAddresses">The router addresses the SSH session uses; none to skip the lockout check.</param>
         /// <param name="sshPort">The SSH port of the session.</param>
