@@ -70,7 +70,88 @@ function Invoke-Build {
     Copy-Item (Join-Path $Root 'module/*') $Out
     $help = New-Item -ItemType Directory -Force (Join-Path $Out 'en-US')
     Copy-Item (Join-Path $Root 'docs/about_BypassNat.md') (Join-Path $help 'about_BypassNat.help.txt')
+    Build-Help
     Write-Host "Built $Out"
+}
+
+function ConvertTo-MamlText([string] $Text) { [Security.SecurityElement]::Escape($Text) }
+
+# Compiles docs/<Cmdlet>.md into en-US/BypassNat.dll-Help.xml (MAML), so Get-Help shows the same text
+# as the Markdown pages. Syntax and parameter metadata come from the built cmdlets themselves.
+function Build-Help {
+    $module = Import-Module (Join-Path $Out 'BypassNat.psd1') -PassThru -Force
+    $xml = [Text.StringBuilder]::new()
+    [void]$xml.AppendLine('<?xml version="1.0" encoding="utf-8"?>')
+    [void]$xml.AppendLine('<helpItems schema="maml" xmlns="http://msh">')
+    # The router parameters are described once, on Invoke-BypassForwardApply's page.
+    $shared = @{}
+    foreach ($line in Get-Content (Join-Path $Root 'docs/Invoke-BypassForwardApply.md')) {
+        if ($line -match '^- \*\*(\w+)\*\* [-—–]+ (.+)$') { $shared[$Matches[1]] = $Matches[2] }
+    }
+    foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name) {
+        $page = Join-Path $Root "docs/$($command.Name).md"
+        if (-not (Test-Path $page)) { throw "docs/$($command.Name).md is missing: every cmdlet has a help page." }
+        $sections = @{}
+        $current = $null
+        foreach ($line in Get-Content $page) {
+            if ($line -match '^## (.+)$') { $current = $Matches[1].Trim(); $sections[$current] = [Collections.Generic.List[string]]::new(); continue }
+            if ($current) { $sections[$current].Add($line) }
+        }
+        $synopsis = (($sections['SYNOPSIS'] | Where-Object { $_ }) -join ' ').Trim()
+        $description = ($sections['DESCRIPTION'] -join "`n").Trim() -split '\n\s*\n'
+        $parameterText = $shared.Clone()
+        foreach ($line in $sections['PARAMETERS']) {
+            if ($line -match '^- \*\*(\w+)\*\* [-—–]+ (.+)$') { $parameterText[$Matches[1]] = $Matches[2] }
+        }
+        $examples = @(($sections['EXAMPLES'] -join "`n") -split "`n" | Where-Object { $_ -and $_ -notmatch '^```' })
+
+        [void]$xml.AppendLine('<command:command xmlns:maml="http://schemas.microsoft.com/maml/2004/10" xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">')
+        [void]$xml.AppendLine("<command:details><command:name>$($command.Name)</command:name><maml:description><maml:para>$(ConvertTo-MamlText $synopsis)</maml:para></maml:description><command:verb>$($command.Verb)</command:verb><command:noun>$($command.Noun)</command:noun></command:details>")
+        [void]$xml.Append('<maml:description>')
+        # Lines of a paragraph run together; list items and table rows keep their own lines.
+        foreach ($para in $description) { [void]$xml.Append("<maml:para>$(ConvertTo-MamlText ($para.Trim() -replace '\n(?![-|])', ' '))</maml:para>") }
+        [void]$xml.AppendLine('</maml:description>')
+        $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
+        $parameterXml = {
+            param($p, $set)
+            $attribute = $p.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] } | Select-Object -First 1
+            $pipeline = @(if ($attribute.ValueFromPipeline) { 'ByValue' }; if ($attribute.ValueFromPipelineByPropertyName) { 'ByPropertyName' })
+            $position = if ($attribute.Position -ge 0) { $attribute.Position } else { 'named' }
+            $type = $p.ParameterType.Name
+            $globbing = [bool]($p.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
+            "<command:parameter required=`"$($attribute.Mandatory.ToString().ToLower())`" pipelineInput=`"$(if ($pipeline) { "True ($($pipeline -join ', '))" } else { 'False' })`" position=`"$position`" globbing=`"$($globbing.ToString().ToLower())`">" +
+            "<maml:name>$($p.Name)</maml:name><maml:description><maml:para>$(ConvertTo-MamlText $parameterText[$p.Name])</maml:para></maml:description>" +
+            $(if ($type -ne 'SwitchParameter') { "<command:parameterValue required=`"true`">$type</command:parameterValue><dev:type><maml:name>$($p.ParameterType.FullName)</maml:name></dev:type>" }) +
+            '</command:parameter>'
+        }
+        [void]$xml.Append('<command:syntax>')
+        foreach ($set in $command.ParameterSets) {
+            [void]$xml.Append("<command:syntaxItem><maml:name>$($command.Name)</maml:name>")
+            foreach ($p in $set.Parameters | Where-Object { $_.Name -notin $common }) {
+                $metadata = $command.Parameters[$p.Name]
+                [void]$xml.Append((& $parameterXml $metadata $set))
+            }
+            [void]$xml.Append('</command:syntaxItem>')
+        }
+        [void]$xml.AppendLine('</command:syntax>')
+        [void]$xml.Append('<command:parameters>')
+        foreach ($p in $command.Parameters.Values | Where-Object { $_.Name -notin $common -and -not ($_.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.DontShow }) }) {
+            [void]$xml.Append((& $parameterXml $p $null))
+        }
+        [void]$xml.AppendLine('</command:parameters>')
+        [void]$xml.Append('<command:examples>')
+        $i = 0
+        foreach ($example in $examples) {
+            $i++
+            [void]$xml.Append("<command:example><maml:title>-------------------------- EXAMPLE $i --------------------------</maml:title><dev:code>$(ConvertTo-MamlText $example)</dev:code><dev:remarks><maml:para></maml:para></dev:remarks></command:example>")
+        }
+        [void]$xml.AppendLine('</command:examples>')
+        [void]$xml.AppendLine('<command:relatedLinks><maml:navigationLink><maml:linkText>about_BypassNat</maml:linkText></maml:navigationLink></command:relatedLinks>')
+        [void]$xml.AppendLine('</command:command>')
+    }
+    [void]$xml.AppendLine('</helpItems>')
+    Remove-Module $module.Name -Force
+    Set-Content -Path (Join-Path $Out 'en-US/BypassNat.dll-Help.xml') -Value $xml.ToString() -Encoding utf8
 }
 
 function Invoke-UnitTest {
