@@ -14,6 +14,16 @@ namespace BypassNat.Tests
             Assert.Equal(Golden.Read("example.nft"), NftablesRenderer.Render(ExampleSet(), Golden.Lan()));
 
         [Fact]
+        public void APacketMeetsTheSameRulesHoweverManyForwardsThereAre()
+        {
+            // The per-packet work is the chains' rules (each one map or set lookup); only the maps grow.
+            string Chains(string text) => text.Substring(text.IndexOf("\tchain prerouting", System.StringComparison.Ordinal));
+            var one = new[] { Forwards.Make("f0", "tcp", "10000") };
+            var many = Enumerable.Range(0, 300).Select(i => Forwards.Make("f" + i, "tcpudp", (10000 + i).ToString())).ToArray();
+            Assert.Equal(Chains(NftablesRenderer.Render(one, Golden.Lan())), Chains(NftablesRenderer.Render(many, Golden.Lan())));
+        }
+
+        [Fact]
         public void AnEmptySetStillDefinesTheTableWithEmptyMaps()
         {
             string text = NftablesRenderer.Render(new BypassForward[0]);
