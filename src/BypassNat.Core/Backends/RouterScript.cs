@@ -46,12 +46,14 @@ namespace BypassNat.Backends
             if (targets.Count > 0)
             {
                 script.Append("if command -v conntrack >/dev/null 2>&1; then\n");
+                // List the entries to the address once and delete only the ports in the range that have
+                // any, so a 10,000-port range costs one listing, not 10,000 deletes.
                 script.Append("  forget() {\n");
-                script.Append("    port=$3\n");
-                script.Append("    while [ \"$port\" -le \"$4\" ]; do\n");
+                script.Append("    for port in $(").Append(privileged).Append("conntrack -L -p \"$1\" --orig-dst \"$2\" 2>/dev/null </dev/null |\n");
+                script.Append("        awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^dport=/) { sub(/^dport=/, \"\", $i); print $i; break } }' | sort -un); do\n");
+                script.Append("      [ \"$port\" -ge \"$3\" ] && [ \"$port\" -le \"$4\" ] || continue\n");
                 script.Append("      n=$(").Append(privileged).Append("conntrack -D -p \"$1\" --orig-dst \"$2\" --orig-port-dst \"$port\" 2>&1 </dev/null | sed -n 's/.* \\([0-9][0-9]*\\) flow entr.*/\\1/p')\n");
                 script.Append("      total=$((total + ${n:-0}))\n");
-                script.Append("      port=$((port + 1))\n");
                 script.Append("    done\n");
                 script.Append("  }\n");
                 foreach (string target in targets) script.Append("  forget ").Append(target).Append('\n');
