@@ -23,8 +23,15 @@ namespace BypassNat.Commands
             {
                 using (RouterSession session = Connect())
                 {
-                    foreach (BypassForward forward in Applier(session).ReadState().Forwards)
+                    var forwards = Applier(session).ReadState().Forwards;
+                    foreach (BypassForward forward in forwards)
                         if (patterns.Any(p => p.IsMatch(forward.Name))) WriteObject(forward);
+
+                    // Like Get-Item: a plain name that matches nothing is an error; a wildcard is not.
+                    foreach (string name in (Name ?? new string[0]).Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
+                        if (!forwards.Any(f => string.Equals(f.Name, name, System.StringComparison.OrdinalIgnoreCase)))
+                            WriteError(new ErrorRecord(new ItemNotFoundException($"{ComputerName} has no BypassNat forward named '{name}'."),
+                                "BypassNat.ForwardNotFound", ErrorCategory.ObjectNotFound, name));
                 }
             }
             catch (BypassNatException failure)

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using BypassNat.Apply;
-using BypassNat.Persistence;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
@@ -52,19 +51,12 @@ namespace BypassNat.Commands
 
             try
             {
-                if (PublicAddress != null)
-                {
-                    System.Net.IPAddress resolved = PublicAddressResolver.Resolve(PublicAddress);
-                    WriteVerbose($"Public address {PublicAddress}: {resolved}.");
-                    for (int i = 0; i < _desired.Count; i++)
-                        if (_desired[i].PublicAddress == null) _desired[i] = _desired[i].WithPublicAddress(resolved);
-                }
-
-                CheckSet(ForwardSetValidator.Check(_desired));
+                ResolvePublicAddress(PublicAddress, _desired);
+                StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
 
                 using (RouterSession session = Connect())
                 {
-                    if (!Force) CheckSet(ForwardSetValidator.Check(_desired, session.Addresses, Port));
+                    if (!Force) StopOnIssues(ForwardSetValidator.Check(_desired, session.Addresses, Port), _desired);
                     ForwardApplier applier = Applier(session);
                     ApplyPlan plan = applier.Plan(_desired);
                     string change = plan.Describe();
@@ -72,13 +64,7 @@ namespace BypassNat.Commands
                     WriteVerbose("Plan for " + ComputerName + ":\n" + change);
                     if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                         return;
-                    ApplyResult result = applier.Apply(plan, WriteWarning);
-                    if (plan.NeedsWrite || Persist)
-                    {
-                        result.Persisted = new PersistenceInstaller(session).Save(applier.Choice.Backend.Kind, _desired, plan.Context, Persist, out var warnings);
-                        foreach (string warning in warnings) WriteWarning(warning);
-                    }
-
+                    ApplyResult result = applier.Apply(plan, Persist, WriteWarning);
                     if (result.PreviousPublicAddress != null)
                         WriteWarning($"The public address changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
                     WriteObject(result);
@@ -88,14 +74,6 @@ namespace BypassNat.Commands
             {
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
-        }
-
-        private void CheckSet(IReadOnlyList<ForwardIssue> issues)
-        {
-            if (issues.Count == 0) return;
-            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _desired[issue.Row - 1]));
-            ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
-                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {ComputerName}.", ComputerName));
         }
     }
 }

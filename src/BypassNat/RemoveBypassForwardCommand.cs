@@ -42,7 +42,7 @@ namespace BypassNat.Commands
                 using (RouterSession session = Connect())
                 {
                     ForwardApplier applier = Applier(session);
-                    if (All) RemoveAll(session, applier);
+                    if (All) RemoveAll(applier);
                     else RemoveNamed(applier);
                 }
             }
@@ -52,11 +52,10 @@ namespace BypassNat.Commands
             }
         }
 
-        private void RemoveAll(RouterSession session, ForwardApplier applier)
+        private void RemoveAll(ForwardApplier applier)
         {
             if (!ShouldProcess($"{ComputerName}: every BypassNat forward, its chains or table, and anything -Persist installed", "Remove")) return;
             IReadOnlyList<BypassForward> removed = applier.RemoveAll();
-            new Persistence.PersistenceInstaller(session).Uninstall();
             WriteVerbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {ComputerName}.");
             if (PassThru) WriteObject(removed, true);
         }
@@ -78,7 +77,7 @@ namespace BypassNat.Commands
             List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();
             ApplyPlan plan = applier.Plan(remaining);
             if (!ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
-            applier.Apply(plan, WriteWarning);
+            applier.Apply(plan, persist: false, WriteWarning);
             if (PassThru) WriteObject(doomed, true);
         }
     }

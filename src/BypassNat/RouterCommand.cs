@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
@@ -54,6 +55,28 @@ namespace BypassNat.Commands
         [Parameter]
         public BackendKind Backend { get; set; } = BackendKind.Auto;
 
+        /// <summary>
+        /// Gives the forwards that name no public address the one from -PublicAddress (an IPv4
+        /// address, or a DNS name resolved now), for the cmdlets that take it.
+        /// </summary>
+        protected void ResolvePublicAddress(string publicAddress, List<BypassForward> forwards)
+        {
+            if (publicAddress == null) return;
+            IPAddress resolved = PublicAddressResolver.Resolve(publicAddress);
+            WriteVerbose($"Public address {publicAddress}: {resolved}.");
+            for (int i = 0; i < forwards.Count; i++)
+                if (forwards[i].PublicAddress == null) forwards[i] = forwards[i].WithPublicAddress(resolved);
+        }
+
+        /// <summary>Writes each problem of a set as an error, then stops: a bad set changes nothing.</summary>
+        protected void StopOnIssues(IReadOnlyList<ForwardIssue> issues, IReadOnlyList<BypassForward> forwards)
+        {
+            if (issues.Count == 0) return;
+            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, forwards[issue.Row - 1]));
+            ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
+                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {ComputerName}.", ComputerName));
+        }
+
         protected SshSettings Settings()
         {
             NetworkCredential secret = Credential?.GetNetworkCredential();
@@ -76,7 +99,18 @@ namespace BypassNat.Commands
         protected RouterSession Connect()
         {
             WriteVerbose($"Connecting to {ComputerName}:{Port} over SSH.");
-            RouterSession session = RouterSession.Open(Settings());
+            SshSettings settings;
+            try
+            {
+                settings = Settings();
+            }
+            catch (Exception e) when (e is ProviderNotFoundException || e is DriveNotFoundException || e is NotSupportedException || e is ArgumentException)
+            {
+                throw new BypassNatException("BypassNat.InvalidPath", FailureKind.InvalidData,
+                    $"-KeyFile or -KnownHostsFile is not a file system path: {e.Message}", KeyFile ?? KnownHostsFile, e);
+            }
+
+            RouterSession session = RouterSession.Open(settings);
             WriteVerbose($"Connected; host key {session.HostKeyFingerprint} accepted.");
             return session;
         }

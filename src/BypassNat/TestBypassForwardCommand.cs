@@ -16,6 +16,11 @@ namespace BypassNat.Commands
         [AllowEmptyCollection]
         public BypassForward[] Forward { get; set; }
 
+        /// <summary>The public address the forwards were applied with (IPv4 or DNS name), for those that name none.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string PublicAddress { get; set; }
+
         /// <summary>Return only $true (the router matches) or $false.</summary>
         [Parameter]
         public SwitchParameter Quiet { get; set; }
@@ -31,6 +36,8 @@ namespace BypassNat.Commands
         {
             try
             {
+                ResolvePublicAddress(PublicAddress, _desired);
+                StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
                 using (RouterSession session = Connect())
                 {
                     RouterState state = Applier(session).ReadState();

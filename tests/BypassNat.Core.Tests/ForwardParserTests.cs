@@ -105,6 +105,17 @@ namespace BypassNat.Tests
             Assert.Contains("at most 128 fit", issue.Reason);
         }
 
+        [Theory]
+        [InlineData("203.0.113")]
+        [InlineData("203.0.113.256")]
+        [InlineData("127.0.0.1")]
+        public void APublicAddressThatReadsAsAnAddressMustBeOne(string text)
+        {
+            var failure = Assert.Throws<BypassNatException>(() => PublicAddressResolver.Resolve(text));
+            Assert.Equal("BypassNat.InvalidAddress", failure.ErrorId);
+            Assert.Contains(text, failure.Message);
+        }
+
         [Fact]
         public void RejectsAMultiLineComment()
         {

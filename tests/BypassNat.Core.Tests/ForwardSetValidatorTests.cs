@@ -35,9 +35,31 @@ namespace BypassNat.Tests
             IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(Forwards.Numbered(
                 Forwards.Make("a", "tcp", "53"),
                 Forwards.Make("b", "udp", "53"),
-                Forwards.Make("c", "tcp", "53", bypassAddress: "192.0.2.3"),
+                Forwards.Make("c", "tcp", "53", bypassAddress: "192.0.2.3", internalAddress: "192.0.2.21"),
                 Forwards.Make("d", "tcp", "53", enabled: "false")));
             Assert.Empty(issues);
+        }
+
+        [Fact]
+        public void ChecksNamesOfForwardsMadeOutsideTheParser()
+        {
+            var made = new BypassForward("x'$(id)'", ForwardProtocol.Tcp, PortRange.Parse("80"), IPAddress.Parse("192.0.2.2"),
+                PortRange.Parse("80"), IPAddress.Parse("192.0.2.20"), PortRange.Parse("80"));
+            ForwardIssue issue = Assert.Single(ForwardSetValidator.Check(new[] { made }));
+            Assert.Equal("BypassNat.InvalidName", issue.ErrorId);
+        }
+
+        [Fact]
+        public void ADevicePortIsReachedThroughOneBypassAddressOnly()
+        {
+            // Two external ports to one device port through the same router: fine.
+            Assert.Empty(ForwardSetValidator.Check(new[] { Forwards.Make("a", "tcp", "80"), Forwards.Make("b", "tcp", "8080", internalPort: "80") }));
+            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(new[]
+            {
+                Forwards.Make("a", "tcp", "80"),
+                Forwards.Make("b", "tcp", "8080", internalPort: "80", bypassAddress: "192.0.2.3"),
+            });
+            Assert.Contains("TCP port 80 of 192.0.2.20 is also reached through 192.0.2.2 by 'a' (row 1)", Assert.Single(issues).Reason);
         }
 
         [Fact]

@@ -24,6 +24,15 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void TwoForwardsToOneDevicePortShareItsElements()
+        {
+            string text = NftablesRenderer.Render(new[] { Forwards.Make("a", "tcp", "80"), Forwards.Make("b", "tcp", "8080", internalPort: "80") }, Golden.Lan());
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, @"tcp \. 192\.0\.2\.20 \. 80 comment ""[^""]*role=keep"));
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, @"tcp \. 192\.0\.2\.20 \. 80 comment ""[^""]*role=reflect"));
+            Assert.Equal(2, NftablesReader.Read(text).Forwards.Count);
+        }
+
+        [Fact]
         public void AnEmptySetStillDefinesTheTableWithEmptyMaps()
         {
             string text = NftablesRenderer.Render(new BypassForward[0]);

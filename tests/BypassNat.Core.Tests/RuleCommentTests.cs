@@ -26,6 +26,8 @@ namespace BypassNat.Tests
         [InlineData("proxy rule")]
         [InlineData("bypassnat;ext=80")]
         [InlineData("bypassnat;name=x;ext=0")]
+        [InlineData("bypassnat;name=a'$(reboot)';ext=80")]
+        [InlineData("bypassnat;name=;ext=80")]
         public void IgnoresCommentsItDidNotWrite(string text) => Assert.Null(RuleComment.TryDecode(text));
     }
 }

@@ -4,6 +4,7 @@ BeforeAll {
     $script:Forwards = @'
 Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,SourceNat,Comment
 web,Tcp,8080,192.0.2.2,,192.0.2.20,80,,NAS web UI
+web-alt,Tcp,8081,192.0.2.2,,192.0.2.20,80,,the same device port again
 game,Udp,9000,192.0.2.2,,192.0.2.20,,,
 voip,TcpUdp,9001-9003,192.0.2.2,19001-19003,192.0.2.20,9001-9003,,
 far,Tcp,2222,192.0.2.2,,198.51.100.7,22,true,"it's outside, ""quoted"""
@@ -23,7 +24,7 @@ AfterAll {
 
 Describe 'ConvertTo-BypassRuleset' {
     It 'renders an nft file the kernel accepts (nft -c -f)' {
-        $text = $Forwards | ConvertTo-BypassRuleset -Format Nftables
+        $text = $Forwards | ConvertTo-BypassRuleset -Format Nftables -LanPrefix 192.0.2.0/24
         $text | Should -Match '(?m)^table ip bypassnat \{$'
         $text | Should -Match 'tcp \. 192\.0\.2\.2 \. 19002 comment "bypassnat;name=voip;ext=9001-9003" : 192\.0\.2\.20 \. 9002'
         $check = Invoke-Scratch nft @('-c', '-f', '-') $text
@@ -32,7 +33,7 @@ Describe 'ConvertTo-BypassRuleset' {
     }
 
     It 'renders an iptables-restore transaction the kernel accepts (iptables-restore --test)' {
-        $text = $Forwards | ConvertTo-BypassRuleset -Format IptablesRestore
+        $text = $Forwards | ConvertTo-BypassRuleset -Format IptablesRestore -LanPrefix 192.0.2.0/24
         $text | Should -Match '(?m)^-I PREROUTING 1 -j BYPASSNAT_PREROUTING$'
         $check = Invoke-Scratch iptables-restore @('--noflush', '--test') $text
         $check.Output | Should -BeNullOrEmpty
@@ -44,7 +45,7 @@ Describe 'ConvertTo-BypassRuleset' {
         $text | Should -Match "(?m)^iptables -t nat -A BYPASSNAT_PREROUTING .*--comment 'bypassnat;name=web;ext=8080;note=NAS%20web%20UI' -j DNAT --to-destination 192\.0\.2\.20:80$"
         foreach ($i in 1..2) { (Invoke-Scratch sh @('-s') $text).ExitCode | Should -Be 0 }
         $saved = (Invoke-Scratch iptables-save @('-t', 'nat') '').Output
-        ([regex]::Matches($saved, '(?m)^-A BYPASSNAT_PREROUTING ')).Count | Should -Be 5
+        ([regex]::Matches($saved, '(?m)^-A BYPASSNAT_PREROUTING ')).Count | Should -Be 6
         ([regex]::Matches($saved, '(?m)^-A PREROUTING -j BYPASSNAT_PREROUTING$')).Count | Should -Be 1
         $saved | Should -Match '-j SNAT --to-source 192\.0\.2\.2'
     }

@@ -26,6 +26,14 @@ Describe 'Get-BypassForward' {
         @($run.Output) | Sort-Object | Should -Be @('web', 'web-admin')
     }
 
+    It 'says so when a plain name matches nothing, but not for a wildcard' {
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Get-BypassForward nosuch, 'zz*', web @ssh | ForEach-Object Name }
+        @($run.Output) | Should -Be @('web')
+        $run.Errors | Should -HaveCount 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ForwardNotFound*'
+        $run.Errors[0].Target | Should -Be 'nosuch'
+    }
+
     It 'reads a source-NATed forward back with its source NAT, from the POSTROUTING rule' {
         $run = Invoke-AsAdmin $Lab {
             $ssh = $Lab.Ssh

@@ -97,4 +97,14 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
         Invoke-Unit $Lab bypassnat.service
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8443 | Should -Match '^device tcp 443 '
     }
+
+    It 'keeps the saved set current when a forward is removed, so nothing brings it back' {
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward admin @ssh -Confirm:$false }
+        $run.Errors | Should -BeNullOrEmpty
+        Invoke-LabRouter $Lab 'cat /etc/bypassnat/ruleset.*' | Where-Object { $_ -like '*name=admin;*' } | Should -BeNullOrEmpty
+        Invoke-Unit $Lab bypassnat-watch.service
+        Invoke-Unit $Lab bypassnat.service
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8443 -TimeoutSeconds 2 | Should -BeNullOrEmpty
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
+    }
 }

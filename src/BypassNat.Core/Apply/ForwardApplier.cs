@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using BypassNat.Backends;
+using BypassNat.Persistence;
 using BypassNat.Ssh;
 
 namespace BypassNat.Apply
@@ -29,7 +30,37 @@ namespace BypassNat.Apply
 
         public RouterState ReadState() => Choice.Backend.Read(_session);
 
-        public ApplyResult Apply(ApplyPlan plan, Action<string> warn)
+        /// <summary>
+        /// Applies the plan. Where -Persist installed the forwards on the router (or
+        /// <paramref name="persist"/> asks for it now), the saved set is written first: the router's
+        /// watcher restores whatever is saved, so it must never see the new rules beside the old file.
+        /// If the kernel then refuses the rules, the saved set goes back to what the router holds.
+        /// </summary>
+        public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
+        {
+            string persisted = null;
+            var installer = new PersistenceInstaller(_session);
+            if (plan.NeedsWrite || persist)
+            {
+                persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
+                foreach (string warning in saveWarnings) warn(warning);
+            }
+
+            try
+            {
+                ApplyResult result = ApplyRules(plan, warn);
+                result.Persisted = persisted;
+                return result;
+            }
+            catch (BypassNatException) when (persisted != null)
+            {
+                IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
+                installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                throw;
+            }
+        }
+
+        private ApplyResult ApplyRules(ApplyPlan plan, Action<string> warn)
         {
             var clock = Stopwatch.StartNew();
             var result = new ApplyResult
@@ -67,9 +98,13 @@ namespace BypassNat.Apply
             return result;
         }
 
-        /// <summary>Removes BypassNat's rules from both backends; returns the forwards that were there.</summary>
+        /// <summary>
+        /// Removes what -Persist installed, then BypassNat's rules from both backends (in that order, so
+        /// no watcher puts them back in between); returns the forwards that were there.
+        /// </summary>
         public IReadOnlyList<BypassForward> RemoveAll()
         {
+            new PersistenceInstaller(_session).Uninstall();
             var removed = new List<BypassForward>();
             foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
             {

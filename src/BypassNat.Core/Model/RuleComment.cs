@@ -60,7 +60,9 @@ namespace BypassNat
                 if (eq > 0) fields[part.Substring(0, eq)] = part.Substring(eq + 1);
             }
 
-            if (!fields.TryGetValue("name", out string name) || name.Length == 0) return null;
+            // A name from the router is text anyone with root there could have written: it must pass
+            // the same rule as a name from a CSV before it goes anywhere near a script.
+            if (!fields.TryGetValue("name", out string name) || !ForwardParser.IsSafeName(name)) return null;
             if (!fields.TryGetValue("ext", out string ext) || !PortRange.TryParse(ext, out PortRange externalPort, out _)) return null;
             fields.TryGetValue("note", out string note);
             fields.TryGetValue("role", out string role);

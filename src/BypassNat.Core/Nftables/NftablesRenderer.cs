@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
@@ -65,12 +66,20 @@ namespace BypassNat.Nftables
 
         private static void AppendElements(StringBuilder text, IEnumerable<string> elements)
         {
-            List<string> list = elements.ToList();
+            // Two forwards may lead to the same device port (80 and 8080 both to :80); a set or map
+            // takes each key once, so keep the first element of each key.
+            List<string> list = elements.GroupBy(e => e.Substring(0, KeyLength(e)), StringComparer.Ordinal).Select(g => g.First()).ToList();
             if (list.Count == 0) return;
             text.Append("\t\telements = {\n");
             for (int i = 0; i < list.Count; i++)
                 text.Append("\t\t\t").Append(list[i]).Append(i + 1 < list.Count ? ",\n" : "\n");
             text.Append("\t\t}\n");
+        }
+
+        private static int KeyLength(string element)
+        {
+            int comment = element.IndexOf(" comment ", StringComparison.Ordinal);
+            return comment >= 0 ? comment : element.Length;
         }
 
         private static IEnumerable<string> ForwardElements(BypassForward forward)

@@ -47,9 +47,13 @@ namespace BypassNat.Persistence
             AppendFile(script, $"{Directory}/{file}", ruleset);
             script.Append($"{p}rm -f {Directory}/{stale}\n");
             AppendFile(script, RestoreScript, RestoreScriptText());
+            // fw4 loads the include as nft text: it holds the nftables ruleset or does not exist.
+            if (backend == BackendKind.Nftables)
+                script.Append($"if [ -f {OpenWrtRulesetPost} ]; then put {OpenWrtRulesetPost} < {Directory}/{file}; fi\n");
+            else
+                script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
             if (!install)
             {
-                script.Append($"if [ -f {OpenWrtRulesetPost} ]; then put {OpenWrtRulesetPost} < {Directory}/{file}; fi\n");
                 script.Append("echo persisted=updated\n");
             }
             else
@@ -60,6 +64,7 @@ namespace BypassNat.Persistence
                     // fw4 includes ruleset-post files at every firewall start and reload.
                     script.Append($"  {p}mkdir -p {OpenWrtRulesetPost.Substring(0, OpenWrtRulesetPost.LastIndexOf('/'))}\n");
                     script.Append($"  put {OpenWrtRulesetPost} < {Directory}/{file}\n");
+                    script.Append($"  if uci -q get firewall.bypassnat >/dev/null; then {p}uci -q delete firewall.bypassnat; {p}uci -q commit firewall; fi\n");
                 }
                 else
                 {

@@ -38,7 +38,18 @@ namespace BypassNat.Ssh
 
         private KnownHosts(List<Entry> entries) => _entries = entries;
 
-        public static KnownHosts Load(string path) => Parse(File.ReadAllText(path));
+        public static KnownHosts Load(string path)
+        {
+            try
+            {
+                return Parse(File.ReadAllText(path));
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw new BypassNatException("BypassNat.KnownHostsUnreadable", FailureKind.InvalidData,
+                    $"Cannot read the known hosts file '{path}': {e.Message}", path, e);
+            }
+        }
 
         public static KnownHosts Parse(string text)
         {

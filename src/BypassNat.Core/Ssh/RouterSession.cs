@@ -40,7 +40,7 @@ namespace BypassNat.Ssh
             {
                 return Dns.GetHostAddresses(computerName);
             }
-            catch (SocketException e)
+            catch (Exception e) when (e is SocketException || e is ArgumentException)
             {
                 throw new BypassNatException("BypassNat.HostNotFound", FailureKind.ConnectionError,
                     $"Cannot resolve the router name '{computerName}': {e.Message}.", computerName, e);

@@ -20,6 +20,10 @@ namespace BypassNat
         // keep them to characters that need no quoting anywhere.
         private static readonly Regex NamePattern = new Regex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", RegexOptions.CultureInvariant);
 
+        /// <summary>Whether a name is safe everywhere it ends up; also applied to names read back from a router.</summary>
+        public static bool IsSafeName(string name) =>
+            !string.IsNullOrEmpty(name) && name.Length <= MaxNameLength && NamePattern.IsMatch(name);
+
         public static BypassForward Parse(ForwardInput input, int row, out IReadOnlyList<ForwardIssue> issues)
         {
             var found = new List<ForwardIssue>();

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net;
 
 namespace BypassNat
@@ -36,6 +37,14 @@ namespace BypassNat
                 int row = entry.Key;
                 BypassForward forward = entry.Value;
 
+                // Objects made in a script rather than by New-BypassForward get the same checks on the
+                // text that ends up in rules and scripts.
+                if (!ForwardParser.IsSafeName(forward.Name))
+                    issues.Add(new ForwardIssue("BypassNat.InvalidName", row, "Name", forward.Name,
+                        "a name uses only letters, digits, '.', '_' and '-', starts with a letter or digit, and has at most 32 characters"));
+                if (RuleComment.For(forward, RuleComment.ReflectRole).Encode().Length > RuleComment.MaxLength || forward.Comment.Any(char.IsControl))
+                    issues.Add(new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, "a comment is one short line of text"));
+
                 if (rowByName.TryGetValue(forward.Name, out int firstRow))
                     issues.Add(new ForwardIssue("BypassNat.DuplicateName", row, "Name", forward.Name,
                         $"the name is already used by row {firstRow}; names must be unique"));
@@ -46,6 +55,11 @@ namespace BypassNat
 
                 foreach (KeyValuePair<int, BypassForward> earlier in claimed)
                 {
+                    string split = SplitDevice(earlier.Value, forward);
+                    if (split != null)
+                        issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassAddress", forward.BypassAddress.ToString(),
+                            $"{split} is also reached through {earlier.Value.BypassAddress} by '{earlier.Value.Name}' (row {earlier.Key}); " +
+                            "the router can answer for a device's port through one bypass address only"));
                     string clash = Clash(earlier.Value, forward);
                     if (clash != null)
                         issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassPort", forward.BypassPort.ToString(),
@@ -86,6 +100,18 @@ namespace BypassNat
                             return $"{transport.ToUpperInvariant()} port {Overlap(mine.Value, theirs.Value)} on {mine.Key}";
                 }
 
+            return null;
+        }
+
+        // Two forwards to the same device port are fine (8080 and 80 both to :80), but then both must
+        // come through the same bypass address: the source NAT back to the router is keyed by the device port.
+        private static string SplitDevice(BypassForward a, BypassForward b)
+        {
+            if (a.BypassAddress.Equals(b.BypassAddress) || !a.InternalAddress.Equals(b.InternalAddress) || !a.InternalPort.Overlaps(b.InternalPort))
+                return null;
+            foreach (string transport in b.Transports)
+                if (a.Carries(transport))
+                    return $"{transport.ToUpperInvariant()} port {Overlap(a.InternalPort, b.InternalPort)} of {b.InternalAddress}";
             return null;
         }
 

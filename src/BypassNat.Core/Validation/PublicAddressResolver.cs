@@ -14,7 +14,8 @@ namespace BypassNat
         public static IPAddress Resolve(string text)
         {
             string value = (text ?? string.Empty).Trim();
-            if (value.Length > 0 && (char.IsDigit(value[0])) && value.Split('.').Length == 4)
+            // Anything that reads as an address is checked as one: "203.0.113" must not become 203.0.0.113.
+            if (IPAddress.TryParse(value, out _) || value.All(c => char.IsDigit(c) || c == '.'))
                 return Checked(value, value);
 
             IPAddress[] found;
