@@ -44,7 +44,8 @@ namespace BypassNat.Tests
         public void TheRouterScriptKeepsRulesInAQuotedHereDocumentAndForgetsOnlyTouchedPorts()
         {
             BypassForward[] set = ExampleSet();
-            string script = IptablesBackend.RenderScript("sudo -n ", IptablesRenderer.RenderRestore(set, new IptablesJumpRepair()), new[] { set[1], set[2] });
+            string script = BypassNat.Backends.RouterScript.WriteScript("sudo -n ",
+                IptablesBackend.Restore("sudo -n ", IptablesRenderer.RenderRestore(set, new IptablesJumpRepair())), new[] { set[1], set[2] });
             Assert.StartsWith("{\n", script);
             Assert.Contains("sudo -n iptables-restore --noflush --wait 10 <<'BYPASSNAT_RULES' || exit 3\n*nat\n", script);
             Assert.Contains("  forget udp 192.0.2.2 9000 9000\n", script);

@@ -81,6 +81,25 @@ namespace BypassNat.Backends
             return new RenderContext(prefixes);
         }
 
+        /// <summary>
+        /// Runs a write: the kernel transaction (<paramref name="load"/>, which exits 3 when refused),
+        /// then the conntrack clean-up of the touched ports. Returns how many entries went.
+        /// </summary>
+        public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<BypassForward> touched,
+            string tools, out IReadOnlyList<string> warnings)
+        {
+            CommandResult result = session.Run(WriteScript(session.Privileged, load, touched));
+            if (!result.Succeeded)
+                throw Failure(session,
+                    $"apply the rules ({tool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, tools);
+            warnings = Warnings(result);
+            return ConntrackDeleted(result);
+        }
+
+        /// <summary>The write as one script for <c>sh -s</c>: the rules travel in a quoted here-document inside <paramref name="load"/>.</summary>
+        internal static string WriteScript(string privileged, string load, IEnumerable<BypassForward> touched) =>
+            Wrap(load + ForgetConntrack(privileged, touched));
+
         public static int ConntrackDeleted(CommandResult result)
         {
             Match deleted = Regex.Match(result.Output, @"conntrack-deleted=(\d+)");

@@ -25,14 +25,8 @@ namespace BypassNat.Iptables
         public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
         {
-            var jumps = ((IptablesState)current).Jumps;
-            string script = RenderScript(session.Privileged, IptablesRenderer.RenderRestore(desired, jumps, context), touched);
-            CommandResult result = session.Run(script);
-            if (!result.Succeeded)
-                throw RouterScript.Failure(session,
-                    "apply the rules (iptables-restore); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, Tools);
-            warnings = RouterScript.Warnings(result);
-            return RouterScript.ConntrackDeleted(result);
+            string restore = IptablesRenderer.RenderRestore(desired, ((IptablesState)current).Jumps, context);
+            return RouterScript.RunWrite(session, Restore(session.Privileged, restore), "iptables-restore", touched, Tools, out warnings);
         }
 
         public void Remove(RouterSession session, RouterState current)
@@ -46,14 +40,8 @@ namespace BypassNat.Iptables
         }
 
 
-        /// <summary>
-        /// The whole write as one script for <c>sh -s</c>: the rules travel in a quoted
-        /// here-document, so nothing in them is ever expanded by the shell.
-        /// </summary>
-        internal static string RenderScript(string privileged, string restore, IEnumerable<BypassForward> touched) =>
-            RouterScript.Wrap(Restore(privileged, restore) + RouterScript.ForgetConntrack(privileged, touched));
-
-        private static string Restore(string privileged, string restore)
+        /// <summary>iptables-restore with the transaction in a quoted here-document; exit 3 when the kernel refuses it.</summary>
+        internal static string Restore(string privileged, string restore)
         {
             var script = new StringBuilder();
             script.Append(privileged).Append("iptables-restore --noflush --wait 10 <<'BYPASSNAT_RULES' || exit 3\n");

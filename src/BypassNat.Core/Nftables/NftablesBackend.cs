@@ -30,13 +30,7 @@ namespace BypassNat.Nftables
         public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
         {
-            string script = RouterScript.Wrap(Load(session.Privileged, NftablesRenderer.Render(desired, context)) + RouterScript.ForgetConntrack(session.Privileged, touched));
-            CommandResult result = session.Run(script);
-            if (!result.Succeeded)
-                throw RouterScript.Failure(session,
-                    "apply the rules (nft -f); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, Tools);
-            warnings = RouterScript.Warnings(result);
-            return RouterScript.ConntrackDeleted(result);
+            return RouterScript.RunWrite(session, Load(session.Privileged, NftablesRenderer.Render(desired, context)), "nft -f", touched, Tools, out warnings);
         }
 
         public void Remove(RouterSession session, RouterState current)
