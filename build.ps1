@@ -29,7 +29,7 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out/BypassNat'
-$LabPackages = @{ ip = 'iproute2'; iptables = 'iptables'; nft = 'nftables'; sshd = 'openssh-server'; socat = 'socat'; conntrack = 'conntrack'; 'ssh-keygen' = 'openssh-client'; sudo = 'sudo' }
+$LabPackages = @{ ip = 'iproute2'; iptables = 'iptables'; nft = 'nftables'; sshd = 'openssh-server'; socat = 'socat'; conntrack = 'conntrack'; 'ssh-keygen' = 'openssh-client'; sudo = 'sudo'; openssl = 'openssl' }
 
 function Invoke-Native([string] $What, [scriptblock] $Command) {
     & $Command

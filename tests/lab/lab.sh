@@ -120,7 +120,9 @@ NFT
   ssh-keygen -q -t ed25519 -N '' -C lab-admin -f "$dir/admin_ed25519" <<<y >/dev/null
   ssh-keygen -q -t rsa -b 2048 -N '' -C lab-admin -f "$dir/admin_rsa" <<<y >/dev/null
   ssh-keygen -q -t ecdsa -b 256 -N '' -C lab-admin -f "$dir/admin_ecdsa" <<<y >/dev/null
-  cat "$dir/admin_ed25519.pub" "$dir/admin_rsa.pub" "$dir/admin_ecdsa.pub" > "$dir/authorized_keys"
+  # And a key protected by a passphrase (the lab's prefix), for -KeyFile with -Credential.
+  ssh-keygen -q -t ed25519 -N "$P-passphrase" -C lab-admin -f "$dir/admin_protected" <<<y >/dev/null
+  cat "$dir/admin_ed25519.pub" "$dir/admin_rsa.pub" "$dir/admin_ecdsa.pub" "$dir/admin_protected.pub" > "$dir/authorized_keys"
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" > "$dir/known_hosts"
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
   ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
@@ -134,8 +136,9 @@ PidFile $dir/sshd.pid
 StrictModes no
 UsePAM no
 PermitRootLogin prohibit-password
-PasswordAuthentication no
+PasswordAuthentication yes
 KbdInteractiveAuthentication no
+PermitEmptyPasswords no
 CONF
   # The router gets a private copy of /etc (its sshd, and every command run over SSH, live in a
   # mount namespace of their own), so what BypassNat installs there never touches this machine.
@@ -145,7 +148,9 @@ CONF
   if [ -x /usr/bin/sudo ]; then
     echo 'bnadmin:x:4242:4242:BypassNat lab admin:/tmp:/bin/sh' >> "$dir/etc/passwd"
     echo 'bnadmin:x:4242:' >> "$dir/etc/group"
-    echo 'bnadmin:*:19000:0:99999:7:::' >> "$dir/etc/shadow"
+    # A password too, for -Credential: random per lab, kept beside the lab's keys.
+    head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/bnadmin_password"
+    echo "bnadmin:$(openssl passwd -6 -stdin < "$dir/bnadmin_password"):19000:0:99999:7:::" >> "$dir/etc/shadow"
     mkdir -p "$dir/etc/sudoers.d"
     echo 'bnadmin ALL=(root) NOPASSWD: /usr/sbin/nft, /usr/sbin/iptables-save, /usr/sbin/iptables-restore, /usr/sbin/conntrack' \
       > "$dir/etc/sudoers.d/bypassnat-lab"

@@ -66,6 +66,30 @@ Describe 'Get-BypassForward' {
         ($run.Output -join "`n") | Should -Match ([regex]::Escape("host key $rsa accepted"))
     }
 
+    It 'logs in with a password from -Credential, as the credential''s user' {
+        $run = Invoke-AsAdmin $Lab {
+            $password = ConvertTo-SecureString (Get-Content (Join-Path $Lab.Dir 'bnadmin_password') -Raw).Trim() -AsPlainText -Force
+            $credential = [pscredential]::new('bnadmin', $password)
+            (Get-BypassForward -ComputerName 192.0.2.2 -Credential $credential -Sudo -KnownHostsFile $Lab.Ssh.KnownHostsFile).Name
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output) | Sort-Object | Should -Be @('far', 'web', 'web-admin')
+    }
+
+    It 'opens a passphrase-protected key with -Credential, and never shows the passphrase' {
+        $run = Invoke-AsAdmin $Lab {
+            $key = Join-Path $Lab.Dir 'admin_protected'
+            foreach ($passphrase in "$($Lab.Prefix)-passphrase", 'not-the-passphrase') {
+                $credential = [pscredential]::new('root', (ConvertTo-SecureString $passphrase -AsPlainText -Force))
+                @(Get-BypassForward -ComputerName 192.0.2.2 -KeyFile $key -Credential $credential -KnownHostsFile $Lab.Ssh.KnownHostsFile).Count
+            }
+        }
+        $run.Output | Should -Be @(3)
+        $run.Errors | Should -HaveCount 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.KeyFileInvalid*'
+        $run.Errors[0].Message | Should -Not -Match 'not-the-passphrase'
+    }
+
     It 'refuses a key that is not authorised, with an authentication error' {
         $run = Invoke-AsAdmin $Lab {
             $other = Join-Path $Lab.Dir 'stranger'
