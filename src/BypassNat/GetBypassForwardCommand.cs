@@ -1,4 +1,3 @@
-using System.Linq;
 using System.Management.Automation;
 using BypassNat.Apply;
 using BypassNat.Ssh;
@@ -17,21 +16,11 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            WildcardPattern[] patterns = (Name ?? new[] { "*" })
-                .Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
             try
             {
                 using (RouterSession session = Connect())
                 {
-                    var forwards = Applier(session).ReadState().Forwards;
-                    foreach (BypassForward forward in forwards)
-                        if (patterns.Any(p => p.IsMatch(forward.Name))) WriteObject(forward);
-
-                    // Like Get-Item: a plain name that matches nothing is an error; a wildcard is not.
-                    foreach (string name in (Name ?? new string[0]).Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
-                        if (!forwards.Any(f => string.Equals(f.Name, name, System.StringComparison.OrdinalIgnoreCase)))
-                            WriteError(new ErrorRecord(new ItemNotFoundException($"{ComputerName} has no BypassNat forward named '{name}'."),
-                                "BypassNat.ForwardNotFound", ErrorCategory.ObjectNotFound, name));
+                    WriteObject(SelectByName(Applier(session).ReadState().Forwards, Name ?? new[] { "*" }), true);
                 }
             }
             catch (BypassNatException failure)

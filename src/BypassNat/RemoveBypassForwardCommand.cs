@@ -63,15 +63,7 @@ namespace BypassNat.Commands
         private void RemoveNamed(ForwardApplier applier)
         {
             RouterState state = applier.ReadState();
-            var patterns = _patterns.Select(p => new WildcardPattern(p, WildcardOptions.IgnoreCase)).ToList();
-            List<BypassForward> doomed = state.Forwards.Where(f => patterns.Any(p => p.IsMatch(f.Name))).ToList();
-
-            // Like Remove-Item: a plain name that matches nothing is an error; a wildcard matching nothing is not.
-            foreach (string pattern in _patterns.Where(p => !WildcardPattern.ContainsWildcardCharacters(p)))
-                if (!doomed.Any(f => string.Equals(f.Name, pattern, System.StringComparison.OrdinalIgnoreCase)))
-                    WriteError(new ErrorRecord(
-                        new ItemNotFoundException($"{ComputerName} has no BypassNat forward named '{pattern}'."),
-                        "BypassNat.ForwardNotFound", ErrorCategory.ObjectNotFound, pattern));
+            List<BypassForward> doomed = SelectByName(state.Forwards, _patterns);
             if (doomed.Count == 0) return;
 
             List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();

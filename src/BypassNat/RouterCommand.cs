@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using BypassNat.Apply;
@@ -66,6 +67,21 @@ namespace BypassNat.Commands
             WriteVerbose($"Public address {publicAddress}: {resolved}.");
             for (int i = 0; i < forwards.Count; i++)
                 if (forwards[i].PublicAddress == null) forwards[i] = forwards[i].WithPublicAddress(resolved);
+        }
+
+        /// <summary>
+        /// Selects the forwards whose names match the patterns (wildcards, any case). Like Get-Item and
+        /// Remove-Item, a plain name that matches nothing is a non-terminating error; a wildcard is not.
+        /// </summary>
+        protected List<BypassForward> SelectByName(IEnumerable<BypassForward> forwards, IReadOnlyCollection<string> names)
+        {
+            var patterns = names.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+            List<BypassForward> selected = forwards.Where(f => patterns.Any(p => p.IsMatch(f.Name))).ToList();
+            foreach (string name in names.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
+                if (!selected.Any(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase)))
+                    WriteError(new ErrorRecord(new ItemNotFoundException($"{ComputerName} has no BypassNat forward named '{name}'."),
+                        "BypassNat.ForwardNotFound", ErrorCategory.ObjectNotFound, name));
+            return selected;
         }
 
         /// <summary>Writes each problem of a set as an error, then stops: a bad set changes nothing.</summary>
