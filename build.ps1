@@ -47,8 +47,8 @@ function Install-LabPackages {
     }
     Write-Host "Installing $($missing -join ', ') with apt-get ..."
     $env:DEBIAN_FRONTEND = 'noninteractive'
-    Invoke-Native 'apt-get update' { apt-get update -qq }
-    Invoke-Native 'apt-get install' { apt-get install -y -qq --no-install-recommends @missing }
+    Invoke-Native 'apt-get update' { apt-get update -qq | Out-Host }
+    Invoke-Native 'apt-get install' { apt-get install -y -qq --no-install-recommends @missing | Out-Host }
 }
 
 function Get-PesterModulePath {
