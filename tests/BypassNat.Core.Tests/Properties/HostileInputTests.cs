@@ -73,8 +73,11 @@ namespace BypassNat.Tests.Properties
                     // The rules travel in a here-document: no line may end it early.
                     Assert.DoesNotContain(text.Split('\n'), line => line.Trim() == "BYPASSNAT_RULES");
                     Assert.DoesNotContain('\0', text);
-                    if (forward.Comment.Length > 0 && forward.Comment.Any(c => "\"'`$\\ ".IndexOf(c) >= 0))
-                        Assert.DoesNotContain(forward.Comment, text);
+                    // The user's text is stored inside a quoted comment: nothing in it may end the
+                    // quotes, start an expansion or a new line, whatever the comment held.
+                    foreach (System.Text.RegularExpressions.Match comment in System.Text.RegularExpressions.Regex.Matches(text, "comment \"([^\"\n]*)\""))
+                        Assert.DoesNotContain(comment.Groups[1].Value, c => "\"'`$\\".IndexOf(c) >= 0 || char.IsWhiteSpace(c) || char.IsControl(c));
+                    Assert.Equal(text.Split('\n').Count(l => l.Contains("comment ")), System.Text.RegularExpressions.Regex.Matches(text, "comment \"[^\"\n]*\"").Count);
                 }
 
                 accepted++;
