@@ -154,9 +154,19 @@ function Build-Help {
     Set-Content -Path (Join-Path $Out 'en-US/BypassNat.dll-Help.xml') -Value $xml.ToString() -Encoding utf8
 }
 
+# Property and fault tests add what they tried (inputs, states checked, faults injected) to this
+# file; the run prints it at the end, so a green run also says how much it checked.
+$CountsFile = Join-Path $Root 'out/test-results/counts.txt'
+$env:BYPASSNAT_TEST_COUNTS = $CountsFile
+
+function Write-TestCounts {
+    if (Test-Path $CountsFile) { Write-Host "What the property and fault tests checked:"; Get-Content $CountsFile | ForEach-Object { Write-Host "  $_" } }
+}
+
 function Invoke-UnitTest {
     $results = Join-Path $Root 'out/test-results'
     if (Test-Path $results) { Remove-Item $results -Recurse -Force }
+    New-Item -ItemType Directory -Force $results | Out-Null
     dotnet test (Join-Path $Root 'tests/BypassNat.Core.Tests/BypassNat.Core.Tests.csproj') -c $Configuration --nologo `
         --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal' --results-directory $results | Out-Host
     $trx = Join-Path $results 'xunit.trx'
@@ -190,6 +200,7 @@ switch ($Task) {
     'UnitTest' {
         Invoke-Build
         $unit = Invoke-UnitTest
+        Write-TestCounts
         "$($unit.Passed) passed, $($unit.Failed) failed"
         if ($unit.Failed) { exit 1 }
     }
@@ -203,6 +214,7 @@ switch ($Task) {
         Invoke-Build
         $unit = Invoke-UnitTest
         $e2e = Invoke-PesterTest
+        Write-TestCounts
         Write-Host "xunit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($e2e.Passed) passed, $($e2e.Failed) failed"
         "$($unit.Passed + $e2e.Passed) passed, $($unit.Failed + $e2e.Failed) failed"
         if ($unit.Failed -or $e2e.Failed) { exit 1 }

@@ -195,4 +195,61 @@ function Send-LabRequest {
     $null
 }
 
-Export-ModuleMember -Function Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest
+function Set-LabRouterFault {
+    <#
+    Makes one of the bypass router's tools misbehave, in its own mount namespace only: the real binary
+    is copied aside and a wrapper is bind-mounted over it. Faults, for the tool's load (nft -f,
+    iptables-restore): RefusePart adds one rule the kernel must refuse to the same transaction;
+    LoadNothing reads the ruleset and reports success without loading it; Slow touches
+    <lab>/fault-started and waits 5 s before loading it.
+    #>
+    param(
+        [Parameter(Mandatory)] $Lab,
+        [Parameter(Mandatory)] [ValidateSet('nft', 'iptables-restore')] [string] $Tool,
+        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow')] [string] $Fault
+    )
+    $target = (Invoke-LabRouter $Lab "readlink -f `$(command -v $Tool || echo /usr/sbin/$Tool)" | Select-Object -First 1).Trim()
+    $real = Join-Path $Lab.Dir "real-$Tool"
+    $wrapper = Join-Path $Lab.Dir "fault-$Tool"
+    Remove-Item (Join-Path $Lab.Dir 'fault-started') -ErrorAction Ignore
+    Copy-Item $target $real -Force
+    # nft takes the ruleset from "-f -"; the iptables binary is a multi-call one, called by name.
+    $run = if ($Tool -eq 'nft') { "`"$real`"" } else { "`"$real`" iptables-restore" }
+    $passThrough = if ($Tool -eq 'nft') {
+        "case `" `$* `" in *' -f '*) ;; *) exec `"$real`" `"`$@`" ;; esac"
+    } else {
+        "name=`$(basename `"`$0`"); [ `"`$name`" = iptables-restore ] || exec `"$real`" `"`$name`" `"`$@`""
+    }
+    $bad = if ($Tool -eq 'nft') { "{ cat; echo 'add rule ip bypassnat prerouting jump bypassnat_no_such_chain'; }" }
+           else { "sed 's/^COMMIT`$/-A BYPASSNAT_PREROUTING -j BYPASSNAT_NO_SUCH_CHAIN\nCOMMIT/'" }
+    $action = switch ($Fault) {
+        'RefusePart' { "$bad | $run `"`$@`"" }
+        'LoadNothing' { 'cat >/dev/null; exit 0' }
+        'Slow' { "touch '$($Lab.Dir)/fault-started'; sleep 5; exec $run `"`$@`"" }
+    }
+    Set-Content $wrapper "#!/bin/sh`n# BypassNat lab fault: $Fault`n$passThrough`n$action`n" -NoNewline
+    & chmod 0755 $wrapper
+    Invoke-LabRouter $Lab "mount --bind '$wrapper' '$target'" | Out-Null
+    Set-Content (Join-Path $Lab.Dir "fault-target-$Tool") $target
+}
+
+function Remove-LabRouterFault {
+    <# Puts the real tool back (see Set-LabRouterFault). #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Lab, [Parameter(Mandatory)] [string] $Tool)
+    $record = Join-Path $Lab.Dir "fault-target-$Tool"
+    if (-not (Test-Path $record)) { return }
+    $target = (Get-Content $record -Raw).Trim()
+    # A cut test's slow tool may still be running; a lazy unmount takes effect when it exits.
+    Invoke-LabRouter $Lab "umount -l '$target'" | Out-Null
+    Remove-Item $record
+}
+
+function Stop-LabSshConnections {
+    <# Cuts every open SSH connection to the bypass router (its sshd's per-connection processes), as a dropped link would. #>
+    param([Parameter(Mandatory)] $Lab)
+    $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
+    & pkill -KILL -P $sshd
+}
+
+Export-ModuleMember -Function Set-LabRouterFault, Remove-LabRouterFault, Stop-LabSshConnections, Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest

@@ -52,10 +52,26 @@ namespace BypassNat.Apply
                 result.Persisted = persisted;
                 return result;
             }
-            catch (BypassNatException) when (persisted != null)
+            catch (BypassNatException failure) when (persisted != null)
             {
+                // With the connection gone the live rules may be the new ones: the saved set stays new,
+                // so the router's next restore converges on what was asked for.
+                if (failure.ErrorId == "BypassNat.ConnectionLost")
+                    throw new BypassNatException(failure.ErrorId, failure.Kind,
+                        failure.Message + " The saved set on the router already holds the new forwards, so its next boot or flush restores those.",
+                        failure.Target, failure.InnerException);
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                try
+                {
+                    installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                }
+                catch (BypassNatException rollback)
+                {
+                    throw new BypassNatException(failure.ErrorId, failure.Kind,
+                        failure.Message + $" Putting the saved set back failed too ({rollback.Message}): it holds the new forwards, so the router's next boot or flush " +
+                        "would restore those. Run the apply again.", failure.Target, failure);
+                }
+
                 throw;
             }
         }
@@ -127,8 +143,10 @@ namespace BypassNat.Apply
             string detail = left.Describe();
             if (after.Problems.Count > 0) detail += "\n  unreadable rules:\n    " + string.Join("\n    ", after.Problems);
             if (after.Repair != null) detail += "\n  still needed: " + after.Repair;
+            string holds = after.Forwards.Count == 0 ? "none of BypassNat's forwards"
+                : $"{after.Forwards.Count} forward(s): {string.Join(", ", after.Forwards.Select(f => f.Name))}";
             throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                $"The rules read back from {_session.Settings.Endpoint} differ from what was applied; another program may be changing the ruleset at the same time. " +
+                $"The rules read back from {_session.Settings.Endpoint} differ from what was applied; it now holds {holds}. Another program may be changing the ruleset at the same time. " +
                 $"Run the apply again, and if this repeats, compare with Get-BypassForward.\n{detail}",
                 _session.Settings.Endpoint);
         }

@@ -88,7 +88,20 @@ namespace BypassNat.Backends
         public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<BypassForward> touched,
             string tools, out IReadOnlyList<string> warnings)
         {
-            CommandResult result = session.Run(WriteScript(session.Privileged, load, touched));
+            CommandResult result;
+            try
+            {
+                result = session.Run(WriteScript(session.Privileged, load, touched));
+            }
+            catch (BypassNatException lost) when (lost.ErrorId == "BypassNat.ConnectionLost")
+            {
+                // The kernel takes a ruleset whole, so the router is on one side of the write or the
+                // other; which one, only a new look can tell.
+                throw new BypassNatException(lost.ErrorId, lost.Kind,
+                    lost.Message + $" The connection was lost while the rules were being written ({tool}): the router holds either its previous forwards or the new ones, never a mix. " +
+                    "Run the apply again (it converges), or Get-BypassForward to see which.", lost.Target, lost.InnerException);
+            }
+
             if (!result.Succeeded)
                 throw Failure(session,
                     $"apply the rules ({tool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, tools);

@@ -151,7 +151,12 @@ namespace BypassNat.Ssh
                         $"The SSH connection to {Settings.Endpoint} failed while running a command: {e.Message}", Settings.Endpoint, e);
                 }
 
-                return new CommandResult(command.ExitStatus ?? -1, command.Result, command.Error);
+                // No exit status means the channel closed before the command ended: the script may have
+                // stopped anywhere, which is not the same as a script that failed.
+                if (command.ExitStatus == null)
+                    throw new BypassNatException("BypassNat.ConnectionLost", FailureKind.ConnectionError,
+                        $"The SSH connection to {Settings.Endpoint} closed before a command finished.", Settings.Endpoint);
+                return new CommandResult(command.ExitStatus.Value, command.Result, command.Error);
             }
         }
 

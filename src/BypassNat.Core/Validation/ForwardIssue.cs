@@ -29,10 +29,34 @@ namespace BypassNat
             get
             {
                 string where = Row > 0 ? $"Row {Row}: " : string.Empty;
-                return $"{where}{Field} '{Value}' is not valid: {Reason}.";
+                return $"{where}{Field} '{Shown(Value)}' is not valid: {Reason}.";
             }
         }
 
-        public override string ToString() => Message;
+        private const int ShownLength = 60;
+
+        /// <summary>
+        /// The value as a message can show it: on one line (control characters escaped, so a value with
+        /// a line break cannot fake a second message) and cut short (a 10 MB field is not 10 MB of error).
+        /// </summary>
+        public static string Shown(string value)
+        {
+            if (string.IsNullOrEmpty(value)) return string.Empty;
+            var text = new System.Text.StringBuilder();
+            int used = 0;
+            for (; used < value.Length && text.Length < ShownLength; used++)
+            {
+                char c = value[used];
+                if (c == '\n') text.Append("\\n");
+                else if (c == '\r') text.Append("\\r");
+                else if (c == '\t') text.Append("\\t");
+                // Control and format characters (NUL, a right-to-left override) would hide what the value is.
+                else if (char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format)
+                    text.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                else text.Append(c);
+            }
+
+            return used < value.Length ? $"{text}... ({value.Length} characters)" : text.ToString();
+        }
     }
 }

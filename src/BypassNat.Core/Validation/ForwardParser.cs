@@ -79,6 +79,9 @@ namespace BypassNat
                 Fail("BypassNat.InvalidComment", "Comment", comment, $"a comment has at most {MaxCommentLength} characters");
             else if (HasControlCharacter(comment))
                 Fail("BypassNat.InvalidComment", "Comment", comment, "a comment is one line of printable text");
+            else if (HasBrokenCharacter(comment))
+                Fail("BypassNat.InvalidComment", "Comment", comment,
+                    "it holds half of a character (an unpaired UTF-16 surrogate), which cannot be stored and read back; check the file's encoding");
 
             issues = found;
             if (found.Count > 0) return null;
@@ -168,6 +171,18 @@ namespace BypassNat
                     fail("BypassNat.InvalidBoolean", field, text, "use true or false (yes/no, 1/0 and on/off work too)");
                     return byDefault;
             }
+        }
+
+        // Such text cannot be encoded as UTF-8, so what the router would store is not what was written.
+        private static bool HasBrokenCharacter(string text)
+        {
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+                if (char.IsSurrogate(text[i])) return true;
+            }
+
+            return false;
         }
 
         private static bool HasControlCharacter(string text)
