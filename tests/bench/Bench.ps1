@@ -12,7 +12,10 @@
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [string] $OutFile,
-    [switch] $Smoke
+    [switch] $Smoke,
+    # Replaces parts of the plan, e.g. @{ Sizes = @(@{ Count = 1000; Reps = 1 }); SeedCounts = @() } to
+    # measure an older build without its slowest rows.
+    [hashtable] $Plan = @{}
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -22,6 +25,7 @@ $pwsh = Join-Path $PSHOME 'pwsh.dll'
 $ModulePath = (Resolve-Path $ModulePath).Path
 
 # Repetitions: fewer for the big rows, so a full run stays near ten minutes on two shared cores.
+$overrides = $Plan
 $plan = if ($Smoke) {
     @{ FloorReps = 1; Sizes = @(@{ Count = 1; Reps = 1 }, @{ Count = 10; Reps = 1 }); RemoveFrom = 10; RemoveCount = 9; RemoveReps = 1
        Range = '2000-2099'; RangePorts = 100; RangeReps = 1; SeedCounts = @(3); CsvRows = @(100); CsvReps = 1; DataForwards = 10; Connections = 20; DataRounds = 1 }
@@ -31,6 +35,7 @@ $plan = if ($Smoke) {
        CsvRows = @(10000, 100000); CsvReps = 3; DataForwards = 5000; Connections = 1500; DataRounds = 3 }
 }
 $plan.Backends = @('Iptables', 'Nftables')
+foreach ($key in $overrides.Keys) { $plan[$key] = $overrides[$key] }
 $plan.ModulePath = $ModulePath
 
 function Get-Median([double[]] $Values) {
