@@ -288,8 +288,11 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         Set-MainRouterForward $Lab -Forward (Get-Forwards $withRange)
         Assert-Answers udp 5000 'device udp 5000 '
         if ($Backend -eq 'Nftables') {
-            # One interval element a protocol, not one a port.
-            @((Get-LabNatTable $Lab) -split "`n" | Where-Object { $_ -like '*4990-5010 comment "bypassnat;name=span;*' }) | Should -HaveCount 2
+            # One interval element a protocol in each of the ranges map and the reflect and keep sets, none a port.
+            $nat = Get-LabNatTable $Lab
+            @($nat -split "`n" | Where-Object { $_ -like '*4990-5010 comment "bypassnat;name=span;*' }) | Should -HaveCount 6
+            $nat | Should -Not -Match '\. 5000 comment "bypassnat;name=span;'
+            $nat | Should -Match 'tcp \. 192\.0\.2\.2 \. 4990-5010 comment "bypassnat;name=span;ext=4990-5010" : 192\.0\.2\.20,
         }
         (Invoke-Apply $withRange).Output[0].Changed | Should -BeFalse
         (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
