@@ -292,7 +292,7 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
             $nat = Get-LabNatTable $Lab
             @($nat -split "`n" | Where-Object { $_ -like '*4990-5010 comment "bypassnat;name=span;*' }) | Should -HaveCount 6
             $nat | Should -Not -Match '\. 5000 comment "bypassnat;name=span;'
-            $nat | Should -Match 'tcp \. 192\.0\.2\.2 \. 4990-5010 comment "bypassnat;name=span;ext=4990-5010" : 192\.0\.2\.20,
+            $nat | Should -Match 'tcp \. 192\.0\.2\.2 \. 4990-5010 comment "bypassnat;name=span;ext=4990-5010" : 192\.0\.2\.20\b'
         }
         (Invoke-Apply $withRange).Output[0].Changed | Should -BeFalse
         (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
