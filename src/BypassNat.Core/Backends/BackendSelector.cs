@@ -23,10 +23,17 @@ namespace BypassNat.Backends
         /// (<see cref="RouterSurvey"/>) and need not list the ruleset twice.
         /// </summary>
         public static string ProbeScript(string p, bool owned = true) =>
+            // Asking for BypassNat's table answers both questions: listed, or "No such file or directory"
+            // means nft works. (nft list tables would fetch the whole ruleset: seconds on a router
+            // whose iptables-nft rules are many.)
             "if command -v nft >/dev/null 2>&1; then\n" +
             "  echo \"nft=$(nft --version 2>/dev/null | head -n 1)\"\n" +
-            "  " + p + "nft list tables >/dev/null 2>&1 && echo nft-usable=yes\n" +
-            (owned ? "  " + p + "nft list tables 2>/dev/null | grep -qx 'table " + NftablesTable.Qualified + "' && echo nft-owned=yes\n" : "") +
+            "  if nft_error=$(LC_ALL=C " + p + "nft list table " + NftablesTable.Qualified + " 2>&1 >/dev/null); then\n" +
+            "    echo nft-usable=yes\n" +
+            (owned ? "    echo nft-owned=yes\n" : "") +
+            "  else\n" +
+            "    case \"$nft_error\" in (*'No such file or directory'*) echo nft-usable=yes ;; esac\n" +
+            "  fi\n" +
             "fi\n" +
             "if command -v iptables-restore >/dev/null 2>&1; then\n" +
             "  echo \"iptables=$(iptables --version 2>/dev/null | head -n 1)\"\n" +

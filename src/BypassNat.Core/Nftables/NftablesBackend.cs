@@ -25,10 +25,15 @@ namespace BypassNat.Nftables
             return NftablesReader.Read(result.Output);
         }
 
-        // List the tables first: a missing table is normal, but a refused listing is an error.
+        // A missing table is normal, a refused listing is an error: when the listing fails, ask again
+        // for the error alone. (Not nft list tables first: it fetches the whole ruleset, seconds on a
+        // router with many iptables-nft rules.)
         public string ReadScript(string privileged) =>
-            "tables=$(" + privileged + "nft list tables 2>&1) || { echo \"$tables\" >&2; exit 4; }\n" +
-            "case \"$tables\" in (*'table " + NftablesTable.Qualified + "'*) " + privileged + "nft -nn list table " + NftablesTable.Qualified + " ;; esac\n";
+            "LC_ALL=C " + privileged + "nft -nn list table " + NftablesTable.Qualified + " 2>/dev/null && exit 0\n" +
+            "nft_error=$(LC_ALL=C " + privileged + "nft list table " + NftablesTable.Qualified + " 2>&1 >/dev/null) && exit 0\n" +
+            "case \"$nft_error\" in (*'No such file or directory'*) exit 0 ;; esac\n" +
+            "echo \"$nft_error\" >&2\n" +
+            "exit 4\n";
 
         public RouterState ParseRead(string output) => NftablesReader.Read(output);
 
