@@ -96,6 +96,8 @@ try {
     $port = 9999 + $plan.DataForwards
     $server = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', "$($lab.Prefix)-dev", 'dotnet', $pwsh, '-NoProfile', '-NonInteractive', '-File', $worker, '-Serve', $port) -PassThru -RedirectStandardOutput /dev/null -RedirectStandardError (Join-Path $lab.Dir 'server.err')
     Set-MainRouterForward $lab -Forward @([pscustomobject]@{ ExternalPort = $port; BypassAddress = '192.0.2.2'; BypassPort = $port; InternalAddress = '192.0.2.20'; InternalPort = $port; Protocol = 'Tcp' })
+    # One unrecorded round first: the listener's and the client's first connections pay for JIT.
+    & ip netns exec "$($lab.Prefix)-inet" dotnet $pwsh -NoProfile -NonInteractive -File $worker -Connect "203.0.113.1:$port" -Count ([math]::Min(200, $plan.Connections)) | Out-Null
     foreach ($backend in $plan.Backends) {
         $rates = @{ 1 = @(); $plan.DataForwards = @() }
         foreach ($round in 1..$plan.DataRounds) {
