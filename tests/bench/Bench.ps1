@@ -96,8 +96,7 @@ try {
     $port = 9999 + $plan.DataForwards
     $server = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', "$($lab.Prefix)-dev", 'dotnet', $pwsh, '-NoProfile', '-NonInteractive', '-File', $worker, '-Serve', $port) -PassThru -RedirectStandardOutput /dev/null -RedirectStandardError (Join-Path $lab.Dir 'server.err')
     Set-MainRouterForward $lab -Forward @([pscustomobject]@{ ExternalPort = $port; BypassAddress = '192.0.2.2'; BypassPort = $port; InternalAddress = '192.0.2.20'; InternalPort = $port; Protocol = 'Tcp' })
-    # One unrecorded round first: the listener's and the client's first connections pay for JIT.
-    & ip netns exec "$($lab.Prefix)-inet" dotnet $pwsh -NoProfile -NonInteractive -File $worker -Connect "203.0.113.1:$port" -Count ([math]::Min(200, $plan.Connections)) | Out-Null
+    $warm = $false
     foreach ($backend in $plan.Backends) {
         $rates = @{ 1 = @(); $plan.DataForwards = @() }
         foreach ($round in 1..$plan.DataRounds) {
@@ -109,6 +108,11 @@ try {
                         New-BypassForward | Invoke-BypassForwardApply @ssh -Backend $Params.Backend
                 }
                 if ($applied.Errors) { throw "Applying $count forward(s) for the data path failed: $($applied.Errors[0].Message)" }
+                if (-not $warm) {
+                    # One unrecorded round first: the listener's first connections pay for its JIT.
+                    & ip netns exec "$($lab.Prefix)-inet" dotnet $pwsh -NoProfile -NonInteractive -File $worker -Connect "203.0.113.1:$port" -Count ([math]::Min(300, $plan.Connections)) | Out-Null
+                    $warm = $true
+                }
                 $line = & ip netns exec "$($lab.Prefix)-inet" dotnet $pwsh -NoProfile -NonInteractive -File $worker -Connect "203.0.113.1:$port" -Count $plan.Connections
                 $seconds, $failed = "$line".Trim().Split(' ')
                 if ([int]$failed -gt 0) { throw "$failed of $($plan.Connections) connections through $count forward(s) ($backend) failed." }
