@@ -8,6 +8,10 @@
              network-namespace lab); ends with the line "N passed, N failed".
     Demo   - Build, then starts the lab, applies docs/examples/forwards.csv to its bypass router and
              shows requests from the internet client answered by the device, then tears the lab down.
+    Bench  - Build, then measures applies, New-BypassForward and the data path in the lab against the
+             floor of one SSH command, and writes the table to docs/benchmarks.md (about ten minutes;
+             not part of Test). -Smoke: every row once with tiny sizes, nothing written. -Micro: the
+             BenchmarkDotNet micro-benchmarks of rendering, diffing and parsing instead.
     Everything a fresh Debian machine lacks (apt packages, Pester) is installed on the way.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 Test
@@ -15,14 +19,20 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Demo', 'Clean')]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Demo', 'Bench', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
     # Pester files to run (PesterTest/Test); all of tests/pester by default.
-    [string[]] $PesterPath
+    [string[]] $PesterPath,
+
+    # Bench: every row once with tiny sizes, to check the bench itself; writes no docs/benchmarks.md.
+    [switch] $Smoke,
+
+    # Bench: the BenchmarkDotNet micro-benchmarks (tests/BypassNat.Benchmarks) instead of the lab.
+    [switch] $Micro
 )
 
 $ErrorActionPreference = 'Stop'
@@ -193,10 +203,22 @@ function Invoke-Demo {
     & (Join-Path $Root 'tests/lab/Demo.ps1') -ModulePath $Out -CsvPath (Join-Path $Root 'docs/examples/forwards.csv')
 }
 
+function Invoke-Bench {
+    if ($Micro) {
+        Invoke-Native 'dotnet run (benchmarks)' { dotnet run -c Release --project (Join-Path $Root 'tests/BypassNat.Benchmarks/BypassNat.Benchmarks.csproj') -- --filter '*' }
+        return
+    }
+    Install-LabPackages
+    $outFile = if ($Smoke) { $null } else { Join-Path $Root 'docs/benchmarks.md' }
+    & (Join-Path $Root 'tests/bench/Bench.ps1') -ModulePath $Out -OutFile $outFile -Smoke:$Smoke | Out-Null
+    if ($outFile) { Write-Host "Wrote $outFile" }
+}
+
 switch ($Task) {
     'Clean' { Remove-Item (Join-Path $Root 'out') -Recurse -Force -ErrorAction Ignore }
     'Build' { Invoke-Build }
     'Demo' { Invoke-Build; Invoke-Demo }
+    'Bench' { Invoke-Build; Invoke-Bench }
     'UnitTest' {
         Invoke-Build
         $unit = Invoke-UnitTest

@@ -134,9 +134,9 @@ namespace BypassNat.Commands
         /// <summary>Picks the backend on the router and says which one and why.</summary>
         protected ForwardApplier Applier(RouterSession session)
         {
-            BackendChoice choice = BackendSelector.Choose(session, Backend);
-            WriteVerbose($"Backend on {ComputerName}: {choice.Reason}.");
-            return new ForwardApplier(session, choice);
+            ForwardApplier applier = ForwardApplier.Survey(session, Backend);
+            WriteVerbose($"Backend on {ComputerName}: {applier.Choice.Reason}.");
+            return applier;
         }
     }
 }

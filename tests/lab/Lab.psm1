@@ -186,7 +186,9 @@ function Send-LabRequest {
     # race the last step of a change. A silent path (the bug) times out and is not tried again.
     foreach ($attempt in 1..2) {
         $clock = [Diagnostics.Stopwatch]::StartNew()
-        $answer = 'hello' | & timeout ($TimeoutSeconds + 2) ip netns exec "$($Lab.Prefix)-$From" socat "-T$TimeoutSeconds" - $spec 2>$null
+        # -t: after sending, wait as long for the answer (socat's default is 0.5 s, which a loaded
+        # machine's forking device service can miss, so a working forward looked broken).
+        $answer = 'hello' | & timeout ($TimeoutSeconds + 2) ip netns exec "$($Lab.Prefix)-$From" socat "-T$TimeoutSeconds" "-t$TimeoutSeconds" - $spec 2>$null
         $line = @($answer | Where-Object { $_ }) | Select-Object -First 1
         if ($line) { return "$line".Trim() }
         if ($clock.Elapsed.TotalSeconds -ge 1) { break }

@@ -266,4 +266,51 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         ($run.Errors | Where-Object FullyQualifiedErrorId -like 'BypassNat.SshPortCapture*').Message | Should -BeLike '*-Force*'
         Get-LabNatTable $Lab | Should -Be $before
     }
+
+    It 'costs one SSH command when nothing changes, and two for a change (read; write, clean-up and read-back)' {
+        $run = Invoke-Apply $Csv
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output[0].Changed | Should -BeFalse
+        $run.Output[0].SshCommands | Should -Be 1
+
+        $run = Invoke-Apply ($Csv -replace 'NAS web UI', 'NAS web UI moved')
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output[0].Modified) | Should -Be @('web')
+        $run.Output[0].SshCommands | Should -Be 2
+        (Invoke-Apply $Csv).Output[0].SshCommands | Should -Be 2
+    }
+
+    It 'forwards a range kept as it is, and reads it back whole' {
+        $withRange = $Csv + "`nspan,TcpUdp,4990-5010,192.0.2.2,,192.0.2.20,,"
+        $run = Invoke-Apply $withRange
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output[0].Added) | Should -Be @('span')
+        Set-MainRouterForward $Lab -Forward (Get-Forwards $withRange)
+        Assert-Answers udp 5000 'device udp 5000 '
+        if ($Backend -eq 'Nftables') {
+            # One interval element a protocol in each of the ranges map and the reflect and keep sets, none a port.
+            $nat = Get-LabNatTable $Lab
+            @($nat -split "`n" | Where-Object { $_ -like '*4990-5010 comment "bypassnat;name=span;*' }) | Should -HaveCount 6
+            $nat | Should -Not -Match '\. 5000 comment "bypassnat;name=span;'
+            $nat | Should -Match 'tcp \. 192\.0\.2\.2 \. 4990-5010 comment "bypassnat;name=span;ext=4990-5010" : 192\.0\.2\.20\b'
+        }
+        (Invoke-Apply $withRange).Output[0].Changed | Should -BeFalse
+        (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
+        Set-MainRouterForward $Lab -Forward (Get-Forwards $Csv)
+    }
+
+    It 'clears the conntrack entries of the touched ports, and only those' {
+        # Two UDP flows through the router: one to a forward the next change touches, one to a forward it leaves alone.
+        Assert-Answers udp 9000 'device udp 9000 '
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9001 -SourcePort 40100 | Should -Match '^device udp 9001 '
+        (Invoke-LabCommand $Lab byp 'conntrack -L -p udp --orig-dst 192.0.2.2 --orig-port-dst 9000') -join "`n" | Should -Match 'dport=9000'
+
+        $run = Invoke-Apply ($Csv -replace '(?m)^game,Udp,9000,192.0.2.2,,192.0.2.20,,', 'game,Udp,9000,192.0.2.2,,192.0.2.20,,game server')
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output[0].Modified) | Should -Be @('game')
+        $run.Output[0].ConntrackEntriesDeleted | Should -BeGreaterThan 0
+        (Invoke-LabCommand $Lab byp 'conntrack -L -p udp --orig-dst 192.0.2.2 --orig-port-dst 9000') -join "`n" | Should -Not -Match 'dport=9000'
+        (Invoke-LabCommand $Lab byp 'conntrack -L -p udp --orig-dst 192.0.2.2 --orig-port-dst 19001') -join "`n" | Should -Match 'sport=40100 dport=19001'
+        (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
+    }
 }

@@ -32,5 +32,11 @@ namespace BypassNat.Apply
         public string Persisted { get; set; }
 
         public TimeSpan Duration { get; set; }
+
+        /// <summary>
+        /// How many commands the apply ran on the router over its SSH connection, reading included:
+        /// 1 when nothing changed, 2 for a change (3 when it also moved the forwards between backends).
+        /// </summary>
+        public int SshCommands { get; set; }
     }
 }

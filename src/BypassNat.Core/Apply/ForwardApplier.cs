@@ -17,18 +17,34 @@ namespace BypassNat.Apply
     {
         private readonly RouterSession _session;
 
+        // What one SSH command read before anything changed; null once the rules changed, or when the
+        // applier was made for a choice made elsewhere (then every read is a command of its own).
+        private RouterSurvey _survey;
+
         public ForwardApplier(RouterSession session, BackendChoice choice)
         {
             _session = session;
             Choice = choice;
         }
 
+        /// <summary>
+        /// Probes the router, lists its LANs and reads BypassNat's rules in every backend, all in one
+        /// SSH command; the plan, -WhatIf and a no-op apply need nothing more.
+        /// </summary>
+        public static ForwardApplier Survey(RouterSession session, BackendKind requested)
+        {
+            RouterSurvey survey = RouterSurvey.Run(session, requested);
+            return new ForwardApplier(session, survey.Choice) { _survey = survey };
+        }
+
         public BackendChoice Choice { get; }
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(desired, RouterScript.DetectLans(_session), Choice.Backend.Read(_session), Choice.Other?.Read(_session));
+            new ApplyPlan(desired, _survey?.Lans ?? RouterScript.DetectLans(_session), ReadState(), Choice.Other == null ? null : Read(Choice.Other));
 
-        public RouterState ReadState() => Choice.Backend.Read(_session);
+        public RouterState ReadState() => Read(Choice.Backend);
+
+        private RouterState Read(IRouterBackend backend) => _survey != null ? _survey.State(backend) : backend.Read(_session);
 
         /// <summary>
         /// Applies the plan. Where -Persist installed the forwards on the router (or
@@ -40,17 +56,18 @@ namespace BypassNat.Apply
         {
             string persisted = null;
             var installer = new PersistenceInstaller(_session);
-            if (plan.NeedsWrite || persist)
+            // A change saves the set in the same command as the rules (see Write); a no-op apply with
+            // -Persist only installs.
+            if (!plan.NeedsWrite && persist)
             {
                 persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
+            ApplyResult result;
             try
             {
-                ApplyResult result = ApplyRules(plan, warn);
-                result.Persisted = persisted;
-                return result;
+                result = ApplyRules(plan, persist, installer, ref persisted, warn);
             }
             catch (BypassNatException failure) when (persisted != null)
             {
@@ -74,9 +91,13 @@ namespace BypassNat.Apply
 
                 throw;
             }
+
+            result.Persisted = persisted;
+            result.SshCommands = _session.CommandsRun;
+            return result;
         }
 
-        private ApplyResult ApplyRules(ApplyPlan plan, Action<string> warn)
+        private ApplyResult ApplyRules(ApplyPlan plan, bool persist, PersistenceInstaller installer, ref string persisted, Action<string> warn)
         {
             var clock = Stopwatch.StartNew();
             var result = new ApplyResult
@@ -94,9 +115,20 @@ namespace BypassNat.Apply
 
             IEnumerable<BypassForward> touched = plan.Diff.Touched();
             if (plan.Leftover != null) touched = touched.Concat(plan.Leftover.Forwards);
-            result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
-            foreach (string warning in warnings) warn(warning);
-            Verify(plan.Desired);
+            if (Choice.Backend is IScriptedBackend scripted)
+            {
+                result.ConntrackEntriesDeleted = Write(scripted, plan, touched, persist, installer, ref persisted, warn);
+            }
+            else
+            {
+                persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
+                foreach (string warning in saveWarnings) warn(warning);
+
+                result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
+                foreach (string warning in warnings) warn(warning);
+                Verify(plan.Desired, Choice.Backend.Read(_session));
+            }
+
             if (plan.Leftover != null)
             {
                 Choice.Other.Remove(_session, plan.Leftover);
@@ -121,12 +153,14 @@ namespace BypassNat.Apply
         public IReadOnlyList<BypassForward> RemoveAll()
         {
             new PersistenceInstaller(_session).Uninstall();
+            // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
             foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
             {
-                RouterState state = backend.Read(_session);
+                RouterState state = Read(backend);
                 removed.AddRange(state.Forwards);
                 backend.Remove(_session, state);
+                _survey = null;
                 if (backend.Read(_session).Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
                         $"BypassNat's {backend.Kind} rules are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
@@ -135,9 +169,48 @@ namespace BypassNat.Apply
             return removed;
         }
 
-        private void Verify(IReadOnlyList<BypassForward> desired)
+        /// <summary>
+        /// The change as one SSH command: refresh the saved set (where -Persist installed one), the
+        /// kernel transaction, the conntrack clean-up of the touched ports, and the read-back, which
+        /// the workstation then compares with the desired set. A refused save or transaction stops
+        /// the script there, so nothing after it runs.
+        /// </summary>
+        private int Write(IScriptedBackend backend, ApplyPlan plan, IEnumerable<BypassForward> touched, bool persist,
+            PersistenceInstaller installer, ref string persisted, Action<string> warn)
         {
-            RouterState after = Choice.Backend.Read(_session);
+            string p = _session.Privileged;
+            var script = new SectionedScript();
+            bool save = persist || _survey == null || _survey.Persisted;
+            if (save) script.Add("persist", PersistenceInstaller.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
+            script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
+            script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
+            script.Add("read-back", backend.ReadScript(p));
+            CommandResult whole = _session.Run(script.Render());
+            _survey = null;
+            IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
+
+            if (save)
+            {
+                persisted = installer.Saved(SectionedScript.Section(sections, "persist", whole), out IReadOnlyList<string> saveWarnings);
+                foreach (string warning in saveWarnings) warn(warning);
+            }
+
+            CommandResult load = SectionedScript.Section(sections, "load", whole);
+            if (!load.Succeeded)
+                throw RouterScript.Failure(_session,
+                    $"apply the rules ({backend.LoadTool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", load, backend.Tools);
+            CommandResult conntrack = SectionedScript.Section(sections, "conntrack", whole);
+            foreach (string warning in RouterScript.Warnings(load).Concat(RouterScript.Warnings(conntrack))) warn(warning);
+
+            CommandResult readBack = SectionedScript.Section(sections, "read-back", whole);
+            if (!readBack.Succeeded)
+                throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", readBack, backend.Tools);
+            Verify(plan.Desired, backend.ParseRead(readBack.Output));
+            return RouterScript.ConntrackDeleted(conntrack);
+        }
+
+        private void Verify(IReadOnlyList<BypassForward> desired, RouterState after)
+        {
             RulesetDiff left = RulesetDiff.Compute(desired, after.Forwards);
             if (left.IsEmpty && after.Problems.Count == 0 && after.InPlace) return;
             string detail = left.Describe();

@@ -14,21 +14,36 @@ namespace BypassNat.Backends
     /// </summary>
     public static class BackendSelector
     {
-        public static BackendChoice Choose(RouterSession session, BackendKind requested)
+        public static BackendChoice Choose(RouterSession session, BackendKind requested) =>
+            Choose(session, requested, session.Run(RouterScript.Preamble + ProbeScript(session.Privileged)));
+
+        /// <summary>
+        /// What the router has, as key=value lines; always exits 0. Without <paramref name="owned"/>
+        /// it leaves out where BypassNat's rules are, for a caller that reads both backends anyway
+        /// (<see cref="RouterSurvey"/>) and need not list the ruleset twice.
+        /// </summary>
+        public static string ProbeScript(string p, bool owned = true) =>
+            // Asking for BypassNat's table answers both questions: listed, or "No such file or directory"
+            // means nft works. (nft list tables would fetch the whole ruleset: seconds on a router
+            // whose iptables-nft rules are many.)
+            "if command -v nft >/dev/null 2>&1; then\n" +
+            "  echo \"nft=$(nft --version 2>/dev/null | head -n 1)\"\n" +
+            "  if nft_error=$(LC_ALL=C " + p + "nft list table " + NftablesTable.Qualified + " 2>&1 >/dev/null); then\n" +
+            "    echo nft-usable=yes\n" +
+            (owned ? "    echo nft-owned=yes\n" : "") +
+            "  else\n" +
+            "    case \"$nft_error\" in (*'No such file or directory'*) echo nft-usable=yes ;; esac\n" +
+            "  fi\n" +
+            "fi\n" +
+            "if command -v iptables-restore >/dev/null 2>&1; then\n" +
+            "  echo \"iptables=$(iptables --version 2>/dev/null | head -n 1)\"\n" +
+            (owned ? "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + IptablesChains.Prerouting + " ' && echo iptables-owned=yes\n" : "") +
+            "fi\n" +
+            "exit 0\n";
+
+        /// <summary>Picks the backend from what <see cref="ProbeScript"/> printed.</summary>
+        public static BackendChoice Choose(RouterSession session, BackendKind requested, CommandResult result)
         {
-            string p = session.Privileged;
-            string probe = RouterScript.Preamble +
-                "if command -v nft >/dev/null 2>&1; then\n" +
-                "  echo \"nft=$(nft --version 2>/dev/null | head -n 1)\"\n" +
-                "  " + p + "nft list tables >/dev/null 2>&1 && echo nft-usable=yes\n" +
-                "  " + p + "nft list tables 2>/dev/null | grep -qx 'table " + NftablesTable.Qualified + "' && echo nft-owned=yes\n" +
-                "fi\n" +
-                "if command -v iptables-restore >/dev/null 2>&1; then\n" +
-                "  echo \"iptables=$(iptables --version 2>/dev/null | head -n 1)\"\n" +
-                "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + IptablesChains.Prerouting + " ' && echo iptables-owned=yes\n" +
-                "fi\n" +
-                "exit 0\n";
-            CommandResult result = session.Run(probe);
             var facts = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (string line in result.Output.Split('\n'))
             {

@@ -30,33 +30,45 @@ namespace BypassNat.Backends
         /// old conntrack entry and never sees the new DNAT until that entry expires. This deletes
         /// exactly the entries of the ports touched, never the whole table, and prints how many went.
         /// </summary>
+        /// <remarks>
+        /// One listing of the table and one awk pass find the touched ports that have entries at all;
+        /// only those get a <c>conntrack -D</c>. The touched ports travel on awk's standard input
+        /// (a here-document ahead of the listing), so no command line grows with the number of
+        /// forwards, and neighbouring ports are merged into ranges first.
+        /// </remarks>
         public static string ForgetConntrack(string privileged, IEnumerable<BypassForward> touched)
         {
-            var targets = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (BypassForward forward in touched)
-                foreach (string transport in forward.Transports)
-                {
-                    targets.Add($"{transport} {forward.BypassAddress} {forward.BypassPort.Start} {forward.BypassPort.End}");
-                    if (forward.PublicAddress != null)
-                        targets.Add($"{transport} {forward.PublicAddress} {forward.ExternalPort.Start} {forward.ExternalPort.End}");
-                }
-
+            IReadOnlyList<string> targets = ConntrackTargets(touched);
             var script = new StringBuilder();
             script.Append("total=0\n");
             if (targets.Count > 0)
             {
                 script.Append("if command -v conntrack >/dev/null 2>&1; then\n");
-                // List the entries to the address once and delete only the ports in the range that have
-                // any, so a 10,000-port range costs one listing, not 10,000 deletes.
-                script.Append("  forget() {\n");
-                script.Append("    for port in $(").Append(privileged).Append("conntrack -L -p \"$1\" --orig-dst \"$2\" 2>/dev/null </dev/null |\n");
-                script.Append("        awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^dport=/) { sub(/^dport=/, \"\", $i); print $i; break } }' | sort -un); do\n");
-                script.Append("      [ \"$port\" -ge \"$3\" ] && [ \"$port\" -le \"$4\" ] || continue\n");
-                script.Append("      n=$(").Append(privileged).Append("conntrack -D -p \"$1\" --orig-dst \"$2\" --orig-port-dst \"$port\" 2>&1 </dev/null | sed -n 's/.* \\([0-9][0-9]*\\) flow entr.*/\\1/p')\n");
-                script.Append("      total=$((total + ${n:-0}))\n");
-                script.Append("    done\n");
-                script.Append("  }\n");
-                foreach (string target in targets) script.Append("  forget ").Append(target).Append('\n');
+                script.Append("  bypassnat_touched() {\n    cat <<'BYPASSNAT_PORTS'\n");
+                foreach (string target in targets) script.Append(target).Append('\n');
+                script.Append("BYPASSNAT_PORTS\n  }\n");
+                script.Append("  hits=$( { bypassnat_touched; echo end; ").Append(privileged).Append("conntrack -L 2>/dev/null </dev/null; } | awk '\n");
+                // Touched ports: small ranges go into a hash, wide ones (a 60,000-port forward) stay ranges.
+                script.Append("    !listing { if ($0 == \"end\") { listing = 1; next }\n");
+                script.Append("      if ($4 - $3 < 1024) { for (p = $3; p <= $4; p++) port[$1 \" \" $2 \" \" p] = 1 }\n");
+                script.Append("      else { n++; key[n] = $1 \" \" $2; first[n] = $3; last[n] = $4 }\n");
+                script.Append("      next }\n");
+                // The first dst= and dport= of an entry are the original direction's: where the client sent it.
+                script.Append("    { dst = \"\"; dport = \"\"\n");
+                script.Append("      for (i = 2; i <= NF; i++) {\n");
+                script.Append("        if (dst == \"\" && substr($i, 1, 4) == \"dst=\") dst = substr($i, 5)\n");
+                script.Append("        else if (substr($i, 1, 6) == \"dport=\") { dport = substr($i, 7); break }\n");
+                script.Append("      }\n");
+                script.Append("      if (dport == \"\") next\n");
+                script.Append("      k = $1 \" \" dst; hit = (k \" \" dport) in port\n");
+                script.Append("      for (j = 1; !hit && j <= n; j++) if (key[j] == k && dport + 0 >= first[j] && dport + 0 <= last[j]) hit = 1\n");
+                script.Append("      if (hit && !((k \" \" dport) in seen)) { seen[k \" \" dport] = 1; print k \" \" dport } }')\n");
+                script.Append("  set -- $hits\n");
+                script.Append("  while [ $# -ge 3 ]; do\n");
+                script.Append("    n=$(").Append(privileged).Append("conntrack -D -p \"$1\" --orig-dst \"$2\" --orig-port-dst \"$3\" 2>&1 </dev/null | sed -n 's/.* \\([0-9][0-9]*\\) flow entr.*/\\1/p')\n");
+                script.Append("    total=$((total + ${n:-0}))\n");
+                script.Append("    shift 3\n");
+                script.Append("  done\n");
                 script.Append("else\n");
                 script.Append("  echo '").Append(WarningPrefix).Append("conntrack is not installed on the router, so flows that started before this change keep their old path until they expire' >&2\n");
                 script.Append("fi\n");
@@ -66,13 +78,52 @@ namespace BypassNat.Backends
             return script.ToString();
         }
 
+        /// <summary>"protocol address first last" per touched range, overlapping and neighbouring ranges merged.</summary>
+        internal static IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched)
+        {
+            var ranges = new Dictionary<string, List<PortRange>>(StringComparer.Ordinal);
+            void Add(string key, PortRange range)
+            {
+                if (!ranges.TryGetValue(key, out List<PortRange> list)) ranges[key] = list = new List<PortRange>();
+                list.Add(range);
+            }
+
+            foreach (BypassForward forward in touched)
+                foreach (string transport in forward.Transports)
+                {
+                    Add($"{transport} {forward.BypassAddress}", forward.BypassPort);
+                    if (forward.PublicAddress != null) Add($"{transport} {forward.PublicAddress}", forward.ExternalPort);
+                }
+
+            var targets = new List<string>();
+            foreach (KeyValuePair<string, List<PortRange>> entry in ranges.OrderBy(e => e.Key, StringComparer.Ordinal))
+            {
+                int start = -1, end = -1;
+                foreach (PortRange range in entry.Value.OrderBy(r => r.Start))
+                {
+                    if (start >= 0 && range.Start <= end + 1) { end = Math.Max(end, range.End); continue; }
+                    if (start >= 0) targets.Add($"{entry.Key} {start} {end}");
+                    start = range.Start;
+                    end = range.End;
+                }
+
+                targets.Add($"{entry.Key} {start} {end}");
+            }
+
+            return targets;
+        }
+
+        /// <summary>Lists the router's IPv4 addresses; needs no privileges.</summary>
+        public const string LanScript = "ip -4 -o addr show\n";
+
         /// <summary>
         /// The router's connected IPv4 networks (its LANs), read with <c>ip -4 -o addr show</c>, which
         /// needs no privileges. Loopback does not count.
         /// </summary>
-        public static RenderContext DetectLans(RouterSession session)
+        public static RenderContext DetectLans(RouterSession session) => ParseLans(session, session.Run(Preamble + LanScript));
+
+        public static RenderContext ParseLans(RouterSession session, CommandResult result)
         {
-            CommandResult result = session.Run(Preamble + "ip -4 -o addr show\n");
             if (!result.Succeeded) throw Failure(session, "list its addresses (ip -4 -o addr show)", result, "ip (iproute2)");
             var prefixes = new List<Ipv4Prefix>();
             foreach (Match m in Regex.Matches(result.Output, @"\binet (\d+\.\d+\.\d+\.\d+/\d+)"))

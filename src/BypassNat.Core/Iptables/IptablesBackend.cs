@@ -6,9 +6,11 @@ using BypassNat.Ssh;
 namespace BypassNat.Iptables
 {
     /// <summary>Reads and writes BypassNat's nat chains with iptables-save / iptables-restore.</summary>
-    public sealed class IptablesBackend : IRouterBackend
+    public sealed class IptablesBackend : IScriptedBackend
     {
-        private const string Tools = "iptables-save, iptables-restore and conntrack";
+        public string Tools => "iptables-save, iptables-restore and conntrack";
+
+        public string LoadTool => "iptables-restore";
 
         public BackendKind Kind => BackendKind.Iptables;
 
@@ -16,16 +18,22 @@ namespace BypassNat.Iptables
 
         public IptablesState ReadState(RouterSession session)
         {
-            CommandResult result = session.Run(RouterScript.Preamble + session.Privileged + "iptables-save -t nat\n");
+            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
             if (!result.Succeeded) throw RouterScript.Failure(session, "read the nat table (iptables-save -t nat)", result, Tools);
             return IptablesReader.Read(result.Output);
         }
 
+        public string ReadScript(string privileged) => privileged + "iptables-save -t nat\n";
+
+        public RouterState ParseRead(string output) => IptablesReader.Read(output);
+
+        public string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
+            Restore(privileged, IptablesRenderer.RenderRestore(desired, ((IptablesState)current).Jumps, context));
+
         public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
         {
-            string restore = IptablesRenderer.RenderRestore(desired, ((IptablesState)current).Jumps, context);
-            return RouterScript.RunWrite(session, Restore(session.Privileged, restore), "iptables-restore", touched, Tools, out warnings);
+            return RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool, touched, Tools, out warnings);
         }
 
         public void Remove(RouterSession session, RouterState current)

@@ -10,27 +10,40 @@ namespace BypassNat.Nftables
     /// transaction. Every other table is left alone, and the proxy's <c>iptables -t nat -F</c> does not
     /// reach it.
     /// </summary>
-    public sealed class NftablesBackend : IRouterBackend
+    public sealed class NftablesBackend : IScriptedBackend
     {
-        private const string Tools = "nft and conntrack";
+        public string Tools => "nft and conntrack";
+
+        public string LoadTool => "nft -f";
 
         public BackendKind Kind => BackendKind.Nftables;
 
         public RouterState Read(RouterSession session)
         {
-            // List the tables first: a missing table is normal, but a refused listing is an error.
-            string script = RouterScript.Preamble +
-                "tables=$(" + session.Privileged + "nft list tables 2>&1) || { echo \"$tables\" >&2; exit 4; }\n" +
-                "case \"$tables\" in *'table " + NftablesTable.Qualified + "'*) " + session.Privileged + "nft -nn list table " + NftablesTable.Qualified + " ;; esac\n";
-            CommandResult result = session.Run(script);
+            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
             if (!result.Succeeded) throw RouterScript.Failure(session, "read the nftables ruleset (nft list)", result, Tools);
             return NftablesReader.Read(result.Output);
         }
 
+        // A missing table is normal, a refused listing is an error: when the listing fails, ask again
+        // for the error alone. (Not nft list tables first: it fetches the whole ruleset, seconds on a
+        // router with many iptables-nft rules.)
+        public string ReadScript(string privileged) =>
+            "LC_ALL=C " + privileged + "nft -nn list table " + NftablesTable.Qualified + " 2>/dev/null && exit 0\n" +
+            "nft_error=$(LC_ALL=C " + privileged + "nft list table " + NftablesTable.Qualified + " 2>&1 >/dev/null) && exit 0\n" +
+            "case \"$nft_error\" in (*'No such file or directory'*) exit 0 ;; esac\n" +
+            "echo \"$nft_error\" >&2\n" +
+            "exit 4\n";
+
+        public RouterState ParseRead(string output) => NftablesReader.Read(output);
+
+        public string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
+            Load(privileged, NftablesRenderer.Render(desired, context));
+
         public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
         {
-            return RouterScript.RunWrite(session, Load(session.Privileged, NftablesRenderer.Render(desired, context)), "nft -f", touched, Tools, out warnings);
+            return RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool, touched, Tools, out warnings);
         }
 
         public void Remove(RouterSession session, RouterState current)

@@ -9,8 +9,9 @@ namespace BypassNat.Nftables
 {
     /// <summary>
     /// Reads BypassNat's forwards back from <c>nft -nn list table ip bypassnat</c>. Each map element is
-    /// one protocol and port; the elements of one forward share its comment, and are put back together
-    /// into the forward only if they still form exactly what the renderer wrote.
+    /// one protocol and a port or an interval of ports; the elements of one forward share its comment,
+    /// and are put back together into the forward only if they still form exactly what the renderer
+    /// wrote: for each protocol, contiguous ports with one offset between key and value.
     /// </summary>
     public static class NftablesReader
     {
@@ -20,7 +21,9 @@ namespace BypassNat.Nftables
             public string Transport;
             public IPAddress KeyAddress;
             public int KeyPort;
+            public int KeyPortEnd;
             public IPAddress Value;
+            // The device port the first key port goes to; an element without one keeps the port.
             public int ValuePort;
             public string Text;
         }
@@ -29,8 +32,9 @@ namespace BypassNat.Nftables
             @"^(?<proto>\w+)\s*\.\s*(?<addr>[\d.]+)\s*\.\s*(?<port>\d+)\s*(?:comment\s+""(?<comment>[^""]*)"")?\s*:\s*(?<to>[\d.]+)\s*\.\s*(?<toport>\d+)$",
             RegexOptions.CultureInvariant);
 
-        private static readonly Regex SourceNatElement = new Regex(
-            @"^(?<proto>\w+)\s*\.\s*(?<addr>[\d.]+)\s*\.\s*(?<port>\d+)\s*(?:comment\s+""(?<comment>[^""]*)"")?\s*:\s*(?<to>[\d.]+)$",
+        // Interval maps and sets: the key's port may be a range, the value is an address.
+        private static readonly Regex IntervalElement = new Regex(
+            @"^(?<proto>\w+)\s*\.\s*(?<addr>[\d.]+)\s*\.\s*(?<port>\d+)(?:-(?<portend>\d+))?\s*(?:comment\s+""(?<comment>[^""]*)"")?\s*:\s*(?<to>[\d.]+)$",
             RegexOptions.CultureInvariant);
 
         /// <param name="listing">The table as nft lists it; null or empty when the router has no such table.</param>
@@ -41,7 +45,8 @@ namespace BypassNat.Nftables
             state.TableExists = true;
             // -nn prints priorities and ct status as numbers: dstnat - 10 is -110, srcnat - 10 is 90, dnat is 0x20.
             state.PreroutingHooked = Regex.IsMatch(listing,
-                @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.ForwardsMap);
+                @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.ForwardsMap +
+                @"\n\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.RangesMap + @"\n");
             const string Tuple = @"meta l4proto \. ip daddr \. th dport";
             const string Dnat = @"ct status (dnat|0x20) ";
             const string Protocols = @"meta l4proto \{[^}]*\} ";
@@ -52,12 +57,19 @@ namespace BypassNat.Nftables
                 @"\s*" + Dnat + Protocols + Tuple + " @" + NftablesTable.TargetsSet + @" snat (ip )?to ip saddr\n");
 
             List<Element> all = Elements(listing, NftablesTable.ForwardsMap, ForwardElement, state.Problems);
+            // An element of the ranges map DNATs the address only, so each port goes to itself.
+            foreach (Element kept in Elements(listing, NftablesTable.RangesMap, IntervalElement, state.Problems))
+            {
+                kept.ValuePort = kept.KeyPort;
+                all.Add(kept);
+            }
+
             List<Element> forwards = all.Where(e => e.Meta.Role == null).ToList();
             var viaPublic = all.Where(e => e.Meta.Role == RuleComment.PublicRole).GroupBy(e => e.Meta.Name, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
             foreach (Element stray in all.Where(e => e.Meta.Role != null && e.Meta.Role != RuleComment.PublicRole))
                 state.Problems.Add($"map {NftablesTable.ForwardsMap}: {stray.Text}");
-            List<Element> sourceNat = Elements(listing, NftablesTable.SourceNatMap, SourceNatElement, state.Problems);
+            List<Element> sourceNat = Elements(listing, NftablesTable.SourceNatMap, IntervalElement, state.Problems);
             var natted = sourceNat.GroupBy(e => e.Meta.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
 
             foreach (IGrouping<string, Element> group in forwards.GroupBy(e => e.Meta.Name, StringComparer.Ordinal))
@@ -87,29 +99,28 @@ namespace BypassNat.Nftables
         {
             Element first = elements[0];
             var transports = elements.Select(e => e.Transport).Distinct().OrderBy(t => t, StringComparer.Ordinal).ToList();
-            var keyPorts = elements.Where(e => e.Transport == transports[0]).Select(e => e.KeyPort).OrderBy(p => p).ToList();
-            int start = keyPorts[0], count = keyPorts.Count, offset = first.ValuePort - first.KeyPort;
-
-            // Every element must belong to one shape: same addresses, contiguous ports, one offset,
-            // and the same ports for each protocol.
-            bool whole = keyPorts.Last() - start + 1 == count
-                && elements.Count == count * transports.Count
-                && elements.All(e => e.Meta.ExternalPort == first.Meta.ExternalPort && e.Meta.Comment == first.Meta.Comment
-                    && e.KeyAddress.Equals(first.KeyAddress) && e.Value.Equals(first.Value)
-                    && e.KeyPort >= start && e.KeyPort < start + count && e.ValuePort - e.KeyPort == offset)
-                && transports.All(t => elements.Count(e => e.Transport == t) == count);
-            if (!whole || start + offset < PortRange.MinPort || start + offset + count - 1 > PortRange.MaxPort) return null;
+            // Every element must belong to one shape: same addresses and metadata, and for each
+            // protocol the same contiguous ports with one offset.
+            if (!elements.All(e => e.Meta.ExternalPort == first.Meta.ExternalPort && e.Meta.Comment == first.Meta.Comment
+                    && e.KeyAddress.Equals(first.KeyAddress) && e.Value.Equals(first.Value)))
+                return null;
+            Span? shape = Shape(elements, transports);
+            if (shape == null) return null;
+            int start = shape.Value.Start, end = shape.Value.End, offset = shape.Value.Offset;
+            if (start + offset < PortRange.MinPort || end + offset > PortRange.MaxPort) return null;
 
             ForwardProtocol protocol = transports.Count == 2 ? ForwardProtocol.TcpUdp
                 : transports[0] == "udp" ? ForwardProtocol.Udp : ForwardProtocol.Tcp;
-            var bypassPort = new PortRange(start, start + count - 1);
-            var internalPort = new PortRange(start + offset, start + offset + count - 1);
+            var bypassPort = new PortRange(start, end);
+            var internalPort = new PortRange(start + offset, end + offset);
 
             bool sourceNat = false;
             if (snat != null)
             {
-                sourceNat = snat.Count == elements.Count && snat.All(e =>
-                    e.KeyAddress.Equals(first.Value) && e.Value.Equals(first.KeyAddress) && internalPort.Contains(e.KeyPort) && transports.Contains(e.Transport));
+                // The source NAT covers the device's ports, for the same protocols, back to the bypass address.
+                Span? natted = snat.All(e => e.KeyAddress.Equals(first.Value) && e.Value.Equals(first.KeyAddress))
+                    ? Shape(snat, transports, keysOnly: true) : null;
+                sourceNat = natted != null && natted.Value.Start == internalPort.Start && natted.Value.End == internalPort.End;
                 if (!sourceNat) return null;
             }
 
@@ -117,14 +128,48 @@ namespace BypassNat.Nftables
                 first.Value, internalPort, sourceNat, first.Meta.Comment);
         }
 
+        private struct Span
+        {
+            public int Start, End, Offset;
+        }
+
+        /// <summary>
+        /// The ports the elements cover and their offset to the device's, when every protocol in
+        /// <paramref name="transports"/> (and no other) covers the same contiguous ports without a
+        /// gap or overlap, at one offset; null otherwise.
+        /// </summary>
+        private static Span? Shape(List<Element> elements, List<string> transports, bool keysOnly = false)
+        {
+            Span? shape = null;
+            if (elements.Any(e => !transports.Contains(e.Transport))) return null;
+            foreach (string transport in transports)
+            {
+                List<Element> sorted = elements.Where(e => e.Transport == transport).OrderBy(e => e.KeyPort).ToList();
+                if (sorted.Count == 0) return null;
+                var span = new Span { Start = sorted[0].KeyPort, End = sorted[0].KeyPortEnd, Offset = keysOnly ? 0 : sorted[0].ValuePort - sorted[0].KeyPort };
+                for (int i = 1; i < sorted.Count; i++)
+                {
+                    if (sorted[i].KeyPort != span.End + 1) return null;
+                    if (!keysOnly && sorted[i].ValuePort - sorted[i].KeyPort != span.Offset) return null;
+                    span.End = sorted[i].KeyPortEnd;
+                }
+
+                if (shape == null) shape = span;
+                else if (shape.Value.Start != span.Start || shape.Value.End != span.End || shape.Value.Offset != span.Offset) return null;
+            }
+
+            return shape;
+        }
+
         // The public-address elements mirror the forward's: the external ports instead of the bypass
         // ports, one address, the same devices and protocols.
         private static BypassForward WithPublic(BypassForward forward, List<Element> elements, List<Element> hairpin)
         {
             IPAddress address = hairpin[0].KeyAddress;
-            var expected = elements.Select(e => $"{e.Transport} {e.KeyPort - forward.BypassPort.Start + forward.ExternalPort.Start} {e.Value} {e.ValuePort}");
-            var found = hairpin.Select(e => $"{e.Transport} {e.KeyPort} {e.Value} {e.ValuePort}");
-            bool whole = hairpin.All(e => e.KeyAddress.Equals(address)) && new HashSet<string>(expected).SetEquals(found) && hairpin.Count == elements.Count;
+            if (!hairpin.All(e => e.KeyAddress.Equals(address) && e.Value.Equals(forward.InternalAddress))) return null;
+            Span? shape = Shape(hairpin, elements.Select(e => e.Transport).Distinct().ToList());
+            bool whole = shape != null && shape.Value.Start == forward.ExternalPort.Start && shape.Value.End == forward.ExternalPort.End
+                && shape.Value.Start + shape.Value.Offset == forward.InternalPort.Start;
             return whole ? forward.WithPublicAddress(address) : null;
         }
 
@@ -149,8 +194,9 @@ namespace BypassNat.Nftables
                     continue;
                 }
 
-                int valuePort = 0;
-                if (m.Groups["toport"].Success && !TryPort(m.Groups["toport"].Value, out valuePort))
+                int valuePort = 0, keyPortEnd = keyPort;
+                if ((m.Groups["toport"].Success && !TryPort(m.Groups["toport"].Value, out valuePort))
+                    || (m.Groups["portend"].Success && (!TryPort(m.Groups["portend"].Value, out keyPortEnd) || keyPortEnd < keyPort)))
                 {
                     problems.Add($"map {map}: {text}");
                     continue;
@@ -158,7 +204,7 @@ namespace BypassNat.Nftables
 
                 elements.Add(new Element
                 {
-                    Meta = meta, Transport = transport, KeyAddress = keyAddress, KeyPort = keyPort, Value = value, ValuePort = valuePort, Text = text,
+                    Meta = meta, Transport = transport, KeyAddress = keyAddress, KeyPort = keyPort, KeyPortEnd = keyPortEnd, Value = value, ValuePort = valuePort, Text = text,
                 });
             }
 

@@ -22,22 +22,29 @@ namespace BypassNat.Nftables
             text.Append("table ").Append(NftablesTable.Qualified).Append(" {\n");
 
             // One map lookup a packet, however many forwards: keyed by protocol, address and port,
-            // valued by the device's address and port. A range becomes one element per port, which
-            // is what maps one to one. The public address (hairpin) is one more key to the same value.
+            // valued by the device's address and port. A shifted range (19001-19002 to 9001-9002)
+            // becomes one element per port, which is what maps one to one. A range kept as it is
+            // (20000-29999 to the same ports) is one interval element in the ranges map, whose DNAT
+            // changes only the address and so keeps each port, like iptables' DNAT without a port.
+            // The public address (hairpin) is one more key to the same value.
             const string Key = "inet_proto . ipv4_addr . inet_service";
-            AppendCollection(text, "map", NftablesTable.ForwardsMap, Key + " : ipv4_addr . inet_service", null, enabled.SelectMany(ForwardElements));
-            AppendCollection(text, "map", NftablesTable.SourceNatMap, Key + " : ipv4_addr", null,
-                enabled.Where(f => f.SourceNat).SelectMany(f => DeviceElements(f, null, $" : {f.BypassAddress}")));
+            AppendCollection(text, "map", NftablesTable.ForwardsMap, Key + " : ipv4_addr . inet_service", null, enabled.SelectMany(f => ForwardElements(f, ranges: false)));
+            AppendCollection(text, "map", NftablesTable.RangesMap, Key + " : ipv4_addr", "interval", enabled.SelectMany(f => ForwardElements(f, ranges: true)));
+            // Keyed by the device's ports, which are one interval per forward and protocol.
+            AppendCollection(text, "map", NftablesTable.SourceNatMap, Key + " : ipv4_addr", "interval",
+                DeviceElements(enabled.Where(f => f.SourceNat), null, f => $" : {f.BypassAddress}"));
             AppendCollection(text, "set", NftablesTable.LansSet, "ipv4_addr", "interval",
                 enabled.Select(context.LanOf).Where(p => p != null).Select(p => p.Value.ToString()).Distinct());
-            AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", null,
-                enabled.Where(f => context.LanOf(f) != null).SelectMany(f => DeviceElements(f, RuleComment.ReflectRole, $" : {f.BypassAddress}")));
-            AppendCollection(text, "set", NftablesTable.TargetsSet, Key, null, enabled.SelectMany(f => DeviceElements(f, RuleComment.KeepRole, string.Empty)));
+            AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", "interval",
+                DeviceElements(enabled.Where(f => context.LanOf(f) != null), RuleComment.ReflectRole, f => $" : {f.BypassAddress}"));
+            AppendCollection(text, "set", NftablesTable.TargetsSet, Key, "interval", DeviceElements(enabled, RuleComment.KeepRole, f => string.Empty));
 
             // dstnat - 10: before the iptables-nft nat table (dstnat) where a proxy's REDIRECT lives.
             text.Append("\tchain prerouting {\n");
             text.Append("\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n");
             text.Append("\t\tmeta l4proto { tcp, udp } dnat ip to meta l4proto . ip daddr . th dport map @").Append(NftablesTable.ForwardsMap).Append('\n');
+            // A packet no element of the first map matches goes on to this rule.
+            text.Append("\t\tmeta l4proto { tcp, udp } dnat ip to meta l4proto . ip daddr . th dport map @").Append(NftablesTable.RangesMap).Append('\n');
             text.Append("\t}\n\n");
 
             // srcnat - 10: before a blanket MASQUERADE. In order: the forwards that ask for source NAT;
@@ -82,30 +89,101 @@ namespace BypassNat.Nftables
             return comment >= 0 ? comment : element.Length;
         }
 
-        private static IEnumerable<string> ForwardElements(BypassForward forward)
+        private static IEnumerable<string> ForwardElements(BypassForward forward, bool ranges)
         {
-            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).Encode()))
+            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).Encode(), ranges))
                 yield return element;
             if (forward.PublicAddress == null) yield break;
-            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).Encode()))
+            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).Encode(), ranges))
                 yield return element;
         }
 
-        private static IEnumerable<string> Elements(BypassForward forward, System.Net.IPAddress address, PortRange ports, string comment)
+        /// <summary>An unshifted range needs no port translation: one interval element, in the ranges map.</summary>
+        private static bool KeepsPorts(BypassForward forward, PortRange ports) => !ports.IsSingle && forward.InternalPort == ports;
+
+        private static IEnumerable<string> Elements(BypassForward forward, System.Net.IPAddress address, PortRange ports, string comment, bool ranges)
         {
+            if (KeepsPorts(forward, ports) != ranges) yield break;
             foreach (string transport in forward.Transports)
+            {
+                if (ranges)
+                {
+                    yield return $"{transport} . {address} . {ports} comment \"{comment}\" : {forward.InternalAddress}";
+                    continue;
+                }
+
                 for (int i = 0; i < ports.Count; i++)
                     yield return $"{transport} . {address} . {ports.Start + i} comment \"{comment}\" : " +
                                  $"{forward.InternalAddress} . {forward.InternalPort.Start + i}";
+            }
         }
 
-        /// <summary>Elements keyed by the translated packet: protocol, device address, device port.</summary>
-        private static IEnumerable<string> DeviceElements(BypassForward forward, string role, string value)
+        /// <summary>
+        /// Elements keyed by the translated packet: protocol, device address, device ports (one
+        /// interval a forward and protocol). Two forwards may lead to the same device ports (80 and
+        /// 8080 both to :80), and an interval set refuses overlapping elements, so the forward that
+        /// claims a port first keeps it and a later one gets only the ports still free.
+        /// </summary>
+        private static IEnumerable<string> DeviceElements(IEnumerable<BypassForward> forwards, string role, Func<BypassForward, string> value)
         {
-            string comment = RuleComment.For(forward, role).Encode();
-            foreach (string transport in forward.Transports)
-                for (int i = 0; i < forward.InternalPort.Count; i++)
-                    yield return $"{transport} . {forward.InternalAddress} . {forward.InternalPort.Start + i} comment \"{comment}\"{value}";
+            var claimed = new Dictionary<string, ClaimedPorts>(StringComparer.Ordinal);
+            foreach (BypassForward forward in forwards)
+            {
+                string comment = RuleComment.For(forward, role).Encode();
+                foreach (string transport in forward.Transports)
+                {
+                    string key = $"{transport} . {forward.InternalAddress}";
+                    if (!claimed.TryGetValue(key, out ClaimedPorts taken)) claimed[key] = taken = new ClaimedPorts();
+                    foreach (PortRange free in taken.Claim(forward.InternalPort))
+                        yield return $"{key} . {free} comment \"{comment}\"{value(forward)}";
+                }
+            }
+        }
+
+        /// <summary>The device ports already in a collection, so each later claim gets only what is still free.</summary>
+        private sealed class ClaimedPorts
+        {
+            private readonly HashSet<int> _single = new HashSet<int>();
+            private readonly List<PortRange> _ranges = new List<PortRange>();
+
+            public List<PortRange> Claim(PortRange wanted)
+            {
+                var inTheWay = new List<PortRange>();
+                foreach (PortRange range in _ranges)
+                    if (range.Overlaps(wanted)) inTheWay.Add(range);
+                if (wanted.Count <= _single.Count)
+                {
+                    for (int port = wanted.Start; port <= wanted.End; port++)
+                        if (_single.Contains(port)) inTheWay.Add(new PortRange(port, port));
+                }
+                else
+                {
+                    foreach (int port in _single)
+                        if (wanted.Contains(port)) inTheWay.Add(new PortRange(port, port));
+                }
+
+                var free = new List<PortRange> { wanted };
+                foreach (PortRange taken in inTheWay)
+                {
+                    var rest = new List<PortRange>();
+                    foreach (PortRange part in free)
+                    {
+                        if (!part.Overlaps(taken)) { rest.Add(part); continue; }
+                        if (part.Start < taken.Start) rest.Add(new PortRange(part.Start, taken.Start - 1));
+                        if (part.End > taken.End) rest.Add(new PortRange(taken.End + 1, part.End));
+                    }
+
+                    free = rest;
+                }
+
+                foreach (PortRange part in free)
+                {
+                    if (part.IsSingle) _single.Add(part.Start);
+                    else _ranges.Add(part);
+                }
+
+                return free;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ namespace BypassNat.Nftables
         public const string Name = "bypassnat";
         public const string Qualified = Family + " " + Name;
         public const string ForwardsMap = "forwards";
+        public const string RangesMap = "ranges";
         public const string SourceNatMap = "sourcenat";
         public const string LansSet = "lans";
         public const string ReflectMap = "reflect";

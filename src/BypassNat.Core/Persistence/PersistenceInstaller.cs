@@ -17,6 +17,9 @@ namespace BypassNat.Persistence
     {
         public const string Directory = "/etc/bypassnat";
         public const string RestoreScript = Directory + "/restore.sh";
+
+        /// <summary>Prints "persisted=yes" when an earlier -Persist installed the forwards, so an apply knows to refresh the saved set.</summary>
+        public const string InstalledScript = "[ -f " + RestoreScript + " ] && echo persisted=yes\nexit 0\n";
         private const string SystemdDirectory = "/etc/systemd/system";
         private const string OpenWrtRulesetPost = "/usr/share/nftables.d/ruleset-post/bypassnat.nft";
         private const string CronLine = "* * * * * /bin/sh " + RestoreScript + " --if-missing";
@@ -32,12 +35,29 @@ namespace BypassNat.Persistence
         /// </summary>
         public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings)
         {
+            CommandResult result = _session.Run(RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install)));
+            return Saved(result, out warnings);
+        }
+
+        /// <summary>How the router persists the forwards, from what <see cref="SaveScript"/> printed; throws when it failed.</summary>
+        public string Saved(CommandResult result, out IReadOnlyList<string> warnings)
+        {
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "save the forwards for boot (-Persist); the rules on the router were not changed", result,
+                    "mkdir, tee, mv, rm, ln and systemctl");
+            warnings = RouterScript.Warnings(result);
+            string how = System.Text.RegularExpressions.Regex.Match(result.Output, "persisted=(\\w+)").Groups[1].Value;
+            return how == "none" || how.Length == 0 ? null : how;
+        }
+
+        /// <summary>The save as a script body, so an apply can run it in the same command as the rules it saves.</summary>
+        public static string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install)
+        {
             string ruleset = backend == BackendKind.Nftables
                 ? NftablesRenderer.Render(forwards, context)
                 : IptablesRenderer.RenderChains(forwards, new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true }, context);
             string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
             string stale = backend == BackendKind.Nftables ? "ruleset.iptables" : "ruleset.nft";
-            string p = _session.Privileged;
 
             var script = new StringBuilder();
             script.Append("set -e\numask 022\n");
@@ -94,13 +114,7 @@ namespace BypassNat.Persistence
                 script.Append("fi\n");
             }
 
-            CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
-            if (!result.Succeeded)
-                throw RouterScript.Failure(_session, "save the forwards for boot (-Persist); the forwards themselves are applied", result,
-                    "mkdir, tee, mv, rm, ln and systemctl");
-            warnings = RouterScript.Warnings(result);
-            string how = System.Text.RegularExpressions.Regex.Match(result.Output, "persisted=(\\w+)").Groups[1].Value;
-            return how == "none" || how.Length == 0 ? null : how;
+            return script.ToString();
         }
 
         /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>

@@ -131,6 +131,7 @@ namespace BypassNat.Ssh
         /// </summary>
         public CommandResult Run(string script)
         {
+            CommandsRun++;
             using (SshCommand command = _client.CreateCommand("sh -s"))
             {
                 command.CommandTimeout = Settings.CommandTimeout;
@@ -159,6 +160,9 @@ namespace BypassNat.Ssh
                 return new CommandResult(command.ExitStatus.Value, command.Result, command.Error);
             }
         }
+
+        /// <summary>How many commands (SSH round trips) this session has run; an apply keeps it a small constant.</summary>
+        public int CommandsRun { get; private set; }
 
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;

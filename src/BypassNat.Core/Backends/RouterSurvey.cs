@@ -1,0 +1,91 @@
+using System;
+using System.Collections.Generic;
+using BypassNat.Iptables;
+using BypassNat.Nftables;
+using BypassNat.Persistence;
+using BypassNat.Ssh;
+
+namespace BypassNat.Backends
+{
+    /// <summary>
+    /// Everything a command needs to know about a router before it changes anything, read in one SSH
+    /// command: which tools it has (the backend probe), its LANs, and BypassNat's rules in each
+    /// backend. Parsing is lazy, so a backend whose listing failed is an error only for a caller that
+    /// needs it, as when each was read on its own.
+    /// </summary>
+    public sealed class RouterSurvey
+    {
+        private readonly RouterSession _session;
+        private readonly IReadOnlyDictionary<string, CommandResult> _sections;
+        private readonly CommandResult _whole;
+        private readonly Dictionary<BackendKind, RouterState> _states = new Dictionary<BackendKind, RouterState>();
+        private RenderContext _lans;
+
+        private RouterSurvey(RouterSession session, IReadOnlyDictionary<string, CommandResult> sections, CommandResult whole)
+        {
+            _session = session;
+            _sections = sections;
+            _whole = whole;
+        }
+
+        public BackendChoice Choice { get; private set; }
+
+        /// <summary>The backends whose rules a survey reads.</summary>
+        public static IReadOnlyList<IScriptedBackend> Backends { get; } = new IScriptedBackend[] { new NftablesBackend(), new IptablesBackend() };
+
+        public static RouterSurvey Run(RouterSession session, BackendKind requested)
+        {
+            string p = session.Privileged;
+            var script = new SectionedScript()
+                .Add("probe", BackendSelector.ProbeScript(p, owned: false))
+                .Add("lans", RouterScript.LanScript)
+                .Add("persisted", PersistenceInstaller.InstalledScript);
+            // A backend whose tool is missing reads as empty; the probe says it is missing.
+            script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Nftables).ReadScript(p));
+            script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Iptables).ReadScript(p));
+            CommandResult whole = session.Run(script.Render());
+            var survey = new RouterSurvey(session, script.Parse(whole), whole);
+
+            // Where BypassNat's rules are follows from the reads; a listing that failed owns nothing.
+            CommandResult probe = SectionedScript.Section(survey._sections, "probe", whole);
+            string owned = string.Empty;
+            if (survey.TryState(BackendKind.Nftables, out RouterState nft) && nft.Present) owned += "nft-owned=yes\n";
+            if (survey.TryState(BackendKind.Iptables, out RouterState iptables) && ((IptablesState)iptables).HasPreroutingChain) owned += "iptables-owned=yes\n";
+            survey.Choice = BackendSelector.Choose(session, requested, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
+            return survey;
+        }
+
+        /// <summary>
+        /// An earlier -Persist left a saved set on the router, which every change must keep current
+        /// (also true when the survey could not tell: the save script checks again by itself).
+        /// </summary>
+        public bool Persisted => !_sections.TryGetValue("persisted", out CommandResult result) || result.Output.Contains("persisted=yes");
+
+        public RenderContext Lans => _lans ?? (_lans = RouterScript.ParseLans(_session, SectionedScript.Section(_sections, "lans", _whole)));
+
+        /// <summary>The backend's rules as the survey read them; a failed listing is the error it would have been on its own.</summary>
+        public RouterState State(IRouterBackend backend)
+        {
+            if (TryState(backend.Kind, out RouterState state)) return state;
+            CommandResult result = SectionedScript.Section(_sections, ReadSection(backend.Kind), _whole);
+            throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules", result, Backend(backend.Kind).Tools);
+        }
+
+        private bool TryState(BackendKind kind, out RouterState state)
+        {
+            if (_states.TryGetValue(kind, out state)) return true;
+            if (!_sections.TryGetValue(ReadSection(kind), out CommandResult result) || !result.Succeeded) return false;
+            state = _states[kind] = Backend(kind).ParseRead(result.Output);
+            return true;
+        }
+
+        private static string ReadSection(BackendKind kind) => "read-" + kind.ToString().ToLowerInvariant();
+
+        private static IScriptedBackend Backend(BackendKind kind)
+        {
+            foreach (IScriptedBackend backend in Backends)
+                if (backend.Kind == kind) return backend;
+            throw new ArgumentOutOfRangeException(nameof(kind));
+        }
+    }
+}

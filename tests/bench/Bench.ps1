@@ -1,0 +1,204 @@
+<#
+.SYNOPSIS
+    Measures what an apply costs, against the floor of one SSH command, in the namespace lab.
+.DESCRIPTION
+    Builds a lab (tests/lab), runs every row, prints one table of medians and their ratios to the
+    OpenSSH floor measured in the same run, and writes it to -OutFile with the machine it ran on.
+    The machine may be shared: absolute numbers are noisy, the ratios in one run are what counts.
+    -Smoke runs every row once with tiny sizes and writes nothing unless -OutFile is given: the
+    tests run it so the bench cannot rot.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [string] $OutFile,
+    [switch] $Smoke,
+    # Replaces parts of the plan, e.g. @{ Sizes = @(@{ Count = 1000; Reps = 1 }); SeedCounts = @() } to
+    # measure an older build without its slowest rows.
+    [hashtable] $Plan = @{}
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+$worker = Join-Path $PSScriptRoot 'BenchWorker.ps1'
+$pwsh = Join-Path $PSHOME 'pwsh.dll'
+$ModulePath = (Resolve-Path $ModulePath).Path
+
+# Repetitions: fewer for the big rows, so a full run stays near ten minutes on two shared cores.
+$overrides = $Plan
+$plan = if ($Smoke) {
+    @{ FloorReps = 1; Sizes = @(@{ Count = 1; Reps = 1 }, @{ Count = 10; Reps = 1 }); RemoveFrom = 10; RemoveCount = 9; RemoveReps = 1
+       Range = '2000-2099'; RangePorts = 100; RangeReps = 1; SeedCounts = @(3); CsvRows = @(100); CsvReps = 1; DataForwards = 10; Connections = 20; DataRounds = 1 }
+} else {
+    @{ FloorReps = 9; Sizes = @(@{ Count = 1; Reps = 5 }, @{ Count = 100; Reps = 5 }, @{ Count = 1000; Reps = 3 }, @{ Count = 5000; Reps = 2 })
+       RemoveFrom = 1000; RemoveCount = 990; RemoveReps = 3; Range = '2000-61999'; RangePorts = 60000; RangeReps = 3; SeedCounts = @(100, 1000)
+       CsvRows = @(10000, 100000); CsvReps = 3; DataForwards = 5000; Connections = 1500; DataRounds = 3 }
+}
+$plan.Backends = @('Iptables', 'Nftables')
+foreach ($key in $overrides.Keys) { $plan[$key] = $overrides[$key] }
+$plan.ModulePath = $ModulePath
+
+function Get-Median([double[]] $Values) {
+    $sorted = @($Values | Sort-Object)
+    if ($sorted.Count % 2) { $sorted[[int][math]::Floor($sorted.Count / 2)] } else { ($sorted[$sorted.Count / 2 - 1] + $sorted[$sorted.Count / 2]) / 2 }
+}
+
+$clock = [Diagnostics.Stopwatch]::StartNew()
+$rows = [Collections.Generic.List[object]]::new()
+$lab = $null
+$server = $null
+try {
+    $lab = Start-BypassLab -ModulePath $ModulePath
+    $plan.KeyFile = $lab.Ssh.KeyFile
+    $plan.KnownHostsFile = $lab.Ssh.KnownHostsFile
+    $paramsPath = Join-Path $lab.Dir 'bench-params.json'
+    $resultPath = Join-Path $lab.Dir 'bench-rows.json'
+    $plan | ConvertTo-Json -Depth 4 | Set-Content $paramsPath
+
+    Write-Host 'Applies, from the admin workstation:'
+    & ip netns exec "$($lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File $worker -ParamsPath $paramsPath -OutPath $resultPath | Out-Host
+    if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultPath)) { throw "The admin side of the bench failed (exit code $LASTEXITCODE)." }
+    foreach ($row in (Get-Content $resultPath -Raw | ConvertFrom-Json)) {
+        $rows.Add([pscustomobject]@{ Name = $row.Name; Backend = $row.Backend; Median = Get-Median $row.Seconds; Runs = @($row.Seconds).Count; Commands = $row.Commands; Unit = 's' })
+    }
+
+    # New-BypassForward against Import-Csv alone, each in a fresh process, for its peak memory.
+    Write-Host 'Import-Csv | New-BypassForward:'
+    foreach ($count in $plan.CsvRows) {
+        $csv = Join-Path $lab.Dir "rows-$count.csv"
+        $text = [Text.StringBuilder]::new("Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,SourceNat,Comment,Enabled`n")
+        for ($i = 0; $i -lt $count; $i++) {
+            $port = 1 + $i % 60000; $net = [math]::Floor($i / 60000)
+            [void]$text.Append("f$i,Tcp,$port,192.0.2.$(2 + $net),$port,198.51.100.$(10 + $net),$port,false,,true`n")
+        }
+        Set-Content $csv $text.ToString()
+        foreach ($what in 'Import-Csv alone', 'Import-Csv | New-BypassForward') {
+            $pipeline = if ($what -eq 'Import-Csv alone') { "Import-Csv '$csv' | Out-Null" } else { "Import-Csv '$csv' | New-BypassForward | Out-Null" }
+            $script = "Import-Module '$ModulePath/BypassNat.psd1'; `$c = [Diagnostics.Stopwatch]::StartNew(); $pipeline; `$s = `$c.Elapsed.TotalSeconds; " +
+                "[GC]::Collect(); `"`$s `$([Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64)`""
+            $runs = foreach ($i in 1..$plan.CsvReps) {
+                $line = & dotnet $pwsh -NoProfile -NonInteractive -Command $script
+                if ($LASTEXITCODE -ne 0) { throw "$what of $count rows failed: $line" }
+                $seconds, $peak = "$line".Trim().Split(' ')
+                [pscustomobject]@{ Seconds = [double]$seconds; Peak = [double]$peak }
+            }
+            $peakMiB = (Get-Median ($runs | ForEach-Object Peak)) / 1MB
+            $rows.Add([pscustomobject]@{ Name = "$what, $count rows"; Backend = ''; Median = Get-Median ($runs | ForEach-Object Seconds); Runs = @($runs).Count
+                Commands = $null; Unit = 's'; Note = ('peak working set {0:n0} MiB' -f $peakMiB) })
+            Write-Host ("  {0,-44} {1:n3}s  peak {2:n0} MiB" -f "$what, $count rows", $rows[-1].Median, $peakMiB)
+        }
+    }
+
+    # The data path: short TCP connections from the internet client through the main router and the
+    # bypass router to the device, with the router holding 1 forward or all of them. The port under
+    # test is the last forward's, the worst place in an iptables chain.
+    Write-Host 'Data path (connections a second):'
+    $port = 9999 + $plan.DataForwards
+    $server = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', "$($lab.Prefix)-dev", 'dotnet', $pwsh, '-NoProfile', '-NonInteractive', '-File', $worker, '-Serve', $port) -PassThru -RedirectStandardOutput /dev/null -RedirectStandardError (Join-Path $lab.Dir 'server.err')
+    Set-MainRouterForward $lab -Forward @([pscustomobject]@{ ExternalPort = $port; BypassAddress = '192.0.2.2'; BypassPort = $port; InternalAddress = '192.0.2.20'; InternalPort = $port; Protocol = 'Tcp' })
+    $warm = $false
+    foreach ($backend in $plan.Backends) {
+        $rates = @{ 1 = @(); $plan.DataForwards = @() }
+        foreach ($round in 1..$plan.DataRounds) {
+            foreach ($count in 1, $plan.DataForwards) {
+                $applied = Invoke-AsAdmin $lab -Params @{ Count = $count; Total = $plan.DataForwards; Backend = $backend } {
+                    $ssh = $Lab.Ssh
+                    $first = $Params.Total - $Params.Count + 1
+                    $first..$Params.Total | ForEach-Object { [pscustomobject]@{ Name = "f$_"; Protocol = 'Tcp'; ExternalPort = 9999 + $_; BypassAddress = '192.0.2.2'; InternalAddress = '192.0.2.20' } } |
+                        New-BypassForward | Invoke-BypassForwardApply @ssh -Backend $Params.Backend
+                }
+                if ($applied.Errors) { throw "Applying $count forward(s) for the data path failed: $($applied.Errors[0].Message)" }
+                if (-not $warm) {
+                    # One unrecorded round first: the listener's first connections pay for its JIT.
+                    & ip netns exec "$($lab.Prefix)-inet" dotnet $pwsh -NoProfile -NonInteractive -File $worker -Connect "203.0.113.1:$port" -Count ([math]::Min(300, $plan.Connections)) | Out-Null
+                    $warm = $true
+                }
+                $line = & ip netns exec "$($lab.Prefix)-inet" dotnet $pwsh -NoProfile -NonInteractive -File $worker -Connect "203.0.113.1:$port" -Count $plan.Connections
+                $seconds, $failed = "$line".Trim().Split(' ')
+                if ([int]$failed -gt 0) { throw "$failed of $($plan.Connections) connections through $count forward(s) ($backend) failed." }
+                $rates[$count] += $plan.Connections / [double]$seconds
+                Write-Host ("  {0,-9} {1,5} forward(s): {2:n0} connections/s" -f $backend, $count, $rates[$count][-1])
+            }
+        }
+        foreach ($count in 1, $plan.DataForwards) {
+            $rows.Add([pscustomobject]@{ Name = "data path: $($plan.Connections) TCP connections, $count forward(s)"; Backend = $backend
+                Median = Get-Median $rates[$count]; Runs = $plan.DataRounds; Commands = $null; Unit = '/s' })
+        }
+    }
+} finally {
+    if ($server) { Stop-Process -Id $server.Id -ErrorAction Ignore }
+    Stop-BypassLab $lab
+}
+
+# The table: medians, and the ratio to the OpenSSH floor of this same run.
+$floor = ($rows | Where-Object Name -like 'floor: OpenSSH*').Median
+$importAlone = @{}
+foreach ($row in $rows | Where-Object Name -like 'Import-Csv alone*') { $importAlone[($row.Name -replace '^.*, ')] = $row.Median }
+$dataOne = @{}
+foreach ($row in $rows | Where-Object Name -like 'data path*, 1 forward(s)') { $dataOne[$row.Backend] = $row.Median }
+
+function Get-Target($row) {
+    $ratio = $row.Median / $floor
+    $check = {
+        param([double] $value, [double] $limit, [string] $text)
+        if ($value -le $limit) { "${text}: met" } else { "${text}: missed by {0:n0}%" -f (($value / $limit - 1) * 100) }
+    }
+    switch -Wildcard ($row.Name) {
+        'apply 1000 (fresh router)' { & $check $ratio 2.0 'target <= 2.0x floor' }
+        're-apply 1000 (no-op)' { & $check $ratio 1.5 'target <= 1.5x floor' }
+        'apply a 60000-port TcpUdp range' { & $check $ratio 2.0 'target < 2x floor' }
+        'Import-Csv | New-BypassForward, 100000 rows' { & $check ($row.Median / $importAlone['100000 rows']) 2.0 ('{0:n2}x Import-Csv alone; target <= 2x' -f ($row.Median / $importAlone['100000 rows'])) }
+        'data path*' {
+            if ($row.Name -notlike '*, 1 forward(s)') {
+                $share = $row.Median / $dataOne[$row.Backend]
+                $text = '{0:n0}% of the rate through 1 forward' -f ($share * 100)
+                if ($row.Backend -eq 'Nftables') { & $check (1 / $share) (1 / 0.9) "$text; target >= 90%" } else { $text }
+            }
+        }
+    }
+}
+
+$machine = [ordered]@{
+    Date = (Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm') + ' UTC'
+    CPUs = (& nproc).Trim()
+    Memory = '{0:n1} GiB' -f (((Get-Content /proc/meminfo | Select-String '^MemTotal:\s+(\d+)').Matches[0].Groups[1].Value / 1MB))
+    Kernel = (& uname -r).Trim()
+    Load = ((Get-Content /proc/loadavg -Raw).Split(' ')[0..2] -join ' ') + ' (1/5/15 min, at the end)'
+    Tools = "$((& nft --version) -join '') / $((& iptables --version) -join '') / $((& ssh -V 2>&1) -join '')"
+}
+$table = [Text.StringBuilder]::new()
+[void]$table.AppendLine('| Row | Backend | Median | x floor | SSH commands | Runs | Notes |')
+[void]$table.AppendLine('|---|---|---:|---:|---:|---:|---|')
+foreach ($row in $rows) {
+    $median = if ($row.Unit -eq '/s') { '{0:n0}/s' -f $row.Median } elseif ($row.Median -lt 1) { '{0:n0} ms' -f ($row.Median * 1000) } else { '{0:n2} s' -f $row.Median }
+    $ratio = if ($row.Unit -eq 's' -and $row.Name -notlike 'Import-Csv*') { '{0:n2}' -f ($row.Median / $floor) } else { '' }
+    $notes = @($(if ($row.PSObject.Properties['Note']) { $row.Note }), (Get-Target $row)) | Where-Object { $_ }
+    [void]$table.AppendLine("| $($row.Name -replace '\|', '\|') | $($row.Backend) | $median | $ratio | $($row.Commands) | $($row.Runs) | $($notes -join '; ') |")
+}
+
+$report = @"
+# Benchmarks
+
+Measured by ``build.ps1 Bench`` ($(if ($Smoke) { 'smoke run: tiny sizes, not a measurement' } else { 'full run' }), $([int]$clock.Elapsed.TotalMinutes) min) in the
+namespace lab: admin workstation, bypass router with sshd, device, internet client, all on one machine.
+The machine is shared, so absolute times are noisy; the ratios to the OpenSSH floor of the same run are
+what the targets are about. Median of the runs shown; the big rows run fewer times.
+
+| Machine | |
+|---|---|
+$(($machine.GetEnumerator() | ForEach-Object { "| $($_.Key) | $($_.Value) |" }) -join "`n")
+
+$($table.ToString())
+- An apply is ```$forwards | Invoke-BypassForwardApply`` with the objects made beforehand (New-BypassForward
+  has its own rows), from the admin workstation's PowerShell; it includes the SSH connection.
+- "SSH commands" is ``ApplyResult.SshCommands``: the commands the apply ran over its one connection.
+- The seed's way is one ``ssh root@router iptables -t nat -I PREROUTING ...`` per rule, as the original
+  write-up does it; its "SSH commands" is the number of connections.
+- The data path opens short TCP connections one after another from the internet client, through the
+  main router's DNAT and the bypass router's, to a listener on the device; the port under test is the
+  last of the forwards (the end of an iptables chain).
+"@
+Write-Host ''
+Write-Host $table.ToString()
+if ($OutFile) { Set-Content -Path $OutFile -Value $report -Encoding utf8 }
+[pscustomobject]@{ Rows = $rows.ToArray(); Table = $table.ToString(); Report = $report }

@@ -1,0 +1,36 @@
+# The bench (build.ps1 Bench) is not part of Test: this runs it once with tiny sizes (-Smoke), so the
+# bench keeps working as the code changes. It checks that every row is measured and the table is
+# produced, and what does not depend on timing: how many SSH commands an apply costs.
+BeforeAll {
+    $script:Result = & (Join-Path $PSScriptRoot '../bench/Bench.ps1') -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -Smoke 6>$null
+}
+
+Describe 'build.ps1 Bench -Smoke' {
+    It 'measures every row of the table, for both backends where it applies' {
+        $names = @($Result.Rows | ForEach-Object { "$($_.Name)|$($_.Backend)" })
+        foreach ($expected in 'floor: OpenSSH ssh ... true|', 'floor: SSH.NET connect + true|', "seed's way: 3 ssh iptables -I|Iptables",
+            'Import-Csv alone, 100 rows|', 'Import-Csv | New-BypassForward, 100 rows|') {
+            $names | Should -Contain $expected
+        }
+        foreach ($backend in 'Iptables', 'Nftables') {
+            foreach ($row in 'apply 1 (fresh router)', 're-apply 1 (no-op)', 'apply 10 (fresh router)', 're-apply 10 (no-op)', 'apply removing 9 of 10',
+                'apply a 100-port TcpUdp range', 'data path: 20 TCP connections, 1 forward(s)', 'data path: 20 TCP connections, 10 forward(s)') {
+                $names | Should -Contain "$row|$backend"
+            }
+        }
+        $Result.Rows | ForEach-Object { $_.Median | Should -BeGreaterThan 0 -Because $_.Name }
+    }
+
+    It 'counts one SSH command for a no-op apply and two for a change, whatever the number of forwards' {
+        foreach ($row in $Result.Rows | Where-Object Name -like 're-apply*') { $row.Commands | Should -Be 1 -Because "$($row.Name) $($row.Backend)" }
+        foreach ($row in $Result.Rows | Where-Object { $_.Name -like 'apply *' }) { $row.Commands | Should -Be 2 -Because "$($row.Name) $($row.Backend)" }
+    }
+
+    It 'prints one table with the ratio to the floor and the machine it ran on' {
+        $Result.Table | Should -Match '(?m)^\| Row \| Backend \| Median \| x floor \|'
+        $Result.Table | Should -Match '(?m)^\| floor: OpenSSH ssh \.\.\. true \|  \| \d+ ms \| 1\.00 \|'
+        $Result.Table | Should -Match '(?m)^\| Import-Csv \\\| New-BypassForward, 100 rows \|'
+        $Result.Report | Should -Match '\| CPUs \| \d+ \|'
+        $Result.Report | Should -Match '\| Kernel \| '
+    }
+}
