@@ -185,7 +185,7 @@ namespace BypassNat.Apply
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
             script.Add("read-back", backend.ReadScript(p));
-            CommandResult whole = _session.Run(script.Render());
+            CommandResult whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
 

@@ -139,25 +139,31 @@ namespace BypassNat.Backends
         public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<BypassForward> touched,
             string tools, out IReadOnlyList<string> warnings)
         {
-            CommandResult result;
-            try
-            {
-                result = session.Run(WriteScript(session.Privileged, load, touched));
-            }
-            catch (BypassNatException lost) when (lost.ErrorId == "BypassNat.ConnectionLost")
-            {
-                // The kernel takes a ruleset whole, so the router is on one side of the write or the
-                // other; which one, only a new look can tell.
-                throw new BypassNatException(lost.ErrorId, lost.Kind,
-                    lost.Message + $" The connection was lost while the rules were being written ({tool}): the router holds either its previous forwards or the new ones, never a mix. " +
-                    "Run the apply again (it converges), or Get-BypassForward to see which.", lost.Target, lost.InnerException);
-            }
-
+            CommandResult result = RunChange(session, WriteScript(session.Privileged, load, touched), tool);
             if (!result.Succeeded)
                 throw Failure(session,
                     $"apply the rules ({tool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, tools);
             warnings = Warnings(result);
             return ConntrackDeleted(result);
+        }
+
+        /// <summary>
+        /// Runs a script that changes the rules. A connection lost on the way says what that means: the
+        /// kernel takes a ruleset whole, so the router is on one side of the write or the other, and
+        /// only a new look can tell which.
+        /// </summary>
+        public static CommandResult RunChange(RouterSession session, string script, string tool)
+        {
+            try
+            {
+                return session.Run(script);
+            }
+            catch (BypassNatException lost) when (lost.ErrorId == "BypassNat.ConnectionLost")
+            {
+                throw new BypassNatException(lost.ErrorId, lost.Kind,
+                    lost.Message + $" The connection was lost while the rules were being written ({tool}): the router holds either its previous forwards or the new ones, never a mix. " +
+                    "Run the apply again (it converges), or Get-BypassForward to see which.", lost.Target, lost.InnerException);
+            }
         }
 
         /// <summary>The write as one script for <c>sh -s</c>: the rules travel in a quoted here-document inside <paramref name="load"/>.</summary>
