@@ -16,17 +16,41 @@ namespace BypassNat.Apply
     public sealed class ForwardApplier
     {
         private readonly RouterSession _session;
+        private readonly string _wanInterface;
+        private RouterAddresses _addresses;
+        private RenderContext _context;
 
-        public ForwardApplier(RouterSession session, BackendChoice choice)
+        /// <param name="wanInterface">The main router's WAN interface as the user named it; null for its default route's.</param>
+        public ForwardApplier(RouterSession session, BackendChoice choice, RouterHop hop = null, string wanInterface = null)
         {
             _session = session;
             Choice = choice;
+            Hop = hop ?? RouterHop.Bypass;
+            _wanInterface = wanInterface;
         }
 
         public BackendChoice Choice { get; }
 
+        /// <summary>Which half of the double forward this router holds.</summary>
+        public RouterHop Hop { get; }
+
+        /// <summary>The router's addresses and default routes, read once.</summary>
+        public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Read(_session));
+
+        /// <summary>
+        /// What rendering needs from the router: its LANs (every connected network; on the main router,
+        /// every one but the WAN's) and, on the main router, the WAN interface and its addresses.
+        /// </summary>
+        public RenderContext Context => _context ?? (_context = Hop.Role == RouterRole.Main
+            ? Addresses.MainContext(_wanInterface, _session.Settings.Endpoint)
+            : new RenderContext(Addresses.Addresses.Select(a => a.Prefix)));
+
+        /// <summary>Forwards that belong elsewhere (not this router's address, not on its LAN, or capturing SSH from the WAN).</summary>
+        public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
+            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, _session.Settings.Endpoint, sshGuard ? _session.Addresses : null, sshPort);
+
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(desired, RouterScript.DetectLans(_session), Choice.Backend.Read(_session), Choice.Other?.Read(_session));
+            new ApplyPlan(Hop.Project(desired), Context, Choice.Backend.Read(_session), Choice.Other?.Read(_session));
 
         public RouterState ReadState() => Choice.Backend.Read(_session);
 
@@ -39,7 +63,7 @@ namespace BypassNat.Apply
         public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
         {
             string persisted = null;
-            var installer = new PersistenceInstaller(_session);
+            var installer = new PersistenceInstaller(_session, Hop);
             if (plan.NeedsWrite || persist)
             {
                 persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
@@ -104,7 +128,7 @@ namespace BypassNat.Apply
         /// </summary>
         public IReadOnlyList<BypassForward> RemoveAll()
         {
-            new PersistenceInstaller(_session).Uninstall();
+            new PersistenceInstaller(_session, Hop).Uninstall();
             var removed = new List<BypassForward>();
             foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
             {
@@ -113,7 +137,7 @@ namespace BypassNat.Apply
                 backend.Remove(_session, state);
                 if (backend.Read(_session).Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                        $"BypassNat's {backend.Kind} rules are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
             }
 
             return removed;

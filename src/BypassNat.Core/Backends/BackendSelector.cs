@@ -14,18 +14,21 @@ namespace BypassNat.Backends
     /// </summary>
     public static class BackendSelector
     {
-        public static BackendChoice Choose(RouterSession session, BackendKind requested)
+        public static BackendChoice Choose(RouterSession session, BackendKind requested) => Choose(session, requested, RouterHop.Bypass, null);
+
+        /// <param name="wanInterface">The main hop's WAN interface, for reading its rules against; null elsewhere.</param>
+        public static BackendChoice Choose(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface)
         {
             string p = session.Privileged;
             string probe = RouterScript.Preamble +
                 "if command -v nft >/dev/null 2>&1; then\n" +
                 "  echo \"nft=$(nft --version 2>/dev/null | head -n 1)\"\n" +
                 "  " + p + "nft list tables >/dev/null 2>&1 && echo nft-usable=yes\n" +
-                "  " + p + "nft list tables 2>/dev/null | grep -qx 'table " + NftablesTable.Qualified + "' && echo nft-owned=yes\n" +
+                "  " + p + "nft list tables 2>/dev/null | grep -qx 'table " + hop.NftTable + "' && echo nft-owned=yes\n" +
                 "fi\n" +
                 "if command -v iptables-restore >/dev/null 2>&1; then\n" +
                 "  echo \"iptables=$(iptables --version 2>/dev/null | head -n 1)\"\n" +
-                "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + IptablesChains.Prerouting + " ' && echo iptables-owned=yes\n" +
+                "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + hop.IptablesPrerouting + " ' && echo iptables-owned=yes\n" +
                 "fi\n" +
                 "exit 0\n";
             CommandResult result = session.Run(probe);
@@ -38,7 +41,7 @@ namespace BypassNat.Backends
 
             bool hasNft = facts.ContainsKey("nft"), nftUsable = facts.ContainsKey("nft-usable"), hasIptables = facts.ContainsKey("iptables");
             string found = Describe(facts);
-            IRouterBackend nft = new NftablesBackend(), iptables = new IptablesBackend();
+            IRouterBackend nft = hop.Backend(BackendKind.Nftables, wanInterface), iptables = hop.Backend(BackendKind.Iptables, wanInterface);
 
             switch (requested)
             {

@@ -30,17 +30,41 @@ namespace BypassNat.Backends
         /// old conntrack entry and never sees the new DNAT until that entry expires. This deletes
         /// exactly the entries of the ports touched, never the whole table, and prints how many went.
         /// </summary>
-        public static string ForgetConntrack(string privileged, IEnumerable<BypassForward> touched)
+        public static string ForgetConntrack(string privileged, IEnumerable<BypassForward> touched) =>
+            ForgetConntrack(privileged, BypassConntrackTargets(touched));
+
+        /// <summary>The bypass router's touched flows: to the bypass address (and public address) and port.</summary>
+        public static IEnumerable<string> BypassConntrackTargets(IEnumerable<BypassForward> touched)
         {
-            var targets = new SortedSet<string>(StringComparer.Ordinal);
             foreach (BypassForward forward in touched)
                 foreach (string transport in forward.Transports)
                 {
-                    targets.Add($"{transport} {forward.BypassAddress} {forward.BypassPort.Start} {forward.BypassPort.End}");
+                    yield return $"{transport} {forward.BypassAddress} {forward.BypassPort.Start} {forward.BypassPort.End}";
                     if (forward.PublicAddress != null)
-                        targets.Add($"{transport} {forward.PublicAddress} {forward.ExternalPort.Start} {forward.ExternalPort.End}");
+                        yield return $"{transport} {forward.PublicAddress} {forward.ExternalPort.Start} {forward.ExternalPort.End}";
                 }
+        }
 
+        /// <summary>
+        /// The main router's touched flows: to its WAN addresses as they are now (read at apply time,
+        /// never written into a rule) and to the public address, on the external port.
+        /// </summary>
+        public static IEnumerable<string> MainConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context)
+        {
+            foreach (BypassForward forward in touched)
+                foreach (string transport in forward.Transports)
+                {
+                    foreach (System.Net.IPAddress wan in context.WanAddresses)
+                        yield return $"{transport} {wan} {forward.ExternalPort.Start} {forward.ExternalPort.End}";
+                    if (forward.PublicAddress != null)
+                        yield return $"{transport} {forward.PublicAddress} {forward.ExternalPort.Start} {forward.ExternalPort.End}";
+                }
+        }
+
+        /// <param name="conntrackTargets">"PROTO ADDRESS FIRST LAST" lines, built from parsed addresses and ports only.</param>
+        public static string ForgetConntrack(string privileged, IEnumerable<string> conntrackTargets)
+        {
+            var targets = new SortedSet<string>(conntrackTargets, StringComparer.Ordinal);
             var script = new StringBuilder();
             script.Append("total=0\n");
             if (targets.Count > 0)
@@ -86,9 +110,13 @@ namespace BypassNat.Backends
         /// then the conntrack clean-up of the touched ports. Returns how many entries went.
         /// </summary>
         public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<BypassForward> touched,
+            string tools, out IReadOnlyList<string> warnings) =>
+            RunWrite(session, load, tool, BypassConntrackTargets(touched), tools, out warnings);
+
+        public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<string> conntrackTargets,
             string tools, out IReadOnlyList<string> warnings)
         {
-            CommandResult result = session.Run(WriteScript(session.Privileged, load, touched));
+            CommandResult result = session.Run(Wrap(load + ForgetConntrack(session.Privileged, conntrackTargets)));
             if (!result.Succeeded)
                 throw Failure(session,
                     $"apply the rules ({tool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, tools);

@@ -21,7 +21,7 @@ namespace BypassNat.Nftables
             // List the tables first: a missing table is normal, but a refused listing is an error.
             string script = RouterScript.Preamble +
                 "tables=$(" + session.Privileged + "nft list tables 2>&1) || { echo \"$tables\" >&2; exit 4; }\n" +
-                "case \"$tables\" in *'table " + NftablesTable.Qualified + "'*) " + session.Privileged + "nft -nn list table " + NftablesTable.Qualified + " ;; esac\n";
+                "if echo \"$tables\" | grep -qx 'table " + NftablesTable.Qualified + "'; then " + session.Privileged + "nft -nn list table " + NftablesTable.Qualified + "; fi\n";
             CommandResult result = session.Run(script);
             if (!result.Succeeded) throw RouterScript.Failure(session, "read the nftables ruleset (nft list)", result, Tools);
             return NftablesReader.Read(result.Output);
