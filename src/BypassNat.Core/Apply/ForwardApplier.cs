@@ -31,6 +31,36 @@ namespace BypassNat.Apply
 
         public BackendChoice Choice { get; }
 
+        /// <summary>
+        /// Picks the backend for this hop. On the main router the WAN interface is found first (named,
+        /// or the default route's), so a read can tell rules on an old WAN interface from current ones;
+        /// a router without a default route can still be read, and fails only when applying.
+        /// </summary>
+        public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface)
+        {
+            var probe = new ForwardApplier(session, null, hop, wanInterface);
+            string expected = null;
+            if (hop.Role == RouterRole.Main)
+            {
+                try
+                {
+                    expected = probe.Context.WanInterface;
+                }
+                catch (BypassNatException e) when (e.ErrorId == "BypassNat.WanInterfaceNotFound" || e.ErrorId == "BypassNat.WanInterfaceAmbiguous")
+                {
+                    probe._context = null;
+                }
+            }
+
+            return new ForwardApplier(session, BackendSelector.Choose(session, requested, hop, expected), hop, wanInterface)
+            {
+                _addresses = probe._addresses, _context = probe._context, ExpectedWanInterface = expected,
+            };
+        }
+
+        /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
+        public string ExpectedWanInterface { get; private set; }
+
         /// <summary>Which half of the double forward this router holds.</summary>
         public RouterHop Hop { get; }
 
@@ -90,6 +120,7 @@ namespace BypassNat.Apply
             var result = new ApplyResult
             {
                 ComputerName = _session.Settings.ComputerName,
+                Role = Hop.Role.ToString(),
                 Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
                 PublicAddress = PublicAddresses(plan.Desired),
