@@ -56,7 +56,7 @@ namespace BypassNat.Backends
         {
             string[] parts = output.Split(new[] { "--routes--" }, StringSplitOptions.None);
             var addresses = new List<InterfaceAddress>();
-            foreach (Match m in Regex.Matches(parts[0], @"^\d+:\s+(?<if>[^\s:@]+)[^\n]*?\binet (?<addr>\d+\.\d+\.\d+\.\d+)/(?<len>\d+)", RegexOptions.Multiline))
+            foreach (Match m in Regex.Matches(parts[0], @"^\d+:\s+(?<if>[^\s:@]+)[^\n]*?\binet (?<addr>\d+\.\d+\.\d+\.\d+)(?:/(?<len>\d+)| peer )", RegexOptions.Multiline))
             {
                 if (!IPAddress.TryParse(m.Groups["addr"].Value, out IPAddress address) || address.ToString().StartsWith("127.", StringComparison.Ordinal)) continue;
                 // A point-to-point link (PPPoE) lists "inet LOCAL peer REMOTE/32": the address stands alone.
