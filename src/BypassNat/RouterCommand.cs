@@ -147,8 +147,8 @@ namespace BypassNat.Commands
                 throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
                     "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);
             ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
-            WriteVerbose($"Backend on {ComputerName} ({Role} hop): {applier.Choice.Reason}.");
-            if (Role == RouterRole.Main && applier.ExpectedWanInterface != null) WriteVerbose($"WAN interface of {ComputerName}: {applier.ExpectedWanInterface}.");
+            WriteVerbose($"Backend on {ComputerName}: {applier.Choice.Reason}.");
+            if (Role == RouterRole.Main) WriteVerbose($"{ComputerName} is the main router; WAN interface: {applier.ExpectedWanInterface ?? "unknown (no default route)"}.");
             return applier;
         }
     }

@@ -101,6 +101,16 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
     }
 
+    It 'makes a UDP flow that started before its forward take the new forward at once' -Skip:(-not $Once) {
+        # The first packet has no forward yet: the main router keeps an un-NATed conntrack entry for it.
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9300 -SourcePort 40300 -TimeoutSeconds 1 | Should -BeNullOrEmpty
+        (Invoke-LabCommand $Lab main 'conntrack -L -p udp --orig-port-dst 9300') -join "`n" | Should -Match 'sport=40300'
+        $run = Invoke-BothHops $Lab ($WithoutAdmin + "`nlate,Udp,9300,192.0.2.2,19300,192.0.2.20,9000")
+        $run.Output[0].ConntrackEntriesDeleted | Should -BeGreaterThan 0
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9300 -SourcePort 40300 | Should -Be 'device udp 9000 peer 203.0.113.10'
+        Invoke-BothHops $Lab $WithoutAdmin | Out-Null
+    }
+
     It 'refuses a forward for an address the router does not have, and changes nothing' -Skip:(-not $Once) {
         $before = Get-BothTables $Lab
         $run = Invoke-AsAdmin $Lab -Params @{ Csv = $WithoutAdmin + "`nstray,Tcp,8081,192.0.2.3,18081,192.0.2.20,81" } {
@@ -160,6 +170,29 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         Invoke-LabRouter $Lab -Router Main $exec | Out-Null
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
         Send-LabRequest $Lab -From cl2 -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
+    }
+
+    It 'holds both hops on one box without either overwriting the other''s rules or saved set' -Skip:(-not $Once) {
+        # The main router as a bypass router too: its own address forwards to the device.
+        $run = Invoke-AsAdmin $Lab {
+            $main = $Lab.MainSsh.Clone(); $main.Remove('Role')
+            New-BypassForward -Name local -Protocol Tcp -ExternalPort 8088 -BypassAddress 192.0.2.1 -InternalAddress 192.0.2.20 -InternalPort 80 |
+                Invoke-BypassForwardApply @main -Persist
+            $mainHop = $Lab.MainSsh
+            Get-BypassForward @mainHop | ForEach-Object Name
+            Get-BypassForward @main | ForEach-Object Name
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output[0].Role | Should -Be 'Bypass'
+        $run.Output[0].Persisted | Should -Be 'systemd'
+        @($run.Output[1..($run.Output.Count - 2)]) | Sort-Object | Should -Be @('game', 'web')
+        $run.Output[-1] | Should -Be 'local'
+        $files = Invoke-LabRouter $Lab -Router Main 'ls /etc/bypassnat /etc/bypassnat-main /etc/systemd/system'
+        foreach ($name in 'ruleset.nft', 'bypassnat.service', 'bypassnat-watch.timer', 'bypassnat-main.service', 'bypassnat-main-watch.timer') { $files | Should -Contain $name }
+        Invoke-LabRouter $Lab -Router Main 'cat /etc/bypassnat-main/ruleset.nft' | Should -Contain 'table ip bypassnat_main {'
+        Invoke-LabRouter $Lab -Router Main 'cat /etc/bypassnat/ruleset.nft' | Should -Contain 'table ip bypassnat {'
+        Send-LabRequest $Lab -From cl2 -Protocol tcp -Address 192.0.2.1 -Port 8088 | Should -Match '^device tcp 80 '
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
     }
 
     It 'keeps forwarding when the WAN address changes (a PPPoE reconnect), with no re-apply' -Skip:(-not $Once) {
