@@ -6,7 +6,7 @@
     Build  - compiles the module into out/BypassNat (Import-Module ./out/BypassNat).
     Test   - Build, then the xunit tests and the Pester end-to-end tests (which need root, for the
              network-namespace lab); ends with the line "N passed, N failed".
-    Demo   - Build, then starts the lab, applies docs/examples/forwards.csv to its bypass router and
+    Demo   - Build, then starts the lab, applies docs/examples/forwards.csv to its main and bypass routers and
              shows requests from the internet client answered by the device, then tears the lab down.
     Bench  - Build, then measures applies, New-BypassForward and the data path in the lab against the
              floor of one SSH command, and writes the table to docs/benchmarks.md (about ten minutes;

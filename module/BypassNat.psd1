@@ -9,7 +9,7 @@
     CompatiblePSEditions = @('Core', 'Desktop')
     FormatsToProcess     = @('BypassNat.Format.ps1xml')
     CmdletsToExport      = @('New-BypassForward', 'Invoke-BypassForwardApply', 'Get-BypassForward', 'Test-BypassForward',
-                             'Remove-BypassForward', 'ConvertTo-BypassRuleset')
+                             'Remove-BypassForward', 'ConvertTo-BypassRuleset', 'Get-BypassForwardPlan')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -23,6 +23,15 @@ namespace BypassNat.Commands
         [Parameter]
         public string[] LanPrefix { get; set; }
 
+        /// <summary>Which half to render: Bypass (the default) or Main (the main router's, which needs -WanInterface).</summary>
+        [Parameter]
+        public RouterRole Role { get; set; } = RouterRole.Bypass;
+
+        /// <summary>With -Role Main: the main router's WAN interface, which the rules match on.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string WanInterface { get; set; }
+
         private readonly List<BypassForward> _forwards = new List<BypassForward>();
 
         protected override void ProcessRecord()
@@ -32,7 +41,8 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(_forwards);
+            var issues = new List<ForwardIssue>(ForwardSetValidator.Check(_forwards));
+            if (Role == RouterRole.Main) issues.AddRange(ForwardPlacement.CheckMainSet(_forwards));
             foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _forwards[issue.Row - 1]));
             if (issues.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
@@ -45,7 +55,16 @@ namespace BypassNat.Commands
                     $"-LanPrefix '{text}' is not an IPv4 network such as 192.0.2.0/24.", text));
             }
 
-            WriteObject(RulesetRenderer.Render(_forwards, Format, new RenderContext(prefixes)));
+            if (Role == RouterRole.Main && WanInterface == null)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.WanInterfaceRequired", ErrorCategory.InvalidArgument,
+                    "-Role Main renders rules that match on the main router's WAN interface: name it with -WanInterface (Invoke-BypassForwardApply finds it on the router).", null));
+            if (WanInterface != null && Role != RouterRole.Main)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.WanInterfaceNotMain", ErrorCategory.InvalidArgument,
+                    "-WanInterface is for the main router (-Role Main).", WanInterface));
+            if (WanInterface != null && !BypassNat.Main.MainHop.IsValidInterface(WanInterface))
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidInterface", ErrorCategory.InvalidArgument,
+                    $"-WanInterface '{WanInterface}' is not a network interface name (letters, digits, '.', '_', '-'; at most 15 characters).", WanInterface));
+            WriteObject(RulesetRenderer.Render(_forwards, Format, new RenderContext(prefixes, WanInterface), Role));
         }
     }
 }

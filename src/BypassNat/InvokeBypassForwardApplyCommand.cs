@@ -1,12 +1,13 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using BypassNat.Apply;
+using BypassNat.Backends;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
 {
     /// <summary>
-    /// Makes the bypass router hold exactly the forwards piped in: one atomic transaction, nothing
+    /// Makes the bypass router (or with -Role Main the main router) hold exactly its half of the forwards piped in: one atomic transaction, nothing
     /// written when nothing differs, and a read-back that fails loudly when the router disagrees.
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "BypassForwardApply", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
@@ -53,16 +54,18 @@ namespace BypassNat.Commands
             {
                 ResolvePublicAddress(PublicAddress, _desired);
                 StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
+                if (Role == RouterRole.Main) StopOnIssues(ForwardPlacement.CheckMainSet(_desired), _desired);
 
                 using (RouterSession session = Connect())
                 {
-                    if (!Force) StopOnIssues(ForwardSetValidator.Check(_desired, session.Addresses, Port), _desired);
+                    if (!Force && Role == RouterRole.Bypass) StopOnIssues(ForwardSetValidator.Check(_desired, session.Addresses, Port), _desired);
                     ForwardApplier applier = Applier(session);
+                    StopOnIssues(applier.CheckPlacement(_desired, sshGuard: !Force, Port), _desired);
                     ApplyPlan plan = applier.Plan(_desired);
                     string change = plan.Describe();
                     if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
-                    WriteVerbose("Plan for " + ComputerName + ":\n" + change);
-                    if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
+                    WriteVerbose($"Plan for {ComputerName} ({Role} hop):\n" + change);
+                    if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                         return;
                     ApplyResult result = applier.Apply(plan, Persist, WriteWarning);
                     if (result.PreviousPublicAddress != null)

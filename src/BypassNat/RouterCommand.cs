@@ -56,6 +56,15 @@ namespace BypassNat.Commands
         [Parameter]
         public BackendKind Backend { get; set; } = BackendKind.Auto;
 
+        /// <summary>Which half of the double forward this router holds: Bypass (the default) or Main.</summary>
+        [Parameter]
+        public RouterRole Role { get; set; } = RouterRole.Bypass;
+
+        /// <summary>With -Role Main: the WAN interface; by default the interface of the main router's default route.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string WanInterface { get; set; }
+
         /// <summary>
         /// Gives the forwards that name no public address the one from -PublicAddress (an IPv4
         /// address, or a DNS name resolved now), for the cmdlets that take it.
@@ -134,8 +143,12 @@ namespace BypassNat.Commands
         /// <summary>Picks the backend on the router and says which one and why.</summary>
         protected ForwardApplier Applier(RouterSession session)
         {
-            ForwardApplier applier = ForwardApplier.Survey(session, Backend);
+            if (WanInterface != null && Role != RouterRole.Main)
+                throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
+                    "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);
+            ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
             WriteVerbose($"Backend on {ComputerName}: {applier.Choice.Reason}.");
+            if (Role == RouterRole.Main) WriteVerbose($"{ComputerName} is the main router; WAN interface: {applier.ExpectedWanInterface ?? "unknown (no default route)"}.");
             return applier;
         }
     }

@@ -40,8 +40,8 @@ namespace BypassNat.Commands
                 StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
                 using (RouterSession session = Connect())
                 {
-                    RouterState state = Applier(session).ReadState();
-                    IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(ComputerName, _desired, state);
+                    ForwardApplier applier = Applier(session);
+                    IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(ComputerName, applier.Hop.Project(_desired), applier.ReadState());
                     if (Quiet) WriteObject(drift.Count == 0);
                     else foreach (ForwardDrift item in drift) WriteObject(item);
                 }

@@ -90,7 +90,7 @@ namespace BypassNat.Tests
                 "udp 192.0.2.2 7001 7001",
                 "udp 192.0.2.2 20000 29999",
                 "udp 203.0.113.1 7000 7000",
-            }, RouterScript.ConntrackTargets(touched));
+            }, RouterScript.BypassConntrackTargets(touched));
         }
 
         [Theory]

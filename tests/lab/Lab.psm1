@@ -31,6 +31,13 @@ function Start-BypassLab {
             KeyFile        = Join-Path $dir 'admin_ed25519'
             KnownHostsFile = Join-Path $dir 'known_hosts'
         } + $CommandOptions
+        # The same for the main router's hop (its own sshd, host key and /etc).
+        MainSsh     = @{
+            ComputerName   = '192.0.2.1'
+            KeyFile        = Join-Path $dir 'admin_ed25519'
+            KnownHostsFile = Join-Path $dir 'known_hosts_main'
+            Role           = 'Main'
+        } + $CommandOptions
     }
 }
 
@@ -43,12 +50,12 @@ function Stop-BypassLab {
 
 function Invoke-LabCommand {
     <#
-    Runs a command line in one of the lab's namespaces (inet, main, byp, dev, cli, adm) and returns
+    Runs a command line in one of the lab's namespaces (inet, main, byp, dev, cli, cl2, adm) and returns
     its output lines. The line is split at spaces: lab commands need no quoting.
     #>
     param(
         [Parameter(Mandatory)] $Lab,
-        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'adm')] [string] $Node,
+        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'cl2', 'adm')] [string] $Node,
         [Parameter(Mandatory)] [string] $CommandLine
     )
     $words = $CommandLine -split ' +'
@@ -59,28 +66,32 @@ function Invoke-LabCommand {
 
 function Invoke-LabRouter {
     <#
-    Runs a shell command line on the bypass router as its own processes see it: in its network
-    namespace and in the mount namespace of its sshd, where /etc is the router's private copy.
+    Runs a shell command line on the bypass router (or with -Router Main the main router) as its own
+    processes see it: in its network namespace and in the mount namespace of its sshd, where /etc is
+    the router's private copy.
     #>
     param(
         [Parameter(Mandatory)] $Lab,
-        [Parameter(Mandatory)] [string] $CommandLine
+        [Parameter(Mandatory)] [string] $CommandLine,
+        [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass'
     )
-    $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
+    $pidFile = if ($Router -eq 'Main') { 'sshd_main.pid' } else { 'sshd.pid' }
+    $sshd = (Get-Content (Join-Path $Lab.Dir $pidFile) -Raw).Trim()
     $output = & nsenter --target $sshd --mount --net -- sh -c $CommandLine 2>&1
-    if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the bypass router failed ($LASTEXITCODE): $output" }
+    if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the $($Router.ToLower()) router failed ($LASTEXITCODE): $output" }
     $output | ForEach-Object { "$_" }
 }
 
 function Get-LabNatTable {
     <#
-    The bypass router's NAT rules, both kinds: iptables-save -t nat (without its timestamp
-    comments) and nft list ruleset. Comparing it before and after shows any change at all.
+    A router's NAT rules (the bypass router's, or -Node main), both kinds: iptables-save -t nat
+    (without its timestamp comments) and nft list ruleset. Comparing it before and after shows any
+    change at all.
     #>
-    param([Parameter(Mandatory)] $Lab)
-    $iptables = Invoke-LabCommand $Lab byp 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' }
+    param([Parameter(Mandatory)] $Lab, [ValidateSet('byp', 'main')] [string] $Node = 'byp')
+    $iptables = Invoke-LabCommand $Lab $Node 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' }
     # Stateless (-s): no counters, which traffic changes; no comment lines, which iptables-nft adds at will.
-    $nft = Invoke-LabCommand $Lab byp 'nft -s list ruleset' | Where-Object { $_ -notmatch '^\s*#' }
+    $nft = Invoke-LabCommand $Lab $Node 'nft -s list ruleset' | Where-Object { $_ -notmatch '^\s*#' }
     (@($iptables) + @($nft)) -join "`n"
 }
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # A bypass-router network in network namespaces, documentation addresses only:
 #
-#   inet 203.0.113.10 --- 203.0.113.1 [main router] 192.0.2.1 --+-- 192.0.2.2   [bypass router, sshd]
-#                                                                +-- 192.0.2.20  [device, gateway .2]
-#                                                                +-- 192.0.2.30  [LAN client, gateway .2]
-#                                                                +-- 192.0.2.100 [admin workstation]
+#   inet 203.0.113.10 --- 203.0.113.1 [main router, sshd] 192.0.2.1 --+-- 192.0.2.2   [bypass router, sshd]
+#                                                                      +-- 192.0.2.20  [device, gateway .2]
+#                                                                      +-- 192.0.2.30  [LAN client, gateway .2]
+#                                                                      +-- 192.0.2.31  [LAN client, gateway .1]
+#                                                                      +-- 192.0.2.100 [admin workstation]
+#
+# The main router's default route leaves by its WAN (via 203.0.113.254, which nothing answers; no
+# test sends traffic there), as a real one's does: BypassNat finds its WAN side by it.
 #
 # The bypass router looks like a real one: MASQUERADE on its LAN leg, conntrack INVALID dropped in
 # FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
@@ -44,7 +48,7 @@ plug() {
 up() {
   local dir=$1; shift
   mkdir -p "$dir"
-  for n in sw inet main byp dev cli adm; do
+  for n in sw inet main byp dev cli cl2 adm; do
     ip netns add "$P-$n"
     ns "$n" ip link set lo up
   done
@@ -65,8 +69,13 @@ up() {
   plug byp lan0 b;  ns byp ip addr add 192.0.2.2/24 dev lan0
   plug dev eth0 d;  ns dev ip addr add 192.0.2.20/24 dev eth0
   plug cli eth0 c;  ns cli ip addr add 192.0.2.30/24 dev eth0
+  plug cl2 eth0 e;  ns cl2 ip addr add 192.0.2.31/24 dev eth0
   plug adm eth0 a;  ns adm ip addr add 192.0.2.100/24 dev eth0
   ns byp ip route add default via 192.0.2.1
+  ns main ip route add default via 203.0.113.254 dev wan0
+  # The admin reaches the main router's WAN address through its LAN leg (to test the SSH lockout guard).
+  ns adm ip route add 203.0.113.1/32 via 192.0.2.1
+  ns cl2 ip route add default via 192.0.2.1
   ns dev ip route add default via 192.0.2.2
   ns cli ip route add default via 192.0.2.2
 
@@ -107,7 +116,7 @@ NFT
     ns byp iptables -t nat -A PREROUTING -p tcp -j CLASH
   fi
 
-  for n in dev cli; do
+  for n in dev cli cl2; do
     for c in all default eth0; do ns "$n" sysctl -qw "net.ipv4.conf.$c.accept_redirects=0"; done
   done
 
@@ -159,6 +168,16 @@ CONF
   ns byp unshare --mount --propagation private sh -c 'mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 
+  # sshd on the main router too, with its own host key and its own private /etc.
+  ssh-keygen -q -t ed25519 -N '' -C lab-main -f "$dir/main_host_ed25519" <<<y >/dev/null
+  for a in 192.0.2.1 203.0.113.1; do echo "$a $(cut -d' ' -f1,2 "$dir/main_host_ed25519.pub")"; done > "$dir/known_hosts_main"
+  sed -e 's/^ListenAddress .*/ListenAddress 192.0.2.1\nListenAddress 203.0.113.1/' -e "s|^HostKey .*host_ed25519\$|HostKey $dir/main_host_ed25519|" \
+      -e '/host_rsa/d' -e "s|^PidFile .*|PidFile $dir/sshd_main.pid|" "$dir/sshd_config" > "$dir/sshd_config_main"
+  cp -a /etc "$dir/etc-main"
+  mkdir -p "$dir/etc-main/systemd/system"
+  ns main unshare --mount --propagation private sh -c 'mount --bind "$1/etc-main" /etc && exec /usr/sbin/sshd -f "$1/sshd_config_main"' sh "$dir" \
+    </dev/null >/dev/null 2>&1
+
   # The device's services answer with what they saw: protocol, port and the peer address.
   for svc in "$@"; do
     local proto=${svc%%:*} port=${svc#*:}
@@ -173,10 +192,10 @@ CONF
 
   # Wait until sshd listens, so the first test does not race it.
   for _ in $(seq 50); do
-    ns byp ss -ltn 2>/dev/null | grep -q '192.0.2.2:22 ' && return 0
+    ns byp ss -ltn 2>/dev/null | grep -q '192.0.2.2:22 ' && ns main ss -ltn 2>/dev/null | grep -q '192.0.2.1:22 ' && return 0
     sleep 0.1
   done
-  echo "lab: sshd did not start on the bypass router" >&2
+  echo "lab: sshd did not start on the bypass router or the main router" >&2
   return 1
 }
 

@@ -50,6 +50,30 @@ Describe 'ConvertTo-BypassRuleset' {
         $saved | Should -Match '-j SNAT --to-source 192\.0\.2\.2'
     }
 
+    It 'renders the main router''s half in each format, which the kernel accepts (-Role Main)' {
+        $nft = $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface wan0 -LanPrefix 192.0.2.0/24 -Format Nftables
+        $nft | Should -Match '(?m)^table ip bypassnat_main \{$'
+        $nft | Should -Match 'iifname "wan0" fib daddr type local'
+        $nft | Should -Match 'tcp \. 9002 comment "bypassnat;name=voip;ext=9001-9003" : 192\.0\.2\.2 \. 19002'
+        (Invoke-Scratch nft @('-c', '-f', '-') $nft).ExitCode | Should -Be 0
+        $restore = $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface wan0 -Format IptablesRestore
+        $restore | Should -Match '(?m)^-A BYPASSNAT_MAIN_PREROUTING -i wan0 -m addrtype --dst-type LOCAL -p udp -m udp --dport 9001:9003 .* -j DNAT --to-destination 192\.0\.2\.2:19001-19003/9001$'
+        $check = Invoke-Scratch iptables-restore @('--noflush', '--test') $restore
+        $check.Output | Should -BeNullOrEmpty
+        $check.ExitCode | Should -Be 0
+        $shell = $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface wan0 -Format Shell
+        foreach ($i in 1..2) { (Invoke-Scratch sh @('-s') $shell).ExitCode | Should -Be 0 }
+        $saved = (Invoke-Scratch iptables-save @('-t', 'nat') '').Output
+        ([regex]::Matches($saved, '(?m)^-A BYPASSNAT_MAIN_PREROUTING -i wan0 ')).Count | Should -Be 6
+        ([regex]::Matches($saved, '(?m)^-A PREROUTING -j BYPASSNAT_MAIN_PREROUTING$')).Count | Should -Be 1
+    }
+
+    It 'needs the WAN interface for the main router''s half, and only there' {
+        { $Forwards | ConvertTo-BypassRuleset -Role Main -ErrorAction Stop } | Should -Throw '*-WanInterface*'
+        { $Forwards | ConvertTo-BypassRuleset -WanInterface wan0 -ErrorAction Stop } | Should -Throw '*-Role Main*'
+        { $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface 'wan0" accept' -ErrorAction Stop } | Should -Throw '*not a network interface name*'
+    }
+
     It 'refuses a set with duplicate names, naming the item' {
         $dup = @($Forwards[0], $Forwards[0])
         { $dup | ConvertTo-BypassRuleset -ErrorAction Stop } | Should -Throw "*Row 2: Name 'web'*"

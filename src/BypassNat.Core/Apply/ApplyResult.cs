@@ -6,6 +6,9 @@ namespace BypassNat.Apply
     public sealed class ApplyResult
     {
         public string ComputerName { get; set; }
+
+        /// <summary>Which half of the double forward the router holds: Bypass or Main.</summary>
+        public string Role { get; set; }
         public string Backend { get; set; }
 
         /// <summary>False when the router already held exactly the desired forwards and nothing was written.</summary>

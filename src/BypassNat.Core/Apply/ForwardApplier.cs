@@ -16,31 +16,85 @@ namespace BypassNat.Apply
     public sealed class ForwardApplier
     {
         private readonly RouterSession _session;
+        private readonly string _wanInterface;
+        private RouterAddresses _addresses;
+        private RenderContext _context;
 
         // What one SSH command read before anything changed; null once the rules changed, or when the
-        // applier was made for a choice made elsewhere (then every read is a command of its own).
+        // applier reads step by step (the main hop, whose backends are not scripted yet).
         private RouterSurvey _survey;
 
-        public ForwardApplier(RouterSession session, BackendChoice choice)
+        /// <param name="wanInterface">The main router's WAN interface as the user named it; null for its default route's.</param>
+        public ForwardApplier(RouterSession session, BackendChoice choice, RouterHop hop = null, string wanInterface = null)
         {
             _session = session;
             Choice = choice;
-        }
-
-        /// <summary>
-        /// Probes the router, lists its LANs and reads BypassNat's rules in every backend, all in one
-        /// SSH command; the plan, -WhatIf and a no-op apply need nothing more.
-        /// </summary>
-        public static ForwardApplier Survey(RouterSession session, BackendKind requested)
-        {
-            RouterSurvey survey = RouterSurvey.Run(session, requested);
-            return new ForwardApplier(session, survey.Choice) { _survey = survey };
+            Hop = hop ?? RouterHop.Bypass;
+            _wanInterface = wanInterface;
         }
 
         public BackendChoice Choice { get; }
 
+        /// <summary>
+        /// Picks the backend for this hop. On the main router the WAN interface is found first (named,
+        /// or the default route's), so a read can tell rules on an old WAN interface from current ones;
+        /// a router without a default route can still be read, and fails only when applying.
+        /// </summary>
+        /// <remarks>
+        /// The bypass hop is surveyed in one SSH command (probe, addresses, both backends' rules), so the
+        /// plan, -WhatIf and a no-op apply need nothing more.
+        /// </remarks>
+        public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface)
+        {
+            if (hop.Role == RouterRole.Bypass)
+            {
+                RouterSurvey survey = RouterSurvey.Run(session, requested, hop);
+                return new ForwardApplier(session, survey.Choice, hop, wanInterface) { _survey = survey, _addresses = survey.Addresses };
+            }
+
+            var probe = new ForwardApplier(session, null, hop, wanInterface);
+            string expected = null;
+            if (hop.Role == RouterRole.Main)
+            {
+                try
+                {
+                    expected = probe.Context.WanInterface;
+                }
+                catch (BypassNatException e) when (e.ErrorId == "BypassNat.WanInterfaceNotFound" || e.ErrorId == "BypassNat.WanInterfaceAmbiguous")
+                {
+                    probe._context = null;
+                }
+            }
+
+            return new ForwardApplier(session, BackendSelector.Choose(session, requested, hop, expected), hop, wanInterface)
+            {
+                _addresses = probe._addresses, _context = probe._context, ExpectedWanInterface = expected,
+            };
+        }
+
+        /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
+        public string ExpectedWanInterface { get; private set; }
+
+        /// <summary>Which half of the double forward this router holds.</summary>
+        public RouterHop Hop { get; }
+
+        /// <summary>The router's addresses and default routes, read once.</summary>
+        public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Read(_session));
+
+        /// <summary>
+        /// What rendering needs from the router: its LANs (every connected network; on the main router,
+        /// every one but the WAN's) and, on the main router, the WAN interface and its addresses.
+        /// </summary>
+        public RenderContext Context => _context ?? (_context = Hop.Role == RouterRole.Main
+            ? Addresses.MainContext(_wanInterface, _session.Settings.Endpoint)
+            : new RenderContext(Addresses.Addresses.Select(a => a.Prefix)));
+
+        /// <summary>Forwards that belong elsewhere (not this router's address, not on its LAN, or capturing SSH from the WAN).</summary>
+        public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
+            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, _session.Settings.Endpoint, sshGuard ? _session.Addresses : null, sshPort);
+
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(desired, _survey?.Lans ?? RouterScript.DetectLans(_session), ReadState(), Choice.Other == null ? null : Read(Choice.Other));
+            new ApplyPlan(Hop.Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
 
         public RouterState ReadState() => Read(Choice.Backend);
 
@@ -55,7 +109,7 @@ namespace BypassNat.Apply
         public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
         {
             string persisted = null;
-            var installer = new PersistenceInstaller(_session);
+            var installer = new PersistenceInstaller(_session, Hop);
             // A change saves the set in the same command as the rules (see Write); a no-op apply with
             // -Persist only installs.
             if (!plan.NeedsWrite && persist)
@@ -103,6 +157,7 @@ namespace BypassNat.Apply
             var result = new ApplyResult
             {
                 ComputerName = _session.Settings.ComputerName,
+                Role = Hop.Role.ToString(),
                 Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
                 PublicAddress = PublicAddresses(plan.Desired),
@@ -152,7 +207,7 @@ namespace BypassNat.Apply
         /// </summary>
         public IReadOnlyList<BypassForward> RemoveAll()
         {
-            new PersistenceInstaller(_session).Uninstall();
+            new PersistenceInstaller(_session, Hop).Uninstall();
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
             foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
@@ -163,7 +218,7 @@ namespace BypassNat.Apply
                 _survey = null;
                 if (backend.Read(_session).Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                        $"BypassNat's {backend.Kind} rules are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
             }
 
             return removed;
@@ -181,7 +236,7 @@ namespace BypassNat.Apply
             string p = _session.Privileged;
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
-            if (save) script.Add("persist", PersistenceInstaller.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
+            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
             script.Add("read-back", backend.ReadScript(p));

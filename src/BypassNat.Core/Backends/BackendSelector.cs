@@ -14,21 +14,24 @@ namespace BypassNat.Backends
     /// </summary>
     public static class BackendSelector
     {
-        public static BackendChoice Choose(RouterSession session, BackendKind requested) =>
-            Choose(session, requested, session.Run(RouterScript.Preamble + ProbeScript(session.Privileged)));
+        public static BackendChoice Choose(RouterSession session, BackendKind requested) => Choose(session, requested, RouterHop.Bypass, null);
+
+        /// <param name="wanInterface">The main hop's WAN interface, for reading its rules against; null elsewhere.</param>
+        public static BackendChoice Choose(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface) =>
+            Choose(session, requested, hop, wanInterface, session.Run(RouterScript.Preamble + ProbeScript(session.Privileged, hop)));
 
         /// <summary>
         /// What the router has, as key=value lines; always exits 0. Without <paramref name="owned"/>
-        /// it leaves out where BypassNat's rules are, for a caller that reads both backends anyway
+        /// it leaves out where the hop's rules are, for a caller that reads both backends anyway
         /// (<see cref="RouterSurvey"/>) and need not list the ruleset twice.
         /// </summary>
-        public static string ProbeScript(string p, bool owned = true) =>
-            // Asking for BypassNat's table answers both questions: listed, or "No such file or directory"
+        public static string ProbeScript(string p, RouterHop hop, bool owned = true) =>
+            // Asking for the hop's table answers both questions: listed, or "No such file or directory"
             // means nft works. (nft list tables would fetch the whole ruleset: seconds on a router
             // whose iptables-nft rules are many.)
             "if command -v nft >/dev/null 2>&1; then\n" +
             "  echo \"nft=$(nft --version 2>/dev/null | head -n 1)\"\n" +
-            "  if nft_error=$(LC_ALL=C " + p + "nft list table " + NftablesTable.Qualified + " 2>&1 >/dev/null); then\n" +
+            "  if nft_error=$(LC_ALL=C " + p + "nft list table " + hop.NftTable + " 2>&1 >/dev/null); then\n" +
             "    echo nft-usable=yes\n" +
             (owned ? "    echo nft-owned=yes\n" : "") +
             "  else\n" +
@@ -37,12 +40,12 @@ namespace BypassNat.Backends
             "fi\n" +
             "if command -v iptables-restore >/dev/null 2>&1; then\n" +
             "  echo \"iptables=$(iptables --version 2>/dev/null | head -n 1)\"\n" +
-            (owned ? "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + IptablesChains.Prerouting + " ' && echo iptables-owned=yes\n" : "") +
+            (owned ? "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + hop.IptablesPrerouting + " ' && echo iptables-owned=yes\n" : "") +
             "fi\n" +
             "exit 0\n";
 
-        /// <summary>Picks the backend from what <see cref="ProbeScript"/> printed.</summary>
-        public static BackendChoice Choose(RouterSession session, BackendKind requested, CommandResult result)
+        /// <summary>Picks the hop's backend from what <see cref="ProbeScript"/> printed.</summary>
+        public static BackendChoice Choose(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface, CommandResult result)
         {
             var facts = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (string line in result.Output.Split('\n'))
@@ -53,7 +56,7 @@ namespace BypassNat.Backends
 
             bool hasNft = facts.ContainsKey("nft"), nftUsable = facts.ContainsKey("nft-usable"), hasIptables = facts.ContainsKey("iptables");
             string found = Describe(facts);
-            IRouterBackend nft = new NftablesBackend(), iptables = new IptablesBackend();
+            IRouterBackend nft = hop.Backend(BackendKind.Nftables, wanInterface), iptables = hop.Backend(BackendKind.Iptables, wanInterface);
 
             switch (requested)
             {

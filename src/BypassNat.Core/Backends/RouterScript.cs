@@ -36,9 +36,30 @@ namespace BypassNat.Backends
         /// (a here-document ahead of the listing), so no command line grows with the number of
         /// forwards, and neighbouring ports are merged into ranges first.
         /// </remarks>
-        public static string ForgetConntrack(string privileged, IEnumerable<BypassForward> touched)
+        public static string ForgetConntrack(string privileged, IEnumerable<BypassForward> touched) =>
+            ForgetConntrack(privileged, BypassConntrackTargets(touched));
+
+        /// <summary>The bypass router's touched flows: to the bypass address (and public address) and port.</summary>
+        public static IReadOnlyList<string> BypassConntrackTargets(IEnumerable<BypassForward> touched) =>
+            ConntrackTargets(touched.SelectMany(forward => forward.Transports.SelectMany(transport =>
+            {
+                var claims = new List<KeyValuePair<string, PortRange>> { new KeyValuePair<string, PortRange>($"{transport} {forward.BypassAddress}", forward.BypassPort) };
+                if (forward.PublicAddress != null) claims.Add(new KeyValuePair<string, PortRange>($"{transport} {forward.PublicAddress}", forward.ExternalPort));
+                return claims;
+            })));
+
+        /// <summary>
+        /// The main router's touched flows: to its WAN addresses as they are now (read at apply time,
+        /// never written into a rule) and to the public address, on the external port.
+        /// </summary>
+        public static IReadOnlyList<string> MainConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
+            ConntrackTargets(touched.SelectMany(forward => forward.Transports.SelectMany(transport =>
+                context.WanAddresses.Concat(forward.PublicAddress == null ? new System.Net.IPAddress[0] : new[] { forward.PublicAddress })
+                    .Select(address => new KeyValuePair<string, PortRange>($"{transport} {address}", forward.ExternalPort)))));
+
+        /// <param name="targets">"PROTO ADDRESS FIRST LAST" lines, built from parsed addresses and ports only.</param>
+        public static string ForgetConntrack(string privileged, IReadOnlyList<string> targets)
         {
-            IReadOnlyList<string> targets = ConntrackTargets(touched);
             var script = new StringBuilder();
             script.Append("total=0\n");
             if (targets.Count > 0)
@@ -79,21 +100,15 @@ namespace BypassNat.Backends
         }
 
         /// <summary>"protocol address first last" per touched range, overlapping and neighbouring ranges merged.</summary>
-        internal static IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched)
+        /// <param name="claims">"protocol address" with a port range each.</param>
+        internal static IReadOnlyList<string> ConntrackTargets(IEnumerable<KeyValuePair<string, PortRange>> claims)
         {
             var ranges = new Dictionary<string, List<PortRange>>(StringComparer.Ordinal);
-            void Add(string key, PortRange range)
+            foreach (KeyValuePair<string, PortRange> claim in claims)
             {
-                if (!ranges.TryGetValue(key, out List<PortRange> list)) ranges[key] = list = new List<PortRange>();
-                list.Add(range);
+                if (!ranges.TryGetValue(claim.Key, out List<PortRange> list)) ranges[claim.Key] = list = new List<PortRange>();
+                list.Add(claim.Value);
             }
-
-            foreach (BypassForward forward in touched)
-                foreach (string transport in forward.Transports)
-                {
-                    Add($"{transport} {forward.BypassAddress}", forward.BypassPort);
-                    if (forward.PublicAddress != null) Add($"{transport} {forward.PublicAddress}", forward.ExternalPort);
-                }
 
             var targets = new List<string>();
             foreach (KeyValuePair<string, List<PortRange>> entry in ranges.OrderBy(e => e.Key, StringComparer.Ordinal))
@@ -113,33 +128,18 @@ namespace BypassNat.Backends
             return targets;
         }
 
-        /// <summary>Lists the router's IPv4 addresses; needs no privileges.</summary>
-        public const string LanScript = "ip -4 -o addr show\n";
-
-        /// <summary>
-        /// The router's connected IPv4 networks (its LANs), read with <c>ip -4 -o addr show</c>, which
-        /// needs no privileges. Loopback does not count.
-        /// </summary>
-        public static RenderContext DetectLans(RouterSession session) => ParseLans(session, session.Run(Preamble + LanScript));
-
-        public static RenderContext ParseLans(RouterSession session, CommandResult result)
-        {
-            if (!result.Succeeded) throw Failure(session, "list its addresses (ip -4 -o addr show)", result, "ip (iproute2)");
-            var prefixes = new List<Ipv4Prefix>();
-            foreach (Match m in Regex.Matches(result.Output, @"\binet (\d+\.\d+\.\d+\.\d+/\d+)"))
-                if (Ipv4Prefix.TryParse(m.Groups[1].Value, out Ipv4Prefix prefix) && !prefix.Network.ToString().StartsWith("127.", StringComparison.Ordinal))
-                    prefixes.Add(prefix);
-            return new RenderContext(prefixes);
-        }
-
         /// <summary>
         /// Runs a write: the kernel transaction (<paramref name="load"/>, which exits 3 when refused),
         /// then the conntrack clean-up of the touched ports. Returns how many entries went.
         /// </summary>
         public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<BypassForward> touched,
+            string tools, out IReadOnlyList<string> warnings) =>
+            RunWrite(session, load, tool, BypassConntrackTargets(touched), tools, out warnings);
+
+        public static int RunWrite(RouterSession session, string load, string tool, IReadOnlyList<string> conntrackTargets,
             string tools, out IReadOnlyList<string> warnings)
         {
-            CommandResult result = RunChange(session, WriteScript(session.Privileged, load, touched), tool);
+            CommandResult result = RunChange(session, Wrap(load + ForgetConntrack(session.Privileged, conntrackTargets)), tool);
             if (!result.Succeeded)
                 throw Failure(session,
                     $"apply the rules ({tool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, tools);

@@ -9,7 +9,7 @@ namespace BypassNat.Backends
 {
     /// <summary>
     /// Everything a command needs to know about a router before it changes anything, read in one SSH
-    /// command: which tools it has (the backend probe), its LANs, and BypassNat's rules in each
+    /// command: which tools it has (the backend probe), its addresses and LANs, and BypassNat's rules in each
     /// backend. Parsing is lazy, so a backend whose listing failed is an error only for a caller that
     /// needs it, as when each was read on its own.
     /// </summary>
@@ -19,7 +19,7 @@ namespace BypassNat.Backends
         private readonly IReadOnlyDictionary<string, CommandResult> _sections;
         private readonly CommandResult _whole;
         private readonly Dictionary<BackendKind, RouterState> _states = new Dictionary<BackendKind, RouterState>();
-        private RenderContext _lans;
+        private RouterAddresses _addresses;
 
         private RouterSurvey(RouterSession session, IReadOnlyDictionary<string, CommandResult> sections, CommandResult whole)
         {
@@ -33,13 +33,15 @@ namespace BypassNat.Backends
         /// <summary>The backends whose rules a survey reads.</summary>
         public static IReadOnlyList<IScriptedBackend> Backends { get; } = new IScriptedBackend[] { new NftablesBackend(), new IptablesBackend() };
 
-        public static RouterSurvey Run(RouterSession session, BackendKind requested)
+        /// <param name="hop">The bypass hop: its backends are the scripted ones a survey reads.</param>
+        public static RouterSurvey Run(RouterSession session, BackendKind requested, RouterHop hop)
         {
+            if (hop.Role != RouterRole.Bypass) throw new ArgumentException("Only the bypass hop's backends can be surveyed.", nameof(hop));
             string p = session.Privileged;
             var script = new SectionedScript()
-                .Add("probe", BackendSelector.ProbeScript(p, owned: false))
-                .Add("lans", RouterScript.LanScript)
-                .Add("persisted", PersistenceInstaller.InstalledScript);
+                .Add("probe", BackendSelector.ProbeScript(p, hop, owned: false))
+                .Add("addresses", RouterAddresses.Script)
+                .Add("persisted", new PersistenceInstaller(session, hop).InstalledScript);
             // A backend whose tool is missing reads as empty; the probe says it is missing.
             script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Nftables).ReadScript(p));
             script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Iptables).ReadScript(p));
@@ -51,7 +53,7 @@ namespace BypassNat.Backends
             string owned = string.Empty;
             if (survey.TryState(BackendKind.Nftables, out RouterState nft) && nft.Present) owned += "nft-owned=yes\n";
             if (survey.TryState(BackendKind.Iptables, out RouterState iptables) && ((IptablesState)iptables).HasPreroutingChain) owned += "iptables-owned=yes\n";
-            survey.Choice = BackendSelector.Choose(session, requested, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
+            survey.Choice = BackendSelector.Choose(session, requested, hop, null, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
             return survey;
         }
 
@@ -61,7 +63,8 @@ namespace BypassNat.Backends
         /// </summary>
         public bool Persisted => !_sections.TryGetValue("persisted", out CommandResult result) || result.Output.Contains("persisted=yes");
 
-        public RenderContext Lans => _lans ?? (_lans = RouterScript.ParseLans(_session, SectionedScript.Section(_sections, "lans", _whole)));
+        /// <summary>The router's addresses and default routes.</summary>
+        public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, SectionedScript.Section(_sections, "addresses", _whole)));
 
         /// <summary>The backend's rules as the survey read them; a failed listing is the error it would have been on its own.</summary>
         public RouterState State(IRouterBackend backend)

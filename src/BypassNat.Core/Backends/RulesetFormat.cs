@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using BypassNat.Iptables;
+using BypassNat.Main;
 using BypassNat.Nftables;
 
 namespace BypassNat.Backends
@@ -16,8 +17,19 @@ namespace BypassNat.Backends
 
     public static class RulesetRenderer
     {
-        public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null)
+        public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null, RouterRole role = RouterRole.Bypass)
         {
+            if (role == RouterRole.Main)
+            {
+                switch (format)
+                {
+                    case RulesetFormat.Nftables: return MainNftablesRenderer.Render(forwards, context);
+                    case RulesetFormat.IptablesRestore: return MainIptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair(), context);
+                    default:
+                        return IptablesShellRenderer.Render(MainIptablesRenderer.RenderRules(forwards, context), MainTable.IptablesPrerouting, MainTable.IptablesPostrouting, "the main router");
+                }
+            }
+
             switch (format)
             {
                 case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards, context);

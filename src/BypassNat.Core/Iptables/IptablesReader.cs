@@ -159,24 +159,7 @@ namespace BypassNat.Iptables
             if (!TryAddress(Option(tokens, "-d"), out IPAddress bypassAddress)) return null;
             if (!TryPorts(Option(tokens, "--dport"), out PortRange bypassPort)) return null;
 
-            // --to-destination is ADDR, ADDR:PORT, ADDR:A-B (same ports) or ADDR:A-B/BASE (a shifted range).
-            string target = Option(tokens, "--to-destination") ?? string.Empty;
-            int colon = target.IndexOf(':');
-            string addressText = colon < 0 ? target : target.Substring(0, colon);
-            if (!TryAddress(addressText, out IPAddress internalAddress)) return null;
-            PortRange internalPort = bypassPort;
-            if (colon >= 0)
-            {
-                string ports = target.Substring(colon + 1);
-                int slash = ports.IndexOf('/');
-                if (slash >= 0)
-                {
-                    if (!int.TryParse(ports.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int baseport)
-                        || baseport != bypassPort.Start) return null;
-                    ports = ports.Substring(0, slash);
-                }
-                if (!PortRange.TryParse(ports, out internalPort, out _) || internalPort.Count != bypassPort.Count) return null;
-            }
+            if (!TryTarget(Option(tokens, "--to-destination"), bypassPort, out IPAddress internalAddress, out PortRange internalPort)) return null;
 
             return new DnatRule
             {
@@ -185,7 +168,27 @@ namespace BypassNat.Iptables
             };
         }
 
-        private static bool TryAddress(string text, out IPAddress address)
+        /// <summary>--to-destination is ADDR, ADDR:PORT, ADDR:A-B (same ports) or ADDR:A-B/BASE (a shifted range).</summary>
+        internal static bool TryTarget(string target, PortRange matched, out IPAddress address, out PortRange ports)
+        {
+            target = target ?? string.Empty;
+            ports = matched;
+            int colon = target.IndexOf(':');
+            if (!TryAddress(colon < 0 ? target : target.Substring(0, colon), out address)) return false;
+            if (colon < 0) return true;
+            string text = target.Substring(colon + 1);
+            int slash = text.IndexOf('/');
+            if (slash >= 0)
+            {
+                if (!int.TryParse(text.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int baseport)
+                    || baseport != matched.Start) return false;
+                text = text.Substring(0, slash);
+            }
+
+            return PortRange.TryParse(text, out ports, out _) && ports.Count == matched.Count;
+        }
+
+        internal static bool TryAddress(string text, out IPAddress address)
         {
             address = null;
             if (string.IsNullOrEmpty(text)) return false;
@@ -199,7 +202,7 @@ namespace BypassNat.Iptables
             return text != null && PortRange.TryParse(text.Replace(':', '-'), out range, out _);
         }
 
-        private static string Option(List<string> tokens, string name)
+        internal static string Option(List<string> tokens, string name)
         {
             int i = tokens.IndexOf(name);
             return i >= 0 && i + 1 < tokens.Count ? tokens[i + 1] : null;

@@ -44,9 +44,21 @@ namespace BypassNat.Iptables
             return text.ToString();
         }
 
+        /// <summary>The same for another pair of owned chains (the main router's); <paramref name="chains"/> are the ones that exist.</summary>
+        internal static string RenderRemoval(IptablesJumpRepair jumps, string prerouting, string postrouting, IEnumerable<string> chains)
+        {
+            var text = new StringBuilder("*nat\n");
+            for (int i = 0; i < jumps.PreroutingJumps; i++) text.Append("-D PREROUTING -j ").Append(prerouting).Append('\n');
+            for (int i = 0; i < jumps.PostroutingJumps; i++) text.Append("-D POSTROUTING -j ").Append(postrouting).Append('\n');
+            foreach (string chain in chains)
+                text.Append("-F ").Append(chain).Append("\n-X ").Append(chain).Append('\n');
+            text.Append("COMMIT\n");
+            return text.ToString();
+        }
+
         // The jump goes first in the built-in chain: a forward must be translated before a proxy's
         // REDIRECT sees the packet, and its source NAT before the router's blanket MASQUERADE.
-        private static void AppendJump(StringBuilder text, string builtin, string owned, int present, bool first)
+        internal static void AppendJump(StringBuilder text, string builtin, string owned, int present, bool first)
         {
             if (present == 1 && first) return;
             for (int i = 0; i < present; i++) text.Append("-D ").Append(builtin).Append(" -j ").Append(owned).Append('\n');
@@ -103,7 +115,7 @@ namespace BypassNat.Iptables
             ? range.Start.ToString(CultureInfo.InvariantCulture)
             : range.Start.ToString(CultureInfo.InvariantCulture) + ":" + range.End.ToString(CultureInfo.InvariantCulture);
 
-        private static string DnatTarget(BypassForward forward, PortRange matched)
+        internal static string DnatTarget(BypassForward forward, PortRange matched)
         {
             // Same ports on both sides: DNAT only the address, which keeps each port as it is.
             if (forward.InternalPort == matched && !matched.IsSingle)

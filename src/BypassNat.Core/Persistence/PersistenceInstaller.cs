@@ -15,18 +15,25 @@ namespace BypassNat.Persistence
     /// </summary>
     public sealed class PersistenceInstaller
     {
-        public const string Directory = "/etc/bypassnat";
-        public const string RestoreScript = Directory + "/restore.sh";
-
-        /// <summary>Prints "persisted=yes" when an earlier -Persist installed the forwards, so an apply knows to refresh the saved set.</summary>
-        public const string InstalledScript = "[ -f " + RestoreScript + " ] && echo persisted=yes\nexit 0\n";
         private const string SystemdDirectory = "/etc/systemd/system";
-        private const string OpenWrtRulesetPost = "/usr/share/nftables.d/ruleset-post/bypassnat.nft";
-        private const string CronLine = "* * * * * /bin/sh " + RestoreScript + " --if-missing";
 
         private readonly RouterSession _session;
+        private readonly RouterHop _hop;
 
-        public PersistenceInstaller(RouterSession session) => _session = session;
+        // Each hop has its own directory, units, include and cron line, so saving the main router's
+        // half on a box that is also a bypass router never overwrites the bypass half, and back.
+        private string Directory => _hop.Directory;
+        private string RestoreScript => Directory + "/restore.sh";
+        private string OpenWrtRulesetPost => "/usr/share/nftables.d/ruleset-post/" + _hop.UnitName + ".nft";
+        private string CronLine => "* * * * * /bin/sh " + RestoreScript + " --if-missing";
+        private string Unit => _hop.UnitName;
+        private string Uci => "firewall." + _hop.UciSection;
+
+        public PersistenceInstaller(RouterSession session, RouterHop hop = null)
+        {
+            _session = session;
+            _hop = hop ?? RouterHop.Bypass;
+        }
 
         /// <summary>
         /// Writes the ruleset and, when <paramref name="install"/>, the boot and watch hooks. Without
@@ -38,6 +45,9 @@ namespace BypassNat.Persistence
             CommandResult result = _session.Run(RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install)));
             return Saved(result, out warnings);
         }
+
+        /// <summary>Prints "persisted=yes" when an earlier -Persist installed this hop's forwards, so an apply knows to refresh the saved set.</summary>
+        public string InstalledScript => "[ -f " + RestoreScript + " ] && echo persisted=yes\nexit 0\n";
 
         /// <summary>How the router persists the forwards, from what <see cref="SaveScript"/> printed; throws when it failed.</summary>
         public string Saved(CommandResult result, out IReadOnlyList<string> warnings)
@@ -51,11 +61,9 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>The save as a script body, so an apply can run it in the same command as the rules it saves.</summary>
-        public static string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install)
+        public string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install)
         {
-            string ruleset = backend == BackendKind.Nftables
-                ? NftablesRenderer.Render(forwards, context)
-                : IptablesRenderer.RenderChains(forwards, new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true }, context);
+            string ruleset = _hop.RenderSaved(backend, forwards, context);
             string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
             string stale = backend == BackendKind.Nftables ? "ruleset.iptables" : "ruleset.nft";
 
@@ -84,32 +92,32 @@ namespace BypassNat.Persistence
                     // fw4 includes ruleset-post files at every firewall start and reload.
                     script.Append($"  {p}mkdir -p {OpenWrtRulesetPost.Substring(0, OpenWrtRulesetPost.LastIndexOf('/'))}\n");
                     script.Append($"  put {OpenWrtRulesetPost} < {Directory}/{file}\n");
-                    script.Append($"  if uci -q get firewall.bypassnat >/dev/null; then {p}uci -q delete firewall.bypassnat; {p}uci -q commit firewall; fi\n");
+                    script.Append($"  if uci -q get {Uci} >/dev/null; then {p}uci -q delete {Uci}; {p}uci -q commit firewall; fi\n");
                 }
                 else
                 {
-                    script.Append($"  {p}uci -q set firewall.bypassnat=include\n  {p}uci -q set firewall.bypassnat.path={RestoreScript}\n");
-                    script.Append($"  {p}uci -q set firewall.bypassnat.reload=1\n  {p}uci -q commit firewall\n");
+                    script.Append($"  {p}uci -q set {Uci}=include\n  {p}uci -q set {Uci}.path={RestoreScript}\n");
+                    script.Append($"  {p}uci -q set {Uci}.reload=1\n  {p}uci -q commit firewall\n");
                 }
                 script.Append($"  {p}touch /etc/crontabs/root\n");
                 script.Append($"  grep -qxF '{CronLine}' /etc/crontabs/root || {{ {{ cat /etc/crontabs/root; echo '{CronLine}'; }} | put /etc/crontabs/root; }}\n");
                 script.Append("  echo persisted=openwrt\n");
                 script.Append($"elif [ -d {SystemdDirectory} ] || [ -d /run/systemd/system ]; then\n");
-                AppendFile(script, $"{SystemdDirectory}/bypassnat.service", BootUnit, "  ");
-                AppendFile(script, $"{SystemdDirectory}/bypassnat-watch.service", WatchUnit, "  ");
-                AppendFile(script, $"{SystemdDirectory}/bypassnat-watch.timer", WatchTimer, "  ");
+                AppendFile(script, $"{SystemdDirectory}/{Unit}.service", BootUnit, "  ");
+                AppendFile(script, $"{SystemdDirectory}/{Unit}-watch.service", WatchUnit, "  ");
+                AppendFile(script, $"{SystemdDirectory}/{Unit}-watch.timer", WatchTimer, "  ");
                 // Enabling is two symlinks; made by hand so it also works where systemd is not running yet.
                 script.Append($"  {p}mkdir -p {SystemdDirectory}/multi-user.target.wants {SystemdDirectory}/timers.target.wants\n");
-                script.Append($"  {p}ln -sf {SystemdDirectory}/bypassnat.service {SystemdDirectory}/multi-user.target.wants/bypassnat.service\n");
-                script.Append($"  {p}ln -sf {SystemdDirectory}/bypassnat-watch.timer {SystemdDirectory}/timers.target.wants/bypassnat-watch.timer\n");
+                script.Append($"  {p}ln -sf {SystemdDirectory}/{Unit}.service {SystemdDirectory}/multi-user.target.wants/{Unit}.service\n");
+                script.Append($"  {p}ln -sf {SystemdDirectory}/{Unit}-watch.timer {SystemdDirectory}/timers.target.wants/{Unit}-watch.timer\n");
                 script.Append("  if [ -d /run/systemd/system ]; then\n");
-                script.Append($"    {p}systemctl daemon-reload\n    {p}systemctl start bypassnat-watch.timer\n");
+                script.Append($"    {p}systemctl daemon-reload\n    {p}systemctl start {Unit}-watch.timer\n");
                 script.Append("  else\n");
                 script.Append("    echo '").Append(RouterScript.WarningPrefix).Append("systemd is not running on the router; the units are installed and enabled for the next boot' >&2\n");
                 script.Append("  fi\n");
                 script.Append("  echo persisted=systemd\n");
                 script.Append("else\n");
-                script.Append("  echo '").Append(RouterScript.WarningPrefix).Append("neither systemd nor OpenWrt found: run /etc/bypassnat/restore.sh at boot, and restore.sh --if-missing every minute, yourself' >&2\n");
+                script.Append("  echo '").Append(RouterScript.WarningPrefix).Append($"neither systemd nor OpenWrt found: run {RestoreScript} at boot, and restore.sh --if-missing every minute, yourself' >&2\n");
                 script.Append("  echo persisted=files\n");
                 script.Append("fi\n");
             }
@@ -122,12 +130,12 @@ namespace BypassNat.Persistence
         {
             string p = _session.Privileged;
             var script = new StringBuilder();
-            script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/bypassnat-watch.timer ]; then {p}systemctl disable --now bypassnat-watch.timer bypassnat.service >/dev/null 2>&1 || true; fi\n");
-            script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/bypassnat.service {SystemdDirectory}/timers.target.wants/bypassnat-watch.timer\n");
-            script.Append($"{p}rm -f {SystemdDirectory}/bypassnat.service {SystemdDirectory}/bypassnat-watch.service {SystemdDirectory}/bypassnat-watch.timer\n");
+            script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/{Unit}-watch.timer ]; then {p}systemctl disable --now {Unit}-watch.timer {Unit}.service >/dev/null 2>&1 || true; fi\n");
+            script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/{Unit}.service {SystemdDirectory}/timers.target.wants/{Unit}-watch.timer\n");
+            script.Append($"{p}rm -f {SystemdDirectory}/{Unit}.service {SystemdDirectory}/{Unit}-watch.service {SystemdDirectory}/{Unit}-watch.timer\n");
             script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
             script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
-            script.Append($"if command -v uci >/dev/null 2>&1 && uci -q get firewall.bypassnat >/dev/null; then {p}uci -q delete firewall.bypassnat; {p}uci -q commit firewall; fi\n");
+            script.Append($"if command -v uci >/dev/null 2>&1 && uci -q get {Uci} >/dev/null; then {p}uci -q delete {Uci}; {p}uci -q commit firewall; fi\n");
             script.Append($"if [ -f /etc/crontabs/root ] && grep -qxF '{CronLine}' /etc/crontabs/root; then\n");
             script.Append($"  grep -vxF '{CronLine}' /etc/crontabs/root | {p}tee /etc/crontabs/root.bypassnat-new >/dev/null\n");
             script.Append($"  {p}mv -f /etc/crontabs/root.bypassnat-new /etc/crontabs/root\nfi\n");
@@ -146,34 +154,34 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>The router-side restore: the whole saved ruleset, or with --if-missing only when it is gone.</summary>
-        internal static string RestoreScriptText() =>
+        internal string RestoreScriptText() =>
             "#!/bin/sh\n" +
             "# Written by BypassNat. Restores the forwards saved beside it; with --if-missing, only when they are gone\n" +
             "# (after a reboot, or a proxy's iptables -t nat -F). Edit the forwards with BypassNat, not here.\n" +
             "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n" +
             $"dir={Directory}\n" +
             "if [ -f \"$dir/ruleset.nft\" ]; then\n" +
-            $"  if [ \"$1\" = --if-missing ] && nft list table {NftablesTable.Qualified} >/dev/null 2>&1; then exit 0; fi\n" +
+            $"  if [ \"$1\" = --if-missing ] && nft list table {_hop.NftTable} >/dev/null 2>&1; then exit 0; fi\n" +
             "  exec nft -f \"$dir/ruleset.nft\"\n" +
             "fi\n" +
             "[ -f \"$dir/ruleset.iptables\" ] || exit 0\n" +
-            $"hooked() {{ iptables -t nat -C PREROUTING -j {IptablesChains.Prerouting} 2>/dev/null && iptables -t nat -C POSTROUTING -j {IptablesChains.Postrouting} 2>/dev/null; }}\n" +
+            $"hooked() {{ iptables -t nat -C PREROUTING -j {_hop.IptablesPrerouting} 2>/dev/null && iptables -t nat -C POSTROUTING -j {_hop.IptablesPostrouting} 2>/dev/null; }}\n" +
             $"count() {{ iptables -t nat -S \"$1\" 2>/dev/null | grep -c '^-A' || true; }}\n" +
             "if [ \"$1\" = --if-missing ] && hooked \\\n" +
-            $"   && [ \"$(count {IptablesChains.Prerouting})\" = \"$(grep -c '^-A {IptablesChains.Prerouting} ' \"$dir/ruleset.iptables\" || true)\" ] \\\n" +
-            $"   && [ \"$(count {IptablesChains.Postrouting})\" = \"$(grep -c '^-A {IptablesChains.Postrouting} ' \"$dir/ruleset.iptables\" || true)\" ]; then\n" +
+            $"   && [ \"$(count {_hop.IptablesPrerouting})\" = \"$(grep -c '^-A {_hop.IptablesPrerouting} ' \"$dir/ruleset.iptables\" || true)\" ] \\\n" +
+            $"   && [ \"$(count {_hop.IptablesPostrouting})\" = \"$(grep -c '^-A {_hop.IptablesPostrouting} ' \"$dir/ruleset.iptables\" || true)\" ]; then\n" +
             "  exit 0\n" +
             "fi\n" +
             "{\n" +
             "  cat \"$dir/ruleset.iptables\"\n" +
-            $"  iptables -t nat -C PREROUTING -j {IptablesChains.Prerouting} 2>/dev/null || echo '-I PREROUTING 1 -j {IptablesChains.Prerouting}'\n" +
-            $"  iptables -t nat -C POSTROUTING -j {IptablesChains.Postrouting} 2>/dev/null || echo '-I POSTROUTING 1 -j {IptablesChains.Postrouting}'\n" +
+            $"  iptables -t nat -C PREROUTING -j {_hop.IptablesPrerouting} 2>/dev/null || echo '-I PREROUTING 1 -j {_hop.IptablesPrerouting}'\n" +
+            $"  iptables -t nat -C POSTROUTING -j {_hop.IptablesPostrouting} 2>/dev/null || echo '-I POSTROUTING 1 -j {_hop.IptablesPostrouting}'\n" +
             "  echo COMMIT\n" +
             "} | iptables-restore --noflush --wait 10\n";
 
-        internal const string BootUnit =
+        internal string BootUnit =>
             "[Unit]\n" +
-            "Description=BypassNat: restore the bypass router's port forwards\n" +
+            $"Description=BypassNat: restore {_hop.Description}\n" +
             "After=network-pre.target nftables.service netfilter-persistent.service firewalld.service\n" +
             "Wants=network-pre.target\n\n" +
             "[Service]\n" +
@@ -183,16 +191,16 @@ namespace BypassNat.Persistence
             "[Install]\n" +
             "WantedBy=multi-user.target\n";
 
-        internal const string WatchUnit =
+        internal string WatchUnit =>
             "[Unit]\n" +
-            "Description=BypassNat: put the port forwards back if something flushed them\n\n" +
+            $"Description=BypassNat: put {_hop.Description} back if something flushed them\n\n" +
             "[Service]\n" +
             "Type=oneshot\n" +
             "ExecStart=/bin/sh " + RestoreScript + " --if-missing\n";
 
-        internal const string WatchTimer =
+        internal string WatchTimer =>
             "[Unit]\n" +
-            "Description=BypassNat: check the port forwards every 15 seconds\n\n" +
+            $"Description=BypassNat: check {_hop.Description} every 15 seconds\n\n" +
             "[Timer]\n" +
             "OnBootSec=30s\n" +
             "OnUnitActiveSec=15s\n" +

@@ -1,0 +1,18 @@
+namespace BypassNat.Main
+{
+    /// <summary>
+    /// The names the main router's hop owns: a table and two chains distinct from the bypass hop's, so
+    /// one box can hold both halves and neither reading sees the other's rules.
+    /// </summary>
+    public static class MainTable
+    {
+        public const string Name = "bypassnat_main";
+        public const string Qualified = "ip " + Name;
+        public const string ForwardsMap = "forwards";
+        public const string PublicMap = "public";
+        public const string LansSet = "lans";
+        public const string ReflectSet = "reflect";
+        public const string IptablesPrerouting = "BYPASSNAT_MAIN_PREROUTING";
+        public const string IptablesPostrouting = "BYPASSNAT_MAIN_POSTROUTING";
+    }
+}
