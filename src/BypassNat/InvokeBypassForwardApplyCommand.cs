@@ -1,15 +1,20 @@
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
+using System.Net;
 using BypassNat.Apply;
+using BypassNat.Backends;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
 {
     /// <summary>
-    /// Makes the bypass router hold exactly the forwards piped in: one atomic transaction, nothing
-    /// written when nothing differs, and a read-back that fails loudly when the router disagrees.
+    /// Makes each bypass router hold exactly its forwards (those whose BypassAddress it has): one
+    /// atomic transaction a router, nothing written when nothing differs, and a read-back that fails
+    /// loudly when the router disagrees.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Invoke, "BypassForwardApply", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Invoke, "BypassForwardApply", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ComputerNameSet)]
     [OutputType(typeof(ApplyResult))]
     public sealed class InvokeBypassForwardApplyCommand : RouterCommand
     {
@@ -37,43 +42,65 @@ namespace BypassNat.Commands
 
         private readonly List<BypassForward> _desired = new List<BypassForward>();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (Forward != null) _desired.AddRange(Forward);
         }
 
-        protected override void EndProcessing()
+        protected override void ProcessRouters()
         {
             if (_desired.Count == 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.NoForwards", ErrorCategory.InvalidArgument,
-                    $"No forwards reached Invoke-BypassForwardApply, so nothing was changed on {ComputerName}. " +
-                    "An empty set would remove every forward; if that is what you want, remove them explicitly.", ComputerName));
+                    $"No forwards reached Invoke-BypassForwardApply, so nothing was changed on {RouterNames}. " +
+                    "An empty set would remove every forward; if that is what you want, remove them explicitly.", RouterNames));
 
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
                 StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
-
-                using (RouterSession session = Connect())
-                {
-                    if (!Force) StopOnIssues(ForwardSetValidator.Check(_desired, session.Addresses, Port), _desired);
-                    ForwardApplier applier = Applier(session);
-                    ApplyPlan plan = applier.Plan(_desired);
-                    string change = plan.Describe();
-                    if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
-                    WriteVerbose("Plan for " + ComputerName + ":\n" + change);
-                    if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
-                        return;
-                    ApplyResult result = applier.Apply(plan, Persist, WriteWarning);
-                    if (result.PreviousPublicAddress != null)
-                        WriteWarning($"The public address changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
-                    WriteObject(result);
-                }
             }
             catch (BypassNatException failure)
             {
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
+
+            // First every router's addresses, then the check that the forwards and the routers fit
+            // together, and only then any write: a mismatch must leave every router as it was.
+            var addresses = new ConcurrentDictionary<string, IReadOnlyList<IPAddress>>();
+            var sessions = new ConcurrentDictionary<RouterTarget, RouterSession>();
+            IReadOnlyList<RouterTarget> reached = ForEachRouter((router, session) =>
+            {
+                addresses[router.Name] = RouterScript.ReadAddresses(session);
+                sessions[router] = session;
+            });
+            if (reached.Count == 0) return;
+
+            ForwardAssignment assignment = ForwardAssignment.Assign(_desired,
+                reached.ToDictionary(r => r.Name, r => addresses[r.Name]), Routers.Count - reached.Count);
+            if (assignment.Problems.Count > 0)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.ForwardNotOwned", ErrorCategory.InvalidData,
+                    string.Join("\n", assignment.Problems) + $"\nNothing was changed on any router ({RouterNames}).", RouterNames));
+            if (!Force)
+                foreach (RouterTarget router in reached)
+                    StopOnIssues(ForwardSetValidator.Check(_desired, sessions[router].Addresses, sessions[router].Settings.Port), _desired, RouterNames);
+
+            ForEachRouter(reached, (router, session) => Apply(router, session, assignment.ByRouter[router.Name]));
+        }
+
+        private void Apply(RouterTarget router, RouterSession session, List<BypassForward> desired)
+        {
+            ForwardApplier applier = Applier(router, session);
+            ApplyPlan plan = applier.Plan(desired);
+            string change = plan.Describe();
+            if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
+            Verbose("Plan for " + router.Name + ":\n" + change);
+            if ((plan.NeedsWrite || Persist) && !Confirm($"{router.Name} ({applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
+                return;
+            ApplyResult result = applier.Apply(plan, Persist, Warn);
+            result.ComputerName = router.Name;
+            if (result.PreviousPublicAddress != null)
+                Warn($"The public address on {router.Name} changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
+            Emit(result);
         }
     }
 }

@@ -82,6 +82,21 @@ namespace BypassNat.Backends
         }
 
         /// <summary>
+        /// The router's own IPv4 addresses (same listing as <see cref="DetectLans"/>): a forward belongs
+        /// to the router that holds its BypassAddress, because that is where the main router sends it.
+        /// </summary>
+        public static IReadOnlyList<System.Net.IPAddress> ReadAddresses(RouterSession session)
+        {
+            CommandResult result = session.Run(Preamble + "ip -4 -o addr show\n");
+            if (!result.Succeeded) throw Failure(session, "list its addresses (ip -4 -o addr show)", result, "ip (iproute2)");
+            var addresses = new List<System.Net.IPAddress>();
+            foreach (Match m in Regex.Matches(result.Output, @"\binet (\d+\.\d+\.\d+\.\d+)/\d+"))
+                if (System.Net.IPAddress.TryParse(m.Groups[1].Value, out System.Net.IPAddress address) && !m.Groups[1].Value.StartsWith("127.", StringComparison.Ordinal))
+                    addresses.Add(address);
+            return addresses;
+        }
+
+        /// <summary>
         /// Runs a write: the kernel transaction (<paramref name="load"/>, which exits 3 when refused),
         /// then the conntrack clean-up of the touched ports. Returns how many entries went.
         /// </summary>

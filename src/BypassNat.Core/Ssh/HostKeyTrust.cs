@@ -27,6 +27,9 @@ namespace BypassNat.Ssh
         }
 
         public string PresentedFingerprint { get; private set; }
+
+        /// <summary>The known_hosts file consulted (given, or ssh's default), or null when only fingerprints count.</summary>
+        public string KnownHostsPath => _knownHostsPath;
         public string Refusal { get; private set; }
         public string RefusalId { get; private set; }
 
@@ -42,8 +45,7 @@ namespace BypassNat.Ssh
                     $"The known hosts file '{path}' does not exist.", path);
             if (string.IsNullOrEmpty(path) && fingerprints.Count == 0)
             {
-                string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-                path = Path.Combine(Path.Combine(home, ".ssh"), "known_hosts");
+                path = DefaultIdentities.KnownHostsFile;
             }
 
             KnownHosts knownHosts = !string.IsNullOrEmpty(path) && File.Exists(path) ? KnownHosts.Load(path) : null;
@@ -77,6 +79,11 @@ namespace BypassNat.Ssh
         public bool Accept(string keyType, byte[] key, string sha256)
         {
             PresentedFingerprint = "SHA256:" + Normalize(sha256);
+            if (_settings.PinnedFingerprint != null && Normalize(_settings.PinnedFingerprint) != Normalize(sha256))
+                return Refuse("BypassNat.HostKeyMismatch",
+                    $"The host key of {_settings.Endpoint} changed since this session was opened: it presented {keyType} {PresentedFingerprint}, " +
+                    $"the session was opened with {_settings.PinnedFingerprint}. The session was not reopened and nothing was changed. " +
+                    "Check the key on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub).");
             KnownHostVerdict verdict = _knownHosts?.Check(_settings.ComputerName, _settings.Port, key) ?? KnownHostVerdict.Unknown;
             if (verdict == KnownHostVerdict.Revoked)
                 return Refuse("BypassNat.HostKeyRevoked",
@@ -90,8 +97,10 @@ namespace BypassNat.Ssh
                     ". The router may have been reinstalled, or someone may be intercepting the connection. Nothing was changed. " +
                     "Check the key on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) before trusting it.");
 
+            string lookedIn = _knownHostsPath == null ? "" :
+                File.Exists(_knownHostsPath) ? $" (looked in '{_knownHostsPath}')" : $" (no known_hosts file at '{_knownHostsPath}')";
             return Refuse("BypassNat.HostKeyUnknown",
-                $"The host key of {_settings.Endpoint} is not known: it presented {keyType} {PresentedFingerprint}. Nothing was changed. " +
+                $"The host key of {_settings.Endpoint} is not known{lookedIn}: it presented {keyType} {PresentedFingerprint}. Nothing was changed. " +
                 "Check that fingerprint on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then pass " +
                 $"-HostKeyFingerprint {PresentedFingerprint} or add the key to a known_hosts file (-KnownHostsFile).");
         }

@@ -22,8 +22,21 @@ namespace BypassNat.Ssh
         /// <summary>Run the privileged commands through <c>sudo -n</c> (for a non-root login).</summary>
         public bool UseSudo { get; set; }
 
+        /// <summary>
+        /// The key a reopened session must present: the one it was first opened with. A session never
+        /// follows a changed host key, whatever the known_hosts file says by then.
+        /// </summary>
+        public string PinnedFingerprint { get; set; }
+
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
         public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+        public SshSettings Copy()
+        {
+            var copy = (SshSettings)MemberwiseClone();
+            copy.HostKeyFingerprints = new List<string>(HostKeyFingerprints ?? new List<string>());
+            return copy;
+        }
 
         public string Endpoint => Port == 22 ? ComputerName : $"{ComputerName}:{Port}";
     }

@@ -1,0 +1,306 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Net;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+using System.Threading.Tasks;
+using BypassNat.Ssh;
+
+namespace BypassNat.Commands
+{
+    /// <summary>
+    /// What every cmdlet that logs in to routers shares: the SSH parameters, the routers named in
+    /// -ComputerName or piped in by property name, and running the work for several routers in
+    /// parallel. Work on other threads writes through <see cref="Emit"/>, <see cref="Verbose"/>,
+    /// <see cref="Warn"/>, <see cref="Report"/> and <see cref="Confirm"/>, which hand the call to the
+    /// cmdlet's own thread: PowerShell's streams may only be written from there.
+    /// </summary>
+    public abstract class ConnectionCommand : PSCmdlet
+    {
+        protected const string ComputerNameSet = "ComputerName";
+
+        /// <summary>One or more routers (names or addresses); several are worked on in parallel.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ComputerNameSet, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [Alias("Router", "HostName")]
+        public virtual string[] ComputerName { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateRange(1, 65535)]
+        public int Port { get; set; } = 22;
+
+        /// <summary>Login name; defaults to the credential's user name, else root.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string UserName { get; set; }
+
+        /// <summary>An OpenSSH private key (ed25519, ECDSA or RSA). With -Credential, its password is the key's passphrase.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [Alias("IdentityFile")]
+        public string KeyFile { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential Credential { get; set; }
+
+        /// <summary>Accepted host key fingerprints as ssh-keygen -l prints them, e.g. SHA256:abc...</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] HostKeyFingerprint { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string KnownHostsFile { get; set; }
+
+        /// <summary>Run iptables and conntrack through sudo -n, for a login that is not root.</summary>
+        [Parameter]
+        public SwitchParameter Sudo { get; set; }
+
+        /// <summary>How many routers are worked on at the same time.</summary>
+        [Parameter]
+        [ValidateRange(1, 256)]
+        public int ThrottleLimit { get; set; } = 8;
+
+        private readonly List<RouterTarget> _routers = new List<RouterTarget>();
+        private readonly HashSet<string> _seen = new HashSet<string>(StringComparer.Ordinal);
+        private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
+        private int _cmdletThread;
+        private BlockingCollection<Action> _posted;
+        private volatile bool _abandoned;
+
+        /// <summary>The routers given so far, each once, in the order given.</summary>
+        internal IReadOnlyList<RouterTarget> Routers => _routers;
+
+        /// <summary>The first router, for messages about the whole command.</summary>
+        protected string RouterNames => string.Join(", ", _routers.Select(r => r.Name));
+
+        /// <summary>Remembers the routers of this pipeline record (with its own Port, UserName, KeyFile).</summary>
+        protected virtual void CaptureRouters()
+        {
+            foreach (string name in ComputerName ?? new string[0])
+            {
+                SshSettings settings = Settings(name);
+                var target = new RouterTarget(name, settings);
+                if (!_seen.Add(target.Key)) continue;
+                try
+                {
+                    RouterSession.CheckLogin(settings);
+                }
+                catch (BypassNatException failure)
+                {
+                    // A bad key file or known_hosts file is the same for every router: say it once and stop.
+                    ThrowTerminatingError(ErrorRecords.From(failure));
+                }
+
+                _routers.Add(target);
+            }
+        }
+
+        internal void AddRouter(RouterTarget target)
+        {
+            if (_seen.Add(target.Key)) _routers.Add(target);
+        }
+
+        protected SshSettings Settings(string computerName)
+        {
+            try
+            {
+                NetworkCredential secret = Credential?.GetNetworkCredential();
+                var settings = new SshSettings
+                {
+                    ComputerName = computerName,
+                    Port = Port,
+                    UserName = UserName ?? (Credential != null ? Credential.UserName : "root"),
+                    KeyFile = KeyFile == null ? null : GetUnresolvedProviderPathFromPSPath(KeyFile),
+                    KnownHostsFile = KnownHostsFile == null ? null : GetUnresolvedProviderPathFromPSPath(KnownHostsFile),
+                    HostKeyFingerprints = new List<string>(HostKeyFingerprint ?? new string[0]),
+                    UseSudo = Sudo.IsPresent,
+                };
+                if (settings.KeyFile != null) settings.KeyPassphrase = secret?.Password;
+                else settings.Password = secret?.Password;
+                return settings;
+            }
+            catch (Exception e) when (e is ProviderNotFoundException || e is DriveNotFoundException || e is NotSupportedException || e is ArgumentException)
+            {
+                ThrowTerminatingError(ErrorRecords.From(new BypassNatException("BypassNat.InvalidPath", FailureKind.InvalidData,
+                    $"-KeyFile or -KnownHostsFile is not a file system path: {e.Message}", KeyFile ?? KnownHostsFile, e)));
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Runs <paramref name="work"/> once per router: on this thread for one router, on up to
+        /// -ThrottleLimit threads for several, with Write-Progress meanwhile. A router whose work fails
+        /// gets one non-terminating error (target: the router) and the others go on. Returns the
+        /// routers whose work succeeded. A stop (Ctrl-C, or an error turned terminating by
+        /// -ErrorAction Stop) starts no further router and lets the ones under way finish their
+        /// current step, so no router is left half-written.
+        /// </summary>
+        internal IReadOnlyList<RouterTarget> ForEachTarget(IReadOnlyList<RouterTarget> targets, Action<RouterTarget> work)
+        {
+            var succeeded = new ConcurrentDictionary<RouterTarget, bool>();
+            if (targets.Count <= 1)
+            {
+                foreach (RouterTarget target in targets) RunOne(target, work, succeeded);
+                return targets.Where(succeeded.ContainsKey).ToList();
+            }
+
+            _cmdletThread = Thread.CurrentThread.ManagedThreadId;
+            BlockingCollection<Action> posted = _posted = new BlockingCollection<Action>();
+            var throttle = new SemaphoreSlim(ThrottleLimit);
+            var running = new ConcurrentDictionary<string, bool>();
+            int finished = 0;
+            // Dedicated threads: SSH calls block, and the thread pool would add threads only slowly.
+            Task all = Task.WhenAll(targets.Select(target => Task.Factory.StartNew(() =>
+            {
+                try
+                {
+                    throttle.Wait(_stopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                try
+                {
+                    if (_stopping.IsCancellationRequested) return;
+                    running[target.Name] = true;
+                    RunOne(target, work, succeeded);
+                }
+                finally
+                {
+                    running.TryRemove(target.Name, out _);
+                    Interlocked.Increment(ref finished);
+                    throttle.Release();
+                    posted.Add(() => { });
+                }
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray());
+
+            string activity = MyInvocation.MyCommand.Name;
+            Exception stop = null;
+            try
+            {
+                while (!all.IsCompleted || posted.Count > 0)
+                {
+                    try
+                    {
+                        if (posted.TryTake(out Action action, 200)) action();
+                        if (stop == null)
+                        {
+                            int done = Volatile.Read(ref finished);
+                            string now = string.Join(", ", running.Keys.OrderBy(k => k, StringComparer.Ordinal));
+                            WriteProgress(new ProgressRecord(1, activity, $"{done} of {targets.Count} routers done" + (now.Length > 0 ? $"; working on {now}" : ""))
+                            {
+                                PercentComplete = done * 100 / targets.Count,
+                            });
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        // The pipeline is stopping (Ctrl-C, Select-Object -First, -ErrorAction Stop):
+                        // nothing more is written, and the routers under way finish their step.
+                        if (stop == null) stop = e;
+                        _abandoned = true;
+                        _stopping.Cancel();
+                    }
+                }
+            }
+            finally
+            {
+                _posted = null;
+            }
+
+            if (stop != null) ExceptionDispatchInfo.Capture(stop).Throw();
+            WriteProgress(new ProgressRecord(1, activity, "done") { RecordType = ProgressRecordType.Completed });
+            return targets.Where(succeeded.ContainsKey).ToList();
+        }
+
+        private void RunOne(RouterTarget target, Action<RouterTarget> work, ConcurrentDictionary<RouterTarget, bool> succeeded)
+        {
+            bool onWorker = _posted != null;
+            try
+            {
+                work(target);
+                succeeded[target] = true;
+            }
+            catch (BypassNatException failure)
+            {
+                Report(RouterError(failure, target));
+            }
+            catch (OperationCanceledException) when (onWorker)
+            {
+            }
+            catch (Exception e) when (onWorker && !(e is PipelineStoppedException))
+            {
+                // A fault in one router's work must not take the others down with it.
+                Report(new ErrorRecord(e, "BypassNat.RouterFailed", ErrorCategory.NotSpecified, target.Name));
+            }
+        }
+
+        /// <summary>A router's failure as its error: the router is the target, whatever the core named.</summary>
+        internal static ErrorRecord RouterError(BypassNatException failure, RouterTarget target)
+        {
+            ErrorRecord record = ErrorRecords.From(failure);
+            return new ErrorRecord(record.Exception, failure.ErrorId, record.CategoryInfo.Category, target.Name);
+        }
+
+        /// <summary>Stops starting routers on Ctrl-C; those under way finish their current step.</summary>
+        protected override void StopProcessing()
+        {
+            _stopping.Cancel();
+            base.StopProcessing();
+        }
+
+        protected CancellationToken Stopping => _stopping.Token;
+
+        private void OnCmdletThread(Action action)
+        {
+            BlockingCollection<Action> posted = _posted;
+            if (posted == null || Thread.CurrentThread.ManagedThreadId == _cmdletThread)
+            {
+                action();
+                return;
+            }
+
+            if (_abandoned) throw new OperationCanceledException();
+            bool ran = false;
+            using (var done = new ManualResetEventSlim())
+            {
+                posted.Add(() =>
+                {
+                    try
+                    {
+                        if (_abandoned) return;
+                        action();
+                        ran = true;
+                    }
+                    finally
+                    {
+                        done.Set();
+                    }
+                });
+                done.Wait();
+            }
+
+            if (!ran) throw new OperationCanceledException();
+        }
+
+        protected void Emit(object item) => OnCmdletThread(() => WriteObject(item));
+        protected void Verbose(string message) => OnCmdletThread(() => WriteVerbose(message));
+        protected void Warn(string message) => OnCmdletThread(() => WriteWarning(message));
+        protected void Report(ErrorRecord record) => OnCmdletThread(() => WriteError(record));
+
+        /// <summary>ShouldProcess, asked on the cmdlet's thread (-WhatIf and -Confirm work per router).</summary>
+        protected bool Confirm(string target, string action)
+        {
+            bool answer = false;
+            OnCmdletThread(() => answer = ShouldProcess(target, action));
+            return answer;
+        }
+    }
+}
