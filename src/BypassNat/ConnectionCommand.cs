@@ -256,8 +256,6 @@ namespace BypassNat.Commands
             base.StopProcessing();
         }
 
-        protected CancellationToken Stopping => _stopping.Token;
-
         private void OnCmdletThread(Action action)
         {
             BlockingCollection<Action> posted = _posted;

@@ -12,13 +12,16 @@ function Start-BypassLab {
         # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset.
         [ValidateSet('iptables', 'nft')] [string] $Proxy = 'iptables',
         # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
-        [hashtable] $CommandOptions = @{}
+        [hashtable] $CommandOptions = @{},
+        # A second bypass router (namespace byp2, 192.0.2.3, sshd, key in the same known_hosts).
+        [switch] $SecondBypassRouter
     )
     $prefix = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6)
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
     $env:LAB_PROXY = $Proxy
+    $env:LAB_SECOND_BYPASS = if ($SecondBypassRouter) { '1' } else { '0' }
     & bash $LabScript up $prefix $dir @Service | Out-Host
-    Remove-Item Env:LAB_PROXY
+    Remove-Item Env:LAB_PROXY, Env:LAB_SECOND_BYPASS
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
         Prefix      = $prefix
@@ -48,7 +51,7 @@ function Invoke-LabCommand {
     #>
     param(
         [Parameter(Mandatory)] $Lab,
-        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'adm')] [string] $Node,
+        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'adm', 'byp2')] [string] $Node,
         [Parameter(Mandatory)] [string] $CommandLine
     )
     $words = $CommandLine -split ' +'
@@ -64,9 +67,10 @@ function Invoke-LabRouter {
     #>
     param(
         [Parameter(Mandatory)] $Lab,
-        [Parameter(Mandatory)] [string] $CommandLine
+        [Parameter(Mandatory)] [string] $CommandLine,
+        [ValidateSet('byp', 'byp2')] [string] $Router = 'byp'
     )
-    $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
+    $sshd = (Get-Content (Join-Path $Lab.Dir $(if ($Router -eq 'byp2') { 'sshd2.pid' } else { 'sshd.pid' })) -Raw).Trim()
     $output = & nsenter --target $sshd --mount --net -- sh -c $CommandLine 2>&1
     if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the bypass router failed ($LASTEXITCODE): $output" }
     $output | ForEach-Object { "$_" }
@@ -77,10 +81,10 @@ function Get-LabNatTable {
     The bypass router's NAT rules, both kinds: iptables-save -t nat (without its timestamp
     comments) and nft list ruleset. Comparing it before and after shows any change at all.
     #>
-    param([Parameter(Mandatory)] $Lab)
-    $iptables = Invoke-LabCommand $Lab byp 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' }
+    param([Parameter(Mandatory)] $Lab, [ValidateSet('byp', 'byp2')] [string] $Node = 'byp')
+    $iptables = Invoke-LabCommand $Lab $Node 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' }
     # Stateless (-s): no counters, which traffic changes; no comment lines, which iptables-nft adds at will.
-    $nft = Invoke-LabCommand $Lab byp 'nft -s list ruleset' | Where-Object { $_ -notmatch '^\s*#' }
+    $nft = Invoke-LabCommand $Lab $Node 'nft -s list ruleset' | Where-Object { $_ -notmatch '^\s*#' }
     (@($iptables) + @($nft)) -join "`n"
 }
 
