@@ -41,6 +41,12 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
+# Anything unforeseen still ends in a log line and a non-zero exit code, never in silence.
+trap {
+    Write-Host ('{0:yyyy-MM-ddTHH:mm:ssZ} router=* role=* result=failed error=BypassNat.UpdateFailed message="{1}"' -f [DateTime]::UtcNow, ("$_" -replace '\s+', ' ' -replace '"', "'"))
+    exit 1
+}
+
 $routers = @($ComputerName | ForEach-Object { $_ -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
 $all = @($routers | ForEach-Object { @{ Name = $_; Role = 'bypass' } })
 if ($MainRouter) { $all += @{ Name = $MainRouter; Role = 'main' } }
@@ -52,7 +58,7 @@ function Write-Log([string] $Router, [string] $Role, [string] $Text) {
     Write-Host $line
 }
 
-function Format-Names($Names) { if (@($Names).Count) { @($Names) -join ',' } else { '-' } }
+function Format-Names($Names) { if (@($Names).Count) { (@($Names) | Sort-Object) -join ',' } else { '-' } }
 
 function Format-Error($ErrorRecord) {
     $id = $ErrorRecord.FullyQualifiedErrorId -replace ',.*$'
@@ -80,8 +86,10 @@ try {
     $forwards = @(Import-Csv -LiteralPath $CsvPath | New-BypassForward -ErrorAction SilentlyContinue -ErrorVariable rowErrors)
 }
 catch {
-    $why = if ($rowErrors.Count) { ($rowErrors | ForEach-Object { $_.Exception.Message }) -join '; ' } else { $_.Exception.Message }
-    $id = if ($rowErrors.Count) { 'BypassNat.InvalidForwardSet' } else { $_.FullyQualifiedErrorId -replace ',.*$' }
+    # -ErrorVariable holds the row errors (records) and, last, the exception that stopped the set.
+    $messages = @($rowErrors | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { $_.Exception.Message })
+    $why = if ($messages.Count) { $messages -join '; ' } else { $_.Exception.Message }
+    $id = if ($messages.Count) { 'BypassNat.InvalidForwardSet' } else { $_.FullyQualifiedErrorId -replace ',.*$' }
     foreach ($router in $all) { Write-Log $router.Name $router.Role "result=not-applied error=$id message=`"$(($why -replace '\s+', ' ') -replace '"', "'")`"" }
     exit 2
 }
