@@ -60,6 +60,15 @@ namespace BypassNat.Commands
         [Parameter]
         public SwitchParameter Sudo { get; set; }
 
+        /// <summary>Like ssh's StrictHostKeyChecking=accept-new: trust a host with no key on file and add its key to known_hosts.</summary>
+        [Parameter]
+        public SwitchParameter AcceptNewHostKey { get; set; }
+
+        /// <summary>Seconds to wait for a router to answer the connection (and its SSH handshake).</summary>
+        [Parameter]
+        [ValidateRange(1, 600)]
+        public int ConnectTimeout { get; set; } = 15;
+
         /// <summary>How many routers are worked on at the same time.</summary>
         [Parameter]
         [ValidateRange(1, 256)]
@@ -119,6 +128,8 @@ namespace BypassNat.Commands
                     KnownHostsFile = KnownHostsFile == null ? null : GetUnresolvedProviderPathFromPSPath(KnownHostsFile),
                     HostKeyFingerprints = new List<string>(HostKeyFingerprint ?? new string[0]),
                     UseSudo = Sudo.IsPresent,
+                    AcceptNewHostKey = AcceptNewHostKey.IsPresent,
+                    ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
                 };
                 if (settings.KeyFile != null) settings.KeyPassphrase = secret?.Password;
                 else settings.Password = secret?.Password;

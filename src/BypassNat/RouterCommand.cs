@@ -72,7 +72,7 @@ namespace BypassNat.Commands
             }
 
             var given = new List<string>();
-            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo" })
+            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout" })
                 if (MyInvocation.BoundParameters.ContainsKey(name)) given.Add("-" + name);
             if (given.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.SessionConflict", ErrorCategory.InvalidArgument,
@@ -118,7 +118,8 @@ namespace BypassNat.Commands
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
                 connection = RouterSession.Open(router.Settings);
                 Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login}; host key {connection.HostKeyFingerprint} accepted" +
-                        (connection.KnownHostsFile != null ? $" ({connection.KnownHostsFile})." : " (pinned)."));
+                        (connection.HostKeyAdded ? $" as a new host, and added to {connection.KnownHostsFile} (-AcceptNewHostKey)."
+                            : connection.KnownHostsFile != null ? $" ({connection.KnownHostsFile})." : " (pinned)."));
             }
 
             lock (_connections) _connections[router] = connection;

@@ -16,7 +16,7 @@ web2,Tcp,8081,192.0.2.3,,192.0.2.20,81,true
     function Invoke-FleetApply([string] $CsvText, [string[]] $Routers) {
         Invoke-AsAdmin $Lab -Params @{ Csv = $CsvText; Routers = $Routers } {
             $Params.Csv | ConvertFrom-Csv | New-BypassForward |
-                Invoke-BypassForwardApply -ComputerName $Params.Routers -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $Lab.Ssh.KnownHostsFile
+                Invoke-BypassForwardApply -ComputerName $Params.Routers -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $Lab.Ssh.KnownHostsFile -ConnectTimeout 5
         }
     }
     function Get-ForwardNames([string] $Node) {
@@ -201,5 +201,32 @@ Describe 'Logging in as ssh does' {
         $run = Invoke-WithHome @{ id_ecdsa = 'admin_ecdsa' } { Get-BypassForward -ComputerName 192.0.2.2 }
         $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.HostKeyUnknown*'
         $run.Errors[0].Message | Should -BeLike "*no known_hosts file at '*/.ssh/known_hosts'*-HostKeyFingerprint $($Lab.Fingerprint)*"
+    }
+
+    It 'accepts a new host key with -AcceptNewHostKey and appends it to ~/.ssh/known_hosts as OpenSSH does' {
+        $run = Invoke-WithHome @{ id_ecdsa = 'admin_ecdsa' } {
+            @(Get-BypassForward -ComputerName 192.0.2.2 -AcceptNewHostKey -Verbose).Count
+            Get-Content (Join-Path $env:HOME '.ssh/known_hosts')
+            # From now on the key is known: no -AcceptNewHostKey needed.
+            @(Get-BypassForward -ComputerName 192.0.2.2).Count
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output | Where-Object { $_ -is [int] }) | Should -Be @(1, 1)
+        $hostKey = (Get-Content (Join-Path $Lab.Dir 'host_ed25519.pub') -Raw).Split(' ')[0..1] -join ' '
+        @($run.Output -like '192.0.2.2 ssh-ed25519 *') | Should -Be @("192.0.2.2 $hostKey")
+        @($run.Output -like 'VERBOSE: *accepted as a new host, and added to */.ssh/known_hosts (-AcceptNewHostKey).') | Should -HaveCount 1
+    }
+
+    It 'still refuses a changed host key with -AcceptNewHostKey, showing both fingerprints' {
+        # known_hosts lists byp2's key for 192.0.2.2: to the client, the router's key has changed.
+        $listed = (& ssh-keygen -l -E sha256 -f (Join-Path $Lab.Dir 'host2_ed25519.pub')).Split(' ')[1]
+        Set-Content (Join-Path $Lab.Dir 'known_hosts_changed') "192.0.2.2 $((Get-Content (Join-Path $Lab.Dir 'host2_ed25519.pub') -Raw).Split(' ')[0..1] -join ' ')"
+        $run = Invoke-WithHome @{ id_ecdsa = 'admin_ecdsa'; known_hosts = 'known_hosts_changed' } {
+            Get-BypassForward -ComputerName 192.0.2.2 -AcceptNewHostKey
+            @(Get-Content (Join-Path $env:HOME '.ssh/known_hosts')).Count
+        }
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.HostKeyMismatch*'
+        $run.Errors[0].Message | Should -BeLike "*presented ssh-ed25519 $($Lab.Fingerprint)*lists ssh-ed25519 $listed*"
+        $run.Output | Should -Be @(1)
     }
 }

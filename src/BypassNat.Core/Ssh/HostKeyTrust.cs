@@ -28,6 +28,9 @@ namespace BypassNat.Ssh
 
         public string PresentedFingerprint { get; private set; }
 
+        /// <summary>True when -AcceptNewHostKey added the presented key to the known_hosts file.</summary>
+        public bool AddedToKnownHosts { get; private set; }
+
         /// <summary>The known_hosts file consulted (given, or ssh's default), or null when only fingerprints count.</summary>
         public string KnownHostsPath => _knownHostsPath;
         public string Refusal { get; private set; }
@@ -40,7 +43,7 @@ namespace BypassNat.Ssh
                 fingerprints.Add(Normalize(given));
 
             string path = settings.KnownHostsFile;
-            if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+            if (!string.IsNullOrEmpty(path) && !File.Exists(path) && !settings.AcceptNewHostKey)
                 throw new BypassNatException("BypassNat.KnownHostsFileNotFound", FailureKind.InvalidData,
                     $"The known hosts file '{path}' does not exist.", path);
             if (string.IsNullOrEmpty(path) && fingerprints.Count == 0)
@@ -93,9 +96,27 @@ namespace BypassNat.Ssh
             if (verdict == KnownHostVerdict.Changed || _fingerprints.Count > 0)
                 return Refuse("BypassNat.HostKeyMismatch",
                     $"The host key of {_settings.Endpoint} does not match the one expected: it presented {keyType} {PresentedFingerprint}" +
-                    (_fingerprints.Count > 0 ? $", expected {string.Join(" or ", _fingerprints.Select(f => "SHA256:" + f))}" : $", and '{_knownHostsPath}' lists a different key") +
+                    (_fingerprints.Count > 0
+                        ? $", expected {string.Join(" or ", _fingerprints.Select(f => "SHA256:" + f))}"
+                        : $", and '{_knownHostsPath}' lists {string.Join(" and ", _knownHosts.FingerprintsFor(_settings.ComputerName, _settings.Port))}") +
                     ". The router may have been reinstalled, or someone may be intercepting the connection. Nothing was changed. " +
                     "Check the key on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) before trusting it.");
+
+            if (_settings.AcceptNewHostKey && _knownHostsPath != null)
+            {
+                // accept-new: trust on first use, and remember the key, so that from now on a change is caught.
+                try
+                {
+                    KnownHosts.Append(_knownHostsPath, _settings.ComputerName, _settings.Port, keyType, key);
+                }
+                catch (BypassNatException e)
+                {
+                    return Refuse(e.ErrorId, e.Message + " The key was not trusted; nothing was changed.");
+                }
+
+                AddedToKnownHosts = true;
+                return true;
+            }
 
             string lookedIn = _knownHostsPath == null ? "" :
                 File.Exists(_knownHostsPath) ? $" (looked in '{_knownHostsPath}')" : $" (no known_hosts file at '{_knownHostsPath}')";

@@ -34,6 +34,9 @@ namespace BypassNat.Ssh
         /// <summary>The known_hosts file that was consulted, or null when only pinned fingerprints counted.</summary>
         public string KnownHostsFile { get; }
 
+        /// <summary>True when the host was new and -AcceptNewHostKey added its key to the known_hosts file.</summary>
+        public bool HostKeyAdded { get; private set; }
+
         /// <summary>False once the connection dropped (the router rebooted, sshd restarted, the network went away).</summary>
         public bool IsConnected => _client.IsConnected;
 
@@ -103,7 +106,7 @@ namespace BypassNat.Ssh
 
             IdentityMethod used = methods.OfType<IdentityMethod>().FirstOrDefault(m => m.Accepted);
             string login = used != null ? $"key {used.Path}" + (used.IsDefault ? " (default identity, as ssh would use)" : "") : "password";
-            return new RouterSession(client, settings, addresses, trust.PresentedFingerprint, login, trust.KnownHostsPath);
+            return new RouterSession(client, settings, addresses, trust.PresentedFingerprint, login, trust.KnownHostsPath) { HostKeyAdded = trust.AddedToKnownHosts };
         }
 
         /// <summary>

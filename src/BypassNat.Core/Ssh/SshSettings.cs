@@ -19,6 +19,12 @@ namespace BypassNat.Ssh
         /// <summary>An OpenSSH known_hosts file to trust keys from; null means ~/.ssh/known_hosts when no fingerprint is given.</summary>
         public string KnownHostsFile { get; set; }
 
+        /// <summary>
+        /// OpenSSH's StrictHostKeyChecking=accept-new: a host with no key on file is trusted and its key
+        /// appended to the known_hosts file; a host whose key changed is still refused.
+        /// </summary>
+        public bool AcceptNewHostKey { get; set; }
+
         /// <summary>Run the privileged commands through <c>sudo -n</c> (for a non-root login).</summary>
         public bool UseSudo { get; set; }
 
