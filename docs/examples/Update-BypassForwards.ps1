@@ -30,6 +30,8 @@ param(
     [string] $UserName,
     [switch] $Sudo,
     [string] $PublicAddress,
+    # Seconds to wait for each router to answer (default 15).
+    [int] $ConnectTimeout,
     # Also install the forwards on the routers (restore at boot and after a flush).
     [switch] $Persist,
     # Also append the log lines to this file.
@@ -95,7 +97,7 @@ catch {
 }
 
 $ssh = @{}
-foreach ($name in 'KeyFile', 'KnownHostsFile', 'UserName', 'PublicAddress') {
+foreach ($name in 'KeyFile', 'KnownHostsFile', 'UserName', 'PublicAddress', 'ConnectTimeout') {
     if ($PSBoundParameters.ContainsKey($name)) { $ssh[$name] = $PSBoundParameters[$name] }
 }
 if ($Sudo) { $ssh.Sudo = $true }

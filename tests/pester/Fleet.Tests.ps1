@@ -91,6 +91,19 @@ Describe 'Several routers at once' {
         $run.Errors | Should -BeNullOrEmpty
         $run.Output | Sort-Object | Should -Be @('192.0.2.2 web', '192.0.2.3 web2')
     }
+
+    It 'removes forwards piped in from Get-BypassForward on the router each came from' {
+        $run = Invoke-AsAdmin $Lab {
+            $keys = @{ KeyFile = $Lab.Ssh.KeyFile; KnownHostsFile = $Lab.Ssh.KnownHostsFile }
+            Get-BypassForward -ComputerName 192.0.2.2, 192.0.2.3 @keys | Where-Object Name -eq 'web2' |
+                Remove-BypassForward @keys -Confirm:$false -PassThru | ForEach-Object Name
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -Be @('web2')
+        Get-ForwardNames byp2 | Should -BeNullOrEmpty
+        Get-ForwardNames byp | Should -Be @('web')
+        (Invoke-FleetApply $Csv '192.0.2.2', '192.0.2.3').Errors | Should -BeNullOrEmpty
+    }
 }
 
 Describe 'Sessions' {
@@ -141,6 +154,25 @@ Describe 'Sessions' {
         @($run.Output -like 'VERBOSE: Session * to 192.0.2.2 had lost its connection*reopened it*') | Should -HaveCount 1
         $run.Output | Should -Contain 'web'
         $run.Output | Should -Contain 'reopened=1 state=Opened'
+    }
+
+    It 'reports a session that cannot be reopened as Broken, with that router''s error' {
+        $run = Invoke-AsAdmin $Lab {
+            $s = New-BypassSession -ComputerName 192.0.2.3 -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $Lab.Ssh.KnownHostsFile -ConnectTimeout 5
+            # byp2's sshd goes away for good (the last use of byp2 in this file): its daemon, then its connections.
+            $daemon = [int](Get-Content (Join-Path $Lab.Dir 'sshd2.pid') -Raw)
+            $children = @(& pgrep -P $daemon)
+            Stop-Process -Id $daemon -Force
+            foreach ($child in $children) { Stop-Process -Id ([int]$child) -Force }
+            Start-Sleep -Milliseconds 300
+            Get-BypassForward -Session $s
+            "state=$($s.State)"
+        }
+        $run.Errors | Should -HaveCount 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConnectionFailed*'
+        $run.Errors[0].Target | Should -Be '192.0.2.3'
+        $run.Errors[0].Message | Should -BeLike 'Session * to 192.0.2.3 lost its connection * and could not be reopened: *'
+        $run.Output | Should -Be @('state=Broken')
     }
 
     It 'refuses SSH settings beside -Session' {

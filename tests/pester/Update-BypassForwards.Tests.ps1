@@ -20,7 +20,7 @@ web2,Tcp,8081,192.0.2.3,,192.0.2.20,81,true
         $log = Join-Path $Lab.Dir 'update.log'
         $pwsh = Join-Path $PSHOME 'pwsh.dll'
         $out = & ip netns exec "$($Lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File $Script -CsvPath $csvPath -ComputerName $Routers `
-            -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $Lab.Ssh.KnownHostsFile -LogPath $log -ModulePath (Join-Path $Lab.ModulePath 'BypassNat.psd1') 2>&1
+            -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $Lab.Ssh.KnownHostsFile -ConnectTimeout 5 -LogPath $log -ModulePath (Join-Path $Lab.ModulePath 'BypassNat.psd1') 2>&1
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Lines = @($out | ForEach-Object { "$_" }); Log = @(Get-Content $log -ErrorAction Ignore) }
     }
     function Get-ForwardNames([string] $Node) {
