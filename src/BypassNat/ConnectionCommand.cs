@@ -4,19 +4,16 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
-using System.Runtime.ExceptionServices;
-using System.Threading;
-using System.Threading.Tasks;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
 {
     /// <summary>
     /// What every cmdlet that logs in to routers shares: the SSH parameters, the routers named in
-    /// -ComputerName or piped in by property name, and running the work for several routers in
-    /// parallel. Work on other threads writes through <see cref="Emit"/>, <see cref="Verbose"/>,
-    /// <see cref="Warn"/>, <see cref="Report"/> and <see cref="Confirm"/>, which hand the call to the
-    /// cmdlet's own thread: PowerShell's streams may only be written from there.
+    /// -ComputerName or piped in by property name, and each router's work with its own errors. Work
+    /// writes through <see cref="Emit"/>, <see cref="Verbose"/>, <see cref="Warn"/>,
+    /// <see cref="Report"/> and <see cref="Confirm"/>, which are safe on the worker threads of
+    /// <see cref="RouterFanOut"/>.
     /// </summary>
     public abstract class ConnectionCommand : PSCmdlet
     {
@@ -76,10 +73,9 @@ namespace BypassNat.Commands
 
         private readonly List<RouterTarget> _routers = new List<RouterTarget>();
         private readonly HashSet<string> _seen = new HashSet<string>(StringComparer.Ordinal);
-        private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
-        private int _cmdletThread;
-        private BlockingCollection<Action> _posted;
-        private volatile bool _abandoned;
+        private readonly RouterFanOut _fanOut;
+
+        protected ConnectionCommand() => _fanOut = new RouterFanOut(this);
 
         /// <summary>The routers given so far, each once, in the order given.</summary>
         internal IReadOnlyList<RouterTarget> Routers => _routers;
@@ -145,95 +141,23 @@ namespace BypassNat.Commands
 
         /// <summary>
         /// Runs <paramref name="work"/> once per router: on this thread for one router, on up to
-        /// -ThrottleLimit threads for several, with Write-Progress meanwhile. A router whose work fails
-        /// gets one non-terminating error (target: the router) and the others go on. Returns the
-        /// routers whose work succeeded. A stop (Ctrl-C, or an error turned terminating by
-        /// -ErrorAction Stop) starts no further router and lets the ones under way finish their
-        /// current step, so no router is left half-written.
+        /// -ThrottleLimit threads for several, with Write-Progress meanwhile (<see cref="RouterFanOut"/>).
+        /// A router whose work fails gets one non-terminating error (target: the router) and the others
+        /// go on. Returns the routers whose work succeeded.
         /// </summary>
         internal IReadOnlyList<RouterTarget> ForEachTarget(IReadOnlyList<RouterTarget> targets, Action<RouterTarget> work)
         {
             var succeeded = new ConcurrentDictionary<RouterTarget, bool>();
             if (targets.Count <= 1)
-            {
                 foreach (RouterTarget target in targets) RunOne(target, work, succeeded);
-                return targets.Where(succeeded.ContainsKey).ToList();
-            }
-
-            _cmdletThread = Thread.CurrentThread.ManagedThreadId;
-            BlockingCollection<Action> posted = _posted = new BlockingCollection<Action>();
-            var throttle = new SemaphoreSlim(ThrottleLimit);
-            var running = new ConcurrentDictionary<string, bool>();
-            int finished = 0;
-            // Dedicated threads: SSH calls block, and the thread pool would add threads only slowly.
-            Task all = Task.WhenAll(targets.Select(target => Task.Factory.StartNew(() =>
-            {
-                try
-                {
-                    throttle.Wait(_stopping.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                try
-                {
-                    if (_stopping.IsCancellationRequested) return;
-                    running[target.Name] = true;
-                    RunOne(target, work, succeeded);
-                }
-                finally
-                {
-                    running.TryRemove(target.Name, out _);
-                    Interlocked.Increment(ref finished);
-                    throttle.Release();
-                    posted.Add(() => { });
-                }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray());
-
-            string activity = MyInvocation.MyCommand.Name;
-            Exception stop = null;
-            try
-            {
-                while (!all.IsCompleted || posted.Count > 0)
-                {
-                    try
-                    {
-                        if (posted.TryTake(out Action action, 200)) action();
-                        if (stop == null)
-                        {
-                            int done = Volatile.Read(ref finished);
-                            string now = string.Join(", ", running.Keys.OrderBy(k => k, StringComparer.Ordinal));
-                            WriteProgress(new ProgressRecord(1, activity, $"{done} of {targets.Count} routers done" + (now.Length > 0 ? $"; working on {now}" : ""))
-                            {
-                                PercentComplete = done * 100 / targets.Count,
-                            });
-                        }
-                    }
-                    catch (Exception e)
-                    {
-                        // The pipeline is stopping (Ctrl-C, Select-Object -First, -ErrorAction Stop):
-                        // nothing more is written, and the routers under way finish their step.
-                        if (stop == null) stop = e;
-                        _abandoned = true;
-                        _stopping.Cancel();
-                    }
-                }
-            }
-            finally
-            {
-                _posted = null;
-            }
-
-            if (stop != null) ExceptionDispatchInfo.Capture(stop).Throw();
-            WriteProgress(new ProgressRecord(1, activity, "done") { RecordType = ProgressRecordType.Completed });
+            else
+                _fanOut.Run(targets, ThrottleLimit, MyInvocation.MyCommand.Name, target => RunOne(target, work, succeeded));
             return targets.Where(succeeded.ContainsKey).ToList();
         }
 
         private void RunOne(RouterTarget target, Action<RouterTarget> work, ConcurrentDictionary<RouterTarget, bool> succeeded)
         {
-            bool onWorker = _posted != null;
+            bool onWorker = _fanOut.OnWorker;
             try
             {
                 work(target);
@@ -263,41 +187,11 @@ namespace BypassNat.Commands
         /// <summary>Stops starting routers on Ctrl-C; those under way finish their current step.</summary>
         protected override void StopProcessing()
         {
-            _stopping.Cancel();
+            _fanOut.Stop();
             base.StopProcessing();
         }
 
-        private void OnCmdletThread(Action action)
-        {
-            BlockingCollection<Action> posted = _posted;
-            if (posted == null || Thread.CurrentThread.ManagedThreadId == _cmdletThread)
-            {
-                action();
-                return;
-            }
-
-            if (_abandoned) throw new OperationCanceledException();
-            bool ran = false;
-            using (var done = new ManualResetEventSlim())
-            {
-                posted.Add(() =>
-                {
-                    try
-                    {
-                        if (_abandoned) return;
-                        action();
-                        ran = true;
-                    }
-                    finally
-                    {
-                        done.Set();
-                    }
-                });
-                done.Wait();
-            }
-
-            if (!ran) throw new OperationCanceledException();
-        }
+        private void OnCmdletThread(Action action) => _fanOut.OnCmdletThread(action);
 
         protected void Emit(object item) => OnCmdletThread(() => WriteObject(item));
         protected void Verbose(string message) => OnCmdletThread(() => WriteVerbose(message));
