@@ -80,7 +80,7 @@ namespace BypassNat.Commands
         /// <summary>The routers given so far, each once, in the order given.</summary>
         internal IReadOnlyList<RouterTarget> Routers => _routers;
 
-        /// <summary>The first router, for messages about the whole command.</summary>
+        /// <summary>All routers, for messages about the whole command.</summary>
         protected string RouterNames => string.Join(", ", _routers.Select(r => r.Name));
 
         /// <summary>Remembers the routers of this pipeline record (with its own Port, UserName, KeyFile).</summary>
