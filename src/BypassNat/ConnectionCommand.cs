@@ -25,17 +25,17 @@ namespace BypassNat.Commands
         [Alias("Router", "HostName")]
         public virtual string[] ComputerName { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter]
         [ValidateRange(1, 65535)]
         public int Port { get; set; } = 22;
 
         /// <summary>Login name; defaults to the credential's user name, else root.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter]
         [ValidateNotNullOrEmpty]
         public string UserName { get; set; }
 
         /// <summary>An OpenSSH private key (ed25519, ECDSA or RSA). With -Credential, its password is the key's passphrase.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter]
         [ValidateNotNullOrEmpty]
         [Alias("IdentityFile")]
         public string KeyFile { get; set; }
@@ -83,7 +83,10 @@ namespace BypassNat.Commands
         /// <summary>All routers, for messages about the whole command.</summary>
         protected string RouterNames => string.Join(", ", _routers.Select(r => r.Name));
 
-        /// <summary>Remembers the routers of this pipeline record (with its own Port, UserName, KeyFile).</summary>
+        /// <summary>
+        /// Remembers the routers of this pipeline record. Only ComputerName binds by property name: a
+        /// session piped in has Port and UserName too, and they must not look like settings given beside it.
+        /// </summary>
         protected virtual void CaptureRouters()
         {
             foreach (string name in ComputerName ?? new string[0])

@@ -116,9 +116,10 @@ Describe 'Sessions' {
             $inSync = $forwards | Test-BypassForward -Session $s -Quiet
             $applied = @($forwards | Invoke-BypassForwardApply -Session $s)
             $listed = @(Get-BypassSession | Sort-Object ComputerName)
+            $piped = @(Get-BypassSession | Get-BypassForward).Count
             [pscustomobject]@{
                 Sessions = @($listed | ForEach-Object { "$($_.ComputerName):$($_.Port) $($_.UserName) $($_.HostKeyFingerprint) $($_.State)" })
-                Got = $got; InSync = $inSync; Applied = $applied.Count; Changed = @($applied | Where-Object Changed).Count
+                Got = $got; Piped = $piped; InSync = $inSync; Applied = $applied.Count; Changed = @($applied | Where-Object Changed).Count
             }
             $s | Remove-BypassSession
             @(Get-BypassSession).Count
@@ -128,6 +129,7 @@ Describe 'Sessions' {
         $summary.Sessions[0] | Should -Be "192.0.2.2:22 root $($Lab.Fingerprint) Opened"
         $summary.Sessions[1] | Should -BeLike '192.0.2.3:22 root SHA256:* Opened'
         $summary.Got | Should -Be 2
+        $summary.Piped | Should -Be 2
         $summary.InSync | Should -BeTrue
         $summary.Applied | Should -Be 2
         $summary.Changed | Should -Be 0
