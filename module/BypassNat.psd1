@@ -9,7 +9,8 @@
     CompatiblePSEditions = @('Core', 'Desktop')
     FormatsToProcess     = @('BypassNat.Format.ps1xml')
     CmdletsToExport      = @('New-BypassForward', 'Invoke-BypassForwardApply', 'Get-BypassForward', 'Test-BypassForward',
-                             'Remove-BypassForward', 'ConvertTo-BypassRuleset', 'Get-BypassForwardPlan')
+                             'Remove-BypassForward', 'ConvertTo-BypassRuleset', 'Get-BypassForwardPlan',
+                             'New-BypassSession', 'Get-BypassSession', 'Remove-BypassSession', 'Debug-BypassForward')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -1,11 +1,9 @@
 using System.Management.Automation;
-using BypassNat.Apply;
-using BypassNat.Ssh;
 
 namespace BypassNat.Commands
 {
     /// <summary>Reads the forwards BypassNat manages back from a router, as the objects New-BypassForward makes.</summary>
-    [Cmdlet(VerbsCommon.Get, "BypassForward")]
+    [Cmdlet(VerbsCommon.Get, "BypassForward", DefaultParameterSetName = ComputerNameSet)]
     [OutputType(typeof(BypassForward))]
     public sealed class GetBypassForwardCommand : RouterCommand
     {
@@ -14,19 +12,19 @@ namespace BypassNat.Commands
         [SupportsWildcards]
         public string[] Name { get; set; }
 
-        protected override void EndProcessing()
+        protected override void ProcessRouters()
         {
-            try
+            ForEachRouter((router, session) =>
             {
-                using (RouterSession session = Connect())
+                foreach (BypassForward forward in SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" }))
                 {
-                    WriteObject(SelectByName(Applier(session).ReadState().Forwards, Name ?? new[] { "*" }), true);
+                    // Which router it came from, so that several routers' forwards can be told apart
+                    // (and piped on to Remove-BypassForward, which binds ComputerName by property name).
+                    PSObject item = PSObject.AsPSObject(forward);
+                    item.Properties.Add(new PSNoteProperty("ComputerName", router.Name));
+                    Emit(item);
                 }
-            }
-            catch (BypassNatException failure)
-            {
-                ThrowTerminatingError(ErrorRecords.From(failure));
-            }
+            });
         }
     }
 }

@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
+using System.Net;
 using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.Ssh;
@@ -7,10 +10,11 @@ using BypassNat.Ssh;
 namespace BypassNat.Commands
 {
     /// <summary>
-    /// Makes the bypass router (or with -Role Main the main router) hold exactly its half of the forwards piped in: one atomic transaction, nothing
-    /// written when nothing differs, and a read-back that fails loudly when the router disagrees.
+    /// Makes each bypass router hold exactly its forwards (those whose BypassAddress it has), or with
+    /// -Role Main each main router hold their main-router half: one atomic transaction a router,
+    /// nothing written when nothing differs, and a read-back that fails loudly when the router disagrees.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Invoke, "BypassForwardApply", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Invoke, "BypassForwardApply", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ComputerNameSet)]
     [OutputType(typeof(ApplyResult))]
     public sealed class InvokeBypassForwardApplyCommand : RouterCommand
     {
@@ -38,45 +42,95 @@ namespace BypassNat.Commands
 
         private readonly List<BypassForward> _desired = new List<BypassForward>();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (Forward != null) _desired.AddRange(Forward);
         }
 
-        protected override void EndProcessing()
+        protected override void ProcessRouters()
         {
             if (_desired.Count == 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.NoForwards", ErrorCategory.InvalidArgument,
-                    $"No forwards reached Invoke-BypassForwardApply, so nothing was changed on {ComputerName}. " +
-                    "An empty set would remove every forward; if that is what you want, remove them explicitly.", ComputerName));
+                    $"No forwards reached Invoke-BypassForwardApply, so nothing was changed on {RouterNames}. " +
+                    "An empty set would remove every forward; if that is what you want, remove them explicitly.", RouterNames));
 
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
                 StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
                 if (Role == RouterRole.Main) StopOnIssues(ForwardPlacement.CheckMainSet(_desired), _desired);
-
-                using (RouterSession session = Connect())
-                {
-                    if (!Force && Role == RouterRole.Bypass) StopOnIssues(ForwardSetValidator.Check(_desired, session.Addresses, Port), _desired);
-                    ForwardApplier applier = Applier(session);
-                    StopOnIssues(applier.CheckPlacement(_desired, sshGuard: !Force, Port), _desired);
-                    ApplyPlan plan = applier.Plan(_desired);
-                    string change = plan.Describe();
-                    if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
-                    WriteVerbose($"Plan for {ComputerName} ({Role} hop):\n" + change);
-                    if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
-                        return;
-                    ApplyResult result = applier.Apply(plan, Persist, WriteWarning);
-                    if (result.PreviousPublicAddress != null)
-                        WriteWarning($"The public address changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
-                    WriteObject(result);
-                }
             }
             catch (BypassNatException failure)
             {
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
+
+            // One router (or main routers, which own no BypassAddress): each gets the whole set, and the
+            // applier's placement check refuses a forward that does not belong there.
+            if (Role == RouterRole.Main || Routers.Count == 1)
+            {
+                ForEachRouter((router, session) => Apply(router, session, _desired));
+                return;
+            }
+
+            // Several bypass routers: first every router's addresses, then the check that the forwards
+            // and the routers fit together, and only then any write: a mismatch must leave every
+            // router as it was.
+            var addresses = new ConcurrentDictionary<string, IReadOnlyList<IPAddress>>();
+            var sessions = new ConcurrentDictionary<RouterTarget, RouterSession>();
+            IReadOnlyList<RouterTarget> reached = ForEachRouter((router, session) =>
+            {
+                addresses[router.Name] = RouterAddresses.Read(session).Addresses.Select(a => a.Address).ToList();
+                sessions[router] = session;
+            });
+            if (reached.Count == 0) return;
+
+            ForwardAssignment assignment = ForwardAssignment.Assign(_desired,
+                reached.ToDictionary(r => r.Name, r => addresses[r.Name]), Routers.Count - reached.Count);
+            if (assignment.Problems.Count > 0)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.ForwardNotOwned", ErrorCategory.InvalidData,
+                    string.Join("\n", assignment.Problems) + $"\nNothing was changed on any router ({RouterNames}).", RouterNames));
+            if (!Force)
+                foreach (RouterTarget router in reached)
+                    StopOnIssues(ForwardSetValidator.Check(_desired, sessions[router].Addresses, sessions[router].Settings.Port), _desired, RouterNames);
+
+            ForEachRouter(reached, (router, session) => Apply(router, session, assignment.ByRouter[router.Name]));
+        }
+
+        private void Apply(RouterTarget router, RouterSession session, List<BypassForward> desired)
+        {
+            ForwardApplier applier = Applier(router, session);
+            var misplaced = new List<ForwardIssue>();
+            if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)
+                misplaced.AddRange(ForwardSetValidator.Check(desired, session.Addresses, session.Settings.Port));
+            misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
+            Refuse(router, misplaced, desired);
+
+            ApplyPlan plan = applier.Plan(desired);
+            string change = plan.Describe();
+            if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
+            Verbose($"Plan for {router.Name} ({Role} hop):\n" + change);
+            if ((plan.NeedsWrite || Persist) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
+                return;
+            ApplyResult result = applier.Apply(plan, Persist, Warn);
+            result.ComputerName = router.Name;
+            if (result.PreviousPublicAddress != null)
+                Warn($"The public address on {router.Name} changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
+            Emit(result);
+        }
+
+        /// <summary>
+        /// Forwards that do not belong on this router stop it before anything is written: with one
+        /// router (on the cmdlet's thread) one error a row and a terminating error, as for any bad set;
+        /// with several, that router's error naming them all, while the others go on.
+        /// </summary>
+        private void Refuse(RouterTarget router, IReadOnlyList<ForwardIssue> issues, IReadOnlyList<BypassForward> forwards)
+        {
+            if (issues.Count == 0) return;
+            if (Routers.Count == 1) StopOnIssues(issues, forwards, router.Name);
+            throw new BypassNatException("BypassNat.InvalidForwardSet", FailureKind.InvalidData,
+                $"{issues.Count} problem(s) with the forwards for {router.Name}: {string.Join(" ", issues.Select(i => i.Message))} Nothing was changed on {router.Name}.",
+                router.Name);
         }
     }
 }

@@ -16,61 +16,75 @@ namespace BypassNat.Commands
     [OutputType(typeof(BypassForward))]
     public sealed class RemoveBypassForwardCommand : RouterCommand
     {
+        // -Name or -All, each with -ComputerName or -Session: four parameter sets.
+        [Parameter(Mandatory = true, ParameterSetName = "Name", ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, ParameterSetName = "All", ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [Alias("Router", "HostName")]
+        public override string[] ComputerName { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = "NameSession", ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, ParameterSetName = "AllSession", ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public override BypassSession[] Session { get; set; }
+
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Name")]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "NameSession")]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string[] Name { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = "All")]
+        [Parameter(Mandatory = true, ParameterSetName = "AllSession")]
         public SwitchParameter All { get; set; }
 
         /// <summary>Write the removed forwards to the output.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        private readonly List<string> _patterns = new List<string>();
+        // Names per router: forwards piped in from Get-BypassForward name their own router.
+        private readonly Dictionary<string, List<string>> _patterns = new Dictionary<string, List<string>>();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
-            if (Name != null) _patterns.AddRange(Name);
-        }
-
-        protected override void EndProcessing()
-        {
-            try
+            if (Name == null) return;
+            foreach (string key in CurrentRouterKeys())
             {
-                using (RouterSession session = Connect())
-                {
-                    ForwardApplier applier = Applier(session);
-                    if (All) RemoveAll(applier);
-                    else RemoveNamed(applier);
-                }
-            }
-            catch (BypassNatException failure)
-            {
-                ThrowTerminatingError(ErrorRecords.From(failure));
+                if (!_patterns.TryGetValue(key, out List<string> names)) _patterns[key] = names = new List<string>();
+                names.AddRange(Name);
             }
         }
 
-        private void RemoveAll(ForwardApplier applier)
+        protected override void ProcessRouters()
         {
-            if (!ShouldProcess($"{ComputerName}: every BypassNat forward, its chains or table, and anything -Persist installed", "Remove")) return;
+            ForEachRouter((router, session) =>
+            {
+                ForwardApplier applier = Applier(router, session);
+                if (All) RemoveAll(router, applier);
+                else RemoveNamed(router, applier);
+            });
+        }
+
+        private void RemoveAll(RouterTarget router, ForwardApplier applier)
+        {
+            if (!Confirm($"{router.Name}: every BypassNat forward, its chains or table, and anything -Persist installed", "Remove")) return;
             IReadOnlyList<BypassForward> removed = applier.RemoveAll();
-            WriteVerbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {ComputerName}.");
-            if (PassThru) WriteObject(removed, true);
+            Verbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {router.Name}.");
+            if (PassThru) foreach (BypassForward forward in removed) Emit(forward);
         }
 
-        private void RemoveNamed(ForwardApplier applier)
+        private void RemoveNamed(RouterTarget router, ForwardApplier applier)
         {
             RouterState state = applier.ReadState();
-            List<BypassForward> doomed = SelectByName(state.Forwards, _patterns);
+            List<BypassForward> doomed = SelectByName(router, state.Forwards,
+                _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
             if (doomed.Count == 0) return;
 
             List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();
             ApplyPlan plan = applier.Plan(remaining);
-            if (!ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
-            applier.Apply(plan, persist: false, WriteWarning);
-            if (PassThru) WriteObject(doomed, true);
+            if (!Confirm($"{router.Name} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
+            applier.Apply(plan, persist: false, Warn);
+            if (PassThru) foreach (BypassForward forward in doomed) Emit(forward);
         }
     }
 }

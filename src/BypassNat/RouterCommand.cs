@@ -9,45 +9,19 @@ using BypassNat.Ssh;
 
 namespace BypassNat.Commands
 {
-    /// <summary>The SSH session parameters every cmdlet that talks to a router shares.</summary>
-    public abstract class RouterCommand : PSCmdlet
+    /// <summary>
+    /// The cmdlets that work on the forwards of routers: -ComputerName (with the SSH parameters) or
+    /// -Session, the backend, and one connection per router for the whole command, reused by every
+    /// step and closed at the end (a session's connection stays open).
+    /// </summary>
+    public abstract class RouterCommand : ConnectionCommand
     {
-        [Parameter(Mandatory = true)]
+        protected const string SessionSet = "Session";
+
+        /// <summary>Sessions from New-BypassSession, instead of -ComputerName: no new login.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        [Alias("Router", "HostName")]
-        public string ComputerName { get; set; }
-
-        [Parameter]
-        [ValidateRange(1, 65535)]
-        public int Port { get; set; } = 22;
-
-        /// <summary>Login name; defaults to the credential's user name, else root.</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string UserName { get; set; }
-
-        /// <summary>An OpenSSH private key (ed25519, ECDSA or RSA). With -Credential, its password is the key's passphrase.</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        [Alias("IdentityFile")]
-        public string KeyFile { get; set; }
-
-        [Parameter]
-        [Credential]
-        public PSCredential Credential { get; set; }
-
-        /// <summary>Accepted host key fingerprints as ssh-keygen -l prints them, e.g. SHA256:abc...</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string[] HostKeyFingerprint { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string KnownHostsFile { get; set; }
-
-        /// <summary>Run iptables and conntrack through sudo -n, for a login that is not root.</summary>
-        [Parameter]
-        public SwitchParameter Sudo { get; set; }
+        public virtual BypassSession[] Session { get; set; }
 
         /// <summary>
         /// Which kernel interface holds the forwards. Auto keeps the backend that already holds
@@ -64,6 +38,102 @@ namespace BypassNat.Commands
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string WanInterface { get; set; }
+
+        private readonly Dictionary<RouterTarget, RouterSession> _connections = new Dictionary<RouterTarget, RouterSession>();
+
+        protected sealed override void ProcessRecord()
+        {
+            CaptureRouters();
+            ProcessInput();
+        }
+
+        /// <summary>Collects this record's input (forwards, names); the routers are collected already.</summary>
+        protected virtual void ProcessInput()
+        {
+        }
+
+        protected sealed override void EndProcessing()
+        {
+            try
+            {
+                ProcessRouters();
+            }
+            finally
+            {
+                lock (_connections)
+                {
+                    foreach (KeyValuePair<RouterTarget, RouterSession> open in _connections)
+                        if (open.Key.Session == null) open.Value.Dispose();
+                    _connections.Clear();
+                }
+            }
+        }
+
+        /// <summary>The command's work, once all input is in: usually one <see cref="ForEachRouter"/>.</summary>
+        protected abstract void ProcessRouters();
+
+        protected override void CaptureRouters()
+        {
+            if (Session == null)
+            {
+                base.CaptureRouters();
+                return;
+            }
+
+            var given = new List<string>();
+            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout" })
+                if (MyInvocation.BoundParameters.ContainsKey(name)) given.Add("-" + name);
+            if (given.Count > 0)
+                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.SessionConflict", ErrorCategory.InvalidArgument,
+                    $"{string.Join(", ", given)} cannot change a session: it keeps the settings New-BypassSession opened it with. Leave them out, or open another session.", given[0]));
+            foreach (BypassSession session in Session)
+            {
+                if (session.State == BypassSessionState.Closed)
+                    ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.SessionClosed", ErrorCategory.InvalidOperation,
+                        $"Session {session.Id} to {session.ComputerName} was closed with Remove-BypassSession; open a new one with New-BypassSession. Nothing was done.", session));
+                AddRouter(new RouterTarget(session));
+            }
+        }
+
+        /// <summary>The routers the current pipeline record names, for input that belongs to them only.</summary>
+        internal IEnumerable<string> CurrentRouterKeys() =>
+            Session != null
+                ? Session.Select(s => new RouterTarget(s).Key)
+                : (ComputerName ?? new string[0]).Select(name => $"{name.ToLowerInvariant()}:{Port}");
+
+        /// <summary>
+        /// The one way a cmdlet works on its routers: <paramref name="work"/> gets each router and its
+        /// connection (opened once for the whole command, or the session's), in parallel for several.
+        /// Returns the routers whose work succeeded; each failure is that router's error.
+        /// </summary>
+        internal IReadOnlyList<RouterTarget> ForEachRouter(IReadOnlyList<RouterTarget> routers, Action<RouterTarget, RouterSession> work) =>
+            ForEachTarget(routers, router => work(router, Connection(router)));
+
+        internal IReadOnlyList<RouterTarget> ForEachRouter(Action<RouterTarget, RouterSession> work) => ForEachRouter(Routers, work);
+
+        private RouterSession Connection(RouterTarget router)
+        {
+            lock (_connections)
+                if (_connections.TryGetValue(router, out RouterSession open)) return open;
+
+            RouterSession connection;
+            if (router.Session != null)
+            {
+                connection = router.Session.Connection(Verbose);
+                Verbose($"Using session {router.Session.Id} to {router.Name} (host key {connection.HostKeyFingerprint}).");
+            }
+            else
+            {
+                Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
+                connection = RouterSession.Open(router.Settings);
+                Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login}; host key {connection.HostKeyFingerprint} accepted" +
+                        (connection.HostKeyAdded ? $" as a new host, and added to {connection.KnownHostsFile} (-AcceptNewHostKey)."
+                            : connection.KnownHostsFile != null ? $" ({connection.KnownHostsFile})." : " (pinned)."));
+            }
+
+            lock (_connections) _connections[router] = connection;
+            return connection;
+        }
 
         /// <summary>
         /// Gives the forwards that name no public address the one from -PublicAddress (an IPv4
@@ -82,73 +152,35 @@ namespace BypassNat.Commands
         /// Selects the forwards whose names match the patterns (wildcards, any case). Like Get-Item and
         /// Remove-Item, a plain name that matches nothing is a non-terminating error; a wildcard is not.
         /// </summary>
-        protected List<BypassForward> SelectByName(IEnumerable<BypassForward> forwards, IReadOnlyCollection<string> names)
+        internal List<BypassForward> SelectByName(RouterTarget router, IEnumerable<BypassForward> forwards, IReadOnlyCollection<string> names)
         {
             var patterns = names.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
             List<BypassForward> selected = forwards.Where(f => patterns.Any(p => p.IsMatch(f.Name))).ToList();
             foreach (string name in names.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
                 if (!selected.Any(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase)))
-                    WriteError(new ErrorRecord(new ItemNotFoundException($"{ComputerName} has no BypassNat forward named '{name}'."),
+                    Report(new ErrorRecord(new ItemNotFoundException($"{router.Name} has no BypassNat forward named '{name}'."),
                         "BypassNat.ForwardNotFound", ErrorCategory.ObjectNotFound, name));
             return selected;
         }
 
         /// <summary>Writes each problem of a set as an error, then stops: a bad set changes nothing.</summary>
-        protected void StopOnIssues(IReadOnlyList<ForwardIssue> issues, IReadOnlyList<BypassForward> forwards)
+        protected void StopOnIssues(IReadOnlyList<ForwardIssue> issues, IReadOnlyList<BypassForward> forwards, string where = null)
         {
             if (issues.Count == 0) return;
             foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, forwards[issue.Row - 1]));
             ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
-                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {ComputerName}.", ComputerName));
-        }
-
-        protected SshSettings Settings()
-        {
-            NetworkCredential secret = Credential?.GetNetworkCredential();
-            string user = UserName ?? (Credential != null ? Credential.UserName : "root");
-            var settings = new SshSettings
-            {
-                ComputerName = ComputerName,
-                Port = Port,
-                UserName = user,
-                KeyFile = KeyFile == null ? null : GetUnresolvedProviderPathFromPSPath(KeyFile),
-                KnownHostsFile = KnownHostsFile == null ? null : GetUnresolvedProviderPathFromPSPath(KnownHostsFile),
-                HostKeyFingerprints = new List<string>(HostKeyFingerprint ?? new string[0]),
-                UseSudo = Sudo.IsPresent,
-            };
-            if (settings.KeyFile != null) settings.KeyPassphrase = secret?.Password;
-            else settings.Password = secret?.Password;
-            return settings;
-        }
-
-        protected RouterSession Connect()
-        {
-            WriteVerbose($"Connecting to {ComputerName}:{Port} over SSH.");
-            SshSettings settings;
-            try
-            {
-                settings = Settings();
-            }
-            catch (Exception e) when (e is ProviderNotFoundException || e is DriveNotFoundException || e is NotSupportedException || e is ArgumentException)
-            {
-                throw new BypassNatException("BypassNat.InvalidPath", FailureKind.InvalidData,
-                    $"-KeyFile or -KnownHostsFile is not a file system path: {e.Message}", KeyFile ?? KnownHostsFile, e);
-            }
-
-            RouterSession session = RouterSession.Open(settings);
-            WriteVerbose($"Connected; host key {session.HostKeyFingerprint} accepted.");
-            return session;
+                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {where ?? RouterNames}.", where ?? RouterNames));
         }
 
         /// <summary>Picks the backend on the router and says which one and why.</summary>
-        protected ForwardApplier Applier(RouterSession session)
+        internal ForwardApplier Applier(RouterTarget router, RouterSession session)
         {
             if (WanInterface != null && Role != RouterRole.Main)
                 throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
                     "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);
             ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
-            WriteVerbose($"Backend on {ComputerName}: {applier.Choice.Reason}.");
-            if (Role == RouterRole.Main) WriteVerbose($"{ComputerName} is the main router; WAN interface: {applier.ExpectedWanInterface ?? "unknown (no default route)"}.");
+            Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
+            if (Role == RouterRole.Main) Verbose($"{router.Name} is the main router; WAN interface: {applier.ExpectedWanInterface ?? "unknown (no default route)"}.");
             return applier;
         }
     }

@@ -1,13 +1,14 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
+using System.Threading;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.Ssh;
 
 namespace BypassNat.Commands
 {
     /// <summary>Compares the forwards piped in with what the router holds, without changing anything.</summary>
-    [Cmdlet(VerbsDiagnostic.Test, "BypassForward")]
+    [Cmdlet(VerbsDiagnostic.Test, "BypassForward", DefaultParameterSetName = ComputerNameSet)]
     [OutputType(typeof(ForwardDrift), typeof(bool))]
     public sealed class TestBypassForwardCommand : RouterCommand
     {
@@ -21,35 +22,43 @@ namespace BypassNat.Commands
         [ValidateNotNullOrEmpty]
         public string PublicAddress { get; set; }
 
-        /// <summary>Return only $true (the router matches) or $false.</summary>
+        /// <summary>Return only $true (every router matches) or $false.</summary>
         [Parameter]
         public SwitchParameter Quiet { get; set; }
 
         private readonly List<BypassForward> _desired = new List<BypassForward>();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (Forward != null) _desired.AddRange(Forward);
         }
 
-        protected override void EndProcessing()
+        protected override void ProcessRouters()
         {
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
                 StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
-                using (RouterSession session = Connect())
-                {
-                    ForwardApplier applier = Applier(session);
-                    IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(ComputerName, applier.Hop.Project(_desired), applier.ReadState());
-                    if (Quiet) WriteObject(drift.Count == 0);
-                    else foreach (ForwardDrift item in drift) WriteObject(item);
-                }
             }
             catch (BypassNatException failure)
             {
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
+
+            int drifting = 0;
+            IReadOnlyList<RouterTarget> read = ForEachRouter((router, session) =>
+            {
+                // With several routers, each is compared with the forwards for its own addresses.
+                ForwardApplier applier = Applier(router, session);
+                IReadOnlyList<BypassForward> desired = _desired;
+                if (Routers.Count > 1 && Role == RouterRole.Bypass)
+                    desired = _desired.Where(f => applier.Addresses.Owns(f.BypassAddress)).ToList();
+
+                IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Hop.Project(desired), applier.ReadState());
+                Interlocked.Add(ref drifting, drift.Count);
+                if (!Quiet) foreach (ForwardDrift item in drift) Emit(item);
+            });
+            if (Quiet) WriteObject(drifting == 0 && read.Count == Routers.Count);
         }
     }
 }

@@ -12,13 +12,16 @@ function Start-BypassLab {
         # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset.
         [ValidateSet('iptables', 'nft')] [string] $Proxy = 'iptables',
         # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
-        [hashtable] $CommandOptions = @{}
+        [hashtable] $CommandOptions = @{},
+        # A second bypass router (namespace byp2, 192.0.2.3, sshd, key in the same known_hosts).
+        [switch] $SecondBypassRouter
     )
     $prefix = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6)
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
     $env:LAB_PROXY = $Proxy
+    $env:LAB_SECOND_BYPASS = if ($SecondBypassRouter) { '1' } else { '0' }
     & bash $LabScript up $prefix $dir @Service | Out-Host
-    Remove-Item Env:LAB_PROXY
+    Remove-Item Env:LAB_PROXY, Env:LAB_SECOND_BYPASS
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
         Prefix      = $prefix
@@ -55,7 +58,7 @@ function Invoke-LabCommand {
     #>
     param(
         [Parameter(Mandatory)] $Lab,
-        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'cl2', 'adm')] [string] $Node,
+        [Parameter(Mandatory)] [ValidateSet('inet', 'main', 'byp', 'dev', 'cli', 'cl2', 'adm', 'byp2')] [string] $Node,
         [Parameter(Mandatory)] [string] $CommandLine
     )
     $words = $CommandLine -split ' +'
@@ -73,9 +76,10 @@ function Invoke-LabRouter {
     param(
         [Parameter(Mandatory)] $Lab,
         [Parameter(Mandatory)] [string] $CommandLine,
-        [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass'
+        # The bypass router (Bypass or byp), the main router (Main or main), or the second bypass router (byp2).
+        [ValidateSet('Bypass', 'Main', 'byp', 'main', 'byp2')] [string] $Router = 'Bypass'
     )
-    $pidFile = if ($Router -eq 'Main') { 'sshd_main.pid' } else { 'sshd.pid' }
+    $pidFile = switch ($Router) { 'Main' { 'sshd_main.pid' } 'byp2' { 'sshd2.pid' } default { 'sshd.pid' } }
     $sshd = (Get-Content (Join-Path $Lab.Dir $pidFile) -Raw).Trim()
     $output = & nsenter --target $sshd --mount --net -- sh -c $CommandLine 2>&1
     if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the $($Router.ToLower()) router failed ($LASTEXITCODE): $output" }
@@ -88,7 +92,7 @@ function Get-LabNatTable {
     (without its timestamp comments) and nft list ruleset. Comparing it before and after shows any
     change at all.
     #>
-    param([Parameter(Mandatory)] $Lab, [ValidateSet('byp', 'main')] [string] $Node = 'byp')
+    param([Parameter(Mandatory)] $Lab, [ValidateSet('byp', 'main', 'byp2')] [string] $Node = 'byp')
     $iptables = Invoke-LabCommand $Lab $Node 'iptables-save -t nat' | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' }
     # Stateless (-s): no counters, which traffic changes; no comment lines, which iptables-nft adds at will.
     $nft = Invoke-LabCommand $Lab $Node 'nft -s list ruleset' | Where-Object { $_ -notmatch '^\s*#' }

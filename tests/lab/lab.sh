@@ -14,7 +14,9 @@
 # FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
 # Without those, the broken direct forward can appear to work by accident.
 #
-#   [LAB_PROXY=nft] lab.sh up PREFIX DIR [SERVICE...]   SERVICE is tcp:PORT or udp:PORT, served by the device
+#   [LAB_PROXY=nft] [LAB_SECOND_BYPASS=1] lab.sh up PREFIX DIR [SERVICE...]
+#                                       SERVICE is tcp:PORT or udp:PORT, served by the device;
+#                                       LAB_SECOND_BYPASS=1 adds a second bypass router (see second_bypass)
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
 set -euo pipefail
 
@@ -190,13 +192,44 @@ CONF
     fi
   done
 
+  if [ "${LAB_SECOND_BYPASS:-0}" = 1 ]; then second_bypass "$dir" || return 1; fi
+
   # Wait until sshd listens, so the first test does not race it.
+  wait_sshd byp 192.0.2.2 && wait_sshd main 192.0.2.1
+}
+
+wait_sshd() {
   for _ in $(seq 50); do
-    ns byp ss -ltn 2>/dev/null | grep -q '192.0.2.2:22 ' && ns main ss -ltn 2>/dev/null | grep -q '192.0.2.1:22 ' && return 0
+    ns "$1" ss -ltn 2>/dev/null | grep -q "$2:22 " && return 0
     sleep 0.1
   done
-  echo "lab: sshd did not start on the bypass router or the main router" >&2
+  echo "lab: sshd did not start on $1" >&2
   return 1
+}
+
+# Opt-in (LAB_SECOND_BYPASS=1), for tests of several routers at once: a second bypass router
+# "byp2" at 192.0.2.3, set up like the first (iptables proxy rules, its own ed25519 host key listed
+# in the same known_hosts file, the same authorized admin keys, a private /etc of its own), with no
+# device behind it by default. Labs without it pay nothing.
+second_bypass() {
+  local dir=$1
+  ip netns add "$P-byp2"
+  ns byp2 ip link set lo up
+  plug byp2 lan0 b2; ns byp2 ip addr add 192.0.2.3/24 dev lan0
+  ns byp2 ip route add default via 192.0.2.1
+  ns byp2 sysctl -qw net.ipv4.ip_forward=1
+  for c in all default lan0; do ns byp2 sysctl -qw "net.ipv4.conf.$c.send_redirects=0"; done
+  ns byp2 iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
+  ns byp2 iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+  ssh-keygen -q -t ed25519 -N '' -C lab-host2 -f "$dir/host2_ed25519" <<<y >/dev/null
+  echo "192.0.2.3 $(cut -d' ' -f1,2 "$dir/host2_ed25519.pub")" >> "$dir/known_hosts"
+  sed -e 's/^ListenAddress .*/ListenAddress 192.0.2.3/' -e "s#^HostKey $dir/host_ed25519\$#HostKey $dir/host2_ed25519#" \
+    -e '/host_rsa/d' -e "s#^PidFile .*#PidFile $dir/sshd2.pid#" "$dir/sshd_config" > "$dir/sshd2_config"
+  cp -a /etc "$dir/etc2"
+  mkdir -p "$dir/etc2/systemd/system"
+  ns byp2 unshare --mount --propagation private sh -c 'mount --bind "$1/etc2" /etc && exec /usr/sbin/sshd -f "$1/sshd2_config"' sh "$dir" \
+    </dev/null >/dev/null 2>&1
+  wait_sshd byp2 192.0.2.3
 }
 
 case $cmd in

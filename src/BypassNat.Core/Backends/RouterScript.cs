@@ -128,6 +128,7 @@ namespace BypassNat.Backends
             return targets;
         }
 
+
         /// <summary>
         /// Runs a write: the kernel transaction (<paramref name="load"/>, which exits 3 when refused),
         /// then the conntrack clean-up of the touched ports. Returns how many entries went.

@@ -27,6 +27,12 @@ namespace BypassNat.Ssh
         }
 
         public string PresentedFingerprint { get; private set; }
+
+        /// <summary>True when -AcceptNewHostKey added the presented key to the known_hosts file.</summary>
+        public bool AddedToKnownHosts { get; private set; }
+
+        /// <summary>The known_hosts file consulted (given, or ssh's default), or null when only fingerprints count.</summary>
+        public string KnownHostsPath => _knownHostsPath;
         public string Refusal { get; private set; }
         public string RefusalId { get; private set; }
 
@@ -37,13 +43,12 @@ namespace BypassNat.Ssh
                 fingerprints.Add(Normalize(given));
 
             string path = settings.KnownHostsFile;
-            if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+            if (!string.IsNullOrEmpty(path) && !File.Exists(path) && !settings.AcceptNewHostKey)
                 throw new BypassNatException("BypassNat.KnownHostsFileNotFound", FailureKind.InvalidData,
                     $"The known hosts file '{path}' does not exist.", path);
             if (string.IsNullOrEmpty(path) && fingerprints.Count == 0)
             {
-                string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-                path = Path.Combine(Path.Combine(home, ".ssh"), "known_hosts");
+                path = DefaultIdentities.KnownHostsFile;
             }
 
             KnownHosts knownHosts = !string.IsNullOrEmpty(path) && File.Exists(path) ? KnownHosts.Load(path) : null;
@@ -77,6 +82,11 @@ namespace BypassNat.Ssh
         public bool Accept(string keyType, byte[] key, string sha256)
         {
             PresentedFingerprint = "SHA256:" + Normalize(sha256);
+            if (_settings.PinnedFingerprint != null && Normalize(_settings.PinnedFingerprint) != Normalize(sha256))
+                return Refuse("BypassNat.HostKeyMismatch",
+                    $"The host key of {_settings.Endpoint} changed since this session was opened: it presented {keyType} {PresentedFingerprint}, " +
+                    $"the session was opened with {_settings.PinnedFingerprint}. The session was not reopened and nothing was changed. " +
+                    "Check the key on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub).");
             KnownHostVerdict verdict = _knownHosts?.Check(_settings.ComputerName, _settings.Port, key) ?? KnownHostVerdict.Unknown;
             if (verdict == KnownHostVerdict.Revoked)
                 return Refuse("BypassNat.HostKeyRevoked",
@@ -86,12 +96,32 @@ namespace BypassNat.Ssh
             if (verdict == KnownHostVerdict.Changed || _fingerprints.Count > 0)
                 return Refuse("BypassNat.HostKeyMismatch",
                     $"The host key of {_settings.Endpoint} does not match the one expected: it presented {keyType} {PresentedFingerprint}" +
-                    (_fingerprints.Count > 0 ? $", expected {string.Join(" or ", _fingerprints.Select(f => "SHA256:" + f))}" : $", and '{_knownHostsPath}' lists a different key") +
+                    (_fingerprints.Count > 0
+                        ? $", expected {string.Join(" or ", _fingerprints.Select(f => "SHA256:" + f))}"
+                        : $", and '{_knownHostsPath}' lists {string.Join(" and ", _knownHosts.FingerprintsFor(_settings.ComputerName, _settings.Port))}") +
                     ". The router may have been reinstalled, or someone may be intercepting the connection. Nothing was changed. " +
                     "Check the key on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) before trusting it.");
 
+            if (_settings.AcceptNewHostKey && _knownHostsPath != null)
+            {
+                // accept-new: trust on first use, and remember the key, so that from now on a change is caught.
+                try
+                {
+                    KnownHosts.Append(_knownHostsPath, _settings.ComputerName, _settings.Port, keyType, key);
+                }
+                catch (BypassNatException e)
+                {
+                    return Refuse(e.ErrorId, e.Message + " The key was not trusted; nothing was changed.");
+                }
+
+                AddedToKnownHosts = true;
+                return true;
+            }
+
+            string lookedIn = _knownHostsPath == null ? "" :
+                File.Exists(_knownHostsPath) ? $" (looked in '{_knownHostsPath}')" : $" (no known_hosts file at '{_knownHostsPath}')";
             return Refuse("BypassNat.HostKeyUnknown",
-                $"The host key of {_settings.Endpoint} is not known: it presented {keyType} {PresentedFingerprint}. Nothing was changed. " +
+                $"The host key of {_settings.Endpoint} is not known{lookedIn}: it presented {keyType} {PresentedFingerprint}. Nothing was changed. " +
                 "Check that fingerprint on the router's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then pass " +
                 $"-HostKeyFingerprint {PresentedFingerprint} or add the key to a known_hosts file (-KnownHostsFile).");
         }

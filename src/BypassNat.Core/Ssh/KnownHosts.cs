@@ -93,6 +93,38 @@ namespace BypassNat.Ssh
             return listed ? KnownHostVerdict.Changed : KnownHostVerdict.Unknown;
         }
 
+        /// <summary>The SHA256 fingerprints of the keys the file lists for the host (not the @revoked ones), as ssh-keygen -l prints them.</summary>
+        public IReadOnlyList<string> FingerprintsFor(string host, int port)
+        {
+            string token = HostToken(host, port);
+            using (var sha = SHA256.Create())
+                return _entries.Where(e => e.Marker == null && Matches(e.Patterns, token))
+                    .Select(e => $"{e.KeyType} SHA256:" + Convert.ToBase64String(sha.ComputeHash(e.Key)).TrimEnd('=')).Distinct().ToList();
+        }
+
+        private static readonly object AppendGate = new object();
+
+        /// <summary>Adds a host's key to a known_hosts file as OpenSSH writes it ("host type base64"), creating the file if needed.</summary>
+        public static void Append(string path, string host, int port, string keyType, byte[] key)
+        {
+            string line = $"{HostToken(host, port)} {keyType} {Convert.ToBase64String(key)}\n";
+            try
+            {
+                lock (AppendGate)
+                {
+                    string directory = Path.GetDirectoryName(path);
+                    if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
+                    bool needsNewline = File.Exists(path) && new FileInfo(path).Length > 0 && !File.ReadAllText(path).EndsWith("\n", StringComparison.Ordinal);
+                    File.AppendAllText(path, (needsNewline ? "\n" : "") + line);
+                }
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw new BypassNatException("BypassNat.KnownHostsUnwritable", FailureKind.InvalidData,
+                    $"Cannot add the host key of {host} to the known hosts file '{path}': {e.Message}", path, e);
+            }
+        }
+
         /// <summary>How OpenSSH names a host in the file: the bare name on port 22, [name]:port otherwise.</summary>
         public static string HostToken(string host, int port) => port == 22 ? host : $"[{host}]:{port}";
 

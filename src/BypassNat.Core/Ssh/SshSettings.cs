@@ -19,11 +19,30 @@ namespace BypassNat.Ssh
         /// <summary>An OpenSSH known_hosts file to trust keys from; null means ~/.ssh/known_hosts when no fingerprint is given.</summary>
         public string KnownHostsFile { get; set; }
 
+        /// <summary>
+        /// OpenSSH's StrictHostKeyChecking=accept-new: a host with no key on file is trusted and its key
+        /// appended to the known_hosts file; a host whose key changed is still refused.
+        /// </summary>
+        public bool AcceptNewHostKey { get; set; }
+
         /// <summary>Run the privileged commands through <c>sudo -n</c> (for a non-root login).</summary>
         public bool UseSudo { get; set; }
 
+        /// <summary>
+        /// The key a reopened session must present: the one it was first opened with. A session never
+        /// follows a changed host key, whatever the known_hosts file says by then.
+        /// </summary>
+        public string PinnedFingerprint { get; set; }
+
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
         public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+        public SshSettings Copy()
+        {
+            var copy = (SshSettings)MemberwiseClone();
+            copy.HostKeyFingerprints = new List<string>(HostKeyFingerprints ?? new List<string>());
+            return copy;
+        }
 
         public string Endpoint => Port == 22 ? ComputerName : $"{ComputerName}:{Port}";
     }
