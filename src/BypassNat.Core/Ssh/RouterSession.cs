@@ -1,12 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
-using System.Linq;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
-using Renci.SshNet;
-using Renci.SshNet.Common;
 
 namespace BypassNat.Ssh
 {
@@ -16,11 +12,11 @@ namespace BypassNat.Ssh
     /// </summary>
     public sealed class RouterSession : IDisposable
     {
-        private readonly SshClient _client;
+        private readonly IRouterConnection _connection;
 
-        private RouterSession(SshClient client, SshSettings settings, IReadOnlyList<IPAddress> addresses, string fingerprint)
+        private RouterSession(IRouterConnection connection, SshSettings settings, IReadOnlyList<IPAddress> addresses, string fingerprint)
         {
-            _client = client;
+            _connection = connection;
             Settings = settings;
             Addresses = addresses;
             HostKeyFingerprint = fingerprint;
@@ -47,82 +43,31 @@ namespace BypassNat.Ssh
             }
         }
 
+        /// <summary>
+        /// The SSH implementation. The module sets it when it is imported, from the assembly it loaded
+        /// in BypassNat's own load context (see ModuleInitializer in src/BypassNat).
+        /// </summary>
+        public static IRouterConnector Connector { get; set; }
+
+        /// <summary>
+        /// Says what each script run is and how long it took (the -Verbose stream), and shows the
+        /// scripts themselves, rules included (the -Debug stream). Scripts never hold a secret.
+        /// </summary>
+        public Action<string> Trace { get; set; }
+
+        public Action<string> TraceScript { get; set; }
+
         public static RouterSession Open(SshSettings settings)
         {
             if (string.IsNullOrWhiteSpace(settings.ComputerName))
                 throw new BypassNatException("BypassNat.MissingComputerName", FailureKind.InvalidData, "A router name or address is required (-ComputerName).");
             IReadOnlyList<IPAddress> addresses = Resolve(settings.ComputerName);
+            if (Connector == null)
+                throw new InvalidOperationException("No SSH implementation is loaded: import the BypassNat module, which loads it.");
 
             var trust = HostKeyTrust.For(settings);
-            var connection = new ConnectionInfo(settings.ComputerName, settings.Port, settings.UserName, AuthenticationMethods(settings))
-            {
-                Timeout = settings.ConnectTimeout,
-            };
-            trust.LimitAlgorithms(connection);
-
-            var client = new SshClient(connection);
-            client.HostKeyReceived += (sender, e) => e.CanTrust = trust.Accept(e.HostKeyName, e.HostKey, e.FingerPrintSHA256);
-            try
-            {
-                client.Connect();
-            }
-            catch (Exception e) when (trust.Refusal != null)
-            {
-                client.Dispose();
-                throw new BypassNatException(trust.RefusalId, FailureKind.SecurityError, trust.Refusal, settings.Endpoint, e);
-            }
-            catch (SshAuthenticationException e)
-            {
-                client.Dispose();
-                throw new BypassNatException("BypassNat.AuthenticationFailed", FailureKind.AuthenticationError,
-                    $"The router {settings.Endpoint} refused the login of user '{settings.UserName}': {e.Message} Check -UserName and -KeyFile or -Credential.",
-                    settings.Endpoint, e);
-            }
-            catch (Exception e) when (e is SocketException || e is SshException || e is TimeoutException || e is IOException)
-            {
-                client.Dispose();
-                throw new BypassNatException("BypassNat.ConnectionFailed", FailureKind.ConnectionError,
-                    $"Cannot connect to the router {settings.Endpoint} over SSH: {e.Message}", settings.Endpoint, e);
-            }
-
-            return new RouterSession(client, settings, addresses, trust.PresentedFingerprint);
-        }
-
-        private static AuthenticationMethod[] AuthenticationMethods(SshSettings settings)
-        {
-            var methods = new List<AuthenticationMethod>();
-            if (!string.IsNullOrEmpty(settings.KeyFile))
-            {
-                PrivateKeyFile key;
-                try
-                {
-                    key = string.IsNullOrEmpty(settings.KeyPassphrase)
-                        ? new PrivateKeyFile(settings.KeyFile)
-                        : new PrivateKeyFile(settings.KeyFile, settings.KeyPassphrase);
-                }
-                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-                {
-                    throw new BypassNatException("BypassNat.KeyFileUnreadable", FailureKind.InvalidData,
-                        $"Cannot read the key file '{settings.KeyFile}': {e.Message}", settings.KeyFile, e);
-                }
-                catch (Exception e) when (e is SshException || e is ArgumentException || e is InvalidOperationException || e is NotSupportedException)
-                {
-                    // The message never includes the passphrase; SSH.NET only names the problem.
-                    throw new BypassNatException("BypassNat.KeyFileInvalid", FailureKind.InvalidData,
-                        $"The key file '{settings.KeyFile}' is not a usable private key (OpenSSH ed25519, ECDSA or RSA; a wrong or missing passphrase also ends here): {e.Message}",
-                        settings.KeyFile, e);
-                }
-
-                methods.Add(new PrivateKeyAuthenticationMethod(settings.UserName, key));
-            }
-
-            if (!string.IsNullOrEmpty(settings.Password) && string.IsNullOrEmpty(settings.KeyFile))
-                methods.Add(new PasswordAuthenticationMethod(settings.UserName, settings.Password));
-
-            if (methods.Count == 0)
-                throw new BypassNatException("BypassNat.NoCredentials", FailureKind.InvalidData,
-                    "Say how to log in to the router: -KeyFile with a private key, or -Credential with a password.", settings.Endpoint);
-            return methods.ToArray();
+            IRouterConnection connection = Connector.Connect(settings, trust);
+            return new RouterSession(connection, settings, addresses, trust.PresentedFingerprint);
         }
 
         /// <summary>
@@ -131,37 +76,30 @@ namespace BypassNat.Ssh
         /// </summary>
         public CommandResult Run(string script)
         {
-            using (SshCommand command = _client.CreateCommand("sh -s"))
+            string step = StepName(script);
+            TraceScript?.Invoke($"Script for {Settings.Endpoint} ({step}):\n{script}");
+            var clock = Stopwatch.StartNew();
+            CommandResult result = _connection.Run(script);
+            Trace?.Invoke($"SSH {Settings.Endpoint}: {step}: exit {result.ExitCode} in {clock.Elapsed.TotalSeconds:0.00} s.");
+            return result;
+        }
+
+        /// <summary>The script's first command, which says what it is for (a script's own comments never reach the log).</summary>
+        internal static string StepName(string script)
+        {
+            foreach (string raw in script.Split('\n'))
             {
-                command.CommandTimeout = Settings.CommandTimeout;
-                try
-                {
-                    IAsyncResult pending = command.BeginExecute();
-                    using (Stream input = command.CreateInputStream())
-                    {
-                        byte[] bytes = new UTF8Encoding(false).GetBytes(script.Replace("\r\n", "\n"));
-                        input.Write(bytes, 0, bytes.Length);
-                    }
-
-                    command.EndExecute(pending);
-                }
-                catch (Exception e) when (e is SshException || e is IOException || e is SocketException || e is ObjectDisposedException)
-                {
-                    throw new BypassNatException("BypassNat.ConnectionLost", FailureKind.ConnectionError,
-                        $"The SSH connection to {Settings.Endpoint} failed while running a command: {e.Message}", Settings.Endpoint, e);
-                }
-
-                return new CommandResult(command.ExitStatus ?? -1, command.Result, command.Error);
+                string line = raw.Trim();
+                if (line.Length == 0 || line == "{" || line.StartsWith("#", StringComparison.Ordinal) || line.StartsWith("PATH=", StringComparison.Ordinal)) continue;
+                return line.Length > 70 ? line.Substring(0, 67) + "..." : line;
             }
+
+            return "empty script";
         }
 
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;
 
-        public void Dispose()
-        {
-            if (_client.IsConnected) _client.Disconnect();
-            _client.Dispose();
-        }
+        public void Dispose() => _connection.Dispose();
     }
 }
