@@ -88,9 +88,8 @@ namespace BypassNat.Commands
         protected void StopOnIssues(IReadOnlyList<ForwardIssue> issues, IReadOnlyList<BypassForward> forwards)
         {
             if (issues.Count == 0) return;
-            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, forwards[issue.Row - 1]));
-            ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
-                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {ComputerName}.", ComputerName));
+            IssueReport.Stop(this, issues.Select(i => new KeyValuePair<ForwardIssue, object>(i, forwards[i.Row - 1])).ToList(),
+                $"{issues.Count} problem(s) in the forwards piped in; nothing was changed on {ComputerName}.", ComputerName);
         }
 
         protected SshSettings Settings()

@@ -81,6 +81,30 @@ namespace BypassNat
             return issues;
         }
 
+        /// <summary>
+        /// Duplicate names that involve a row which did not parse (<see cref="Check(IReadOnlyList{KeyValuePair{int, BypassForward}}, IReadOnlyCollection{IPAddress}, int)"/>
+        /// sees only the rows that did), so a later row is reported even when the row it clashes with is bad too.
+        /// </summary>
+        public static IReadOnlyList<ForwardIssue> DuplicateNames(IReadOnlyList<KeyValuePair<int, string>> names, ICollection<int> badRows)
+        {
+            var issues = new List<ForwardIssue>();
+            var firstRow = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var firstGoodRow = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (KeyValuePair<int, string> entry in names)
+            {
+                string name = (entry.Value ?? string.Empty).Trim();
+                if (name.Length == 0) continue;
+                bool bad = badRows.Contains(entry.Key);
+                if (firstRow.TryGetValue(name, out int first) && (bad || !firstGoodRow.Contains(name)))
+                    issues.Add(new ForwardIssue("BypassNat.DuplicateName", entry.Key, "Name", name,
+                        $"the name is already used by row {first}; names must be unique"));
+                if (!firstRow.ContainsKey(name)) firstRow.Add(name, entry.Key);
+                if (!bad) firstGoodRow.Add(name);
+            }
+
+            return issues;
+        }
+
         // Each forward claims its bypass address and port, and with a public address also that address
         // and its external port: a packet to any of them must lead to exactly one device.
         private static IEnumerable<KeyValuePair<System.Net.IPAddress, PortRange>> Claims(BypassForward f)
