@@ -1,3 +1,6 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using BypassNat.Apply;
 using BypassNat.Ssh;
@@ -20,7 +23,11 @@ namespace BypassNat.Commands
             {
                 using (RouterSession session = Connect())
                 {
-                    WriteObject(SelectByName(Applier(session).ReadState().Forwards, Name ?? new[] { "*" }), true);
+                    List<BypassForward> forwards = SelectByName(Applier(session).ReadState().Forwards, Name ?? new[] { "*" });
+                    // nftables keeps no order (a map lists in hash order), so both backends answer in
+                    // one that reads well and stays put: by bypass address, then port.
+                    WriteObject(forwards.OrderBy(f => f.BypassAddress.GetAddressBytes().Aggregate(0L, (n, b) => n * 256 + b))
+                        .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.OrdinalIgnoreCase), true);
                 }
             }
             catch (BypassNatException failure)

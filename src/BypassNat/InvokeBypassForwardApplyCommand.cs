@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Management.Automation;
 using BypassNat.Apply;
 using BypassNat.Ssh;
@@ -37,6 +38,9 @@ namespace BypassNat.Commands
 
         private readonly List<BypassForward> _desired = new List<BypassForward>();
 
+        // Duration in the result is the whole call: connecting, reading, writing, verifying.
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
         protected override void ProcessRecord()
         {
             if (Forward != null) _desired.AddRange(Forward);
@@ -67,6 +71,7 @@ namespace BypassNat.Commands
                     ApplyResult result = applier.Apply(plan, Persist, WriteWarning);
                     if (result.PreviousPublicAddress != null)
                         WriteWarning($"The public address changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
+                    result.Duration = _clock.Elapsed;
                     WriteObject(result);
                 }
             }

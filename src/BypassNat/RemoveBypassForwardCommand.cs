@@ -30,6 +30,7 @@ namespace BypassNat.Commands
 
         private readonly List<string> _patterns = new List<string>();
 
+
         protected override void ProcessRecord()
         {
             if (Name != null) _patterns.AddRange(Name);
@@ -42,7 +43,7 @@ namespace BypassNat.Commands
                 using (RouterSession session = Connect())
                 {
                     ForwardApplier applier = Applier(session);
-                    if (All) RemoveAll(applier);
+                    if (All) RemoveAll(applier, session);
                     else RemoveNamed(applier);
                 }
             }
@@ -52,9 +53,14 @@ namespace BypassNat.Commands
             }
         }
 
-        private void RemoveAll(ForwardApplier applier)
+        private void RemoveAll(ForwardApplier applier, RouterSession session)
         {
-            if (!ShouldProcess($"{ComputerName}: every BypassNat forward, its chains or table, and anything -Persist installed", "Remove")) return;
+            // -WhatIf and -Confirm name every forward that would go, from both backends.
+            IEnumerable<BypassForward> all = applier.ReadState().Forwards;
+            if (applier.Choice.Other != null) all = all.Concat(applier.Choice.Other.Read(session).Forwards);
+            string list = string.Join("\n", all.Select(f => "  remove   " + f));
+            if (list.Length == 0) list = "  (no forwards)";
+            if (!ShouldProcess($"{ComputerName}: every BypassNat forward, its chains or table, and anything -Persist installed\n{list}\n", "Remove")) return;
             IReadOnlyList<BypassForward> removed = applier.RemoveAll();
             WriteVerbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {ComputerName}.");
             if (PassThru) WriteObject(removed, true);

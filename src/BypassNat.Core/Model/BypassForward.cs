@@ -55,7 +55,7 @@ namespace BypassNat
         public IPAddress PublicAddress { get; }
 
         /// <summary>The lower-case protocol names the kernel tools use, one per rule.</summary>
-        public IEnumerable<string> Transports
+        internal IEnumerable<string> Transports
         {
             get
             {
