@@ -14,6 +14,7 @@ namespace BypassNat.Commands
     {
         /// <summary>Only forwards whose name matches one of these wildcard patterns.</summary>
         [Parameter(Position = 0)]
+        [ArgumentCompleter(typeof(ForwardNameCompleter))]
         [SupportsWildcards]
         public string[] Name { get; set; }
 

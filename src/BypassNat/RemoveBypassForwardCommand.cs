@@ -17,6 +17,7 @@ namespace BypassNat.Commands
     public sealed class RemoveBypassForwardCommand : RouterCommand
     {
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Name")]
+        [ArgumentCompleter(typeof(ForwardNameCompleter))]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string[] Name { get; set; }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
@@ -12,6 +13,8 @@ namespace BypassNat.Commands
     /// <summary>The SSH session parameters every cmdlet that talks to a router shares.</summary>
     public abstract class RouterCommand : PSCmdlet
     {
+        private const int ProgressId = 7;
+
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
         [Alias("Router", "HostName")]
@@ -125,8 +128,13 @@ namespace BypassNat.Commands
                     $"-KeyFile or -KnownHostsFile is not a file system path: {e.Message}", KeyFile ?? KnownHostsFile, e);
             }
 
+            var clock = Stopwatch.StartNew();
             RouterSession session = RouterSession.Open(settings);
-            WriteVerbose($"Connected; host key {session.HostKeyFingerprint} accepted.");
+            WriteVerbose($"Connected in {clock.Elapsed.TotalSeconds:0.00} s; host key {session.HostKeyFingerprint} accepted.");
+            var progress = new ProgressRecord(ProgressId, $"BypassNat: {ComputerName}", "Connected");
+            session.Starting = step => { progress.StatusDescription = step; WriteProgress(progress); };
+            session.Trace = WriteVerbose;
+            session.TraceScript = WriteDebug;
             return session;
         }
 
@@ -135,7 +143,7 @@ namespace BypassNat.Commands
         {
             BackendChoice choice = BackendSelector.Choose(session, Backend);
             WriteVerbose($"Backend on {ComputerName}: {choice.Reason}.");
-            return new ForwardApplier(session, choice);
+            return new ForwardApplier(session, choice) { Observed = state => RecentForwards.Remember(ComputerName, state.Forwards) };
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using BypassNat.Apply;
 using BypassNat.Backends;
@@ -21,6 +22,12 @@ namespace BypassNat.Commands
         [ValidateNotNullOrEmpty]
         public string PublicAddress { get; set; }
 
+        /// <summary>Only the forwards whose names match these wildcard patterns are compared.</summary>
+        [Parameter]
+        [SupportsWildcards]
+        [ArgumentCompleter(typeof(ForwardNameCompleter))]
+        public string[] Name { get; set; }
+
         /// <summary>Return only $true (the router matches) or $false.</summary>
         [Parameter]
         public SwitchParameter Quiet { get; set; }
@@ -42,6 +49,13 @@ namespace BypassNat.Commands
                 {
                     RouterState state = Applier(session).ReadState();
                     IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(ComputerName, _desired, state);
+                    if (Name != null)
+                    {
+                        // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.
+                        var patterns = Name.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+                        drift = drift.Where(d => d.Name == null || patterns.Any(p => p.IsMatch(d.Name))).ToList();
+                    }
+
                     if (Quiet) WriteObject(drift.Count == 0);
                     else foreach (ForwardDrift item in drift) WriteObject(item);
                 }

@@ -25,10 +25,18 @@ namespace BypassNat.Apply
 
         public BackendChoice Choice { get; }
 
-        public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(desired, RouterScript.DetectLans(_session), Choice.Backend.Read(_session), Choice.Other?.Read(_session));
+        /// <summary>Told of every state read from the router (the cmdlets remember the names for tab completion).</summary>
+        public Action<RouterState> Observed { get; set; }
 
-        public RouterState ReadState() => Choice.Backend.Read(_session);
+        public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
+            new ApplyPlan(desired, RouterScript.DetectLans(_session), ReadState(), Choice.Other?.Read(_session));
+
+        public RouterState ReadState()
+        {
+            RouterState state = Choice.Backend.Read(_session);
+            Observed?.Invoke(state);
+            return state;
+        }
 
         /// <summary>
         /// Applies the plan. Where -Persist installed the forwards on the router (or

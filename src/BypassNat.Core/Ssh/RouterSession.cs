@@ -49,12 +49,13 @@ namespace BypassNat.Ssh
         /// </summary>
         public static IRouterConnector Connector { get; set; }
 
-        /// <summary>
-        /// Says what each script run is and how long it took (the -Verbose stream), and shows the
-        /// scripts themselves, rules included (the -Debug stream). Scripts never hold a secret.
-        /// </summary>
+        /// <summary>Told the name of each script as it starts (for a progress bar on long steps).</summary>
+        public Action<string> Starting { get; set; }
+
+        /// <summary>Told what each script was and how long it took (the -Verbose stream).</summary>
         public Action<string> Trace { get; set; }
 
+        /// <summary>Shown each script whole, rules included (the -Debug stream). Scripts never hold a secret: passwords and passphrases stay in the SSH login.</summary>
         public Action<string> TraceScript { get; set; }
 
         public static RouterSession Open(SshSettings settings)
@@ -77,6 +78,7 @@ namespace BypassNat.Ssh
         public CommandResult Run(string script)
         {
             string step = StepName(script);
+            Starting?.Invoke(step);
             TraceScript?.Invoke($"Script for {Settings.Endpoint} ({step}):\n{script}");
             var clock = Stopwatch.StartNew();
             CommandResult result = _connection.Run(script);
