@@ -219,7 +219,7 @@ function Build-Help {
         foreach ($example in Get-HelpExample $sections['EXAMPLES']) {
             $i++
             $title = if ($example.Title) { "Example ${i}: $($example.Title)" } else { "Example $i" }
-            [void]$xml.Append("<command:example><maml:title>-------------------------- $(ConvertTo-MamlText $title) --------------------------</maml:title><dev:code>$(ConvertTo-MamlText ($example.Code -join "`n"))</dev:code><dev:remarks>$(ConvertTo-MamlParagraph $example.Remarks)</dev:remarks></command:example>")
+            [void]$xml.Append("<command:example><maml:title>---------- $(ConvertTo-MamlText $title) ----------</maml:title><dev:code>$(ConvertTo-MamlText ($example.Code -join "`n"))</dev:code><dev:remarks>$(ConvertTo-MamlParagraph $example.Remarks)</dev:remarks></command:example>")
         }
         [void]$xml.AppendLine('</command:examples>')
         [void]$xml.AppendLine('<command:relatedLinks><maml:navigationLink><maml:linkText>about_BypassNat</maml:linkText></maml:navigationLink></command:relatedLinks>')
