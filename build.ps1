@@ -6,6 +6,8 @@
     Build  - compiles the module into out/BypassNat (Import-Module ./out/BypassNat).
     Test   - Build, then the xunit tests and the Pester end-to-end tests (which need root, for the
              network-namespace lab); ends with the line "N passed, N failed".
+    Package - Build, then out/package/BypassNat.<version>.nupkg, which PSResourceGet installs from a
+             local repository (Register-PSResourceRepository -Uri out/package).
     Demo   - Build, then starts the lab, applies docs/examples/forwards.csv to its bypass router and
              shows requests from the internet client answered by the device, then tears the lab down.
     Everything a fresh Debian machine lacks (apt packages, Pester) is installed on the way.
@@ -15,7 +17,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Demo', 'Clean')]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Package', 'Demo', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -254,6 +256,40 @@ function Invoke-PesterTest {
     [pscustomobject]@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount }
 }
 
+# The release notes for the package: the CHANGELOG sections not yet released.
+function Get-ReleaseNote {
+    $notes = [Collections.Generic.List[string]]::new()
+    $take = $false
+    foreach ($line in Get-Content (Join-Path $Root 'CHANGELOG.md')) {
+        if ($line -match '^## ') { $take = $line -match 'unreleased' }
+        if ($take) { $notes.Add($line) }
+    }
+    ($notes -join "`n").Trim()
+}
+
+# Publishes out/BypassNat to a local file repository with PSResourceGet itself, so the .nupkg is
+# exactly what Install-PSResource and Save-PSResource expect.
+function Invoke-Package {
+    $package = Join-Path $Root 'out/package'
+    $stage = Join-Path $Root 'out/package-stage/BypassNat'
+    Remove-Item $package, (Split-Path $stage) -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory $package, $stage | Out-Null
+    Copy-Item (Join-Path $Out '*') $stage -Recurse
+    $manifest = Join-Path $stage 'BypassNat.psd1'
+    $notes = (Get-ReleaseNote) -replace "'", "''"
+    (Get-Content $manifest -Raw) -replace "ReleaseNotes = ''", "ReleaseNotes = '$notes'" | Set-Content $manifest -Encoding utf8
+    $repository = 'BypassNatBuild' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+    Register-PSResourceRepository -Name $repository -Uri $package -Trusted
+    try {
+        Publish-PSResource -Path $stage -Repository $repository
+    } finally {
+        Unregister-PSResourceRepository -Name $repository
+        Remove-Item (Split-Path $stage) -Recurse -Force
+    }
+    $nupkg = Get-ChildItem $package -Filter 'BypassNat.*.nupkg'
+    Write-Host "Packaged $($nupkg.FullName)"
+}
+
 function Invoke-Demo {
     Install-LabPackages
     & (Join-Path $Root 'tests/lab/Demo.ps1') -ModulePath $Out -CsvPath (Join-Path $Root 'docs/examples/forwards.csv')
@@ -262,6 +298,7 @@ function Invoke-Demo {
 switch ($Task) {
     'Clean' { Remove-Item (Join-Path $Root 'out') -Recurse -Force -ErrorAction Ignore }
     'Build' { Invoke-Build }
+    'Package' { Invoke-Build; Invoke-Package }
     'Demo' { Invoke-Build; Invoke-Demo }
     'UnitTest' {
         Invoke-Build
