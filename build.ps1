@@ -5,7 +5,8 @@
 .DESCRIPTION
     Build  - compiles the module into out/BypassNat (Import-Module ./out/BypassNat).
     Test   - Build, then the xunit tests and the Pester end-to-end tests (which need root, for the
-             network-namespace lab); ends with the line "N passed, N failed".
+             network-namespace lab); ends with the line "N passed, N failed". With -NoLab: xunit and
+             the Pester files that need no lab (no root needed).
     Package - Build, then out/package/BypassNat.<version>.nupkg, which PSResourceGet installs from a
              local repository (Register-PSResourceRepository -Uri out/package).
     Demo   - Build, then starts the lab, applies docs/examples/forwards.csv to its bypass router and
@@ -24,7 +25,11 @@ param(
     [string] $Configuration = 'Release',
 
     # Pester files to run (PesterTest/Test); all of tests/pester by default.
-    [string[]] $PesterPath
+    [string[]] $PesterPath,
+
+    # Test/PesterTest without root: xunit and only the Pester files that need no lab (no network
+    # namespaces), so a contributor on a laptop gets a fast, honest loop.
+    [switch] $NoLab
 )
 
 $ErrorActionPreference = 'Stop'
@@ -243,11 +248,24 @@ function Invoke-UnitTest {
     [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
 }
 
+# A Pester file needs the lab (root, network namespaces) when it uses Lab.psm1 or ip netns itself.
+function Test-NeedsLab([string] $Path) {
+    [bool](Select-String -Path $Path -Pattern 'Lab\.psm1|ip netns' -Quiet)
+}
+
 function Invoke-PesterTest {
-    Install-LabPackages
+    $paths = if ($PesterPath) { $PesterPath } else { @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | ForEach-Object FullName) }
+    if ($NoLab) {
+        $lab = @($paths | Where-Object { Test-NeedsLab $_ })
+        $paths = @($paths | Where-Object { $_ -notin $lab })
+        Write-Host "-NoLab: running $($paths.Count) Pester file(s) that need no lab; not running $($lab.Count) that do: $(($lab | ForEach-Object { Split-Path $_ -Leaf }) -join ', ')"
+        if (-not $paths) { return [pscustomobject]@{ Passed = 0; Failed = 0 } }
+    } else {
+        Install-LabPackages
+    }
     Import-Module (Get-PesterModulePath) -Force
     $config = New-PesterConfiguration
-    $config.Run.Path = if ($PesterPath) { $PesterPath } else { Join-Path $Root 'tests/pester' }
+    $config.Run.Path = $paths
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $config.TestResult.Enabled = $true
