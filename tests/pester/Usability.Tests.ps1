@@ -44,7 +44,9 @@ Describe 'Verbose and debug output' {
         $steps.Count | Should -BeGreaterOrEqual 4
         @($lines -match '^V: Connected in \d+\.\d\d s; host key SHA256:').Count | Should -Be 1
         # The rendered nftables ruleset, as it travels to the router.
-        ($lines -match '^D: ' | Out-String) | Should -Match '(?s)table ip bypassnat.*tcp \. 192\.0\.2\.2 \. 8080 comment "bypassnat;name=web;ext=8080;note=Web%20server" : 192\.0\.2\.20 \. 80'
+        $debug = $lines -match '^D: ' | Out-String
+        $debug | Should -Match '(?s)table ip bypassnat.*tcp \. 192\.0\.2\.2 \. 8080 comment "bypassnat;name=web;ext=8080" : 192\.0\.2\.20 \. 80'
+        $debug | Should -Match 'comment "bypassnat;name=web;note=Web%20server"'
         @($lines -notmatch '^PASSWORD=' | Where-Object { $_.Contains($password) }) | Should -BeNullOrEmpty
         $run.Console | Should -Not -Match ([regex]::Escape($password))
 
@@ -107,5 +109,21 @@ Describe 'Get-BypassForward | Export-Csv' {
         }
         $run.Errors | Should -BeNullOrEmpty
         $run.Output | Should -Be @('web Different')
+    }
+}
+
+Describe 'A comment in Chinese' {
+    It 'of 39 characters is applied and read back whole on <Backend>' -ForEach @(@{ Backend = 'Nftables' }, @{ Backend = 'Iptables' }) {
+        $run = Invoke-AsAdmin $Lab -Params @{ Backend = $Backend } {
+            $ssh = $Lab.Ssh
+            $comment = '家里的NAS服务器：照片和文件同步，还有每天晚上的备份任务都在这里运行，谢谢！'
+            New-BypassForward -Name nas -ExternalPort 5000 -BypassAddress 192.0.2.2 -InternalAddress 192.0.2.20 -Comment $comment |
+                Invoke-BypassForwardApply @ssh -Backend $Params.Backend | Out-Null
+            $read = Get-BypassForward nas @ssh -Backend $Params.Backend
+            $read.Comment -eq $comment
+            $comment.Length
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -Be @($true, 39)
     }
 }

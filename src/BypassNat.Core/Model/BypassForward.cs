@@ -69,6 +69,9 @@ namespace BypassNat
                 ? Protocol != ForwardProtocol.Udp
                 : Protocol != ForwardProtocol.Tcp;
 
+        public BypassForward WithComment(string comment) => new BypassForward(
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress);
+
         public BypassForward WithPublicAddress(IPAddress publicAddress) => new BypassForward(
             Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress);
 

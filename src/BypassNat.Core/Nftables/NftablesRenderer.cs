@@ -33,6 +33,7 @@ namespace BypassNat.Nftables
             AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", null,
                 enabled.Where(f => context.LanOf(f) != null).SelectMany(f => DeviceElements(f, RuleComment.ReflectRole, $" : {f.BypassAddress}")));
             AppendCollection(text, "set", NftablesTable.TargetsSet, Key, null, enabled.SelectMany(f => DeviceElements(f, RuleComment.KeepRole, string.Empty)));
+            AppendCollection(text, "set", NftablesTable.NotesSet, NftablesNotes.Key, null, NftablesNotes.Elements(enabled));
 
             // dstnat - 10: before the iptables-nft nat table (dstnat) where a proxy's REDIRECT lives.
             text.Append("\tchain prerouting {\n");
@@ -84,10 +85,10 @@ namespace BypassNat.Nftables
 
         private static IEnumerable<string> ForwardElements(BypassForward forward)
         {
-            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).Encode()))
+            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).WithoutNote().Encode()))
                 yield return element;
             if (forward.PublicAddress == null) yield break;
-            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).Encode()))
+            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).WithoutNote().Encode()))
                 yield return element;
         }
 
@@ -102,7 +103,7 @@ namespace BypassNat.Nftables
         /// <summary>Elements keyed by the translated packet: protocol, device address, device port.</summary>
         private static IEnumerable<string> DeviceElements(BypassForward forward, string role, string value)
         {
-            string comment = RuleComment.For(forward, role).Encode();
+            string comment = RuleComment.For(forward, role).WithoutNote().Encode();
             foreach (string transport in forward.Transports)
                 for (int i = 0; i < forward.InternalPort.Count; i++)
                     yield return $"{transport} . {forward.InternalAddress} . {forward.InternalPort.Start + i} comment \"{comment}\"{value}";

@@ -42,8 +42,9 @@ namespace BypassNat
                 if (!ForwardParser.IsSafeName(forward.Name))
                     issues.Add(new ForwardIssue("BypassNat.InvalidName", row, "Name", forward.Name,
                         "a name uses only letters, digits, '.', '_' and '-', starts with a letter or digit, and has at most 32 characters"));
-                if (RuleComment.For(forward, RuleComment.ReflectRole).Encode().Length > RuleComment.MaxLength || forward.Comment.Any(char.IsControl))
-                    issues.Add(new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, "a comment is one short line of text"));
+                string commentProblem = ForwardParser.CommentProblem(forward.Comment);
+                if (commentProblem != null)
+                    issues.Add(new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, commentProblem));
 
                 if (rowByName.TryGetValue(forward.Name, out int firstRow))
                     issues.Add(new ForwardIssue("BypassNat.DuplicateName", row, "Name", forward.Name,
