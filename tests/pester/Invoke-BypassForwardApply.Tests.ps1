@@ -193,9 +193,9 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run = Invoke-Apply $bad
         $run.Output | Should -HaveCount 0
         $messages = @($run.Errors | ForEach-Object { "$($_.Message)" })
-        @($messages | Where-Object { $_ -like "Row 2: ExternalPort '70000'*" }) | Should -HaveCount 1
-        @($messages | Where-Object { $_ -like "Row 3: InternalAddress '192.0.2.999'*" }) | Should -HaveCount 1
-        @($messages | Where-Object { $_ -like "Row 4: Name 'web'*already used by row 1*" }) | Should -HaveCount 1
+        @($messages | Where-Object { $_ -like "Row 2 (CSV line 3): ExternalPort '70000'*" }) | Should -HaveCount 1
+        @($messages | Where-Object { $_ -like "Row 3 (CSV line 4): InternalAddress '192.0.2.999'*" }) | Should -HaveCount 1
+        @($messages | Where-Object { $_ -like "Row 4 (CSV line 5): Name 'web'*already used by row 1*" }) | Should -HaveCount 1
         Get-LabNatTable $Lab | Should -Be $before
         Assert-Answers tcp 8080 'device tcp 80 '
     }
