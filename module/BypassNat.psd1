@@ -3,7 +3,7 @@
     ModuleVersion        = '0.1.0'
     GUID                 = '6b0f3c1e-58a4-4d1b-9a57-2f3e0c9d7a41'
     Author               = 'BypassNat developers'
-    Copyright            = '(c) BypassNat developers. MIT License.'
+    Copyright            = '(c) BypassNat developers.'
     Description          = 'Double port forwards (main router -> bypass router -> device) for networks with a bypass router running a transparent proxy: rendered, applied atomically over SSH, and verified.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Core', 'Desktop')
@@ -16,8 +16,10 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('iptables', 'nftables', 'NAT', 'port-forward', 'router', 'SSH', 'Linux')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('iptables', 'nftables', 'NAT', 'port-forward', 'router', 'SSH', 'Linux', 'OpenWrt', 'bypass-router', 'PSEdition_Core', 'PSEdition_Desktop')
+            # No LicenseUri or ProjectUri: the project has no LICENSE file and no public address yet.
+            # build.ps1 Package fills in ReleaseNotes from CHANGELOG.md.
+            ReleaseNotes = ''
         }
     }
 }

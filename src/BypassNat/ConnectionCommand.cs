@@ -194,7 +194,8 @@ namespace BypassNat.Commands
             base.StopProcessing();
         }
 
-        private void OnCmdletThread(Action action) => _fanOut.OnCmdletThread(action);
+        /// <summary>Runs <paramref name="action"/> on the cmdlet's thread (directly when already there) and waits for it.</summary>
+        protected void OnCmdletThread(Action action) => _fanOut.OnCmdletThread(action);
 
         protected void Emit(object item) => OnCmdletThread(() => WriteObject(item));
         protected void Verbose(string message) => OnCmdletThread(() => WriteVerbose(message));

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using BypassNat.Backends;
 
@@ -43,10 +44,9 @@ namespace BypassNat.Commands
         {
             var issues = new List<ForwardIssue>(ForwardSetValidator.Check(_forwards));
             if (Role == RouterRole.Main) issues.AddRange(ForwardPlacement.CheckMainSet(_forwards));
-            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _forwards[issue.Row - 1]));
             if (issues.Count > 0)
-                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
-                    $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was rendered.", null));
+                IssueReport.Stop(this, issues.Select(i => new KeyValuePair<ForwardIssue, object>(i, _forwards[i.Row - 1])).ToList(),
+                    $"{issues.Count} problem(s) in the forwards piped in; nothing was rendered.", null);
             var prefixes = new List<Ipv4Prefix>();
             foreach (string text in LanPrefix ?? new string[0])
             {

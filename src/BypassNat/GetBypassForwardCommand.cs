@@ -1,4 +1,8 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
+using System.Reflection;
 
 namespace BypassNat.Commands
 {
@@ -9,6 +13,7 @@ namespace BypassNat.Commands
     {
         /// <summary>Only forwards whose name matches one of these wildcard patterns.</summary>
         [Parameter(Position = 0)]
+        [ArgumentCompleter(typeof(ForwardNameCompleter))]
         [SupportsWildcards]
         public string[] Name { get; set; }
 
@@ -16,15 +21,40 @@ namespace BypassNat.Commands
         {
             ForEachRouter((router, session) =>
             {
-                foreach (BypassForward forward in SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" }))
+                List<BypassForward> forwards = SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" });
+                // nftables keeps no order (a map lists in hash order), so both backends answer in
+                // one that reads well and stays put: by bypass address, then port.
+                foreach (BypassForward forward in forwards.OrderBy(f => f.BypassAddress.GetAddressBytes().Aggregate(0L, (n, b) => n * 256 + b))
+                             .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.OrdinalIgnoreCase))
                 {
                     // Which router it came from, so that several routers' forwards can be told apart
                     // (and piped on to Remove-BypassForward, which binds ComputerName by property name).
                     PSObject item = PSObject.AsPSObject(forward);
-                    item.Properties.Add(new PSNoteProperty("ComputerName", router.Name));
+                    item.Properties.Add(Hidden(new PSNoteProperty("ComputerName", router.Name)));
                     Emit(item);
                 }
             });
+        }
+
+        private static readonly PropertyInfo IsHidden = typeof(PSMemberInfo).GetProperty("IsHidden", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+
+        /// <summary>
+        /// Hidden like a class's <c>hidden</c> member: it binds by property name and reads as
+        /// $forward.ComputerName, but Export-Csv writes only the CSV columns, so the file applies again
+        /// as it is. (PowerShell sets IsHidden only internally; where it cannot be set the property
+        /// simply stays visible.)
+        /// </summary>
+        private static PSNoteProperty Hidden(PSNoteProperty property)
+        {
+            try
+            {
+                if (IsHidden?.SetMethod != null) IsHidden.SetValue(property, true);
+            }
+            catch (Exception e) when (e is TargetInvocationException || e is MethodAccessException || e is ArgumentException)
+            {
+            }
+
+            return property;
         }
     }
 }

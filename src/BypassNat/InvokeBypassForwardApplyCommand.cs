@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
@@ -41,6 +42,9 @@ namespace BypassNat.Commands
         public SwitchParameter Force { get; set; }
 
         private readonly List<BypassForward> _desired = new List<BypassForward>();
+
+        // Duration in the result is the whole call: connecting, reading, writing, verifying.
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
 
         protected override void ProcessInput()
         {
@@ -114,6 +118,7 @@ namespace BypassNat.Commands
                 return;
             ApplyResult result = applier.Apply(plan, Persist, Warn);
             result.ComputerName = router.Name;
+            result.Duration = _clock.Elapsed;
             if (result.PreviousPublicAddress != null)
                 Warn($"The public address on {router.Name} changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
             Emit(result);

@@ -1,5 +1,5 @@
-using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 
 namespace BypassNat.Commands
@@ -13,70 +13,80 @@ namespace BypassNat.Commands
     [OutputType(typeof(BypassForward))]
     public sealed class NewBypassForwardCommand : PSCmdlet
     {
-        // Every field is taken as text and checked by the core: a parameter-binding failure would
-        // silently drop the row from the pipeline instead of reporting it by number.
+        // Every field is taken as text and checked by the core: a typed parameter ([int], [ipaddress])
+        // would make PowerShell drop a row it cannot convert from the pipeline, with no row number.
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-        public object Name { get; set; }
+        public string Name { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object Protocol { get; set; }
+        [ArgumentCompleter(typeof(ProtocolCompleter))]
+        public string Protocol { get; set; }
 
         [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
-        public object ExternalPort { get; set; }
+        public string ExternalPort { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object BypassAddress { get; set; }
+        public string BypassAddress { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object BypassPort { get; set; }
+        public string BypassPort { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object InternalAddress { get; set; }
+        public string InternalAddress { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object InternalPort { get; set; }
+        public string InternalPort { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object SourceNat { get; set; }
+        public string SourceNat { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object Comment { get; set; }
+        public string Comment { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object Enabled { get; set; }
+        public string Enabled { get; set; }
 
         /// <summary>The network's public (WAN) IPv4 address, so LAN clients can reach the service at it (hairpin).</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public object PublicAddress { get; set; }
+        public string PublicAddress { get; set; }
 
         /// <summary>Takes every record, so a row whose columns match no parameter is still counted and reported.</summary>
         [Parameter(ValueFromPipeline = true, DontShow = true)]
         public PSObject InputObject { get; set; }
 
+        private const int ProgressEvery = 500;
         private readonly List<KeyValuePair<int, BypassForward>> _forwards = new List<KeyValuePair<int, BypassForward>>();
         private readonly Dictionary<int, object> _targets = new Dictionary<int, object>();
+        private readonly List<KeyValuePair<int, string>> _names = new List<KeyValuePair<int, string>>();
+        private readonly List<ForwardIssue> _rowIssues = new List<ForwardIssue>();
+        private readonly HashSet<int> _badRows = new HashSet<int>();
+        private CsvColumns _columns;
+        private object _header;
         private int _row;
-        private int _badRows;
 
         protected override void ProcessRecord()
         {
             _row++;
-            object target = (object)InputObject ?? Text(Name);
+            if (_row % ProgressEvery == 0)
+                WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows"));
+            object target = (object)InputObject ?? Name;
             _targets[_row] = target;
+            if (_row == 1) CheckColumns();
             var input = new ForwardInput
             {
-                Name = Text(Name),
-                Protocol = Text(Protocol),
-                ExternalPort = Text(ExternalPort),
-                BypassAddress = Text(BypassAddress),
-                BypassPort = Text(BypassPort),
-                InternalAddress = Text(InternalAddress),
-                InternalPort = Text(InternalPort),
-                SourceNat = Text(SourceNat),
-                Comment = Text(Comment),
-                Enabled = Text(Enabled),
-                PublicAddress = Text(PublicAddress),
+                Name = Name,
+                Protocol = Protocol,
+                ExternalPort = ExternalPort,
+                BypassAddress = BypassAddress,
+                BypassPort = BypassPort,
+                InternalAddress = InternalAddress,
+                InternalPort = InternalPort,
+                SourceNat = SourceNat,
+                Comment = Comment,
+                Enabled = Enabled,
+                PublicAddress = PublicAddress,
             };
+            _names.Add(new KeyValuePair<int, string>(_row, Name));
 
             BypassForward forward = ForwardParser.Parse(input, _row, out IReadOnlyList<ForwardIssue> issues);
             if (forward != null)
@@ -85,39 +95,59 @@ namespace BypassNat.Commands
                 return;
             }
 
-            _badRows++;
-            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, target));
+            _badRows.Add(_row);
+            _rowIssues.AddRange(issues);
+        }
+
+        // Records from Import-Csv (or ConvertFrom-Csv) carry the header as their note properties.
+        private void CheckColumns()
+        {
+            if (!(InputObject?.BaseObject is PSCustomObject)) return;
+            var columns = InputObject.Properties.Where(p => p.MemberType == PSMemberTypes.NoteProperty).Select(p => p.Name).ToList();
+            if (columns.Count == 0) return;
+            var known = new List<string>();
+            foreach (ParameterMetadata parameter in MyInvocation.MyCommand.Parameters.Values)
+                if (parameter.Attributes.OfType<ParameterAttribute>().Any(a => a.ValueFromPipelineByPropertyName))
+                {
+                    known.Add(parameter.Name);
+                    known.AddRange(parameter.Aliases);
+                }
+
+            _columns = CsvColumns.Check(columns, known);
+            _header = string.Join(",", columns);
+            if (_columns.Ignored.Count > 0)
+                WriteWarning($"Column(s) {string.Join(", ", _columns.Ignored.Select(c => "'" + c + "'"))} are not BypassNat columns and were ignored. " +
+                    $"The columns are {string.Join(", ", known)}.");
         }
 
         protected override void EndProcessing()
         {
-            var badRows = new HashSet<int>();
-            foreach (ForwardIssue issue in ForwardSetValidator.Check(_forwards))
-            {
-                badRows.Add(issue.Row);
-                WriteError(ErrorRecords.From(issue, _targets[issue.Row]));
-            }
+            if (_row >= ProgressEvery)
+                WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows") { RecordType = ProgressRecordType.Completed });
 
-            int bad = _badRows + badRows.Count;
-            if (bad > 0)
-                ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
-                    $"{bad} of {_row} row(s) are not valid (see the errors above). No forward was passed on, so nothing will be applied and every router keeps its forwards.",
-                    _row));
+            var setIssues = new List<ForwardIssue>(ForwardSetValidator.Check(_forwards));
+            setIssues.AddRange(ForwardSetValidator.DuplicateNames(_names, _badRows));
+            foreach (ForwardIssue issue in setIssues) _badRows.Add(issue.Row);
+
+            // A misspelt or ';'-separated header is one problem, named once, not one per row.
+            IEnumerable<ForwardIssue> rowIssues = _rowIssues.Concat(setIssues);
+            if (_columns != null)
+                rowIssues = _columns.WrongDelimiter
+                    ? Enumerable.Empty<ForwardIssue>()
+                    : rowIssues.Where(i => !(i.ErrorId == "BypassNat.MissingField" && _columns.Misspelt.Contains(i.Field)));
+            var report = new List<KeyValuePair<ForwardIssue, object>>();
+            foreach (ForwardIssue issue in _columns?.Issues ?? new ForwardIssue[0])
+                report.Add(new KeyValuePair<ForwardIssue, object>(issue, _header));
+            foreach (ForwardIssue issue in rowIssues.OrderBy(i => i.Row))
+                report.Add(new KeyValuePair<ForwardIssue, object>(_columns != null ? issue.AtLine(issue.Row + 1) : issue, _targets[issue.Row]));
+
+            if (_badRows.Count > 0 || report.Count > 0)
+                IssueReport.Stop(this, report,
+                    $"{_badRows.Count} of {_row} row(s) are not valid{(_columns?.Issues.Count > 0 ? " and the CSV header has a problem" : string.Empty)}. " +
+                    "No forward was passed on, so nothing will be applied and every router keeps its forwards.",
+                    _row);
 
             foreach (KeyValuePair<int, BypassForward> entry in _forwards) WriteObject(entry.Value);
-        }
-
-        private static string Text(object value)
-        {
-            object inner = value is PSObject wrapped ? wrapped.BaseObject : value;
-            switch (inner)
-            {
-                case null: return null;
-                case SwitchParameter flag: return flag.IsPresent ? "true" : "false";
-                case bool flag: return flag ? "true" : "false";
-                case IFormattable formattable: return formattable.ToString(null, System.Globalization.CultureInfo.InvariantCulture);
-                default: return inner.ToString();
-            }
         }
     }
 }

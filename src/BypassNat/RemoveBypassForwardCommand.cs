@@ -30,6 +30,7 @@ namespace BypassNat.Commands
 
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Name")]
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "NameSession")]
+        [ArgumentCompleter(typeof(ForwardNameCompleter))]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string[] Name { get; set; }
@@ -67,7 +68,13 @@ namespace BypassNat.Commands
 
         private void RemoveAll(RouterTarget router, ForwardApplier applier)
         {
-            if (!Confirm($"{router.Name}: every BypassNat forward, its chains or table, and anything -Persist installed", "Remove")) return;
+            // -WhatIf and -Confirm name every forward that would go, from both backends.
+            IEnumerable<BypassForward> all = applier.ReadState().Forwards;
+            RouterState other = applier.ReadOtherState();
+            if (other != null) all = all.Concat(other.Forwards);
+            string list = string.Join("\n", all.Select(f => "  remove   " + f));
+            if (list.Length == 0) list = "  (no forwards)";
+            if (!Confirm($"{router.Name}: every BypassNat forward, its chains or table, and anything -Persist installed\n{list}\n", "Remove")) return;
             IReadOnlyList<BypassForward> removed = applier.RemoveAll();
             Verbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {router.Name}.");
             if (PassThru) foreach (BypassForward forward in removed) Emit(forward);

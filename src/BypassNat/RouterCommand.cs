@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
@@ -16,6 +17,8 @@ namespace BypassNat.Commands
     /// </summary>
     public abstract class RouterCommand : ConnectionCommand
     {
+        private const int ProgressId = 7;
+
         protected const string SessionSet = "Session";
 
         /// <summary>Sessions from New-BypassSession, instead of -ComputerName: no new login.</summary>
@@ -63,7 +66,14 @@ namespace BypassNat.Commands
                 lock (_connections)
                 {
                     foreach (KeyValuePair<RouterTarget, RouterSession> open in _connections)
+                    {
+                        // A session's connection outlives this command, its hooks into this command's streams do not.
+                        open.Value.Starting = null;
+                        open.Value.Trace = null;
+                        open.Value.TraceScript = null;
                         if (open.Key.Session == null) open.Value.Dispose();
+                    }
+
                     _connections.Clear();
                 }
             }
@@ -125,14 +135,44 @@ namespace BypassNat.Commands
             else
             {
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
+                var clock = Stopwatch.StartNew();
                 connection = RouterSession.Open(router.Settings);
-                Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login}; host key {connection.HostKeyFingerprint} accepted" +
+                Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login} in {clock.Elapsed.TotalSeconds:0.00} s; " +
+                        $"host key {connection.HostKeyFingerprint} accepted" +
                         (connection.HostKeyAdded ? $" as a new host, and added to {connection.KnownHostsFile} (-AcceptNewHostKey)."
                             : connection.KnownHostsFile != null ? $" ({connection.KnownHostsFile})." : " (pinned)."));
             }
 
+            Watch(router, connection);
             lock (_connections) _connections[router] = connection;
             return connection;
+        }
+
+        /// <summary>
+        /// Shows each SSH step: its name in a progress bar (one per router), what it was and how long
+        /// it took under -Verbose, the whole script under -Debug. The connection may be used on a
+        /// worker thread, so every line goes through the hand-over to the cmdlet's thread; a line that
+        /// cannot be written any more (the command is stopping) never interrupts the router's step.
+        /// </summary>
+        private void Watch(RouterTarget router, RouterSession connection)
+        {
+            int index = Routers.ToList().IndexOf(router);
+            var progress = new ProgressRecord(ProgressId + Math.Max(index, 0), $"BypassNat: {router.Name}", "Connected");
+            if (Routers.Count > 1) progress.ParentActivityId = RouterFanOut.ProgressId;
+            connection.Starting = step => Quietly(() => { progress.StatusDescription = step; WriteProgress(progress); });
+            connection.Trace = line => Quietly(() => WriteVerbose(line));
+            connection.TraceScript = script => Quietly(() => WriteDebug(script));
+        }
+
+        private void Quietly(Action write)
+        {
+            try
+            {
+                OnCmdletThread(write);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
 
         /// <summary>
@@ -167,9 +207,8 @@ namespace BypassNat.Commands
         protected void StopOnIssues(IReadOnlyList<ForwardIssue> issues, IReadOnlyList<BypassForward> forwards, string where = null)
         {
             if (issues.Count == 0) return;
-            foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, forwards[issue.Row - 1]));
-            ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,
-                $"{issues.Count} problem(s) in the forwards piped in (see the errors above); nothing was changed on {where ?? RouterNames}.", where ?? RouterNames));
+            IssueReport.Stop(this, issues.Select(i => new KeyValuePair<ForwardIssue, object>(i, forwards[i.Row - 1])).ToList(),
+                $"{issues.Count} problem(s) in the forwards piped in; nothing was changed on {where ?? RouterNames}.", where ?? RouterNames);
         }
 
         /// <summary>Picks the backend on the router and says which one and why.</summary>
@@ -179,6 +218,7 @@ namespace BypassNat.Commands
                 throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
                     "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);
             ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
+            applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
             Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
             if (Role == RouterRole.Main) Verbose($"{router.Name} is the main router; WAN interface: {applier.ExpectedWanInterface ?? "unknown (no default route)"}.");
             return applier;

@@ -17,6 +17,9 @@ namespace BypassNat.Commands
     /// </summary>
     internal sealed class RouterFanOut
     {
+        /// <summary>The id of the progress bar over all routers; each router's steps show beneath it.</summary>
+        public const int ProgressId = 1;
+
         private readonly Cmdlet _cmdlet;
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
         private int _cmdletThread;
@@ -83,7 +86,7 @@ namespace BypassNat.Commands
                         {
                             int done = Volatile.Read(ref finished);
                             string now = string.Join(", ", running.Keys.OrderBy(k => k, StringComparer.Ordinal));
-                            _cmdlet.WriteProgress(new ProgressRecord(1, activity, $"{done} of {targets.Count} routers done" + (now.Length > 0 ? $"; working on {now}" : ""))
+                            _cmdlet.WriteProgress(new ProgressRecord(ProgressId, activity, $"{done} of {targets.Count} routers done" + (now.Length > 0 ? $"; working on {now}" : ""))
                             {
                                 PercentComplete = done * 100 / targets.Count,
                             });
@@ -103,7 +106,7 @@ namespace BypassNat.Commands
             }
 
             if (stop != null) ExceptionDispatchInfo.Capture(stop).Throw();
-            _cmdlet.WriteProgress(new ProgressRecord(1, activity, "done") { RecordType = ProgressRecordType.Completed });
+            _cmdlet.WriteProgress(new ProgressRecord(ProgressId, activity, "done") { RecordType = ProgressRecordType.Completed });
         }
 
         /// <summary>

@@ -22,6 +22,12 @@ namespace BypassNat.Commands
         [ValidateNotNullOrEmpty]
         public string PublicAddress { get; set; }
 
+        /// <summary>Only the forwards whose names match these wildcard patterns are compared.</summary>
+        [Parameter]
+        [SupportsWildcards]
+        [ArgumentCompleter(typeof(ForwardNameCompleter))]
+        public string[] Name { get; set; }
+
         /// <summary>Return only $true (every router matches) or $false.</summary>
         [Parameter]
         public SwitchParameter Quiet { get; set; }
@@ -55,6 +61,13 @@ namespace BypassNat.Commands
                     desired = _desired.Where(f => applier.Addresses.Owns(f.BypassAddress)).ToList();
 
                 IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Hop.Project(desired), applier.ReadState());
+                if (Name != null)
+                {
+                    // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.
+                    var patterns = Name.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+                    drift = drift.Where(d => d.Name == null || patterns.Any(p => p.IsMatch(d.Name))).ToList();
+                }
+
                 Interlocked.Add(ref drifting, drift.Count);
                 if (!Quiet) foreach (ForwardDrift item in drift) Emit(item);
             });

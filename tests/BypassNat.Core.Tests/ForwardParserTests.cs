@@ -99,10 +99,32 @@ namespace BypassNat.Tests
         public void RejectsACommentTooLongToStoreOnTheRouter()
         {
             ForwardInput input = Good();
-            input.Comment = new string('é', 40);
+            input.Comment = new string('é', RuleComment.MaxCommentCharacters + 1);
             ForwardIssue issue = Assert.Single(Issues(input));
             Assert.Equal("Comment", issue.Field);
-            Assert.Contains("at most 128 fit", issue.Reason);
+            Assert.Equal("a comment has at most 40 characters, and this one has 41", issue.Reason);
+        }
+
+        [Fact]
+        public void CountsACommentInChineseAsTypedNotAsEncoded()
+        {
+            ForwardInput input = Good();
+            input.Comment = "家里的NAS服务器：照片和文件同步，还有每天晚上的备份任务都在这里运行，谢谢！";
+            Assert.Equal(39, RuleComment.CountCharacters(input.Comment));
+            BypassForward forward = ForwardParser.Parse(input, 1, out IReadOnlyList<ForwardIssue> issues);
+            Assert.Empty(issues);
+            Assert.Equal(input.Comment, forward.Comment);
+            input.Comment = "xx" + string.Concat(Enumerable.Repeat("🎉", 39));
+            Assert.Equal(41, RuleComment.CountCharacters(input.Comment));
+            Assert.Single(Issues(input));
+        }
+
+        [Fact]
+        public void HalfASurrogatePairIsNotText()
+        {
+            ForwardInput input = Good();
+            input.Comment = "broken \ud83c here";
+            Assert.StartsWith("it holds half of a character (an unpaired UTF-16 surrogate)", Assert.Single(Issues(input)).Reason);
         }
 
         [Theory]

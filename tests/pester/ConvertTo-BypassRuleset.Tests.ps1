@@ -74,6 +74,27 @@ Describe 'ConvertTo-BypassRuleset' {
         { $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface 'wan0" accept' -ErrorAction Stop } | Should -Throw '*not a network interface name*'
     }
 
+    It 'stores a 39-character Chinese comment (and 40 emoji) in rules both kernels accept, with the longest name' {
+        $name = 'n' * 32
+        $wide = @(
+            New-BypassForward -Name $name -Protocol TcpUdp -ExternalPort 60000-60002 -BypassAddress 192.0.2.2 -InternalAddress 192.0.2.20 -PublicAddress 203.0.113.1 -Comment '家里的NAS服务器：照片和文件同步，还有每天晚上的备份任务都在这里运行，谢谢！'
+            New-BypassForward -Name emoji -ExternalPort 8443 -BypassAddress 192.0.2.2 -InternalAddress 192.0.2.21 -Comment ('🎉' * 40)
+        )
+        $nft = $wide | ConvertTo-BypassRuleset -Format Nftables -LanPrefix 192.0.2.0/24
+        (Invoke-Scratch nft @('-c', '-f', '-') $nft).ExitCode | Should -Be 0
+        $iptables = $wide | ConvertTo-BypassRuleset -Format IptablesRestore -LanPrefix 192.0.2.0/24
+        $check = Invoke-Scratch iptables-restore @('--noflush', '--test') $iptables
+        $check.Output | Should -BeNullOrEmpty
+        $check.ExitCode | Should -Be 0
+        # The main router's half keeps the notes apart as well, so the same comments fit there.
+        $mainNft = $wide | ConvertTo-BypassRuleset -Role Main -WanInterface wan0 -LanPrefix 192.0.2.0/24 -Format Nftables
+        (Invoke-Scratch nft @('-c', '-f', '-') $mainNft).ExitCode | Should -Be 0
+        $mainRestore = $wide | ConvertTo-BypassRuleset -Role Main -WanInterface wan0 -Format IptablesRestore
+        $mainCheck = Invoke-Scratch iptables-restore @('--noflush', '--test') $mainRestore
+        $mainCheck.Output | Should -BeNullOrEmpty
+        $mainCheck.ExitCode | Should -Be 0
+    }
+
     It 'refuses a set with duplicate names, naming the item' {
         $dup = @($Forwards[0], $Forwards[0])
         { $dup | ConvertTo-BypassRuleset -ErrorAction Stop } | Should -Throw "*Row 2: Name 'web'*"

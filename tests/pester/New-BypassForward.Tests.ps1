@@ -65,12 +65,12 @@ bad name!,Tcp,8083,192.0.2.2,192.0.2.20,80
         $result = Invoke-NewForward $csv
         $result.Output | Should -HaveCount 0
         $messages = @($result.Errors | ForEach-Object { "$($_.Exception.Message)" })
-        $messages | Should -Contain "Row 2: ExternalPort '70000' is not valid: a port must be between 1 and 65535."
-        @($messages -match "^Row 3: InternalAddress '192.0.2.300'").Count | Should -Be 1
-        @($messages -match "^Row 4: Protocol 'Icmp'.*Tcp, Udp or TcpUdp").Count | Should -Be 1
-        @($messages -match "^Row 5: InternalPort '7000-7004'.*11 port").Count | Should -Be 1
-        @($messages -match "^Row 6: Name 'bad name!'").Count | Should -Be 1
-        @($messages -match '^Row 1').Count | Should -Be 0
+        $messages | Should -Contain "Row 2 (CSV line 3): ExternalPort '70000' is not valid: a port must be between 1 and 65535."
+        @($messages -match "^Row 3 \(CSV line 4\): InternalAddress '192.0.2.300'").Count | Should -Be 1
+        @($messages -match "^Row 4 \(CSV line 5\): Protocol 'Icmp'.*Tcp, Udp or TcpUdp").Count | Should -Be 1
+        @($messages -match "^Row 5 \(CSV line 6\): InternalPort '7000-7004'.*11 port").Count | Should -Be 1
+        @($messages -match "^Row 6 \(CSV line 7\): Name 'bad name!'").Count | Should -Be 1
+        @($messages -match '^Row 1 ').Count | Should -Be 0
         $ids = $result.Errors | ForEach-Object { $_.FullyQualifiedErrorId -replace ',.*$' }
         $ids | Should -Contain 'BypassNat.InvalidPort'
         $ids | Should -Contain 'BypassNat.InvalidAddress'
@@ -92,10 +92,10 @@ other,Udp,8080,192.0.2.2,8080,192.0.2.22
         $result = Invoke-NewForward $csv
         $result.Output | Should -HaveCount 0
         $messages = @($result.Errors | ForEach-Object { "$($_.Exception.Message)" })
-        @($messages -match "^Row 2: Name 'WEB'.*already used by row 1").Count | Should -Be 1
-        @($messages -match "^Row 4: BypassPort '5300'.*UDP port 5300 on 192.0.2.2 is already forwarded by 'dns' \(row 3\)").Count | Should -Be 1
+        @($messages -match "^Row 2 \(CSV line 3\): Name 'WEB'.*already used by row 1").Count | Should -Be 1
+        @($messages -match "^Row 4 \(CSV line 5\): BypassPort '5300'.*UDP port 5300 on 192.0.2.2 is already forwarded by 'dns' \(row 3\)").Count | Should -Be 1
         # Same port, other protocol: no conflict.
-        @($messages -match '^Row 5').Count | Should -Be 0
+        @($messages -match '^Row 5 ').Count | Should -Be 0
     }
 
     It 'reports a missing column on every row instead of dropping the rows' {
@@ -107,14 +107,79 @@ b,8081,192.0.2.2
         $result = Invoke-NewForward $csv
         $result.Output | Should -HaveCount 0
         $messages = @($result.Errors | ForEach-Object { "$($_.Exception.Message)" })
-        @($messages -match "^Row 1: InternalAddress ''").Count | Should -Be 1
-        @($messages -match "^Row 2: InternalAddress ''").Count | Should -Be 1
+        @($messages -match "^Row 1 \(CSV line 2\): InternalAddress ''").Count | Should -Be 1
+        @($messages -match "^Row 2 \(CSV line 3\): InternalAddress ''").Count | Should -Be 1
     }
 
     It 'counts a record with no matching column at all' {
         $result = Invoke-NewForward "Foo,Bar`n1,2"
         $result.Output | Should -HaveCount 0
-        @(($result.Errors | ForEach-Object { "$($_.Exception.Message)" }) -match "^Row 1: Name ''").Count | Should -Be 1
+        @(($result.Errors | ForEach-Object { "$($_.Exception.Message)" }) -match "^Row 1 \(CSV line 2\): Name ''").Count | Should -Be 1
+    }
+
+    It 'names a misspelt column once, with the column it was meant to be, instead of a missing field on every row' {
+        $csv = @'
+Name,ExternalPort,BypassAddress,InternalAdress,InternalPort
+web,8080,192.0.2.2,192.0.2.20,80
+ssh,2222,192.0.2.2,192.0.2.20,22
+'@
+        $result = Invoke-NewForward $csv
+        $result.Output | Should -HaveCount 0
+        $column = @($result.Errors | Where-Object { $_.FullyQualifiedErrorId -like 'BypassNat.UnknownColumn*' })
+        $column | Should -HaveCount 1
+        $column[0].Exception.Message | Should -Be "Column 'InternalAdress' is not valid: there is no column 'InternalAdress'; did you mean 'InternalAddress'? Rename the column in the file's first line."
+        @($result.Errors | Where-Object { "$($_.Exception.Message)" -match "^Row \d.*InternalAddress ''" }) | Should -HaveCount 0
+    }
+
+    It 'warns about a column that is like no BypassNat column, and reads the rows' {
+        $warnings = $null
+        $forwards = ConvertFrom-CsvText "Name,ExternalPort,BypassAddress,InternalAddress,Owner`nweb,8080,192.0.2.2,192.0.2.20,Ann" |
+            New-BypassForward -WarningVariable warnings -WarningAction SilentlyContinue
+        $forwards | Should -HaveCount 1
+        "$warnings" | Should -Match "Column\(s\) 'Owner' are not BypassNat columns and were ignored"
+    }
+
+    It 'says to use Import-Csv -Delimiter for a ;-separated file' {
+        $path = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-$([guid]::NewGuid().ToString('N')).csv"
+        Set-Content $path "Name;ExternalPort;BypassAddress;InternalAddress`nweb;8080;192.0.2.2;192.0.2.20`nssh;2222;192.0.2.2;192.0.2.20"
+        try {
+            $records = @(try { Import-Csv $path | New-BypassForward -ErrorAction Continue 2>&1 } catch { $_ })
+        } finally { Remove-Item $path }
+        $errors = @($records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+        @($records | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }) | Should -HaveCount 0
+        $errors | Should -HaveCount 2
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.WrongDelimiter*'
+        $errors[0].Exception.Message | Should -Match "looks ';'-separated .*Import-Csv -Delimiter ';'"
+        $errors[1].FullyQualifiedErrorId | Should -BeLike 'BypassNat.InvalidForwardSet*'
+    }
+
+    It 'reports a later row that repeats the name of a bad row' {
+        $result = Invoke-NewForward "Name,ExternalPort,BypassAddress,InternalAddress`nweb,99999,192.0.2.2,192.0.2.20`nweb,8080,192.0.2.2,192.0.2.20"
+        $messages = @($result.Errors | ForEach-Object { "$($_.Exception.Message)" })
+        @($messages -match "^Row 1 \(CSV line 2\): ExternalPort '99999'").Count | Should -Be 1
+        @($messages -match "^Row 2 \(CSV line 3\): Name 'web' is not valid: the name is already used by row 1").Count | Should -Be 1
+        $result.Errors[-1].Exception.Message | Should -Match '^2 of 2 row'
+    }
+
+    It 'under <How>, one terminating error lists every bad row, and nothing reaches Invoke-BypassForwardApply' -ForEach @(
+        @{ How = "`$ErrorActionPreference = 'Stop'"; Preference = 'Stop'; Parameters = @{} }
+        @{ How = '-ErrorAction Stop'; Preference = 'Continue'; Parameters = @{ ErrorAction = 'Stop' } }
+    ) {
+        $csv = "Name,ExternalPort,BypassAddress,InternalAddress`ngood,8080,192.0.2.2,192.0.2.20`nbad1,70000,192.0.2.2,192.0.2.20`nbad2,8082,192.0.2.2,192.0.2.300"
+        $box = @{}
+        & {
+            $ErrorActionPreference = $Preference
+            try {
+                ConvertFrom-CsvText $csv | New-BypassForward @Parameters |
+                    Invoke-BypassForwardApply -ComputerName 192.0.2.99 -HostKeyFingerprint SHA256:none -KeyFile /nonexistent
+            } catch { $box.Caught = $_ }
+        }
+        $caught = $box.Caught
+        $caught | Should -Not -BeNullOrEmpty
+        $caught.FullyQualifiedErrorId | Should -BeLike 'BypassNat.InvalidForwardSet*'
+        $caught.Exception.Message | Should -Match '^2 of 3 row'
+        $caught.Exception.Message | Should -Match "Row 2 \(CSV line 3\): ExternalPort '70000'"
+        $caught.Exception.Message | Should -Match "Row 3 \(CSV line 4\): InternalAddress '192.0.2.300'"
     }
 
     It 'round-trips through Export-Csv' {
@@ -130,5 +195,15 @@ range,TcpUdp,6000-6010,192.0.2.2,16000-16010,192.0.2.22,7000-7010,,
                 "$($again[$i].$p)" | Should -Be "$($first[$i].$p)" -Because "$p of row $($i + 1)"
             }
         }
+    }
+
+    It 'exports exactly the CSV columns, and its table fits 80 columns with one line a forward' {
+        $forwards = Import-Csv (Join-Path $PSScriptRoot '../../docs/examples/forwards.csv') | New-BypassForward
+        ($forwards | ConvertTo-Csv)[0] | Should -Be '"Name","Protocol","ExternalPort","BypassAddress","BypassPort","InternalAddress","InternalPort","SourceNat","Comment","Enabled","PublicAddress"'
+        $lines = ($forwards | Format-Table | Out-String -Width 80) -split "`n" | Where-Object { $_.Trim() }
+        $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        $lines | Should -HaveCount ($forwards.Count + 2)
+        $lines[0] | Should -Match '^Name\s+Proto\s+External\s+Bypass\s+Internal\s+Notes'
+        @($lines -match '192\.0\.2\.2:19001-19003 +192\.0\.2\.20:9001-9003').Count | Should -Be 1
     }
 }

@@ -96,7 +96,18 @@ namespace BypassNat.Apply
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
             new ApplyPlan(Hop.Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
 
-        public RouterState ReadState() => Read(Choice.Backend);
+        /// <summary>Told of every state read from the router (the cmdlets remember the names for tab completion).</summary>
+        public Action<RouterState> Observed { get; set; }
+
+        public RouterState ReadState()
+        {
+            RouterState state = Read(Choice.Backend);
+            Observed?.Invoke(state);
+            return state;
+        }
+
+        /// <summary>What the other backend holds (forwards a change of backend left behind); null when there is no other.</summary>
+        public RouterState ReadOtherState() => Choice.Other == null ? null : Read(Choice.Other);
 
         private RouterState Read(IRouterBackend backend) => _survey != null ? _survey.State(backend) : backend.Read(_session);
 

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Net;
 using System.Text.RegularExpressions;
+using BypassNat.Nftables;
 
 namespace BypassNat.Main
 {
@@ -52,6 +53,9 @@ namespace BypassNat.Main
             }
 
             MainElement.Assemble(wan, viaPublic, state);
+            Dictionary<string, string> notes = NftablesNotes.Read(listing, state.Problems);
+            for (int i = 0; i < state.Forwards.Count; i++)
+                if (notes.TryGetValue(state.Forwards[i].Name, out string note)) state.Forwards[i] = state.Forwards[i].WithComment(note);
             return state;
         }
 

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Text;
+using BypassNat.Nftables;
 
 namespace BypassNat.Main
 {
@@ -23,13 +24,15 @@ namespace BypassNat.Main
 
             // Keyed by protocol and external port only: the WAN address is not part of the key.
             Collection(text, "map", MainTable.ForwardsMap, "inet_proto . inet_service : ipv4_addr . inet_service", null,
-                enabled.SelectMany(f => Elements(f, null, f.ExternalPort, RuleComment.For(f).Encode())));
+                enabled.SelectMany(f => Elements(f, null, f.ExternalPort, RuleComment.For(f).WithoutNote().Encode())));
             Collection(text, "map", MainTable.PublicMap, "inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service", null,
-                enabled.Where(f => f.PublicAddress != null).SelectMany(f => Elements(f, f.PublicAddress, f.ExternalPort, RuleComment.For(f, RuleComment.PublicRole).Encode())));
+                enabled.Where(f => f.PublicAddress != null).SelectMany(f => Elements(f, f.PublicAddress, f.ExternalPort, RuleComment.For(f, RuleComment.PublicRole).WithoutNote().Encode())));
             Collection(text, "set", MainTable.LansSet, "ipv4_addr", "interval",
                 enabled.Any(f => f.PublicAddress != null) ? context.LanPrefixes.Select(p => p.ToString()) : new string[0]);
             Collection(text, "set", MainTable.ReflectSet, "inet_proto . ipv4_addr . inet_service", null,
-                enabled.Where(f => f.PublicAddress != null).SelectMany(f => Elements(f, f.BypassAddress, f.BypassPort, RuleComment.For(f, RuleComment.ReflectRole).Encode(), keyOnly: true)));
+                enabled.Where(f => f.PublicAddress != null).SelectMany(f => Elements(f, f.BypassAddress, f.BypassPort, RuleComment.For(f, RuleComment.ReflectRole).WithoutNote().Encode(), keyOnly: true)));
+            // The users' comments, as on the bypass hop: apart from the elements, which keep 128 bytes each.
+            Collection(text, "set", MainTable.NotesSet, NftablesNotes.Key, null, NftablesNotes.Elements(enabled));
 
             // dstnat - 10, as on the bypass router: before the iptables-nft nat table and fw4's dstnat.
             text.Append("\tchain prerouting {\n");

@@ -12,6 +12,7 @@ namespace BypassNat.Main
         public const string PublicMap = "public";
         public const string LansSet = "lans";
         public const string ReflectSet = "reflect";
+        public const string NotesSet = Nftables.NftablesTable.NotesSet;
         public const string IptablesPrerouting = "BYPASSNAT_MAIN_PREROUTING";
         public const string IptablesPostrouting = "BYPASSNAT_MAIN_POSTROUTING";
     }

@@ -55,7 +55,7 @@ namespace BypassNat
         public IPAddress PublicAddress { get; }
 
         /// <summary>The lower-case protocol names the kernel tools use, one per rule.</summary>
-        public IEnumerable<string> Transports
+        internal IEnumerable<string> Transports
         {
             get
             {
@@ -68,6 +68,9 @@ namespace BypassNat
             string.Equals(transport, "tcp", StringComparison.OrdinalIgnoreCase)
                 ? Protocol != ForwardProtocol.Udp
                 : Protocol != ForwardProtocol.Tcp;
+
+        public BypassForward WithComment(string comment) => new BypassForward(
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress);
 
         public BypassForward WithPublicAddress(IPAddress publicAddress) => new BypassForward(
             Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress);

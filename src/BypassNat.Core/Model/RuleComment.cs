@@ -13,8 +13,19 @@ namespace BypassNat
     {
         public const string Prefix = "bypassnat;";
 
-        // iptables' comment match stores at most 255 bytes; nft comments allow 128 on older releases.
-        public const int MaxLength = 128;
+        /// <summary>
+        /// The longest comment a forward can have, counted as the user typed it: a Chinese character,
+        /// a Latin letter and an emoji count one each. The one source for the parser, the set checks
+        /// and the help. Every comment this long fits on the router whatever its script: iptables keeps
+        /// 255 bytes a rule comment (the longest name, external range and role take 82, leaving 173 for
+        /// 40 characters of at most 4 bytes each), and nftables, which keeps 128 bytes an element
+        /// comment, holds the note in a set of its own, split over as many elements as it needs.
+        /// </summary>
+        public const int MaxCommentCharacters = 40;
+
+        /// <summary>What the kernel keeps of a comment, in bytes: iptables' comment match, and nft.</summary>
+        public const int IptablesMaxBytes = 255;
+        public const int NftablesMaxBytes = 128;
 
         public RuleComment(string name, PortRange externalPort, string comment, string role = null)
         {
@@ -45,8 +56,54 @@ namespace BypassNat
         {
             string text = $"{Prefix}name={Name};ext={ExternalPort}";
             if (Role != null) text += ";role=" + Role;
-            if (Comment.Length > 0) text += ";note=" + Uri.EscapeDataString(Comment);
+            if (Comment.Length > 0) text += ";note=" + EncodeNote(Comment);
             return text;
+        }
+
+        /// <summary>The same metadata without the user's comment (nftables keeps that apart).</summary>
+        public RuleComment WithoutNote() => new RuleComment(Name, ExternalPort, null, Role);
+
+        /// <summary>Characters as the user typed them: code points, so a character outside the BMP counts one.</summary>
+        public static int CountCharacters(string text)
+        {
+            int count = 0;
+            for (int i = 0; i < (text ?? string.Empty).Length; i++)
+            {
+                if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+                count++;
+            }
+
+            return count;
+        }
+
+        /// <summary>
+        /// The comment as it is stored: letters of every script as they are (UTF-8), and only what a
+        /// quote, a field separator or a shell could trip over percent-encoded, so a Chinese comment
+        /// costs 3 bytes a character, not 9. Reading back is <see cref="Uri.UnescapeDataString"/>,
+        /// which also reads comments written fully percent-encoded by earlier releases.
+        /// </summary>
+        public static string EncodeNote(string comment)
+        {
+            var text = new System.Text.StringBuilder();
+            for (int i = 0; i < comment.Length; i++)
+            {
+                char c = comment[i];
+                if (char.IsHighSurrogate(c) && i + 1 < comment.Length && char.IsLowSurrogate(comment[i + 1]))
+                {
+                    text.Append(c).Append(comment[++i]);
+                    continue;
+                }
+
+                // ASCII only: a non-ASCII character stays as it is, so none costs more than 4 bytes
+                // (readers split on ASCII blanks only). The parser refuses control characters and
+                // unpaired surrogates before a comment gets here.
+                if (c < 0x80 && (char.IsWhiteSpace(c) || char.IsControl(c) || "\"%';\\`$=&<>|(){}[]*?!#~^".IndexOf(c) >= 0))
+                    foreach (byte b in System.Text.Encoding.UTF8.GetBytes(c.ToString())) text.Append('%').Append(b.ToString("X2"));
+                else
+                    text.Append(c);
+            }
+
+            return text.ToString();
         }
 
         /// <summary>Reads a comment written by <see cref="Encode"/>; null for anyone else's comment.</summary>

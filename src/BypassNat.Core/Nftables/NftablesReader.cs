@@ -72,6 +72,7 @@ namespace BypassNat.Nftables
             List<Element> sourceNat = Elements(listing, NftablesTable.SourceNatMap, IntervalElement, state.Problems);
             var natted = sourceNat.GroupBy(e => e.Meta.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
 
+            Dictionary<string, string> notes = NftablesNotes.Read(listing, state.Problems);
             foreach (IGrouping<string, Element> group in forwards.GroupBy(e => e.Meta.Name, StringComparer.Ordinal))
             {
                 natted.TryGetValue(group.Key, out List<Element> snat);
@@ -84,7 +85,7 @@ namespace BypassNat.Nftables
                 }
 
                 if (forward == null) state.Problems.Add($"the elements of forward '{group.Key}' do not form one forward");
-                else state.Forwards.Add(forward);
+                else state.Forwards.Add(notes.TryGetValue(group.Key, out string note) ? forward.WithComment(note) : forward);
             }
 
             foreach (string orphan in viaPublic.Keys)

@@ -38,6 +38,7 @@ namespace BypassNat.Nftables
             AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", "interval",
                 DeviceElements(enabled.Where(f => context.LanOf(f) != null), RuleComment.ReflectRole, f => $" : {f.BypassAddress}"));
             AppendCollection(text, "set", NftablesTable.TargetsSet, Key, "interval", DeviceElements(enabled, RuleComment.KeepRole, f => string.Empty));
+            AppendCollection(text, "set", NftablesTable.NotesSet, NftablesNotes.Key, null, NftablesNotes.Elements(enabled));
 
             // dstnat - 10: before the iptables-nft nat table (dstnat) where a proxy's REDIRECT lives.
             text.Append("\tchain prerouting {\n");
@@ -91,10 +92,10 @@ namespace BypassNat.Nftables
 
         private static IEnumerable<string> ForwardElements(BypassForward forward, bool ranges)
         {
-            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).Encode(), ranges))
+            foreach (string element in Elements(forward, forward.BypassAddress, forward.BypassPort, RuleComment.For(forward).WithoutNote().Encode(), ranges))
                 yield return element;
             if (forward.PublicAddress == null) yield break;
-            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).Encode(), ranges))
+            foreach (string element in Elements(forward, forward.PublicAddress, forward.ExternalPort, RuleComment.For(forward, RuleComment.PublicRole).WithoutNote().Encode(), ranges))
                 yield return element;
         }
 
@@ -129,7 +130,7 @@ namespace BypassNat.Nftables
             var claimed = new Dictionary<string, ClaimedPorts>(StringComparer.Ordinal);
             foreach (BypassForward forward in forwards)
             {
-                string comment = RuleComment.For(forward, role).Encode();
+                string comment = RuleComment.For(forward, role).WithoutNote().Encode();
                 foreach (string transport in forward.Transports)
                 {
                     string key = $"{transport} . {forward.InternalAddress}";

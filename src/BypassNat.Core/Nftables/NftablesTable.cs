@@ -12,5 +12,6 @@ namespace BypassNat.Nftables
         public const string LansSet = "lans";
         public const string ReflectMap = "reflect";
         public const string TargetsSet = "targets";
+        public const string NotesSet = "notes";
     }
 }

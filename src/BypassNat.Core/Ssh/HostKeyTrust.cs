@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using Renci.SshNet;
 
 namespace BypassNat.Ssh
 {
@@ -11,7 +10,7 @@ namespace BypassNat.Ssh
     /// fingerprint, or an entry in an OpenSSH known_hosts file. Anything else is refused, and the
     /// refusal shows the presented fingerprint so the admin can check it on the router's console.
     /// </summary>
-    internal sealed class HostKeyTrust
+    public sealed class HostKeyTrust
     {
         private readonly SshSettings _settings;
         private readonly HashSet<string> _fingerprints;
@@ -64,19 +63,16 @@ namespace BypassNat.Ssh
         }
 
         /// <summary>
-        /// With only known_hosts to go by, offer the router just the key types the file lists for it,
-        /// as OpenSSH does; otherwise a router with an RSA key on file could present its ed25519 key
-        /// and be refused as unknown.
+        /// With only known_hosts to go by, the key types the file lists for this router, which are the
+        /// only ones to offer it, as OpenSSH does; otherwise a router with an RSA key on file could
+        /// present its ed25519 key and be refused as unknown. Empty when any type will do.
         /// </summary>
-        public void LimitAlgorithms(ConnectionInfo connection)
+        public IReadOnlyCollection<string> KnownKeyTypes()
         {
-            if (_fingerprints.Count > 0 || _knownHosts == null) return;
+            if (_fingerprints.Count > 0 || _knownHosts == null) return new string[0];
             var types = new HashSet<string>(_knownHosts.KeyTypesFor(_settings.ComputerName, _settings.Port));
-            if (types.Count == 0) return;
             if (types.Contains("ssh-rsa")) { types.Add("rsa-sha2-512"); types.Add("rsa-sha2-256"); }
-            List<string> unlisted = connection.HostKeyAlgorithms.Keys.Where(a => !types.Contains(a)).ToList();
-            if (unlisted.Count == connection.HostKeyAlgorithms.Count) return;
-            foreach (string algorithm in unlisted) connection.HostKeyAlgorithms.Remove(algorithm);
+            return types;
         }
 
         public bool Accept(string keyType, byte[] key, string sha256)

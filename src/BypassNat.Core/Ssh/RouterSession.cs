@@ -1,12 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
-using System.Linq;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
-using Renci.SshNet;
-using Renci.SshNet.Common;
 
 namespace BypassNat.Ssh
 {
@@ -16,20 +12,19 @@ namespace BypassNat.Ssh
     /// </summary>
     public sealed class RouterSession : IDisposable
     {
-        private readonly SshClient _client;
+        private readonly IRouterConnection _connection;
 
-        private RouterSession(SshClient client, SshSettings settings, IReadOnlyList<IPAddress> addresses, string fingerprint, string login, string knownHosts)
+        private RouterSession(IRouterConnection connection, SshSettings settings, IReadOnlyList<IPAddress> addresses, string fingerprint, string knownHosts)
         {
-            _client = client;
+            _connection = connection;
             Settings = settings;
             Addresses = addresses;
             HostKeyFingerprint = fingerprint;
-            Login = login;
             KnownHostsFile = knownHosts;
         }
 
         /// <summary>How the login went, for the verbose stream: "key /root/.ssh/id_ecdsa (default identity)", "password".</summary>
-        public string Login { get; }
+        public string Login => _connection.Login;
 
         /// <summary>The known_hosts file that was consulted, or null when only pinned fingerprints counted.</summary>
         public string KnownHostsFile { get; }
@@ -38,7 +33,7 @@ namespace BypassNat.Ssh
         public bool HostKeyAdded { get; private set; }
 
         /// <summary>False once the connection dropped (the router rebooted, sshd restarted, the network went away).</summary>
-        public bool IsConnected => _client.IsConnected;
+        public bool IsConnected => _connection.IsConnected;
 
         public SshSettings Settings { get; }
 
@@ -61,52 +56,34 @@ namespace BypassNat.Ssh
             }
         }
 
+        /// <summary>
+        /// The SSH implementation. The module sets it when it is imported, from the assembly it loaded
+        /// in BypassNat's own load context (see ModuleInitializer in src/BypassNat).
+        /// </summary>
+        public static IRouterConnector Connector { get; set; }
+
+        /// <summary>Told the name of each script as it starts (for a progress bar on long steps).</summary>
+        public Action<string> Starting { get; set; }
+
+        /// <summary>Told what each script was and how long it took (the -Verbose stream).</summary>
+        public Action<string> Trace { get; set; }
+
+        /// <summary>Shown each script whole, rules included (the -Debug stream). Scripts never hold a secret: passwords and passphrases stay in the SSH login.</summary>
+        public Action<string> TraceScript { get; set; }
+
+        private static IRouterConnector LoadedConnector =>
+            Connector ?? throw new InvalidOperationException("No SSH implementation is loaded: import the BypassNat module, which loads it.");
+
         public static RouterSession Open(SshSettings settings)
         {
             if (string.IsNullOrWhiteSpace(settings.ComputerName))
                 throw new BypassNatException("BypassNat.MissingComputerName", FailureKind.InvalidData, "A router name or address is required (-ComputerName).");
             IReadOnlyList<IPAddress> addresses = Resolve(settings.ComputerName);
+            IRouterConnector connector = LoadedConnector;
 
             var trust = HostKeyTrust.For(settings);
-            AuthenticationMethod[] methods = AuthenticationMethods(settings, out IReadOnlyList<string> skipped);
-            var connection = new ConnectionInfo(settings.ComputerName, settings.Port, settings.UserName, methods)
-            {
-                Timeout = settings.ConnectTimeout,
-            };
-            trust.LimitAlgorithms(connection);
-
-            var client = new SshClient(connection);
-            client.HostKeyReceived += (sender, e) => e.CanTrust = trust.Accept(e.HostKeyName, e.HostKey, e.FingerPrintSHA256);
-            try
-            {
-                client.Connect();
-            }
-            catch (Exception e) when (trust.Refusal != null)
-            {
-                client.Dispose();
-                throw new BypassNatException(trust.RefusalId, FailureKind.SecurityError, trust.Refusal, settings.Endpoint, e);
-            }
-            catch (SshAuthenticationException e)
-            {
-                client.Dispose();
-                string tried = methods.OfType<IdentityMethod>().Any(m => m.IsDefault)
-                    ? $" It tried the default identities {string.Join(", ", methods.OfType<IdentityMethod>().Select(m => m.Path))}" +
-                      (skipped.Count > 0 ? $" (skipped: {string.Join("; ", skipped)})" : "") + ", as ssh does without -KeyFile."
-                    : "";
-                throw new BypassNatException("BypassNat.AuthenticationFailed", FailureKind.AuthenticationError,
-                    $"The router {settings.Endpoint} refused the login of user '{settings.UserName}': {e.Message}{tried} Check -UserName and -KeyFile or -Credential.",
-                    settings.Endpoint, e);
-            }
-            catch (Exception e) when (e is SocketException || e is SshException || e is TimeoutException || e is IOException)
-            {
-                client.Dispose();
-                throw new BypassNatException("BypassNat.ConnectionFailed", FailureKind.ConnectionError,
-                    $"Cannot connect to the router {settings.Endpoint} over SSH: {e.Message}", settings.Endpoint, e);
-            }
-
-            IdentityMethod used = methods.OfType<IdentityMethod>().FirstOrDefault(m => m.Accepted);
-            string login = used != null ? $"key {used.Path}" + (used.IsDefault ? " (default identity, as ssh would use)" : "") : "password";
-            return new RouterSession(client, settings, addresses, trust.PresentedFingerprint, login, trust.KnownHostsPath) { HostKeyAdded = trust.AddedToKnownHosts };
+            IRouterConnection connection = connector.Connect(settings, trust);
+            return new RouterSession(connection, settings, addresses, trust.PresentedFingerprint, trust.KnownHostsPath) { HostKeyAdded = trust.AddedToKnownHosts };
         }
 
         /// <summary>
@@ -117,91 +94,7 @@ namespace BypassNat.Ssh
         public static void CheckLogin(SshSettings settings)
         {
             HostKeyTrust.For(settings);
-            foreach (AuthenticationMethod method in AuthenticationMethods(settings, out _))
-                (method as IDisposable)?.Dispose();
-        }
-
-        private static AuthenticationMethod[] AuthenticationMethods(SshSettings settings, out IReadOnlyList<string> skipped)
-        {
-            var methods = new List<AuthenticationMethod>();
-            var notUsable = new List<string>();
-            skipped = notUsable;
-            if (!string.IsNullOrEmpty(settings.KeyFile))
-            {
-                methods.Add(new IdentityMethod(settings.UserName, settings.KeyFile, LoadKey(settings.KeyFile, settings.KeyPassphrase), isDefault: false));
-            }
-            else if (!string.IsNullOrEmpty(settings.Password))
-            {
-                methods.Add(new PasswordAuthenticationMethod(settings.UserName, settings.Password));
-            }
-            else
-            {
-                // Like ssh without -i: every default identity that exists, in ssh's order. One that
-                // needs a passphrase cannot be asked for here, so it is skipped and named.
-                foreach (string path in DefaultIdentities.Existing())
-                {
-                    try
-                    {
-                        methods.Add(new IdentityMethod(settings.UserName, path, LoadKey(path, null), isDefault: true));
-                    }
-                    catch (BypassNatException e)
-                    {
-                        notUsable.Add($"{path}: {(e.ErrorId == "BypassNat.KeyFileInvalid" ? "needs a passphrase or is not a supported key" : "unreadable")}");
-                    }
-                }
-
-                if (methods.Count == 0)
-                    throw new BypassNatException("BypassNat.NoCredentials", FailureKind.InvalidData,
-                        "Say how to log in to the router: -KeyFile with a private key, or -Credential with a password. " +
-                        (notUsable.Count > 0
-                            ? $"The default identities cannot be used without a passphrase ({string.Join("; ", notUsable)}): pass -KeyFile with -Credential for the passphrase."
-                            : $"None of ssh's default identities exists ({DefaultIdentities.Describe()})."),
-                        settings.Endpoint);
-            }
-
-            return methods.ToArray();
-        }
-
-        private static PrivateKeyFile LoadKey(string path, string passphrase)
-        {
-            try
-            {
-                return string.IsNullOrEmpty(passphrase) ? new PrivateKeyFile(path) : new PrivateKeyFile(path, passphrase);
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                throw new BypassNatException("BypassNat.KeyFileUnreadable", FailureKind.InvalidData,
-                    $"Cannot read the key file '{path}': {e.Message}", path, e);
-            }
-            catch (Exception e) when (e is SshException || e is ArgumentException || e is InvalidOperationException || e is NotSupportedException)
-            {
-                // The message never includes the passphrase; SSH.NET only names the problem.
-                throw new BypassNatException("BypassNat.KeyFileInvalid", FailureKind.InvalidData,
-                    $"The key file '{path}' is not a usable private key (OpenSSH ed25519, ECDSA or RSA; a wrong or missing passphrase also ends here): {e.Message}",
-                    path, e);
-            }
-        }
-
-        /// <summary>A key login that remembers whether the router accepted it, so the cmdlets can say which key was used.</summary>
-        private sealed class IdentityMethod : PrivateKeyAuthenticationMethod
-        {
-            public IdentityMethod(string userName, string path, PrivateKeyFile key, bool isDefault)
-                : base(userName, key)
-            {
-                Path = path;
-                IsDefault = isDefault;
-            }
-
-            public string Path { get; }
-            public bool IsDefault { get; }
-            public bool Accepted { get; private set; }
-
-            public override AuthenticationResult Authenticate(Session session)
-            {
-                AuthenticationResult result = base.Authenticate(session);
-                if (result == AuthenticationResult.Success) Accepted = true;
-                return result;
-            }
+            LoadedConnector.CheckLogin(settings);
         }
 
         /// <summary>
@@ -211,33 +104,26 @@ namespace BypassNat.Ssh
         public CommandResult Run(string script)
         {
             CommandsRun++;
-            using (SshCommand command = _client.CreateCommand("sh -s"))
+            string step = StepName(script);
+            Starting?.Invoke(step);
+            TraceScript?.Invoke($"Script for {Settings.Endpoint} ({step}):\n{script}");
+            var clock = Stopwatch.StartNew();
+            CommandResult result = _connection.Run(script);
+            Trace?.Invoke($"SSH {Settings.Endpoint}: {step}: exit {result.ExitCode} in {clock.Elapsed.TotalSeconds:0.00} s.");
+            return result;
+        }
+
+        /// <summary>The script's first command, which says what it is for (a script's own comments never reach the log).</summary>
+        internal static string StepName(string script)
+        {
+            foreach (string raw in script.Split('\n'))
             {
-                command.CommandTimeout = Settings.CommandTimeout;
-                try
-                {
-                    IAsyncResult pending = command.BeginExecute();
-                    using (Stream input = command.CreateInputStream())
-                    {
-                        byte[] bytes = new UTF8Encoding(false).GetBytes(script.Replace("\r\n", "\n"));
-                        input.Write(bytes, 0, bytes.Length);
-                    }
-
-                    command.EndExecute(pending);
-                }
-                catch (Exception e) when (e is SshException || e is IOException || e is SocketException || e is ObjectDisposedException)
-                {
-                    throw new BypassNatException("BypassNat.ConnectionLost", FailureKind.ConnectionError,
-                        $"The SSH connection to {Settings.Endpoint} failed while running a command: {e.Message}", Settings.Endpoint, e);
-                }
-
-                // No exit status means the channel closed before the command ended: the script may have
-                // stopped anywhere, which is not the same as a script that failed.
-                if (command.ExitStatus == null)
-                    throw new BypassNatException("BypassNat.ConnectionLost", FailureKind.ConnectionError,
-                        $"The SSH connection to {Settings.Endpoint} closed before a command finished.", Settings.Endpoint);
-                return new CommandResult(command.ExitStatus.Value, command.Result, command.Error);
+                string line = raw.Trim();
+                if (line.Length == 0 || line == "{" || line.StartsWith("#", StringComparison.Ordinal) || line.StartsWith("PATH=", StringComparison.Ordinal)) continue;
+                return line.Length > 70 ? line.Substring(0, 67) + "..." : line;
             }
+
+            return "empty script";
         }
 
         /// <summary>How many commands (SSH round trips) this session has run; an apply keeps it a small constant.</summary>
@@ -246,10 +132,6 @@ namespace BypassNat.Ssh
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;
 
-        public void Dispose()
-        {
-            if (_client.IsConnected) _client.Disconnect();
-            _client.Dispose();
-        }
+        public void Dispose() => _connection.Dispose();
     }
 }

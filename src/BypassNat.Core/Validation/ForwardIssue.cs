@@ -20,6 +20,12 @@ namespace BypassNat
         /// <summary>1-based position of the record in the input (the CSV's data row); 0 when unknown.</summary>
         public int Row { get; }
 
+        /// <summary>The line of the CSV file the row came from (the header is line 1); 0 when the input was not a CSV.</summary>
+        public int Line { get; private set; }
+
+        /// <summary>The same issue, placed at a line of the CSV file.</summary>
+        public ForwardIssue AtLine(int line) => new ForwardIssue(ErrorId, Row, Field, Value, Reason) { Line = line };
+
         public string Field { get; }
         public string Value { get; }
         public string Reason { get; }
@@ -28,7 +34,9 @@ namespace BypassNat
         {
             get
             {
-                string where = Row > 0 ? $"Row {Row}: " : string.Empty;
+                if (Row == 0 && Field == "Column") return $"Column '{Shown(Value)}' is not valid: {Reason}.";
+                if (Row == 0 && Field == "Columns") return $"The CSV header '{Shown(Value)}' is not valid: {Reason}.";
+                string where = Row > 0 && Line > 0 ? $"Row {Row} (CSV line {Line}): " : Row > 0 ? $"Row {Row}: " : string.Empty;
                 return $"{where}{Field} '{Shown(Value)}' is not valid: {Reason}.";
             }
         }

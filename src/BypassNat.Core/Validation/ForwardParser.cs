@@ -14,7 +14,6 @@ namespace BypassNat
     public static class ForwardParser
     {
         public const int MaxNameLength = 32;
-        public const int MaxCommentLength = 64;
 
         // Names end up in rule comments, nft element comments, file names and log lines:
         // keep them to characters that need no quoting anywhere.
@@ -75,27 +74,24 @@ namespace BypassNat
             bool enabled = ParseSwitch(input.Enabled, "Enabled", true, Fail);
 
             string comment = (input.Comment ?? string.Empty).Trim();
-            if (comment.Length > MaxCommentLength)
-                Fail("BypassNat.InvalidComment", "Comment", comment, $"a comment has at most {MaxCommentLength} characters");
-            else if (HasControlCharacter(comment))
-                Fail("BypassNat.InvalidComment", "Comment", comment, "a comment is one line of printable text");
-            else if (HasBrokenCharacter(comment))
-                Fail("BypassNat.InvalidComment", "Comment", comment,
-                    "it holds half of a character (an unpaired UTF-16 surrogate), which cannot be stored and read back; check the file's encoding");
+            string commentProblem = CommentProblem(comment);
+            if (commentProblem != null) Fail("BypassNat.InvalidComment", "Comment", comment, commentProblem);
 
             issues = found;
             if (found.Count > 0) return null;
-            var forward = new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress);
-            int stored = RuleComment.For(forward, RuleComment.ReflectRole).Encode().Length;
-            if (stored > RuleComment.MaxLength)
-            {
-                Fail("BypassNat.InvalidComment", "Comment", comment,
-                    $"together with the name it takes {stored} characters on the router once encoded, and at most {RuleComment.MaxLength} fit " +
-                    "(spaces and non-ASCII characters take 3 to 12 each); shorten it");
-                return null;
-            }
+            return new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress);
+        }
 
-            return forward;
+        /// <summary>Why a comment cannot be stored on the router, or null. Counts characters as typed (see <see cref="RuleComment.MaxCommentCharacters"/>).</summary>
+        public static string CommentProblem(string comment)
+        {
+            int characters = RuleComment.CountCharacters(comment);
+            if (characters > RuleComment.MaxCommentCharacters)
+                return $"a comment has at most {RuleComment.MaxCommentCharacters} characters, and this one has {characters}";
+            if (HasBrokenCharacter(comment))
+                return "it holds half of a character (an unpaired UTF-16 surrogate), which cannot be stored and read back; check the file's encoding";
+            if (HasControlCharacter(comment)) return "a comment is one line of printable text";
+            return null;
         }
 
         private static string IdFor(string value, string otherwise) =>
@@ -185,10 +181,16 @@ namespace BypassNat
             return false;
         }
 
+        // Control characters (a line break, NUL) and the Unicode line separators.
         private static bool HasControlCharacter(string text)
         {
-            foreach (char c in text)
-                if (char.IsControl(c)) return true;
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+                if (char.IsControl(c) || char.IsSurrogate(c) || c == '\u2028' || c == '\u2029') return true;
+            }
+
             return false;
         }
     }

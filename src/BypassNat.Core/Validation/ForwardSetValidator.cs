@@ -47,8 +47,9 @@ namespace BypassNat
                 if (!ForwardParser.IsSafeName(forward.Name))
                     found.Add(new ForwardIssue("BypassNat.InvalidName", row, "Name", forward.Name,
                         "a name uses only letters, digits, '.', '_' and '-', starts with a letter or digit, and has at most 32 characters"));
-                if (RuleComment.For(forward, RuleComment.ReflectRole).Encode().Length > RuleComment.MaxLength || forward.Comment.Any(char.IsControl))
-                    found.Add(new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, "a comment is one short line of text"));
+                string commentProblem = ForwardParser.CommentProblem(forward.Comment);
+                if (commentProblem != null)
+                    found.Add(new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, commentProblem));
 
                 if (rowByName.TryGetValue(forward.Name, out int firstRow))
                     found.Add(new ForwardIssue("BypassNat.DuplicateName", row, "Name", forward.Name,
@@ -108,6 +109,30 @@ namespace BypassNat
                     issues.Add(new ForwardIssue("BypassNat.SshPortCapture", row, "BypassPort", forward.BypassPort.ToString(),
                         $"it would send TCP port {sshPort} on {forward.BypassAddress}, the SSH port BypassNat is using, to another host " +
                         "and lock you out of the router; pick another port, or use -Force if you really mean it"));
+            }
+
+            return issues;
+        }
+
+        /// <summary>
+        /// Duplicate names that involve a row which did not parse (<see cref="Check(IReadOnlyList{KeyValuePair{int, BypassForward}}, IReadOnlyCollection{IPAddress}, int)"/>
+        /// sees only the rows that did), so a later row is reported even when the row it clashes with is bad too.
+        /// </summary>
+        public static IReadOnlyList<ForwardIssue> DuplicateNames(IReadOnlyList<KeyValuePair<int, string>> names, ICollection<int> badRows)
+        {
+            var issues = new List<ForwardIssue>();
+            var firstRow = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var firstGoodRow = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (KeyValuePair<int, string> entry in names)
+            {
+                string name = (entry.Value ?? string.Empty).Trim();
+                if (name.Length == 0) continue;
+                bool bad = badRows.Contains(entry.Key);
+                if (firstRow.TryGetValue(name, out int first) && (bad || !firstGoodRow.Contains(name)))
+                    issues.Add(new ForwardIssue("BypassNat.DuplicateName", entry.Key, "Name", name,
+                        $"the name is already used by row {first}; names must be unique"));
+                if (!firstRow.ContainsKey(name)) firstRow.Add(name, entry.Key);
+                if (!bad) firstGoodRow.Add(name);
             }
 
             return issues;
