@@ -64,8 +64,9 @@ Describe 'Several routers at once' {
 
     It 'refuses, with one router, a forward for another router''s address' {
         $run = Invoke-FleetApply $Csv '192.0.2.2'
-        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ForwardNotOwned*'
-        $run.Errors[0].Message | Should -BeLike "*'web2' (row 2)*192.0.2.3*not an address of the router 192.0.2.2*"
+        # With one router the applier's placement check (h1's AddressNotOnRouter) is the one that refuses.
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.AddressNotOnRouter*'
+        $run.Errors[0].Message | Should -BeLike "Row 2: BypassAddress '192.0.2.3' is not valid: forward 'web2' is for the bypass router at 192.0.2.3, but 192.0.2.2 has only *"
         Get-ForwardNames byp | Should -Be @('web')
     }
 

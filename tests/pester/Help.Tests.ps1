@@ -76,7 +76,8 @@ Describe 'Help for <Name>' -ForEach $Cmdlets {
     It 'shows real parameter types, -WhatIf and -Confirm where they apply, and its inputs and outputs' {
         $command = Get-Command $Name
         $full = Get-Help $Name -Full
-        $syntax = ($full.Syntax | Out-String -Width 400)
+        # Wide enough for the longest syntax line (the router cmdlets' SSH parameters), so none wraps.
+        $syntax = ($full.Syntax | Out-String -Width 2000)
         $syntax | Should -Not -Match '<Object>'
         foreach ($p in $command.Parameters.Values | Where-Object { $_.ParameterType -ne [switch] -and $_.Name -notin [System.Management.Automation.Cmdlet]::CommonParameters }) {
             if ($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.DontShow }) { continue }

@@ -61,7 +61,7 @@ Describe 'Update-BypassForwards.ps1 as a scheduled job' {
         $run = Invoke-Scheduled $bad '192.0.2.2,192.0.2.3'
         $run.ExitCode | Should -Not -Be 0
         foreach ($router in '192\.0\.2\.2', '192\.0\.2\.3') {
-            @($run.Lines -match "router=$router role=bypass result=not-applied error=BypassNat.InvalidForwardSet message=`"Row 2: ExternalPort '99999'") | Should -HaveCount 1
+            @($run.Lines -match "router=$router role=bypass result=not-applied error=BypassNat.InvalidForwardSet message=`"Row 2 \(CSV line 3\): ExternalPort '99999'") | Should -HaveCount 1
         }
         (Get-LabNatTable $Lab), (Get-LabNatTable $Lab -Node byp2) | Should -Be $before
     }
