@@ -4,6 +4,24 @@ Set-StrictMode -Version Latest
 
 $LabScript = Join-Path $PSScriptRoot 'lab.sh'
 
+function Get-OpenWrtLabCache {
+    <#
+    Where build.ps1 OpenWrtLab puts OpenWrt's uci, ucode and firewall4 for the lab (outside the clone:
+    OpenWrt's code is not part of this repository): $env:BYPASSNAT_OPENWRT_CACHE, or
+    $XDG_CACHE_HOME/bypassnat/openwrt, or ~/.cache/bypassnat/openwrt.
+    #>
+    if ($env:BYPASSNAT_OPENWRT_CACHE) { return $env:BYPASSNAT_OPENWRT_CACHE }
+    $base = if ($env:XDG_CACHE_HOME) { $env:XDG_CACHE_HOME } else { Join-Path $HOME '.cache' }
+    Join-Path $base 'bypassnat/openwrt'
+}
+
+function Get-OpenWrtLabSkipReason {
+    <# Why the OpenWrt tests cannot run here, with the command that fixes it; $null when they can. #>
+    $cache = Get-OpenWrtLabCache
+    if (Test-Path (Join-Path $cache 'SOURCES')) { return $null }
+    "the OpenWrt lab cache $cache does not exist; build it with: dotnet pwsh ./build.ps1 OpenWrtLab -Source <folder with uci, libubox, ucode and firewall4 sources>"
+}
+
 function Start-BypassLab {
     <# Builds a lab with a per-run prefix; the device serves every SERVICE ("tcp:80", "udp:9000"). #>
     param(
@@ -195,4 +213,4 @@ function Send-LabRequest {
     $null
 }
 
-Export-ModuleMember -Function Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest
+Export-ModuleMember -Function Get-OpenWrtLabCache, Get-OpenWrtLabSkipReason, Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest
