@@ -10,7 +10,11 @@
 # FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
 # Without those, the broken direct forward can appear to work by accident.
 #
-#   [LAB_PROXY=nft] lab.sh up PREFIX DIR [SERVICE...]   SERVICE is tcp:PORT or udp:PORT, served by the device
+# With LAB_ROUTER=openwrt the bypass router is an OpenWrt router instead (openwrt.sh): firewall4,
+# uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table.
+#
+#   [LAB_PROXY=nft] [LAB_ROUTER=openwrt] lab.sh up PREFIX DIR [SERVICE...]
+#                                       SERVICE is tcp:PORT or udp:PORT, served by the device
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
 set -euo pipefail
 
@@ -18,6 +22,23 @@ cmd=${1:?usage: lab.sh up|down PREFIX [DIR] [SERVICE...]}
 P=${2:?prefix required}
 
 ns() { ip netns exec "$P-$1" "${@:2}"; }
+
+. "$(dirname "$0")/openwrt.sh"
+
+# The OpenWrt bypass router's firewall: one LAN zone (its one leg), masquerading as bypass routers
+# are set up, which also makes firewall4 drop conntrack INVALID packets forwarded into it.
+OPENWRT_BYPASS_FIREWALL="config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+
+config zone 'lan'
+	option name 'lan'
+	list device 'lan0'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+	option masq '1'"
 
 down() {
   local name pid
@@ -78,6 +99,7 @@ up() {
   # default) or with a native nftables ruleset (LAB_PROXY=nft).
   ns byp sysctl -qw net.ipv4.ip_forward=1
   for c in all default lan0; do ns byp sysctl -qw "net.ipv4.conf.$c.send_redirects=0"; done
+  if [ "${LAB_ROUTER:-debian}" = openwrt ]; then LAB_PROXY=nft; fi
   if [ "${LAB_PROXY:-iptables}" = nft ]; then
     ns byp nft -f - <<'NFT'
 table inet clash {
@@ -126,6 +148,11 @@ NFT
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" > "$dir/known_hosts"
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
   ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
+  if [ "${LAB_ROUTER:-debian}" = openwrt ]; then
+    openwrt_router byp 192.0.2.2 "$dir" "$OPENWRT_BYPASS_FIREWALL" || return 1
+    start_services "$@"
+    return 0
+  fi
   cat > "$dir/sshd_config" <<CONF
 ListenAddress 192.0.2.2
 Port 22
@@ -159,17 +186,7 @@ CONF
   ns byp unshare --mount --propagation private sh -c 'mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 
-  # The device's services answer with what they saw: protocol, port and the peer address.
-  for svc in "$@"; do
-    local proto=${svc%%:*} port=${svc#*:}
-    if [ "$proto" = tcp ]; then
-      ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
-        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
-    else
-      ns dev socat "UDP4-RECVFROM:$port,fork" \
-        SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
-    fi
-  done
+  start_services "$@"
 
   # Wait until sshd listens, so the first test does not race it.
   for _ in $(seq 50); do
@@ -178,6 +195,21 @@ CONF
   done
   echo "lab: sshd did not start on the bypass router" >&2
   return 1
+}
+
+# The device's services answer with what they saw: protocol, port and the peer address.
+start_services() {
+  local svc proto port
+  for svc in "$@"; do
+    proto=${svc%%:*} port=${svc#*:}
+    if [ "$proto" = tcp ]; then
+      ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
+        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+    else
+      ns dev socat "UDP4-RECVFROM:$port,fork" \
+        SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+    fi
+  done
 }
 
 case $cmd in
