@@ -174,7 +174,7 @@ function Invoke-UnitTest {
     $trx = Join-Path $results 'xunit.trx'
     if (-not (Test-Path $trx)) { return [pscustomobject]@{ Passed = 0; Failed = 1 } }
     $counters = ([xml](Get-Content $trx -Raw)).TestRun.ResultSummary.Counters
-    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout; Skipped = [int]$counters.notExecuted }
 }
 
 function Invoke-PesterTest {
@@ -187,7 +187,13 @@ function Invoke-PesterTest {
     $config.TestResult.Enabled = $true
     $config.TestResult.OutputPath = Join-Path $Root 'out/test-results/pester.xml'
     $result = Invoke-Pester -Configuration $config
-    [pscustomobject]@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount }
+    # A skipped test is never counted as passed: the closing line counts it apart, and says why here.
+    if ($result.SkippedCount) {
+        Import-Module (Join-Path $Root 'tests/lab/Lab.psm1') -Force
+        $reason = Get-OpenWrtLabSkipReason
+        Write-Host "Skipped $($result.SkippedCount) test(s)$(if ($reason) { ": $reason" })" -ForegroundColor Yellow
+    }
+    [pscustomobject]@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount; Skipped = $result.SkippedCount }
 }
 
 # Builds the OpenWrt lab cache from OpenWrt's own sources. Everything lands in a staging folder beside
@@ -255,6 +261,11 @@ function Invoke-OpenWrtLabBuild {
     }
 }
 
+# The closing line CI reads: "N passed, N failed", and ", N skipped" when anything was skipped.
+function Format-TestCount([int] $Passed, [int] $Failed, [int] $Skipped) {
+    "$Passed passed, $Failed failed$(if ($Skipped) { ", $Skipped skipped" })"
+}
+
 function Invoke-Demo {
     Install-LabPackages
     & (Join-Path $Root 'tests/lab/Demo.ps1') -ModulePath $Out -CsvPath (Join-Path $Root 'docs/examples/forwards.csv')
@@ -268,21 +279,21 @@ switch ($Task) {
     'UnitTest' {
         Invoke-Build
         $unit = Invoke-UnitTest
-        "$($unit.Passed) passed, $($unit.Failed) failed"
+        Format-TestCount $unit.Passed $unit.Failed $unit.Skipped
         if ($unit.Failed) { exit 1 }
     }
     'PesterTest' {
         Invoke-Build
         $e2e = Invoke-PesterTest
-        "$($e2e.Passed) passed, $($e2e.Failed) failed"
+        Format-TestCount $e2e.Passed $e2e.Failed $e2e.Skipped
         if ($e2e.Failed) { exit 1 }
     }
     'Test' {
         Invoke-Build
         $unit = Invoke-UnitTest
         $e2e = Invoke-PesterTest
-        Write-Host "xunit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($e2e.Passed) passed, $($e2e.Failed) failed"
-        "$($unit.Passed + $e2e.Passed) passed, $($unit.Failed + $e2e.Failed) failed"
+        Write-Host "xunit: $(Format-TestCount $unit.Passed $unit.Failed $unit.Skipped); Pester: $(Format-TestCount $e2e.Passed $e2e.Failed $e2e.Skipped)"
+        Format-TestCount ($unit.Passed + $e2e.Passed) ($unit.Failed + $e2e.Failed) ($unit.Skipped + $e2e.Skipped)
         if ($unit.Failed -or $e2e.Failed) { exit 1 }
     }
 }

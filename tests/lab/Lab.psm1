@@ -29,17 +29,22 @@ function Start-BypassLab {
         [string[]] $Service = @(),
         # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset.
         [ValidateSet('iptables', 'nft')] [string] $Proxy = 'iptables',
+        # What the bypass router runs: Debian (sshd, bash) or OpenWrt (openwrt.sh: firewall4, Dropbear,
+        # BusyBox ash; its proxy is always a native nft table). OpenWrt needs build.ps1 OpenWrtLab.
+        [ValidateSet('debian', 'openwrt')] [string] $Router = 'debian',
         # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
         [hashtable] $CommandOptions = @{}
     )
     $prefix = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6)
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
     $env:LAB_PROXY = $Proxy
-    & bash $LabScript up $prefix $dir @Service | Out-Host
-    Remove-Item Env:LAB_PROXY
+    $env:LAB_ROUTER = $Router
+    & env "BYPASSNAT_OPENWRT_CACHE=$(Get-OpenWrtLabCache)" bash $LabScript up $prefix $dir @Service | Out-Host
+    Remove-Item Env:LAB_PROXY, Env:LAB_ROUTER
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
         Prefix      = $prefix
+        Router      = $Router
         Dir         = $dir
         ModulePath  = (Resolve-Path $ModulePath).Path
         Fingerprint = (Get-Content (Join-Path $dir 'host_fingerprint') -Raw).Trim()

@@ -197,14 +197,16 @@ CONF
   return 1
 }
 
-# The device's services answer with what they saw: protocol, port and the peer address.
+# The device's services answer with what they saw: protocol, port and the peer address. The TCP
+# service then reads what the client sent until it closes: closing with unread data sends a reset,
+# which can reach the client before it has read the answer (a flaky test on a loaded machine).
 start_services() {
   local svc proto port
   for svc in "$@"; do
     proto=${svc%%:*} port=${svc#*:}
     if [ "$proto" = tcp ]; then
       ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
-        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
     else
       ns dev socat "UDP4-RECVFROM:$port,fork" \
         SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &

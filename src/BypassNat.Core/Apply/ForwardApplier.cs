@@ -42,7 +42,20 @@ namespace BypassNat.Apply
             var installer = new PersistenceInstaller(_session);
             if (plan.NeedsWrite || persist)
             {
-                persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
+                bool wasInstalled = !persist || installer.IsInstalled();
+                IReadOnlyList<string> saveWarnings;
+                try
+                {
+                    persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings);
+                }
+                catch (BypassNatException e)
+                {
+                    // The rules are written only after the saved set: nothing of this apply reached the
+                    // kernel. Whatever the failed save left behind goes back, so that no watcher or
+                    // firewall reload brings in the new set later; the error says what the router holds.
+                    throw new BypassNatException(e.ErrorId, e.Kind, e.Message + " " + UndoSave(installer, plan, wasInstalled), e.Target, e);
+                }
+
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
@@ -57,6 +70,31 @@ namespace BypassNat.Apply
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
                 throw;
+            }
+        }
+
+        /// <summary>Puts the saved set back as it was before a failed save, and says what the router holds now.</summary>
+        private string UndoSave(PersistenceInstaller installer, ApplyPlan plan, bool wasInstalled)
+        {
+            string held = plan.State.Forwards.Count == 0 && plan.Leftover == null
+                ? "No forwards were applied: the router holds none, as before."
+                : "No forwards were applied: the router keeps the forwards it had.";
+            try
+            {
+                if (!wasInstalled)
+                {
+                    installer.Uninstall();
+                    return held + " Nothing of -Persist was left on it.";
+                }
+
+                IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
+                installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                return held + " Its saved set (from an earlier -Persist) was put back to them.";
+            }
+            catch (BypassNatException undo)
+            {
+                return held + $" Undoing the partial save failed too, so the files and hooks of -Persist on it may hold the new set: {undo.Message} " +
+                    "Run Remove-BypassForward -All to clear them, or apply again.";
             }
         }
 

@@ -18,7 +18,6 @@ namespace BypassNat.Persistence
         public const string Directory = "/etc/bypassnat";
         public const string RestoreScript = Directory + "/restore.sh";
         private const string SystemdDirectory = "/etc/systemd/system";
-        private const string OpenWrtRulesetPost = "/usr/share/nftables.d/ruleset-post/bypassnat.nft";
         private const string CronLine = "* * * * * /bin/sh " + RestoreScript + " --if-missing";
 
         private readonly RouterSession _session;
@@ -47,32 +46,19 @@ namespace BypassNat.Persistence
             AppendFile(script, $"{Directory}/{file}", ruleset);
             script.Append($"{p}rm -f {Directory}/{stale}\n");
             AppendFile(script, RestoreScript, RestoreScriptText());
-            // fw4 loads the include as nft text: it holds the nftables ruleset or does not exist.
-            if (backend == BackendKind.Nftables)
-                script.Append($"if [ -f {OpenWrtRulesetPost} ]; then put {OpenWrtRulesetPost} < {Directory}/{file}; fi\n");
-            else
-                script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
+            script.Append(OpenWrtHooks.FirewallFunction(p, backend));
             if (!install)
             {
+                // The include names the backend's file: after a change of backend it must name the other one.
+                string hooked = backend == BackendKind.Nftables ? $"{Directory}/{file}" : RestoreScript;
+                script.Append($"if [ -f /etc/openwrt_release ] && command -v uci >/dev/null 2>&1 && uci -q get {OpenWrtHooks.Section} >/dev/null \\\n");
+                script.Append($"   && [ \"$(uci -q get {OpenWrtHooks.Section}.path)\" != {hooked} ]; then hook_firewall; fi\n");
                 script.Append("echo persisted=updated\n");
             }
             else
             {
                 script.Append("if [ -f /etc/openwrt_release ]; then\n");
-                if (backend == BackendKind.Nftables)
-                {
-                    // fw4 includes ruleset-post files at every firewall start and reload.
-                    script.Append($"  {p}mkdir -p {OpenWrtRulesetPost.Substring(0, OpenWrtRulesetPost.LastIndexOf('/'))}\n");
-                    script.Append($"  put {OpenWrtRulesetPost} < {Directory}/{file}\n");
-                    script.Append($"  if uci -q get firewall.bypassnat >/dev/null; then {p}uci -q delete firewall.bypassnat; {p}uci -q commit firewall; fi\n");
-                }
-                else
-                {
-                    script.Append($"  {p}uci -q set firewall.bypassnat=include\n  {p}uci -q set firewall.bypassnat.path={RestoreScript}\n");
-                    script.Append($"  {p}uci -q set firewall.bypassnat.reload=1\n  {p}uci -q commit firewall\n");
-                }
-                script.Append($"  {p}touch /etc/crontabs/root\n");
-                script.Append($"  grep -qxF '{CronLine}' /etc/crontabs/root || {{ {{ cat /etc/crontabs/root; echo '{CronLine}'; }} | put /etc/crontabs/root; }}\n");
+                script.Append(OpenWrtHooks.Install(p, CronLine));
                 script.Append("  echo persisted=openwrt\n");
                 script.Append($"elif [ -d {SystemdDirectory} ] || [ -d /run/systemd/system ]; then\n");
                 AppendFile(script, $"{SystemdDirectory}/bypassnat.service", BootUnit, "  ");
@@ -96,11 +82,19 @@ namespace BypassNat.Persistence
 
             CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
             if (!result.Succeeded)
-                throw RouterScript.Failure(_session, "save the forwards for boot (-Persist); the forwards themselves are applied", result,
-                    "mkdir, tee, mv, rm, ln and systemctl");
+                throw RouterScript.Failure(_session, "save the forwards for boot (-Persist)", result,
+                    "mkdir, tee, mv, rm, ln and systemctl, or uci and fw4 on OpenWrt");
             warnings = RouterScript.Warnings(result);
             string how = System.Text.RegularExpressions.Regex.Match(result.Output, "persisted=(\\w+)").Groups[1].Value;
             return how == "none" || how.Length == 0 ? null : how;
+        }
+
+        /// <summary>Whether an earlier -Persist installed the forwards on the router.</summary>
+        public bool IsInstalled()
+        {
+            CommandResult result = _session.Run($"[ -f {RestoreScript} ] && echo installed || echo none\n");
+            if (!result.Succeeded) throw RouterScript.Failure(_session, "look for an earlier -Persist", result, "sh");
+            return result.Output.Contains("installed");
         }
 
         /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>
@@ -112,11 +106,7 @@ namespace BypassNat.Persistence
             script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/bypassnat.service {SystemdDirectory}/timers.target.wants/bypassnat-watch.timer\n");
             script.Append($"{p}rm -f {SystemdDirectory}/bypassnat.service {SystemdDirectory}/bypassnat-watch.service {SystemdDirectory}/bypassnat-watch.timer\n");
             script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
-            script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
-            script.Append($"if command -v uci >/dev/null 2>&1 && uci -q get firewall.bypassnat >/dev/null; then {p}uci -q delete firewall.bypassnat; {p}uci -q commit firewall; fi\n");
-            script.Append($"if [ -f /etc/crontabs/root ] && grep -qxF '{CronLine}' /etc/crontabs/root; then\n");
-            script.Append($"  grep -vxF '{CronLine}' /etc/crontabs/root | {p}tee /etc/crontabs/root.bypassnat-new >/dev/null\n");
-            script.Append($"  {p}mv -f /etc/crontabs/root.bypassnat-new /etc/crontabs/root\nfi\n");
+            script.Append(OpenWrtHooks.Uninstall(p, CronLine));
             script.Append($"{p}rm -rf {Directory}\n");
             CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
             if (!result.Succeeded)
