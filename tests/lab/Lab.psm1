@@ -32,6 +32,9 @@ function Start-BypassLab {
         # What the bypass router runs: Debian (sshd, bash) or OpenWrt (openwrt.sh: firewall4, Dropbear,
         # BusyBox ash; its proxy is always a native nft table). OpenWrt needs build.ps1 OpenWrtLab.
         [ValidateSet('debian', 'openwrt')] [string] $Router = 'debian',
+        # What the main router runs: Debian (iptables, set by Set-MainRouterForward) or OpenWrt
+        # (firewall4 with wan and lan zones, Dropbear at 192.0.2.1; its SSH splat is MainSsh).
+        [ValidateSet('debian', 'openwrt')] [string] $Main = 'debian',
         # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
         [hashtable] $CommandOptions = @{}
     )
@@ -39,7 +42,7 @@ function Start-BypassLab {
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
     $env:LAB_PROXY = $Proxy
     $env:LAB_ROUTER = $Router
-    & env "BYPASSNAT_OPENWRT_CACHE=$(Get-OpenWrtLabCache)" bash $LabScript up $prefix $dir @Service | Out-Host
+    & env "BYPASSNAT_OPENWRT_CACHE=$(Get-OpenWrtLabCache)" "LAB_MAIN=$Main" bash $LabScript up $prefix $dir @Service | Out-Host
     Remove-Item Env:LAB_PROXY, Env:LAB_ROUTER
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
@@ -54,6 +57,11 @@ function Start-BypassLab {
             KeyFile        = Join-Path $dir 'admin_ed25519'
             KnownHostsFile = Join-Path $dir 'known_hosts'
         } + $CommandOptions
+        MainSsh     = @{
+            ComputerName   = '192.0.2.1'
+            KeyFile        = Join-Path $dir 'admin_ed25519'
+            KnownHostsFile = Join-Path $dir 'main_known_hosts'
+        }
     }
 }
 
@@ -87,11 +95,13 @@ function Invoke-LabRouter {
     #>
     param(
         [Parameter(Mandatory)] $Lab,
-        [Parameter(Mandatory)] [string] $CommandLine
+        [Parameter(Mandatory)] [string] $CommandLine,
+        # The main router, where it is an OpenWrt router of the lab (Start-BypassLab -Main openwrt).
+        [switch] $Main
     )
-    $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
+    $sshd = (Get-Content (Join-Path $Lab.Dir $(if ($Main) { 'main_sshd.pid' } else { 'sshd.pid' })) -Raw).Trim()
     $output = & nsenter --target $sshd --mount --net -- sh -c $CommandLine 2>&1
-    if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the bypass router failed ($LASTEXITCODE): $output" }
+    if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the $(if ($Main) { 'main' } else { 'bypass' }) router failed ($LASTEXITCODE): $output" }
     $output | ForEach-Object { "$_" }
 }
 

@@ -12,8 +12,10 @@
 #
 # With LAB_ROUTER=openwrt the bypass router is an OpenWrt router instead (openwrt.sh): firewall4,
 # uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table.
+# With LAB_MAIN=openwrt the main router is one too (wan and lan zones, a user's own redirect), reached
+# over SSH at 192.0.2.1; its files in DIR are named main_known_hosts, main_sshd.pid, ...
 #
-#   [LAB_PROXY=nft] [LAB_ROUTER=openwrt] lab.sh up PREFIX DIR [SERVICE...]
+#   [LAB_PROXY=nft] [LAB_ROUTER=openwrt] [LAB_MAIN=openwrt] lab.sh up PREFIX DIR [SERVICE...]
 #                                       SERVICE is tcp:PORT or udp:PORT, served by the device
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
 set -euo pipefail
@@ -39,6 +41,43 @@ config zone 'lan'
 	option output 'ACCEPT'
 	option forward 'ACCEPT'
 	option masq '1'"
+
+# The OpenWrt main router's firewall: as a default image has it for wan and lan, with zones naming
+# their devices, and a redirect of the user's own that BypassNat must leave alone.
+OPENWRT_MAIN_FIREWALL="config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+
+config zone 'lan'
+	option name 'lan'
+	list device 'lan0'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+
+config zone 'wan'
+	option name 'wan'
+	list device 'wan0'
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option masq '1'
+	option mtu_fix '1'
+
+config forwarding
+	option src 'lan'
+	option dest 'wan'
+
+config redirect 'mine'
+	option name 'users own ssh'
+	option target 'DNAT'
+	option src 'wan'
+	option dest 'lan'
+	option proto 'tcp'
+	option src_dport '2222'
+	option dest_ip '192.0.2.20'
+	option dest_port '22'"
 
 down() {
   local name pid
@@ -93,7 +132,8 @@ up() {
 
   # Main router: keeps the WAN, NATs the LAN out. Its port forwards are set by each test.
   ns main sysctl -qw net.ipv4.ip_forward=1
-  ns main iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  # (An OpenWrt main router's firewall4 masquerades its wan zone itself.)
+  [ "${LAB_MAIN:-debian}" = openwrt ] || ns main iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
 
   # Bypass router, as a Clash box is usually set up: with iptables (LAB_PROXY=iptables, the
   # default) or with a native nftables ruleset (LAB_PROXY=nft).
@@ -148,6 +188,9 @@ NFT
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" > "$dir/known_hosts"
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
   ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
+  if [ "${LAB_MAIN:-debian}" = openwrt ]; then
+    openwrt_router main 192.0.2.1 "$dir" "$OPENWRT_MAIN_FIREWALL" main_ || return 1
+  fi
   if [ "${LAB_ROUTER:-debian}" = openwrt ]; then
     openwrt_router byp 192.0.2.2 "$dir" "$OPENWRT_BYPASS_FIREWALL" || return 1
     start_services "$@"

@@ -9,13 +9,13 @@
 #   /run, /tmp, /root   private tmpfs
 # Dropbear is its SSH server and BusyBox ash root's shell; firewall4 is started at "boot".
 #
-# openwrt_router NODE ADDRESS DIR FIREWALL_CONFIG: DIR is the lab's directory; the admin's public keys
-# are in DIR/authorized_keys; the router's host key ends up in DIR/known_hosts (and its RSA key in
-# DIR/known_hosts_rsa), its fingerprint in DIR/host_fingerprint, the pid of its Dropbear (whose
-# namespaces Invoke-LabRouter enters) in DIR/sshd.pid. FIREWALL_CONFIG is /etc/config/firewall.
+# openwrt_router NODE ADDRESS DIR FIREWALL_CONFIG [TAG]: DIR is the lab's directory; the admin's public
+# keys are in DIR/authorized_keys; the router's host key ends up in DIR/TAGknown_hosts (and its RSA key
+# in DIR/TAGknown_hosts_rsa), its fingerprint in DIR/TAGhost_fingerprint, the pid of its Dropbear (whose
+# namespaces Invoke-LabRouter enters) in DIR/TAGsshd.pid. FIREWALL_CONFIG is /etc/config/firewall.
 
 openwrt_router() {
-  local node=$1 address=$2 dir=$3 firewall=$4
+  local node=$1 address=$2 dir=$3 firewall=$4 tag=${5:-}
   local cache=${BYPASSNAT_OPENWRT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bypassnat/openwrt}
   local here r
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,23 +56,23 @@ REL
   dropbearkey -t rsa -s 2048 -f "$r/etc/dropbear/dropbear_rsa_host_key" >/dev/null 2>&1
   cp "$dir/authorized_keys" "$r/etc/dropbear/authorized_keys"
   chmod 0600 "$r/etc/dropbear/authorized_keys"
-  dropbearkey -y -f "$r/etc/dropbear/dropbear_ed25519_host_key" | grep '^ssh-' | cut -d' ' -f1,2 > "$dir/host_ed25519.pub"
-  dropbearkey -y -f "$r/etc/dropbear/dropbear_rsa_host_key" | grep '^ssh-' | cut -d' ' -f1,2 > "$dir/host_rsa.pub"
-  echo "$address $(cat "$dir/host_ed25519.pub")" > "$dir/known_hosts"
-  echo "$address $(cat "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
-  ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
+  dropbearkey -y -f "$r/etc/dropbear/dropbear_ed25519_host_key" | grep '^ssh-' | cut -d' ' -f1,2 > "$dir/${tag}host_ed25519.pub"
+  dropbearkey -y -f "$r/etc/dropbear/dropbear_rsa_host_key" | grep '^ssh-' | cut -d' ' -f1,2 > "$dir/${tag}host_rsa.pub"
+  echo "$address $(cat "$dir/${tag}host_ed25519.pub")" > "$dir/${tag}known_hosts"
+  echo "$address $(cat "$dir/${tag}host_rsa.pub")" > "$dir/${tag}known_hosts_rsa"
+  ssh-keygen -l -E sha256 -f "$dir/${tag}host_ed25519.pub" | awk '{print $2}' > "$dir/${tag}host_fingerprint"
 
   # Whiteouts (character devices 0/0 in the overlay's upper directory) hide what OpenWrt lacks.
   for hidden in bin/bash bin/rbash bin/systemctl local; do mknod "$r/upper/$hidden" c 0 0; done
 
   ns "$node" unshare --mount --propagation private sh -c '
     set -e
-    r=$1 cache=$2 stand_ins=$3 address=$4
+    r=$1 cache=$2 stand_ins=$3 address=$4 pidfile=$5
     mount -t overlay overlay -o "lowerdir=$stand_ins/usr:$cache/root/usr:/usr,upperdir=$r/upper,workdir=$r/work" /usr
     mount --bind "$r/etc" /etc
     mount -t tmpfs -o mode=0755 tmpfs /run
     mkdir -p /run/lock
-    echo $$ > "$r/../sshd.pid"
+    echo $$ > "$pidfile"
     mount -t tmpfs -o mode=0700 tmpfs /root
     mount -t tmpfs -o mode=1777 tmpfs /tmp
     # Debian'\''s Dropbear reads root'\''s keys from ~/.ssh; OpenWrt'\''s from /etc/dropbear.
@@ -82,7 +82,7 @@ REL
     cd /
     /etc/init.d/firewall boot
     exec dropbear -F -E -s -r /etc/dropbear/dropbear_ed25519_host_key -r /etc/dropbear/dropbear_rsa_host_key -p "$address:22"
-  ' sh "$r" "$cache" "$here/openwrt" "$address" </dev/null >"$r/dropbear.log" 2>&1 &
+  ' sh "$r" "$cache" "$here/openwrt" "$address" "$dir/${tag}sshd.pid" </dev/null >"$r/dropbear.log" 2>&1 &
 
   local _
   for _ in $(seq 100); do
@@ -93,7 +93,3 @@ REL
   return 1
 }
 
-# openwrt_run NODE DIR COMMAND: runs a shell command on the OpenWrt router, as its own processes see it.
-openwrt_run() {
-  nsenter --target "$(cat "$2/sshd.pid")" --mount --net -- /bin/sh -c "$3"
-}
