@@ -180,6 +180,22 @@ Describe 'Bypass router on OpenWrt (firewall4, Dropbear, BusyBox ash)' -Skip:($n
         }
     }
 
+    It 'Remove-BypassForward -All refuses, removing nothing, while the firewall config has uncommitted changes' {
+        Invoke-LabRouter $Lab 'uci set firewall.lan.mtu_fix=1' | Out-Null
+        try {
+            $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }
+            $run.Errors.Count | Should -Be 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.UncommittedChanges,*'
+            $run.Errors[0].Message | Should -Match 'Nothing was removed: the router keeps its forwards and what -Persist installed\.'
+            Get-ForwardTable | Should -Be $Baseline
+            Invoke-LabRouter $Lab 'uci -q get firewall.bypassnat' | Should -Be 'include'
+            Invoke-LabRouter $Lab 'cat /etc/crontabs/root' | Should -Be $CronLine
+            Invoke-LabRouter $Lab 'uci changes firewall' | Should -Be "firewall.lan.mtu_fix='1'"
+        } finally {
+            Invoke-LabRouter $Lab 'uci revert firewall' | Out-Null
+        }
+    }
+
     It 'Remove-BypassForward -All leaves nothing behind: no table, no include, no cron line, no files' {
         $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }
         $run.Errors | Should -BeNullOrEmpty

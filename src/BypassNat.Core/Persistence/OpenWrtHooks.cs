@@ -15,6 +15,9 @@ namespace BypassNat.Persistence
     {
         public const string Section = "firewall.bypassnat";
 
+        /// <summary>The exit code of a script that refused to commit someone else's pending UCI changes.</summary>
+        public const int PendingChanges = 3;
+
         // What -Persist had to create or enable, so that removing everything takes exactly that away again.
         private const string CronEnabledMarker = PersistenceInstaller.Directory + "/cron-enabled-by-bypassnat";
         private const string CrontabCreatedMarker = PersistenceInstaller.Directory + "/crontab-created-by-bypassnat";
@@ -70,7 +73,7 @@ namespace BypassNat.Persistence
         private static string RefusePendingChanges(string p) =>
             $"  if [ -n \"$({p}uci -q changes firewall)\" ]; then\n" +
             "    echo \"the firewall config has uncommitted changes (uci changes firewall), and a commit would apply them too: commit or revert them first\" >&2\n" +
-            "    return 1\n" +
+            $"    return {PendingChanges}\n" +
             "  fi\n";
 
         /// <summary>Shell (inside the OpenWrt branch of the install script): the include, then cron.</summary>
@@ -109,7 +112,7 @@ namespace BypassNat.Persistence
         {
             var s = new StringBuilder();
             s.Append(UnhookFunction(p));
-            s.Append("unhook_firewall\n");
+            s.Append("unhook_firewall || exit $?\n");
             s.Append($"if [ -f /etc/crontabs/root ] && grep -qxF '{cronLine}' /etc/crontabs/root; then\n");
             s.Append($"  grep -vxF '{cronLine}' /etc/crontabs/root | {p}tee /etc/crontabs/root.bypassnat-new >/dev/null || true\n");
             s.Append($"  {p}mv -f /etc/crontabs/root.bypassnat-new /etc/crontabs/root\n");

@@ -102,13 +102,20 @@ namespace BypassNat.Persistence
         {
             string p = _session.Privileged;
             var script = new StringBuilder();
+            // The OpenWrt part first: the one step that can refuse (uncommitted UCI changes) then
+            // refuses before anything is removed.
+            script.Append(OpenWrtHooks.Uninstall(p, CronLine));
             script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/bypassnat-watch.timer ]; then {p}systemctl disable --now bypassnat-watch.timer bypassnat.service >/dev/null 2>&1 || true; fi\n");
             script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/bypassnat.service {SystemdDirectory}/timers.target.wants/bypassnat-watch.timer\n");
             script.Append($"{p}rm -f {SystemdDirectory}/bypassnat.service {SystemdDirectory}/bypassnat-watch.service {SystemdDirectory}/bypassnat-watch.timer\n");
             script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
-            script.Append(OpenWrtHooks.Uninstall(p, CronLine));
             script.Append($"{p}rm -rf {Directory}\n");
             CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
+            if (result.ExitCode == OpenWrtHooks.PendingChanges)
+                throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
+                    $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
+                    "Nothing was removed: the router keeps its forwards and what -Persist installed. Commit or revert those changes, then run again.",
+                    _session.Settings.Endpoint);
             if (!result.Succeeded)
                 throw RouterScript.Failure(_session, "remove what -Persist installed", result, "rm, mv, tee and systemctl");
         }
