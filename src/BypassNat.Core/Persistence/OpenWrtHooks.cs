@@ -15,6 +15,8 @@ namespace BypassNat.Persistence
     {
         public const string Section = "firewall.bypassnat";
 
+        private const string LegacyInclude = "/usr/share/nftables.d/ruleset-post/bypassnat.nft";
+
         /// <summary>The exit code of a script that refused to commit someone else's pending UCI changes.</summary>
         public const int PendingChanges = 3;
 
@@ -52,6 +54,8 @@ namespace BypassNat.Persistence
                 s.Append($"  if command -v fw4 >/dev/null 2>&1; then {p}uci set {Section}.fw4_compatible=1; else {p}uci set {Section}.reload=1; fi\n");
             }
             s.Append($"  {p}uci commit firewall\n");
+            // An earlier BypassNat build's include (firewall4 loads every file there) could load an older set over this one.
+            s.Append($"  {p}rm -f {LegacyInclude}\n");
             s.Append("  if command -v fw4 >/dev/null 2>&1 && ! checked=$(").Append(p).Append("fw4 -q check 2>&1); then\n");
             s.Append("    unhook_firewall\n");
             s.Append("    echo \"firewall4 refuses its ruleset with the BypassNat include ($checked); the include was taken out again\" >&2\n");
@@ -113,6 +117,8 @@ namespace BypassNat.Persistence
             var s = new StringBuilder();
             s.Append(UnhookFunction(p));
             s.Append("unhook_firewall || exit $?\n");
+            // Where an earlier BypassNat build put its fw4 include.
+            s.Append($"{p}rm -f {LegacyInclude}\n");
             s.Append($"if [ -f /etc/crontabs/root ] && grep -qxF '{cronLine}' /etc/crontabs/root; then\n");
             s.Append($"  grep -vxF '{cronLine}' /etc/crontabs/root | {p}tee /etc/crontabs/root.bypassnat-new >/dev/null || true\n");
             s.Append($"  {p}mv -f /etc/crontabs/root.bypassnat-new /etc/crontabs/root\n");
