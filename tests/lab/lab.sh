@@ -48,8 +48,9 @@ config zone 'lan'
 	option forward 'ACCEPT'
 	option masq '1'"
 
-# The OpenWrt main router's firewall: as a default image has it for wan and lan, with zones naming
-# their devices, and a redirect of the user's own that BypassNat must leave alone.
+# The OpenWrt main router's firewall: as a default image has it for wan and lan (the networks' devices
+# and addresses come from the lab's ubus stand-in, see OPENWRT_MAIN_NETWORKS), and a redirect of the
+# user's own that BypassNat must leave alone.
 OPENWRT_MAIN_FIREWALL="config defaults
 	option input 'REJECT'
 	option output 'ACCEPT'
@@ -57,14 +58,14 @@ OPENWRT_MAIN_FIREWALL="config defaults
 
 config zone 'lan'
 	option name 'lan'
-	list device 'lan0'
+	list network 'lan'
 	option input 'ACCEPT'
 	option output 'ACCEPT'
 	option forward 'ACCEPT'
 
 config zone 'wan'
 	option name 'wan'
-	list device 'wan0'
+	list network 'wan'
 	option input 'REJECT'
 	option output 'ACCEPT'
 	option forward 'REJECT'
@@ -84,6 +85,12 @@ config redirect 'mine'
 	option src_dport '2222'
 	option dest_ip '192.0.2.20'
 	option dest_port '22'"
+
+# What netifd would report on the main router (ubus network.interface dump), for firewall4.
+OPENWRT_MAIN_NETWORKS='{ "interface": [
+	{ "interface": "lan", "up": true, "device": "lan0", "l3_device": "lan0", "ipv4-address": [ { "address": "192.0.2.1", "mask": 24 } ] },
+	{ "interface": "wan", "up": true, "device": "wan0", "l3_device": "wan0", "ipv4-address": [ { "address": "203.0.113.1", "mask": 24 } ] }
+] }'
 
 down() {
   local name pid
@@ -200,7 +207,7 @@ NFT
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
   ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
   if [ "${LAB_MAIN:-debian}" = openwrt ]; then
-    openwrt_router main 192.0.2.1 "$dir" "$OPENWRT_MAIN_FIREWALL" main_ || return 1
+    openwrt_router main 192.0.2.1 "$dir" "$OPENWRT_MAIN_FIREWALL" main_ "$OPENWRT_MAIN_NETWORKS" || return 1
   else
     debian_main_sshd "$dir" || return 1
   fi

@@ -9,13 +9,14 @@
 #   /run, /tmp, /root   private tmpfs
 # Dropbear is its SSH server and BusyBox ash root's shell; firewall4 is started at "boot".
 #
-# openwrt_router NODE ADDRESS DIR FIREWALL_CONFIG [TAG]: DIR is the lab's directory; the admin's public
+# openwrt_router NODE ADDRESS DIR FIREWALL_CONFIG [TAG [NETWORKS]]: NETWORKS, when given, is what the
+# ubus stand-in answers for network.interface dump (JSON). DIR is the lab's directory; the admin's public
 # keys are in DIR/authorized_keys; the router's host key ends up in DIR/TAGknown_hosts (and its RSA key
 # in DIR/TAGknown_hosts_rsa), its fingerprint in DIR/TAGhost_fingerprint, the pid of its Dropbear (whose
 # namespaces Invoke-LabRouter enters) in DIR/TAGsshd.pid. FIREWALL_CONFIG is /etc/config/firewall.
 
 openwrt_router() {
-  local node=$1 address=$2 dir=$3 firewall=$4 tag=${5:-}
+  local node=$1 address=$2 dir=$3 firewall=$4 tag=${5:-} networks=${6:-}
   local cache=${BYPASSNAT_OPENWRT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bypassnat/openwrt}
   local here r
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,6 +46,10 @@ DISTRIB_DESCRIPTION='OpenWrt SNAPSHOT (BypassNat lab: firewall4, uci and ucode b
 DISTRIB_TAINTS=''
 REL
   printf '%s\n' "$firewall" > "$r/etc/config/firewall"
+  if [ -n "$networks" ]; then
+    mkdir -p "$r/etc/lab-ubus"
+    printf '%s\n' "$networks" > "$r/etc/lab-ubus/network.interface.json"
+  fi
   # The firewall is enabled, cron is not, and there is no /etc/crontabs: as on a default image.
   mkdir -p "$r/etc/rc.d"
   ln -sf ../init.d/firewall "$r/etc/rc.d/S19firewall"

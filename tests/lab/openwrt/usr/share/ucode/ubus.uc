@@ -1,10 +1,18 @@
-// Lab stand-in for OpenWrt's ubus module: a bus that knows no interfaces and no services. firewall4
-// then takes its zones from /etc/config/firewall alone, which is why the lab's zones name their
-// `device` instead of a `network`.
+// Lab stand-in for OpenWrt's ubus module. There is no netifd to ask, so `network.interface dump`
+// answers with /etc/lab-ubus/network.interface.json where the lab wrote one (the main router: its
+// zones then name their `network`, and firewall4 knows their addresses, which its NAT reflection
+// needs), and with nothing otherwise (the bypass router: its zones name their `device`).
+const fs = require("fs");
+
 return {
 	connect: function() {
 		return {
-			call: function(object, method, args) { return null; },
+			call: function(object, method, args) {
+				if (object != "network.interface" || method != "dump")
+					return null;
+				let text = fs.readfile("/etc/lab-ubus/network.interface.json");
+				return text ? json(text) : null;
+			},
 			disconnect: function() { return true; }
 		};
 	},
