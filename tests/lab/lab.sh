@@ -178,12 +178,14 @@ CONF
   ns main unshare --mount --propagation private sh -c 'mount --bind "$1/etc-main" /etc && exec /usr/sbin/sshd -f "$1/sshd_config_main"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 
-  # The device's services answer with what they saw: protocol, port and the peer address.
+  # The device's services answer with what they saw: protocol, port and the peer address. The TCP
+  # service reads the client's line first: closing with it unread would send a RST, which can make
+  # the client drop the answer before reading it (a request that "fails" with the path working).
   for svc in "$@"; do
     local proto=${svc%%:*} port=${svc#*:}
     if [ "$proto" = tcp ]; then
       ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
-        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+        SYSTEM:"read -r line; echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
     else
       ns dev socat "UDP4-RECVFROM:$port,fork" \
         SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
