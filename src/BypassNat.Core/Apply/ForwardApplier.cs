@@ -290,7 +290,19 @@ namespace BypassNat.Apply
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
             script.Add("read-back", backend.ReadScript(p));
-            CommandResult whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
+            CommandResult whole;
+            try
+            {
+                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
+            }
+            catch (BypassNatException lost) when (save && lost.ErrorId == "BypassNat.ConnectionLost")
+            {
+                // The saved set goes first in the same script; where the cut fell, only a new look can tell.
+                throw new BypassNatException(lost.ErrorId, lost.Kind,
+                    lost.Message + " The saved set on the router is written first in the same command, so it may already hold the new forwards; the next apply brings both to the same set.",
+                    lost.Target, lost.InnerException);
+            }
+
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
 
