@@ -5,8 +5,8 @@
 .DESCRIPTION
     Build  - compiles the module into out/BypassNat (Import-Module ./out/BypassNat).
     Test   - Build, then the xunit tests and the Pester end-to-end tests (which need root, for the
-             network-namespace lab); ends with the line "N passed, N failed". With -NoLab: xunit and
-             the Pester files that need no lab (no root needed).
+             network-namespace lab); ends with the line "N passed, N failed" (", N skipped" added when
+             tests were skipped). With -NoLab: xunit and the Pester files that need no lab (no root needed).
     Package - Build, then out/package/BypassNat.<version>.nupkg, which PSResourceGet installs from a
              local repository (Register-PSResourceRepository -Uri out/package).
     Demo   - Build, then starts the lab, applies docs/examples/forwards.csv to its main and bypass routers and
@@ -15,6 +15,10 @@
              floor of one SSH command, and writes the table to docs/benchmarks.md (about ten minutes;
              not part of Test). -Smoke: every row once with tiny sizes, nothing written. -Micro: the
              BenchmarkDotNet micro-benchmarks of rendering, diffing and parsing instead.
+    OpenWrtLab - builds OpenWrt's uci, libubox and ucode (cmake) from -Source and stages firewall4,
+             BusyBox and the lab's stand-ins into the OpenWrt lab cache ($env:BYPASSNAT_OPENWRT_CACHE,
+             default ~/.cache/bypassnat/openwrt). The OpenWrt tests run when it exists and are
+             reported as skipped otherwise. No OpenWrt code enters this repository.
     Everything a fresh Debian machine lacks (apt packages, Pester) is installed on the way.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 Test
@@ -22,7 +26,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Package', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Package', 'Demo', 'Bench', 'OpenWrtLab', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -39,7 +43,11 @@ param(
 
     # Test/PesterTest without root: xunit and only the Pester files that need no lab (no network
     # namespaces), so a contributor on a laptop gets a fast, honest loop.
-    [switch] $NoLab
+    [switch] $NoLab,
+
+    # OpenWrtLab: a folder holding the sources of uci, libubox, ucode and firewall4, one folder each
+    # (git clones or exports of openwrt/uci, openwrt/libubox, jow-/ucode, openwrt/firewall4).
+    [string] $Source
 )
 
 $ErrorActionPreference = 'Stop'
@@ -53,9 +61,13 @@ function Invoke-Native([string] $What, [scriptblock] $Command) {
     if ($LASTEXITCODE -ne 0) { throw "$What failed (exit code $LASTEXITCODE)." }
 }
 
-function Install-LabPackages {
-    $missing = @($LabPackages.GetEnumerator() | Where-Object {
-            -not (Get-Command $_.Key -ErrorAction Ignore) -and -not (Test-Path "/usr/sbin/$($_.Key)")
+# What the OpenWrt lab builder needs: a command, or (starting with /) a file a -dev package installs.
+$OpenWrtPackages = @{ cmake = 'cmake'; gcc = 'gcc'; make = 'make'; 'pkg-config' = 'pkg-config'; '/usr/include/json-c/json.h' = 'libjson-c-dev'; dropbear = 'dropbear-bin'; dropbearkey = 'dropbear-bin'; busybox = 'busybox'; flock = 'util-linux' }
+
+function Install-LabPackages([hashtable] $Packages = $LabPackages) {
+    $missing = @($Packages.GetEnumerator() | Where-Object {
+            if ($_.Key.StartsWith('/')) { -not (Test-Path $_.Key) }
+            else { -not (Get-Command $_.Key -ErrorAction Ignore) -and -not (Test-Path "/usr/sbin/$($_.Key)") }
         } | ForEach-Object Value | Sort-Object -Unique)
     if ($missing.Count -eq 0) { return }
     $isRoot = (& id -u) -eq '0'
@@ -263,9 +275,9 @@ function Invoke-UnitTest {
     dotnet test (Join-Path $Root 'tests/BypassNat.Core.Tests/BypassNat.Core.Tests.csproj') -c $Configuration --nologo `
         --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal' --results-directory $results | Out-Host
     $trx = Join-Path $results 'xunit.trx'
-    if (-not (Test-Path $trx)) { return [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    if (-not (Test-Path $trx)) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
     $counters = ([xml](Get-Content $trx -Raw)).TestRun.ResultSummary.Counters
-    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout; Skipped = [int]$counters.notExecuted }
 }
 
 # A Pester file needs the lab (root, network namespaces) when it uses Lab.psm1 or ip netns itself.
@@ -274,12 +286,12 @@ function Test-NeedsLab([string] $Path) {
 }
 
 function Invoke-PesterTest {
-    $paths = if ($PesterPath) { $PesterPath } else { @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | ForEach-Object FullName) }
+    $paths = if ($PesterPath) { @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ }) } else { @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | ForEach-Object FullName) }
     if ($NoLab) {
         $lab = @($paths | Where-Object { Test-NeedsLab $_ })
         $paths = @($paths | Where-Object { $_ -notin $lab })
         Write-Host "-NoLab: running $($paths.Count) Pester file(s) that need no lab; not running $($lab.Count) that do: $(($lab | ForEach-Object { Split-Path $_ -Leaf }) -join ', ')"
-        if (-not $paths) { return [pscustomobject]@{ Passed = 0; Failed = 0 } }
+        if (-not $paths) { return [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
     } else {
         Install-LabPackages
     }
@@ -291,7 +303,83 @@ function Invoke-PesterTest {
     $config.TestResult.Enabled = $true
     $config.TestResult.OutputPath = Join-Path $Root 'out/test-results/pester.xml'
     $result = Invoke-Pester -Configuration $config
-    [pscustomobject]@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount }
+    # A skipped test is never counted as passed: the closing line counts it apart, and says why here.
+    if ($result.SkippedCount) {
+        Import-Module (Join-Path $Root 'tests/lab/Lab.psm1') -Force
+        $reason = Get-OpenWrtLabSkipReason
+        Write-Host "Skipped $($result.SkippedCount) test(s)$(if ($reason) { ": $reason" })" -ForegroundColor Yellow
+    }
+    [pscustomobject]@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount; Skipped = $result.SkippedCount }
+}
+
+# Builds the OpenWrt lab cache from OpenWrt's own sources. Everything lands in a staging folder beside
+# the cache and is renamed into place at the end, so an interrupted build never leaves a cache that
+# looks complete. Inside a lab router the cache's root/usr is laid over /usr (see tests/lab/openwrt.sh).
+function Invoke-OpenWrtLabBuild {
+    if (-not $Source) { throw "OpenWrtLab needs -Source: a folder with the sources of uci, libubox, ucode and firewall4 (one folder each)." }
+    $sources = @{}
+    foreach ($name in 'uci', 'libubox', 'ucode', 'firewall4') {
+        $folder = Join-Path $Source $name
+        if (-not (Test-Path $folder)) { throw "-Source $Source has no folder '$name' (the sources of $(@{ uci = 'openwrt/uci'; libubox = 'openwrt/libubox'; ucode = 'jow-/ucode'; firewall4 = 'openwrt/firewall4' }[$name]))." }
+        $sources[$name] = (Resolve-Path $folder).Path
+    }
+    Install-LabPackages ($LabPackages + $OpenWrtPackages)
+    Import-Module (Join-Path $Root 'tests/lab/Lab.psm1') -Force
+    $cache = Get-OpenWrtLabCache
+    $work = "$cache.build-$PID"
+    if (Test-Path $work) { Remove-Item $work -Recurse -Force }
+    $stage = Join-Path $work 'root'
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    try {
+        # Built for /usr, as on OpenWrt: ucode's module search path and the libraries' places are
+        # then right inside the lab router without any RPATH.
+        $common = @('-DCMAKE_INSTALL_PREFIX=/usr', '-DCMAKE_INSTALL_LIBDIR=lib', "-DCMAKE_PREFIX_PATH=$stage/usr", "-DCMAKE_C_FLAGS=-I$stage/usr/include", "-DCMAKE_EXE_LINKER_FLAGS=-L$stage/usr/lib", "-DCMAKE_SHARED_LINKER_FLAGS=-L$stage/usr/lib", '-DCMAKE_BUILD_TYPE=Release')
+        $projects = [ordered]@{
+            libubox = @('-DBUILD_LUA=OFF', '-DBUILD_EXAMPLES=OFF')
+            uci     = @('-DBUILD_LUA=OFF')
+            ucode   = @('-DUCI_SUPPORT=ON', '-DFS_SUPPORT=ON', '-DUBUS_SUPPORT=OFF', '-DNL80211_SUPPORT=OFF', '-DRTNL_SUPPORT=OFF', '-DULOOP_SUPPORT=OFF')
+        }
+        foreach ($name in $projects.Keys) {
+            $build = Join-Path $work "build-$name"
+            Write-Host "OpenWrt lab: building $name ..."
+            Invoke-Native "cmake configure $name" { cmake -S $sources[$name] -B $build @common @($projects[$name]) -Wno-dev | Out-Null }
+            Invoke-Native "cmake build $name" { cmake --build $build --parallel 2 | Out-Null }
+            $env:DESTDIR = $stage
+            try { Invoke-Native "cmake install $name" { cmake --install $build | Out-Null } } finally { Remove-Item Env:DESTDIR }
+        }
+        # firewall4 is ucode scripts: its /usr/share files, and /sbin/fw4 (/sbin is /usr/sbin on Debian).
+        $fw4 = Join-Path $sources.firewall4 'root'
+        New-Item -ItemType Directory -Force (Join-Path $stage 'usr/sbin'), (Join-Path $stage 'usr/share') | Out-Null
+        Copy-Item (Join-Path $fw4 'usr/share/*') (Join-Path $stage 'usr/share') -Recurse -Force
+        Copy-Item (Join-Path $fw4 'sbin/fw4') (Join-Path $stage 'usr/sbin/fw4')
+        # Its /etc files (the init script, the default config) become each lab router's /etc.
+        Copy-Item (Join-Path $fw4 'etc') (Join-Path $work 'etc') -Recurse
+        # BusyBox applets ahead of Debian's tools, as on OpenWrt where they are the system's tools.
+        # Commands that act on the whole machine are left out: a lab router shares this machine's kernel.
+        Invoke-Native 'busybox --install' { busybox --install -s (Join-Path $stage 'usr/sbin') }
+        foreach ($applet in 'reboot', 'halt', 'poweroff', 'init', 'linuxrc', 'swapoff', 'swapon', 'hwclock', 'klogd', 'syslogd') {
+            Remove-Item (Join-Path $stage "usr/sbin/$applet") -Force -ErrorAction Ignore
+        }
+        $busybox = (Get-Command busybox).Source
+        foreach ($shell in 'ash', 'sh') { New-Item -ItemType SymbolicLink -Path (Join-Path $stage "usr/bin/$shell") -Target $busybox -Force | Out-Null }
+        Remove-Item (Join-Path $stage 'usr/include') -Recurse -Force -ErrorAction Ignore
+        $lines = foreach ($name in $sources.Keys | Sort-Object) {
+            $commit = & git -C $sources[$name] rev-parse HEAD 2>$null
+            "$name $(if ($LASTEXITCODE -eq 0) { $commit } else { '(not a git clone)' }) $($sources[$name])"
+        }
+        Set-Content (Join-Path $work 'SOURCES') $lines
+        if (Test-Path $cache) { Remove-Item $cache -Recurse -Force }
+        New-Item -ItemType Directory -Force (Split-Path $cache) | Out-Null
+        Move-Item $work $cache
+        Write-Host "OpenWrt lab cache ready in $cache ($([int]$clock.Elapsed.TotalSeconds) s)."
+    } finally {
+        if (Test-Path $work) { Remove-Item $work -Recurse -Force }
+    }
+}
+
+# The closing line CI reads: "N passed, N failed", and ", N skipped" when anything was skipped.
+function Format-TestCount([int] $Passed, [int] $Failed, [int] $Skipped) {
+    "$Passed passed, $Failed failed$(if ($Skipped) { ", $Skipped skipped" })"
 }
 
 # The release notes for the package: the CHANGELOG sections not yet released.
@@ -350,17 +438,18 @@ switch ($Task) {
     'Package' { Invoke-Build; Invoke-Package }
     'Demo' { Invoke-Build; Invoke-Demo }
     'Bench' { Invoke-Build; Invoke-Bench }
+    'OpenWrtLab' { Invoke-OpenWrtLabBuild }
     'UnitTest' {
         Invoke-Build
         $unit = Invoke-UnitTest
         Write-TestCounts
-        "$($unit.Passed) passed, $($unit.Failed) failed"
+        Format-TestCount $unit.Passed $unit.Failed $unit.Skipped
         if ($unit.Failed) { exit 1 }
     }
     'PesterTest' {
         Invoke-Build
         $e2e = Invoke-PesterTest
-        "$($e2e.Passed) passed, $($e2e.Failed) failed"
+        Format-TestCount $e2e.Passed $e2e.Failed $e2e.Skipped
         if ($e2e.Failed) { exit 1 }
     }
     'Test' {
@@ -368,8 +457,8 @@ switch ($Task) {
         $unit = Invoke-UnitTest
         $e2e = Invoke-PesterTest
         Write-TestCounts
-        Write-Host "xunit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($e2e.Passed) passed, $($e2e.Failed) failed"
-        "$($unit.Passed + $e2e.Passed) passed, $($unit.Failed + $e2e.Failed) failed"
+        Write-Host "xunit: $(Format-TestCount $unit.Passed $unit.Failed $unit.Skipped); Pester: $(Format-TestCount $e2e.Passed $e2e.Failed $e2e.Skipped)"
+        Format-TestCount ($unit.Passed + $e2e.Passed) ($unit.Failed + $e2e.Failed) ($unit.Skipped + $e2e.Skipped)
         if ($unit.Failed -or $e2e.Failed) { exit 1 }
     }
 }

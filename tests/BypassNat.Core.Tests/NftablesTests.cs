@@ -14,6 +14,14 @@ namespace BypassNat.Tests
             Assert.Equal(Golden.Read("example.nft"), NftablesRenderer.Render(ExampleSet(), Golden.Lan()));
 
         [Fact]
+        public void TheSameSetRendersTheSameFileInAnyOrder()
+        {
+            // A saved set written back from what the router listed must be the file written from the CSV.
+            BypassForward[] set = ExampleSet();
+            Assert.Equal(NftablesRenderer.Render(set, Golden.Lan()), NftablesRenderer.Render(set.Reverse(), Golden.Lan()));
+        }
+
+        [Fact]
         public void APacketMeetsTheSameRulesHoweverManyForwardsThereAre()
         {
             // The per-packet work is the chains' rules (each one map or set lookup); only the maps grow.

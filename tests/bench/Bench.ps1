@@ -100,7 +100,9 @@ try {
     foreach ($backend in $plan.Backends) {
         $rates = @{ 1 = @(); $plan.DataForwards = @() }
         foreach ($round in 1..$plan.DataRounds) {
-            foreach ($count in 1, $plan.DataForwards) {
+            # Alternate which goes first, so neither always follows the other's apply.
+            $order = if ($round % 2) { 1, $plan.DataForwards } else { $plan.DataForwards, 1 }
+            foreach ($count in $order) {
                 $applied = Invoke-AsAdmin $lab -Params @{ Count = $count; Total = $plan.DataForwards; Backend = $backend } {
                     $ssh = $Lab.Ssh
                     $first = $Params.Total - $Params.Count + 1

@@ -4,6 +4,24 @@ Set-StrictMode -Version Latest
 
 $LabScript = Join-Path $PSScriptRoot 'lab.sh'
 
+function Get-OpenWrtLabCache {
+    <#
+    Where build.ps1 OpenWrtLab puts OpenWrt's uci, ucode and firewall4 for the lab (outside the clone:
+    OpenWrt's code is not part of this repository): $env:BYPASSNAT_OPENWRT_CACHE, or
+    $XDG_CACHE_HOME/bypassnat/openwrt, or ~/.cache/bypassnat/openwrt.
+    #>
+    if ($env:BYPASSNAT_OPENWRT_CACHE) { return $env:BYPASSNAT_OPENWRT_CACHE }
+    $base = if ($env:XDG_CACHE_HOME) { $env:XDG_CACHE_HOME } else { Join-Path $HOME '.cache' }
+    Join-Path $base 'bypassnat/openwrt'
+}
+
+function Get-OpenWrtLabSkipReason {
+    <# Why the OpenWrt tests cannot run here, with the command that fixes it; $null when they can. #>
+    $cache = Get-OpenWrtLabCache
+    if (Test-Path (Join-Path $cache 'SOURCES')) { return $null }
+    "the OpenWrt lab cache $cache does not exist; build it with: dotnet pwsh ./build.ps1 OpenWrtLab -Source <folder with uci, libubox, ucode and firewall4 sources>"
+}
+
 function Start-BypassLab {
     <# Builds a lab with a per-run prefix; the device serves every SERVICE ("tcp:80", "udp:9000"). #>
     param(
@@ -11,6 +29,12 @@ function Start-BypassLab {
         [string[]] $Service = @(),
         # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset.
         [ValidateSet('iptables', 'nft')] [string] $Proxy = 'iptables',
+        # What the bypass router runs: Debian (sshd, bash) or OpenWrt (openwrt.sh: firewall4, Dropbear,
+        # BusyBox ash; its proxy is always a native nft table). OpenWrt needs build.ps1 OpenWrtLab.
+        [ValidateSet('debian', 'openwrt')] [string] $Router = 'debian',
+        # What the main router runs: Debian (iptables, set by Set-MainRouterForward) or OpenWrt
+        # (firewall4 with wan and lan zones, Dropbear at 192.0.2.1; its SSH splat is MainSsh).
+        [ValidateSet('debian', 'openwrt')] [string] $Main = 'debian',
         # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
         [hashtable] $CommandOptions = @{},
         # A second bypass router (namespace byp2, 192.0.2.3, sshd, key in the same known_hosts).
@@ -20,11 +44,13 @@ function Start-BypassLab {
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
     $env:LAB_PROXY = $Proxy
     $env:LAB_SECOND_BYPASS = if ($SecondBypassRouter) { '1' } else { '0' }
-    & bash $LabScript up $prefix $dir @Service | Out-Host
-    Remove-Item Env:LAB_PROXY, Env:LAB_SECOND_BYPASS
+    $env:LAB_ROUTER = $Router
+    & env "BYPASSNAT_OPENWRT_CACHE=$(Get-OpenWrtLabCache)" "LAB_MAIN=$Main" bash $LabScript up $prefix $dir @Service | Out-Host
+    Remove-Item Env:LAB_PROXY, Env:LAB_SECOND_BYPASS, Env:LAB_ROUTER
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
         Prefix      = $prefix
+        Router      = $Router
         Dir         = $dir
         ModulePath  = (Resolve-Path $ModulePath).Path
         Fingerprint = (Get-Content (Join-Path $dir 'host_fingerprint') -Raw).Trim()
@@ -34,11 +60,11 @@ function Start-BypassLab {
             KeyFile        = Join-Path $dir 'admin_ed25519'
             KnownHostsFile = Join-Path $dir 'known_hosts'
         } + $CommandOptions
-        # The same for the main router's hop (its own sshd, host key and /etc).
+        # The same for the main router's hop (its own SSH server, host key and /etc; Debian or OpenWrt).
         MainSsh     = @{
             ComputerName   = '192.0.2.1'
             KeyFile        = Join-Path $dir 'admin_ed25519'
-            KnownHostsFile = Join-Path $dir 'known_hosts_main'
+            KnownHostsFile = Join-Path $dir 'main_known_hosts'
             Role           = 'Main'
         } + $CommandOptions
     }
@@ -77,9 +103,12 @@ function Invoke-LabRouter {
         [Parameter(Mandatory)] $Lab,
         [Parameter(Mandatory)] [string] $CommandLine,
         # The bypass router (Bypass or byp), the main router (Main or main), or the second bypass router (byp2).
-        [ValidateSet('Bypass', 'Main', 'byp', 'main', 'byp2')] [string] $Router = 'Bypass'
+        [ValidateSet('Bypass', 'Main', 'byp', 'main', 'byp2')] [string] $Router = 'Bypass',
+        # The main router: the same as -Router Main.
+        [switch] $Main
     )
-    $pidFile = switch ($Router) { 'Main' { 'sshd_main.pid' } 'byp2' { 'sshd2.pid' } default { 'sshd.pid' } }
+    if ($Main) { $Router = 'Main' }
+    $pidFile = switch ($Router) { 'Main' { 'main_sshd.pid' } 'byp2' { 'sshd2.pid' } default { 'sshd.pid' } }
     $sshd = (Get-Content (Join-Path $Lab.Dir $pidFile) -Raw).Trim()
     $output = & nsenter --target $sshd --mount --net -- sh -c $CommandLine 2>&1
     if ($LASTEXITCODE -ne 0) { throw "'$CommandLine' on the $($Router.ToLower()) router failed ($LASTEXITCODE): $output" }
@@ -269,4 +298,5 @@ function Stop-LabSshConnections {
     & pkill -KILL -P $sshd
 }
 
-Export-ModuleMember -Function Set-LabRouterFault, Remove-LabRouterFault, Stop-LabSshConnections, Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest
+Export-ModuleMember -Function Get-OpenWrtLabCache, Get-OpenWrtLabSkipReason, Set-LabRouterFault, Remove-LabRouterFault, Stop-LabSshConnections,
+    Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest

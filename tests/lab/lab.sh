@@ -14,7 +14,13 @@
 # FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
 # Without those, the broken direct forward can appear to work by accident.
 #
-#   [LAB_PROXY=nft] [LAB_SECOND_BYPASS=1] lab.sh up PREFIX DIR [SERVICE...]
+# With LAB_ROUTER=openwrt the bypass router is an OpenWrt router instead (openwrt.sh): firewall4,
+# uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table.
+# With LAB_MAIN=openwrt the main router is one too (wan and lan zones, a user's own redirect).
+# Either way the main router answers SSH at 192.0.2.1 (and 203.0.113.1 when Debian); its files in
+# DIR are named main_known_hosts, main_sshd.pid, ...
+#
+#   [LAB_PROXY=nft] [LAB_ROUTER=openwrt] [LAB_MAIN=openwrt] [LAB_SECOND_BYPASS=1] lab.sh up PREFIX DIR [SERVICE...]
 #                                       SERVICE is tcp:PORT or udp:PORT, served by the device;
 #                                       LAB_SECOND_BYPASS=1 adds a second bypass router (see second_bypass)
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
@@ -24,6 +30,67 @@ cmd=${1:?usage: lab.sh up|down PREFIX [DIR] [SERVICE...]}
 P=${2:?prefix required}
 
 ns() { ip netns exec "$P-$1" "${@:2}"; }
+
+. "$(dirname "$0")/openwrt.sh"
+
+# The OpenWrt bypass router's firewall: one LAN zone (its one leg), masquerading as bypass routers
+# are set up, which also makes firewall4 drop conntrack INVALID packets forwarded into it.
+OPENWRT_BYPASS_FIREWALL="config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+
+config zone 'lan'
+	option name 'lan'
+	list device 'lan0'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+	option masq '1'"
+
+# The OpenWrt main router's firewall: as a default image has it for wan and lan (the networks' devices
+# and addresses come from the lab's ubus stand-in, see OPENWRT_MAIN_NETWORKS), and a redirect of the
+# user's own that BypassNat must leave alone.
+OPENWRT_MAIN_FIREWALL="config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+
+config zone 'lan'
+	option name 'lan'
+	list network 'lan'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+
+config zone 'wan'
+	option name 'wan'
+	list network 'wan'
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option masq '1'
+	option mtu_fix '1'
+
+config forwarding
+	option src 'lan'
+	option dest 'wan'
+
+config redirect 'mine'
+	option name 'users own ssh'
+	option target 'DNAT'
+	option src 'wan'
+	option dest 'lan'
+	option proto 'tcp'
+	option src_dport '2222'
+	option dest_ip '192.0.2.20'
+	option dest_port '22'"
+
+# What netifd would report on the main router (ubus network.interface dump), for firewall4.
+OPENWRT_MAIN_NETWORKS='{ "interface": [
+	{ "interface": "lan", "up": true, "device": "lan0", "l3_device": "lan0", "ipv4-address": [ { "address": "192.0.2.1", "mask": 24 } ] },
+	{ "interface": "wan", "up": true, "device": "wan0", "l3_device": "wan0", "ipv4-address": [ { "address": "203.0.113.1", "mask": 24 } ] }
+] }'
 
 down() {
   local name pid
@@ -83,12 +150,14 @@ up() {
 
   # Main router: keeps the WAN, NATs the LAN out. Its port forwards are set by each test.
   ns main sysctl -qw net.ipv4.ip_forward=1
-  ns main iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  # (An OpenWrt main router's firewall4 masquerades its wan zone itself.)
+  [ "${LAB_MAIN:-debian}" = openwrt ] || ns main iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
 
   # Bypass router, as a Clash box is usually set up: with iptables (LAB_PROXY=iptables, the
   # default) or with a native nftables ruleset (LAB_PROXY=nft).
   ns byp sysctl -qw net.ipv4.ip_forward=1
   for c in all default lan0; do ns byp sysctl -qw "net.ipv4.conf.$c.send_redirects=0"; done
+  if [ "${LAB_ROUTER:-debian}" = openwrt ]; then LAB_PROXY=nft; fi
   if [ "${LAB_PROXY:-iptables}" = nft ]; then
     ns byp nft -f - <<'NFT'
 table inet clash {
@@ -137,6 +206,16 @@ NFT
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" > "$dir/known_hosts"
   echo "192.0.2.2 $(cut -d' ' -f1,2 "$dir/host_rsa.pub")" > "$dir/known_hosts_rsa"
   ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fingerprint"
+  if [ "${LAB_MAIN:-debian}" = openwrt ]; then
+    openwrt_router main 192.0.2.1 "$dir" "$OPENWRT_MAIN_FIREWALL" main_ "$OPENWRT_MAIN_NETWORKS" || return 1
+  else
+    debian_main_sshd "$dir" || return 1
+  fi
+  if [ "${LAB_ROUTER:-debian}" = openwrt ]; then
+    openwrt_router byp 192.0.2.2 "$dir" "$OPENWRT_BYPASS_FIREWALL" || return 1
+    start_services "$@"
+    return 0
+  fi
   cat > "$dir/sshd_config" <<CONF
 ListenAddress 192.0.2.2
 Port 22
@@ -170,32 +249,38 @@ CONF
   ns byp unshare --mount --propagation private sh -c 'mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 
-  # sshd on the main router too, with its own host key and its own private /etc.
-  ssh-keygen -q -t ed25519 -N '' -C lab-main -f "$dir/main_host_ed25519" <<<y >/dev/null
-  for a in 192.0.2.1 203.0.113.1; do echo "$a $(cut -d' ' -f1,2 "$dir/main_host_ed25519.pub")"; done > "$dir/known_hosts_main"
-  sed -e 's/^ListenAddress .*/ListenAddress 192.0.2.1\nListenAddress 203.0.113.1/' -e "s|^HostKey .*host_ed25519\$|HostKey $dir/main_host_ed25519|" \
-      -e '/host_rsa/d' -e "s|^PidFile .*|PidFile $dir/sshd_main.pid|" "$dir/sshd_config" > "$dir/sshd_config_main"
-  cp -a /etc "$dir/etc-main"
-  mkdir -p "$dir/etc-main/systemd/system"
-  ns main unshare --mount --propagation private sh -c 'mount --bind "$1/etc-main" /etc && exec /usr/sbin/sshd -f "$1/sshd_config_main"' sh "$dir" \
-    </dev/null >/dev/null 2>&1
-
-  # The device's services answer with what they saw: protocol, port and the peer address.
-  for svc in "$@"; do
-    local proto=${svc%%:*} port=${svc#*:}
-    if [ "$proto" = tcp ]; then
-      ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
-        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
-    else
-      ns dev socat "UDP4-RECVFROM:$port,fork" \
-        SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
-    fi
-  done
+  start_services "$@"
 
   if [ "${LAB_SECOND_BYPASS:-0}" = 1 ]; then second_bypass "$dir" || return 1; fi
 
   # Wait until sshd listens, so the first test does not race it.
-  wait_sshd byp 192.0.2.2 && wait_sshd main 192.0.2.1
+  wait_sshd byp 192.0.2.2
+}
+
+# sshd on a Debian main router, with its own host key and its own private /etc, listening on its
+# LAN and WAN addresses (the WAN one for the lockout test).
+debian_main_sshd() {
+  local dir=$1
+  ssh-keygen -q -t ed25519 -N '' -C lab-main -f "$dir/main_host_ed25519" <<<y >/dev/null
+  for a in 192.0.2.1 203.0.113.1; do echo "$a $(cut -d' ' -f1,2 "$dir/main_host_ed25519.pub")"; done > "$dir/main_known_hosts"
+  cat > "$dir/main_sshd_config" <<CONF
+ListenAddress 192.0.2.1
+ListenAddress 203.0.113.1
+Port 22
+HostKey $dir/main_host_ed25519
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/main_sshd.pid
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+CONF
+  cp -a /etc "$dir/etc-main"
+  mkdir -p "$dir/etc-main/systemd/system"
+  ns main unshare --mount --propagation private sh -c 'mount --bind "$1/etc-main" /etc && exec /usr/sbin/sshd -f "$1/main_sshd_config"' sh "$dir" \
+    </dev/null >/dev/null 2>&1
+  wait_sshd main 192.0.2.1
 }
 
 wait_sshd() {
@@ -230,6 +315,23 @@ second_bypass() {
   ns byp2 unshare --mount --propagation private sh -c 'mount --bind "$1/etc2" /etc && exec /usr/sbin/sshd -f "$1/sshd2_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
   wait_sshd byp2 192.0.2.3
+}
+
+# The device's services answer with what they saw: protocol, port and the peer address. The TCP
+# service then reads what the client sent until it closes: closing with unread data sends a reset,
+# which can reach the client before it has read the answer (a flaky test on a loaded machine).
+start_services() {
+  local svc proto port
+  for svc in "$@"; do
+    proto=${svc%%:*} port=${svc#*:}
+    if [ "$proto" = tcp ]; then
+      ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
+        SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
+    else
+      ns dev socat "UDP4-RECVFROM:$port,fork" \
+        SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+    fi
+  done
 }
 
 case $cmd in

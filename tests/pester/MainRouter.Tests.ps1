@@ -171,7 +171,17 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         Send-LabRequest $Lab -From cl2 -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
     }
 
-    It 'holds both hops on one box without either overwriting the other''s rules or saved set' -Skip:(-not $Once) {
+    It 'keeps forwarding when the WAN address changes (a PPPoE reconnect), with no re-apply' -Skip:(-not $Once) {
+        # As after a reconnect: the old address is gone, a new one and a new default route came up.
+        Invoke-LabCommand $Lab main 'ip addr del 203.0.113.1/24 dev wan0' | Out-Null
+        Invoke-LabCommand $Lab main 'ip addr add 203.0.113.2/24 dev wan0' | Out-Null
+        Invoke-LabCommand $Lab main 'ip route replace default via 203.0.113.254 dev wan0' | Out-Null
+        Invoke-LabCommand $Lab inet 'ip route replace default via 203.0.113.2' | Out-Null
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.2 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.2 -Port 9100 | Should -Be 'device udp 9000 peer 203.0.113.10'
+    }
+
+    It 'holds both hops on one box without either overwriting the other''s rules, saved set or removal' -Skip:(-not $Once) {
         # The main router as a bypass router too: its own address forwards to the device.
         $run = Invoke-AsAdmin $Lab {
             $main = $Lab.MainSsh.Clone(); $main.Remove('Role')
@@ -191,16 +201,26 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         Invoke-LabRouter $Lab -Router Main 'cat /etc/bypassnat-main/ruleset.nft' | Should -Contain 'table ip bypassnat_main {'
         Invoke-LabRouter $Lab -Router Main 'cat /etc/bypassnat/ruleset.nft' | Should -Contain 'table ip bypassnat {'
         Send-LabRequest $Lab -From cl2 -Protocol tcp -Address 192.0.2.1 -Port 8088 | Should -Match '^device tcp 80 '
-        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.2 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+
+        # Removing every trace of the main hop leaves the bypass hop on the same box whole.
+        $run = Invoke-AsAdmin $Lab {
+            $mainHop = $Lab.MainSsh
+            (Remove-BypassForward -All @mainHop -Confirm:$false -PassThru | ForEach-Object Name | Sort-Object) -join ','
+            'left:'
+            Get-BypassForward @mainHop | ForEach-Object Name
+            $main = $Lab.MainSsh.Clone(); $main.Remove('Role')
+            Get-BypassForward @main | ForEach-Object Name
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -Be @('game,web', 'left:', 'local') -Because 'the main hop removed, the bypass hop kept'
+        $files = Invoke-LabRouter $Lab -Router Main 'ls /etc/systemd/system; ls /etc/bypassnat; [ ! -e /etc/bypassnat-main ] && echo no-main-dir'
+        $files | Should -Contain 'bypassnat.service'
+        $files | Should -Not -Contain 'bypassnat-main.service'
+        $files | Should -Contain 'ruleset.nft'
+        $files | Should -Contain 'no-main-dir'
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.2 -Port 8080 -TimeoutSeconds 2 | Should -BeNullOrEmpty
+        Send-LabRequest $Lab -From cl2 -Protocol tcp -Address 192.0.2.1 -Port 8088 | Should -Match '^device tcp 80 '
     }
 
-    It 'keeps forwarding when the WAN address changes (a PPPoE reconnect), with no re-apply' -Skip:(-not $Once) {
-        # As after a reconnect: the old address is gone, a new one and a new default route came up.
-        Invoke-LabCommand $Lab main 'ip addr del 203.0.113.1/24 dev wan0' | Out-Null
-        Invoke-LabCommand $Lab main 'ip addr add 203.0.113.2/24 dev wan0' | Out-Null
-        Invoke-LabCommand $Lab main 'ip route replace default via 203.0.113.254 dev wan0' | Out-Null
-        Invoke-LabCommand $Lab inet 'ip route replace default via 203.0.113.2' | Out-Null
-        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.2 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
-        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.2 -Port 9100 | Should -Be 'device udp 9000 peer 203.0.113.10'
-    }
 }

@@ -14,13 +14,13 @@ web2,Tcp,8081,192.0.2.3,,192.0.2.20,81,true
     Set-MainRouterForward $Lab -Forward ($Csv | ConvertFrom-Csv | New-BypassForward)
 
     # Runs the script as a scheduled job would: a fresh pwsh -File with arguments, stdout and exit code.
-    function Invoke-Scheduled([string] $CsvText, [string] $Routers) {
+    function Invoke-Scheduled([string] $CsvText, [string] $Routers, [string[]] $Extra = @(), [string] $KnownHosts = $Lab.Ssh.KnownHostsFile) {
         $csvPath = Join-Path $Lab.Dir "forwards-$([guid]::NewGuid().ToString('N').Substring(0, 6)).csv"
         Set-Content $csvPath $CsvText
         $log = Join-Path $Lab.Dir 'update.log'
         $pwsh = Join-Path $PSHOME 'pwsh.dll'
         $out = & ip netns exec "$($Lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File $Script -CsvPath $csvPath -ComputerName $Routers `
-            -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $Lab.Ssh.KnownHostsFile -ConnectTimeout 5 -LogPath $log -ModulePath (Join-Path $Lab.ModulePath 'BypassNat.psd1') 2>&1
+            -KeyFile $Lab.Ssh.KeyFile -KnownHostsFile $KnownHosts -ConnectTimeout 5 -LogPath $log -ModulePath (Join-Path $Lab.ModulePath 'BypassNat.psd1') @Extra 2>&1
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Lines = @($out | ForEach-Object { "$_" }); Log = @(Get-Content $log -ErrorAction Ignore) }
     }
     function Get-ForwardNames([string] $Node) {
@@ -73,5 +73,25 @@ Describe 'Update-BypassForwards.ps1 as a scheduled job' {
         @($run.Lines -match 'router=192\.0\.2\.2 role=bypass result=ok changed=True added=- removed=game ') | Should -HaveCount 1
         @($run.Lines -match 'router=192\.0\.2\.9 role=bypass result=failed error=BypassNat.ConnectionFailed message=".*192\.0\.2\.9') | Should -HaveCount 1
         Get-ForwardNames byp | Should -Be @('web')
+    }
+    It 'applies the main router''s half too with -MainRouter, from the same CSV, and the double forward needs no hand-set rule' {
+        # One known_hosts file for every router, as a user's ~/.ssh/known_hosts would be.
+        $known = Join-Path $Lab.Dir 'all_known_hosts'
+        Get-Content $Lab.Ssh.KnownHostsFile, $Lab.MainSsh.KnownHostsFile | Set-Content $known
+        Invoke-LabCommand $Lab main 'iptables -t nat -F PREROUTING' | Out-Null
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 -TimeoutSeconds 2 | Should -BeNullOrEmpty -Because 'the main router has no forward of its own now'
+
+        $run = Invoke-Scheduled $Csv '192.0.2.2,192.0.2.3' -Extra @('-MainRouter', '192.0.2.1') -KnownHosts $known
+        $run.ExitCode | Should -Be 0 -Because ($run.Lines -join "`n")
+        @($run.Lines -match '^\S+Z router=192\.0\.2\.1 role=main result=ok changed=True added=game,web,web2 removed=- modified=- duration=') | Should -HaveCount 1
+        @($run.Lines -match 'role=bypass result=ok ') | Should -HaveCount 2
+        Get-ForwardNames main | Should -Be @('game', 'web', 'web2')
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8081 | Should -Match '^device tcp 81 '
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9000 | Should -Match '^device udp 9000 '
+
+        $again = Invoke-Scheduled $Csv '192.0.2.2,192.0.2.3' -Extra @('-MainRouter', '192.0.2.1') -KnownHosts $known
+        $again.ExitCode | Should -Be 0
+        @($again.Lines -match 'router=192\.0\.2\.1 role=main result=ok changed=False') | Should -HaveCount 1
     }
 }

@@ -121,11 +121,14 @@ namespace BypassNat.Apply
         {
             string persisted = null;
             var installer = new PersistenceInstaller(_session, Hop);
+            // Whether an earlier -Persist installed this hop: a failed save must put back exactly that.
+            _wasInstalled = !persist || (_survey != null ? _survey.Persisted : installer.IsInstalled());
             // A change saves the set in the same command as the rules (see Write); a no-op apply with
             // -Persist only installs.
             if (!plan.NeedsWrite && persist)
             {
-                persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
+                IReadOnlyList<string> saveWarnings = null;
+                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
@@ -162,6 +165,52 @@ namespace BypassNat.Apply
             return result;
         }
 
+        // Set by Apply: whether -Persist was installed before this apply.
+        private bool _wasInstalled;
+
+        /// <summary>
+        /// Runs a save of the set. The rules are written only after it (or in the same script, which
+        /// stops at a refused save), so when it fails nothing of this apply reached the kernel: whatever
+        /// the failed save left behind goes back, so that no watcher or firewall reload brings in the
+        /// new set later, and the error says what the router holds.
+        /// </summary>
+        private string GuardSave(PersistenceInstaller installer, ApplyPlan plan, Func<string> save)
+        {
+            try
+            {
+                return save();
+            }
+            catch (BypassNatException e)
+            {
+                throw new BypassNatException(e.ErrorId, e.Kind, e.Message + " " + UndoSave(installer, plan, _wasInstalled), e.Target, e);
+            }
+        }
+
+        /// <summary>Puts the saved set back as it was before a failed save, and says what the router holds now.</summary>
+        private string UndoSave(PersistenceInstaller installer, ApplyPlan plan, bool wasInstalled)
+        {
+            string held = plan.State.Forwards.Count == 0 && plan.Leftover == null
+                ? "No forwards were applied: the router holds none, as before."
+                : "No forwards were applied: the router keeps the forwards it had.";
+            try
+            {
+                if (!wasInstalled)
+                {
+                    installer.Uninstall();
+                    return held + " Nothing of -Persist was left on it.";
+                }
+
+                IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
+                installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                return held + " Its saved set (from an earlier -Persist) was put back to them.";
+            }
+            catch (BypassNatException undo)
+            {
+                return held + $" Undoing the partial save failed too, so the files and hooks of -Persist on it may hold the new set: {undo.Message} " +
+                    "Run Remove-BypassForward -All to clear them, or apply again.";
+            }
+        }
+
         private ApplyResult ApplyRules(ApplyPlan plan, bool persist, PersistenceInstaller installer, ref string persisted, Action<string> warn)
         {
             var clock = Stopwatch.StartNew();
@@ -187,7 +236,8 @@ namespace BypassNat.Apply
             }
             else
             {
-                persisted = installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out IReadOnlyList<string> saveWarnings);
+                IReadOnlyList<string> saveWarnings = null;
+                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
                 foreach (string warning in saveWarnings) warn(warning);
 
                 result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
@@ -251,13 +301,27 @@ namespace BypassNat.Apply
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
             script.Add("read-back", backend.ReadScript(p));
-            CommandResult whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
+            CommandResult whole;
+            try
+            {
+                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
+            }
+            catch (BypassNatException lost) when (save && lost.ErrorId == "BypassNat.ConnectionLost")
+            {
+                // The saved set goes first in the same script; where the cut fell, only a new look can tell.
+                throw new BypassNatException(lost.ErrorId, lost.Kind,
+                    lost.Message + " The saved set on the router is written first in the same command, so it may already hold the new forwards; the next apply brings both to the same set.",
+                    lost.Target, lost.InnerException);
+            }
+
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
 
             if (save)
             {
-                persisted = installer.Saved(SectionedScript.Section(sections, "persist", whole), out IReadOnlyList<string> saveWarnings);
+                IReadOnlyList<string> saveWarnings = null;
+                CommandResult saved = SectionedScript.Section(sections, "persist", whole);
+                persisted = GuardSave(installer, plan, () => installer.Saved(saved, out saveWarnings));
                 foreach (string warning in saveWarnings) warn(warning);
             }
 

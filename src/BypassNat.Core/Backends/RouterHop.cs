@@ -17,7 +17,11 @@ namespace BypassNat.Backends
             IptablesChains.Prerouting, IptablesChains.Postrouting, "/etc/bypassnat", "bypassnat", "bypassnat", "the bypass router's port forwards");
 
         public static readonly RouterHop Main = new RouterHop(RouterRole.Main, MainTable.Qualified,
-            MainTable.IptablesPrerouting, MainTable.IptablesPostrouting, "/etc/bypassnat-main", "bypassnat-main", "bypassnat_main", "the main router's port forwards");
+            MainTable.IptablesPrerouting, MainTable.IptablesPostrouting, "/etc/bypassnat-main", "bypassnat-main", MainUciSection, "the main router's port forwards");
+
+        // A UCI redirect BypassNat writes is named bypassnat_ plus the forward's name with every "_"
+        // escaped as _5f (UciSectionName), so a double underscore can never be one of them.
+        private const string MainUciSection = "bypassnat__main";
 
         private RouterHop(RouterRole role, string nftTable, string prerouting, string postrouting, string directory, string unitName, string uciSection, string description)
         {

@@ -91,7 +91,12 @@ namespace BypassNat.Backends
                 script.Append("    shift 3\n");
                 script.Append("  done\n");
                 script.Append("else\n");
-                script.Append("  echo '").Append(WarningPrefix).Append("conntrack is not installed on the router, so flows that started before this change keep their old path until they expire' >&2\n");
+                // The package's name differs: OpenWrt's opkg calls it conntrack, its apk (24.10 and later) conntrack-tools.
+                script.Append("  install='install the conntrack package'\n");
+                script.Append("  if [ -f /etc/openwrt_release ]; then\n");
+                script.Append("    if command -v apk >/dev/null 2>&1; then install='apk add conntrack-tools'; else install='opkg install conntrack'; fi\n");
+                script.Append("  fi\n");
+                script.Append("  echo \"").Append(WarningPrefix).Append("conntrack is not installed on the router ($install), so flows that started before this change keep their old path until they expire\" >&2\n");
                 script.Append("fi\n");
             }
 

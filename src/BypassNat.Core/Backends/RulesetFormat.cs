@@ -1,7 +1,9 @@
 using System.Collections.Generic;
+using System.Linq;
 using BypassNat.Iptables;
 using BypassNat.Main;
 using BypassNat.Nftables;
+using BypassNat.Uci;
 
 namespace BypassNat.Backends
 {
@@ -13,6 +15,8 @@ namespace BypassNat.Backends
         IptablesRestore,
         /// <summary>Plain iptables commands, for pasting.</summary>
         Shell,
+        /// <summary>The main router's half on OpenWrt: a <c>uci batch</c> of BypassNat's <c>config redirect</c> sections.</summary>
+        Uci,
     }
 
     public static class RulesetRenderer
@@ -34,6 +38,7 @@ namespace BypassNat.Backends
             {
                 case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards, context);
                 case RulesetFormat.IptablesRestore: return IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair(), context);
+                case RulesetFormat.Uci: return UciBatch.RenderAll(forwards.Select(f => UciRedirect.From(f)));
                 default: return IptablesShellRenderer.Render(forwards, context);
             }
         }

@@ -15,7 +15,7 @@ namespace BypassNat.Main
     {
         public static string Render(IEnumerable<BypassForward> forwards, RenderContext context)
         {
-            List<BypassForward> enabled = forwards.Where(f => f.Enabled).Select(MainHop.Project).ToList();
+            List<BypassForward> enabled = BypassForward.InRouterOrder(forwards.Where(f => f.Enabled)).Select(MainHop.Project).ToList();
             string wan = context?.WanInterface ?? throw new System.ArgumentException("The main hop needs the WAN interface.", nameof(context));
             var text = new StringBuilder();
             text.Append("table ").Append(MainTable.Qualified).Append('\n');

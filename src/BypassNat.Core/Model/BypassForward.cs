@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net;
 
 namespace BypassNat
@@ -71,6 +72,15 @@ namespace BypassNat
 
         public BypassForward WithComment(string comment) => new BypassForward(
             Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress);
+
+        /// <summary>
+        /// The order rules are rendered in: by bypass address, bypass port, then name. The same set
+        /// then always renders the same text, whatever order it came in (a saved set written back
+        /// from what the router listed is byte for byte the one written from the CSV).
+        /// </summary>
+        public static IEnumerable<BypassForward> InRouterOrder(IEnumerable<BypassForward> forwards) =>
+            forwards.OrderBy(f => (uint)IPAddress.NetworkToHostOrder(BitConverter.ToInt32(f.BypassAddress.GetAddressBytes(), 0)))
+                .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.Ordinal);
 
         public BypassForward WithPublicAddress(IPAddress publicAddress) => new BypassForward(
             Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress);

@@ -15,7 +15,7 @@ namespace BypassNat.Nftables
         public static string Render(IEnumerable<BypassForward> forwards, RenderContext context = null)
         {
             context = context ?? RenderContext.None;
-            List<BypassForward> enabled = forwards.Where(f => f.Enabled).ToList();
+            List<BypassForward> enabled = BypassForward.InRouterOrder(forwards.Where(f => f.Enabled)).ToList();
             var text = new StringBuilder();
             text.Append("table ").Append(NftablesTable.Qualified).Append('\n');
             text.Append("delete table ").Append(NftablesTable.Qualified).Append('\n');

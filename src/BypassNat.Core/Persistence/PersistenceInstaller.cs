@@ -24,10 +24,9 @@ namespace BypassNat.Persistence
         // half on a box that is also a bypass router never overwrites the bypass half, and back.
         private string Directory => _hop.Directory;
         private string RestoreScript => Directory + "/restore.sh";
-        private string OpenWrtRulesetPost => "/usr/share/nftables.d/ruleset-post/" + _hop.UnitName + ".nft";
         private string CronLine => "* * * * * /bin/sh " + RestoreScript + " --if-missing";
         private string Unit => _hop.UnitName;
-        private string Uci => "firewall." + _hop.UciSection;
+        private OpenWrtHooks Hooks => new OpenWrtHooks(_hop);
 
         public PersistenceInstaller(RouterSession session, RouterHop hop = null)
         {
@@ -54,7 +53,7 @@ namespace BypassNat.Persistence
         {
             if (!result.Succeeded)
                 throw RouterScript.Failure(_session, "save the forwards for boot (-Persist); the rules on the router were not changed", result,
-                    "mkdir, tee, mv, rm, ln and systemctl");
+                    "mkdir, tee, mv, rm, ln and systemctl, or uci and fw4 on OpenWrt");
             warnings = RouterScript.Warnings(result);
             string how = System.Text.RegularExpressions.Regex.Match(result.Output, "persisted=(\\w+)").Groups[1].Value;
             return how == "none" || how.Length == 0 ? null : how;
@@ -75,32 +74,19 @@ namespace BypassNat.Persistence
             AppendFile(script, $"{Directory}/{file}", ruleset);
             script.Append($"{p}rm -f {Directory}/{stale}\n");
             AppendFile(script, RestoreScript, RestoreScriptText());
-            // fw4 loads the include as nft text: it holds the nftables ruleset or does not exist.
-            if (backend == BackendKind.Nftables)
-                script.Append($"if [ -f {OpenWrtRulesetPost} ]; then put {OpenWrtRulesetPost} < {Directory}/{file}; fi\n");
-            else
-                script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
+            script.Append(Hooks.FirewallFunction(p, backend));
             if (!install)
             {
+                // The include names the backend's file: after a change of backend it must name the other one.
+                string hooked = backend == BackendKind.Nftables ? $"{Directory}/{file}" : RestoreScript;
+                script.Append($"if [ -f /etc/openwrt_release ] && command -v uci >/dev/null 2>&1 && uci -q get {Hooks.Section} >/dev/null \\\n");
+                script.Append($"   && [ \"$(uci -q get {Hooks.Section}.path)\" != {hooked} ]; then hook_firewall; fi\n");
                 script.Append("echo persisted=updated\n");
             }
             else
             {
                 script.Append("if [ -f /etc/openwrt_release ]; then\n");
-                if (backend == BackendKind.Nftables)
-                {
-                    // fw4 includes ruleset-post files at every firewall start and reload.
-                    script.Append($"  {p}mkdir -p {OpenWrtRulesetPost.Substring(0, OpenWrtRulesetPost.LastIndexOf('/'))}\n");
-                    script.Append($"  put {OpenWrtRulesetPost} < {Directory}/{file}\n");
-                    script.Append($"  if uci -q get {Uci} >/dev/null; then {p}uci -q delete {Uci}; {p}uci -q commit firewall; fi\n");
-                }
-                else
-                {
-                    script.Append($"  {p}uci -q set {Uci}=include\n  {p}uci -q set {Uci}.path={RestoreScript}\n");
-                    script.Append($"  {p}uci -q set {Uci}.reload=1\n  {p}uci -q commit firewall\n");
-                }
-                script.Append($"  {p}touch /etc/crontabs/root\n");
-                script.Append($"  grep -qxF '{CronLine}' /etc/crontabs/root || {{ {{ cat /etc/crontabs/root; echo '{CronLine}'; }} | put /etc/crontabs/root; }}\n");
+                script.Append(Hooks.Install(p, CronLine));
                 script.Append("  echo persisted=openwrt\n");
                 script.Append($"elif [ -d {SystemdDirectory} ] || [ -d /run/systemd/system ]; then\n");
                 AppendFile(script, $"{SystemdDirectory}/{Unit}.service", BootUnit, "  ");
@@ -125,22 +111,33 @@ namespace BypassNat.Persistence
             return script.ToString();
         }
 
+        /// <summary>Whether an earlier -Persist installed the forwards on the router.</summary>
+        public bool IsInstalled()
+        {
+            CommandResult result = _session.Run($"[ -f {RestoreScript} ] && echo installed || echo none\n");
+            if (!result.Succeeded) throw RouterScript.Failure(_session, "look for an earlier -Persist", result, "sh");
+            return result.Output.Contains("installed");
+        }
+
         /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>
         public void Uninstall()
         {
             string p = _session.Privileged;
             var script = new StringBuilder();
+            // The OpenWrt part first: the one step that can refuse (uncommitted UCI changes) then
+            // refuses before anything is removed.
+            script.Append(Hooks.Uninstall(p, CronLine));
             script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/{Unit}-watch.timer ]; then {p}systemctl disable --now {Unit}-watch.timer {Unit}.service >/dev/null 2>&1 || true; fi\n");
             script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/{Unit}.service {SystemdDirectory}/timers.target.wants/{Unit}-watch.timer\n");
             script.Append($"{p}rm -f {SystemdDirectory}/{Unit}.service {SystemdDirectory}/{Unit}-watch.service {SystemdDirectory}/{Unit}-watch.timer\n");
             script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
-            script.Append($"{p}rm -f {OpenWrtRulesetPost}\n");
-            script.Append($"if command -v uci >/dev/null 2>&1 && uci -q get {Uci} >/dev/null; then {p}uci -q delete {Uci}; {p}uci -q commit firewall; fi\n");
-            script.Append($"if [ -f /etc/crontabs/root ] && grep -qxF '{CronLine}' /etc/crontabs/root; then\n");
-            script.Append($"  grep -vxF '{CronLine}' /etc/crontabs/root | {p}tee /etc/crontabs/root.bypassnat-new >/dev/null\n");
-            script.Append($"  {p}mv -f /etc/crontabs/root.bypassnat-new /etc/crontabs/root\nfi\n");
             script.Append($"{p}rm -rf {Directory}\n");
             CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
+            if (result.ExitCode == OpenWrtHooks.PendingChanges)
+                throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
+                    $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
+                    "Nothing was removed: the router keeps its forwards and what -Persist installed. Commit or revert those changes, then run again.",
+                    _session.Settings.Endpoint);
             if (!result.Succeeded)
                 throw RouterScript.Failure(_session, "remove what -Persist installed", result, "rm, mv, tee and systemctl");
         }
