@@ -29,7 +29,11 @@ param(
 
     # Test/PesterTest without root: xunit and only the Pester files that need no lab (no network
     # namespaces), so a contributor on a laptop gets a fast, honest loop.
-    [switch] $NoLab
+    [switch] $NoLab,
+
+    # Package: package out/BypassNat as it is, without building it again (the package test uses
+    # this, so the module the other tests load does not change under them).
+    [switch] $NoBuild
 )
 
 $ErrorActionPreference = 'Stop'
@@ -316,7 +320,11 @@ function Invoke-Demo {
 switch ($Task) {
     'Clean' { Remove-Item (Join-Path $Root 'out') -Recurse -Force -ErrorAction Ignore }
     'Build' { Invoke-Build }
-    'Package' { Invoke-Build; Invoke-Package }
+    'Package' {
+        if (-not $NoBuild) { Invoke-Build }
+        elseif (-not (Test-Path (Join-Path $Out 'BypassNat.psd1'))) { throw "-NoBuild: there is no $Out to package; run build.ps1 Build first." }
+        Invoke-Package
+    }
     'Demo' { Invoke-Build; Invoke-Demo }
     'UnitTest' {
         Invoke-Build

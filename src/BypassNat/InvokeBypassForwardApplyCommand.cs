@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using BypassNat.Apply;
 using BypassNat.Ssh;
@@ -69,6 +70,7 @@ namespace BypassNat.Commands
                     if ((plan.NeedsWrite || Persist) && !ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                         return;
                     ApplyResult result = applier.Apply(plan, Persist, WriteWarning);
+                    RecentForwards.Remember(ComputerName, plan.Desired.Where(f => f.Enabled));
                     if (result.PreviousPublicAddress != null)
                         WriteWarning($"The public address changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
                     result.Duration = _clock.Elapsed;

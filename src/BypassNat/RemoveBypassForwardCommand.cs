@@ -63,6 +63,7 @@ namespace BypassNat.Commands
             if (list.Length == 0) list = "  (no forwards)";
             if (!ShouldProcess($"{ComputerName}: every BypassNat forward, its chains or table, and anything -Persist installed\n{list}\n", "Remove")) return;
             IReadOnlyList<BypassForward> removed = applier.RemoveAll();
+            RecentForwards.Remember(ComputerName, new BypassForward[0]);
             WriteVerbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {ComputerName}.");
             if (PassThru) WriteObject(removed, true);
         }
@@ -77,6 +78,7 @@ namespace BypassNat.Commands
             ApplyPlan plan = applier.Plan(remaining);
             if (!ShouldProcess($"{ComputerName} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
             applier.Apply(plan, persist: false, WriteWarning);
+            RecentForwards.Remember(ComputerName, remaining.Where(f => f.Enabled));
             if (PassThru) WriteObject(doomed, true);
         }
     }
