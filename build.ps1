@@ -47,7 +47,11 @@ param(
 
     # OpenWrtLab: a folder holding the sources of uci, libubox, ucode and firewall4, one folder each
     # (git clones or exports of openwrt/uci, openwrt/libubox, jow-/ucode, openwrt/firewall4).
-    [string] $Source
+    [string] $Source,
+
+    # Package: package out/BypassNat as it is, without building it again (the package test uses
+    # this, so the module the other tests load does not change under them).
+    [switch] $NoBuild
 )
 
 $ErrorActionPreference = 'Stop'
@@ -435,7 +439,11 @@ function Invoke-Bench {
 switch ($Task) {
     'Clean' { Remove-Item (Join-Path $Root 'out') -Recurse -Force -ErrorAction Ignore }
     'Build' { Invoke-Build }
-    'Package' { Invoke-Build; Invoke-Package }
+    'Package' {
+        if (-not $NoBuild) { Invoke-Build }
+        elseif (-not (Test-Path (Join-Path $Out 'BypassNat.psd1'))) { throw "-NoBuild: there is no $Out to package; run build.ps1 Build first." }
+        Invoke-Package
+    }
     'Demo' { Invoke-Build; Invoke-Demo }
     'Bench' { Invoke-Build; Invoke-Bench }
     'OpenWrtLab' { Invoke-OpenWrtLabBuild }

@@ -117,6 +117,7 @@ namespace BypassNat.Commands
             if ((plan.NeedsWrite || Persist) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
             ApplyResult result = applier.Apply(plan, Persist, Warn);
+            RecentForwards.Remember(router.Name, plan.Desired.Where(f => f.Enabled));
             result.ComputerName = router.Name;
             result.Duration = _clock.Elapsed;
             if (result.PreviousPublicAddress != null)

@@ -76,6 +76,7 @@ namespace BypassNat.Commands
             if (list.Length == 0) list = "  (no forwards)";
             if (!Confirm($"{router.Name}: every BypassNat forward, its chains or table, and anything -Persist installed\n{list}\n", "Remove")) return;
             IReadOnlyList<BypassForward> removed = applier.RemoveAll();
+            RecentForwards.Remember(router.Name, new BypassForward[0]);
             Verbose($"Removed {removed.Count} forward(s) and BypassNat's rules from {router.Name}.");
             if (PassThru) foreach (BypassForward forward in removed) Emit(forward);
         }
@@ -91,6 +92,7 @@ namespace BypassNat.Commands
             ApplyPlan plan = applier.Plan(remaining);
             if (!Confirm($"{router.Name} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
             applier.Apply(plan, persist: false, Warn);
+            RecentForwards.Remember(router.Name, remaining.Where(f => f.Enabled));
             if (PassThru) foreach (BypassForward forward in doomed) Emit(forward);
         }
     }

@@ -1,8 +1,9 @@
-# build.ps1 Package makes a .nupkg that PSResourceGet installs from a local file repository; the
+# build.ps1 Package (-NoBuild: of the module already built) makes a .nupkg that PSResourceGet installs from a local file repository; the
 # installed module imports by name from a clean module path and works there. No lab needed.
 BeforeAll {
     $script:Root = Resolve-Path (Join-Path $PSScriptRoot '../..')
-    $build = & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'build.ps1') Package 2>&1
+    # The module the other tests use (build.ps1 PesterTest built it), packaged as it is.
+    $build = & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'build.ps1') Package -NoBuild 2>&1
     $script:Nupkg = Get-ChildItem (Join-Path $Root 'out/package') -Filter 'BypassNat.*.nupkg' -ErrorAction Ignore
     if (-not $Nupkg) { throw "build.ps1 Package made no package: $build" }
     $script:Repository = 'BypassNatTest' + [guid]::NewGuid().ToString('N').Substring(0, 8)

@@ -61,7 +61,7 @@ Describe 'Verbose and debug output' {
 
 Describe 'Tab completion of -Name' {
     It 'offers the names this session read from the router, and nothing before any read (no connection of its own)' {
-        $run = Invoke-AsAdmin $Lab {
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } {
             $ssh = $Lab.Ssh
             $line = 'Get-BypassForward -ComputerName 192.0.2.2 -Name '
             'before=' + ((TabExpansion2 $line $line.Length).CompletionMatches.CompletionText -join ',')
@@ -71,9 +71,15 @@ Describe 'Tab completion of -Name' {
             'remove=' + ((TabExpansion2 $line $line.Length).CompletionMatches.CompletionText -join ',')
             $line = 'Test-BypassForward -ComputerName 192.0.2.99 -Name '
             'other=' + ((TabExpansion2 $line $line.Length).CompletionMatches.CompletionText -join ',')
+            # A removal and an apply change what the router holds, and so what completion offers.
+            $line = 'Get-BypassForward -ComputerName 192.0.2.2 -Name '
+            Remove-BypassForward game @ssh -Confirm:$false
+            'removed=' + ((TabExpansion2 $line $line.Length).CompletionMatches.CompletionText -join ',')
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh | Out-Null
+            'applied=' + ((TabExpansion2 $line $line.Length).CompletionMatches.CompletionText -join ',')
         }
         $run.Errors | Should -BeNullOrEmpty
-        $run.Output | Should -Be @('before=', 'after=game,voip,web', 'remove=web', 'other=')
+        $run.Output | Should -Be @('before=', 'after=game,voip,web', 'remove=web', 'other=', 'removed=voip,web', 'applied=game,voip,web')
     }
 }
 
