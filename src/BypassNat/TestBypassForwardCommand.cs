@@ -54,7 +54,7 @@ namespace BypassNat.Commands
                 if (Routers.Count > 1 && Role == RouterRole.Bypass)
                     desired = _desired.Where(f => applier.Addresses.Owns(f.BypassAddress)).ToList();
 
-                IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Hop.Project(desired), applier.ReadState());
+                IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Project(desired), applier.ReadState());
                 Interlocked.Add(ref drifting, drift.Count);
                 if (!Quiet) foreach (ForwardDrift item in drift) Emit(item);
             });
