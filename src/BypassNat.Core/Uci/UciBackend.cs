@@ -42,8 +42,9 @@ namespace BypassNat.Uci
 
         public BackendKind Kind => BackendKind.Uci;
 
-        public string WanZone { get; }
-        public string LanZone { get; }
+        /// <summary>The firewall zones the redirects go from and to (OpenWrt's defaults: wan, lan).</summary>
+        public string WanZone { get; set; }
+        public string LanZone { get; set; }
 
         /// <summary>
         /// The address firewall4's reflection answers on (the WAN interface's first address, as
