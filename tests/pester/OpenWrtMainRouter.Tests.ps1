@@ -154,7 +154,8 @@ fw4 reload" | Out-Null
         $result = $run.Output | Where-Object { $_.PSObject.Properties['Persisted'] }
         $result.Persisted | Should -Be 'uci'
         $result.Changed | Should -BeFalse
-        $run.Output | Where-Object { $_.Message -match 'UCI redirects in /etc/config/firewall, which is its persistent config' } | Should -Not -BeNullOrEmpty
+        $verbose = $run.Output | ForEach-Object { if ($_.PSObject.Properties.Name -contains 'Message') { $_.Message } else { "$_" } }
+        $verbose -match 'UCI redirects in /etc/config/firewall, which is its persistent config' | Should -Not -BeNullOrEmpty
         Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall' | Should -Be $before
         Invoke-LabRouter $Lab -Main 'ls -d /etc/bypassnat-main 2>/dev/null; nft list tables' | Where-Object { $_ -match 'bypassnat' } | Should -BeNullOrEmpty
     }
