@@ -112,9 +112,12 @@ namespace BypassNat.Commands
 
             ApplyPlan plan = applier.Plan(desired);
             string change = plan.Describe();
-            if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
+            bool uci = applier.Choice.Backend.Kind == BackendKind.Uci;
+            if (Persist && uci)
+                Verbose($"-Persist: {router.Name} holds the forwards as UCI redirects in /etc/config/firewall, which is its persistent config: firewall4 renders them at boot and on every reload, so nothing more is installed.");
+            else if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
             Verbose($"Plan for {router.Name} ({Role} hop):\n" + change);
-            if ((plan.NeedsWrite || Persist) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
+            if ((plan.NeedsWrite || (Persist && !uci)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
             ApplyResult result = applier.Apply(plan, Persist, Warn);
             RecentForwards.Remember(router.Name, plan.Desired.Where(f => f.Enabled));

@@ -42,6 +42,16 @@ namespace BypassNat.Commands
         [ValidateNotNullOrEmpty]
         public string WanInterface { get; set; }
 
+        /// <summary>With -Role Main on OpenWrt (UCI redirects): the firewall zone the forwards come in from; wan by default.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string WanZone { get; set; }
+
+        /// <summary>With -Role Main on OpenWrt (UCI redirects): the firewall zone the bypass router is in; lan by default.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string LanZone { get; set; }
+
         private readonly Dictionary<RouterTarget, RouterSession> _connections = new Dictionary<RouterTarget, RouterSession>();
 
         protected sealed override void ProcessRecord()
@@ -220,6 +230,18 @@ namespace BypassNat.Commands
             ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
             applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
             Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
+            if (applier.Choice.Backend is Uci.UciBackend uci)
+            {
+                uci.WanZone = WanZone ?? uci.WanZone;
+                uci.LanZone = LanZone ?? uci.LanZone;
+            }
+            else if (WanZone != null || LanZone != null)
+            {
+                throw new BypassNatException("BypassNat.ZoneNotUci", FailureKind.InvalidData,
+                    $"-WanZone and -LanZone are for an OpenWrt main router's UCI redirects (-Role Main, backend Uci); {router.Name} uses {applier.Choice.Backend.Kind}. Nothing was changed.",
+                    router.Name);
+            }
+
             if (Role == RouterRole.Main) Verbose($"{router.Name} is the main router; WAN interface: {applier.ExpectedWanInterface ?? "unknown (no default route)"}.");
             return applier;
         }

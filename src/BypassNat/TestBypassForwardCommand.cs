@@ -60,7 +60,7 @@ namespace BypassNat.Commands
                 if (Routers.Count > 1 && Role == RouterRole.Bypass)
                     desired = _desired.Where(f => applier.Addresses.Owns(f.BypassAddress)).ToList();
 
-                IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Hop.Project(desired), applier.ReadState());
+                IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Project(desired), applier.ReadState());
                 if (Name != null)
                 {
                     // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.

@@ -1,6 +1,6 @@
 # The main router's half on OpenWrt: forwards as UCI `config redirect` sections that firewall4 renders
-# and LuCI shows, written by BypassNat's UCI core (BypassNat.Uci.UciRedirectApplier, which -Role Main
-# will call) over Dropbear, with both routers built from OpenWrt's code. Needs `build.ps1 OpenWrtLab`;
+# and LuCI shows, written by the cmdlets with -Role Main (backend Uci, picked by Auto on OpenWrt) over
+# Dropbear, with both routers built from OpenWrt's code. Needs `build.ps1 OpenWrtLab`;
 # without its cache every test here is reported as skipped, with the reason.
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
@@ -17,22 +17,19 @@ web,Tcp,8080,192.0.2.2,192.0.2.20,80
 game,Udp,9000,192.0.2.2,192.0.2.20,
 voip-hq,TcpUdp,9001-9002,192.0.2.2,192.0.2.20,
 '@
+    # web with a public address (firewall4's reflection), and game as it was.
+    $script:ReflectedCsv = @'
+Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort,PublicAddress
+web,Tcp,8080,192.0.2.2,192.0.2.20,80,203.0.113.1
+game,Udp,9000,192.0.2.2,192.0.2.20,,
+'@
 
-    # Drives the UCI core on the main router from the admin workstation: $Params.Csv (forwards) and
-    # $Params.Zone (the LAN zone) in, the result or the error out.
-    function Invoke-MainApply([string] $CsvText, [string] $Zone = 'lan') {
-        Invoke-AsAdmin $Lab -Params @{ Csv = $CsvText; Zone = $Zone } {
-            $settings = [BypassNat.Ssh.SshSettings]::new()
-            $settings.ComputerName = $Lab.MainSsh.ComputerName
-            $settings.KeyFile = $Lab.MainSsh.KeyFile
-            $settings.KnownHostsFile = $Lab.MainSsh.KnownHostsFile
-            $forwards = [BypassNat.BypassForward[]]@($Params.Csv | ConvertFrom-Csv | New-BypassForward)
-            $session = [BypassNat.Ssh.RouterSession]::Open($settings)
-            try {
-                $applier = [BypassNat.Uci.UciRedirectApplier]::new($session)
-                try { $applier.Apply($forwards, 'wan', $Params.Zone) }
-                catch { [pscustomobject]@{ ErrorId = $_.Exception.InnerException.ErrorId; Message = $_.Exception.InnerException.Message } }
-            } finally { $session.Dispose() }
+    # Applies $CsvText to the main router with the cmdlet, from the admin workstation; $Extra are more
+    # parameters (-LanZone, -WhatIf, -Persist). Returns Output/Errors/Warnings as Invoke-AsAdmin does.
+    function Invoke-MainApply([string] $CsvText, [hashtable] $Extra = @{}) {
+        Invoke-AsAdmin $Lab -Params @{ Csv = $CsvText; Extra = $Extra } {
+            $ssh = $Lab.MainSsh; $extra = $Params.Extra
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh @extra
         }
     }
 
@@ -89,7 +86,9 @@ fw4 reload" | Out-Null
         $run = Invoke-MainApply $Csv
         $run.Errors | Should -BeNullOrEmpty
         $run.Output[0].Changed | Should -BeTrue
-        $run.Output[0].Added | Should -Be @('web', 'game', 'voip-hq')
+        $run.Output[0].Role | Should -Be 'Main'
+        $run.Output[0].Backend | Should -Be 'Uci'
+        @($run.Output[0].Added | Sort-Object) | Should -Be @('game', 'voip-hq', 'web')
         Invoke-LabRouter $Lab -Main 'uci show firewall.bypassnat_web' | Should -Be @(
             'firewall.bypassnat_web=redirect'
             "firewall.bypassnat_web.name='web'"
@@ -110,12 +109,55 @@ fw4 reload" | Out-Null
         Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9001 | Should -Be 'device udp 9001 peer 203.0.113.10'
     }
 
+    It 'Get-BypassForward reads the redirects back as forwards, and Test-BypassForward compares them' {
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } {
+            $ssh = $Lab.MainSsh
+            Get-BypassForward @ssh | Sort-Object Name | ForEach-Object { "$($_.Name) $($_.Protocol) $($_.ExternalPort) $($_.BypassAddress):$($_.BypassPort) $($_.InternalAddress):$($_.InternalPort)" }
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh -Quiet
+            $Params.Csv | ConvertFrom-Csv | Where-Object Name -ne 'game' | New-BypassForward | Test-BypassForward @ssh | ForEach-Object { "$($_.Kind) $($_.Name)" }
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        # The main router's "internal" side is the bypass router, as with the nftables main hop.
+        $run.Output | Should -Be @(
+            'game Udp 9000 192.0.2.2:9000 192.0.2.2:9000'
+            'voip-hq TcpUdp 9001-9002 192.0.2.2:9001-9002 192.0.2.2:9001-9002'
+            'web Tcp 8080 192.0.2.2:8080 192.0.2.2:8080'
+            $true
+            'Unexpected game')
+    }
+
     It 'writes nothing when the router already holds the set' {
         $before = Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall'
         $run = Invoke-MainApply $Csv
         $run.Errors | Should -BeNullOrEmpty
         $run.Output[0].Changed | Should -BeFalse
         Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall' | Should -Be $before
+    }
+
+    It '-WhatIf shows the plan and changes nothing' {
+        $before = Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall'
+        $run = Invoke-MainApply (($Csv -split "`n" | Where-Object { $_ -notmatch '^web,' }) -join "`n") @{ WhatIf = $true }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -BeNullOrEmpty
+        ($run.Console -join "`n") | Should -Match 'remove +web'
+        Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall' | Should -Be $before
+    }
+
+    It '-Persist: the UCI config is itself persistent, so nothing more is installed' {
+        $before = Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall'
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } {
+            $ssh = $Lab.MainSsh
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -Persist -Verbose 4>&1
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Warnings | Should -BeNullOrEmpty
+        $result = $run.Output | Where-Object { $_.PSObject.Properties['Persisted'] }
+        $result.Persisted | Should -Be 'uci'
+        $result.Changed | Should -BeFalse
+        $verbose = $run.Output | ForEach-Object { if ($_.PSObject.Properties.Name -contains 'Message') { $_.Message } else { "$_" } }
+        $verbose -match 'UCI redirects in /etc/config/firewall, which is its persistent config' | Should -Not -BeNullOrEmpty
+        Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall; stat -c %Y.%i /etc/config/firewall' | Should -Be $before
+        Invoke-LabRouter $Lab -Main 'ls -d /etc/bypassnat-main 2>/dev/null; nft list tables' | Where-Object { $_ -match 'bypassnat' } | Should -BeNullOrEmpty
     }
 
     It 'removing a row removes its section, and only that' {
@@ -132,10 +174,11 @@ fw4 reload" | Out-Null
     It 'a change firewall4 does not take is rolled back: the previous config is restored and loaded' {
         $config = Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall'
         $rendered = Get-Rendered
-        $run = Invoke-MainApply $Csv -Zone 'nosuchzone'
-        $run.Output[0].ErrorId | Should -Be 'BypassNat.FirewallRefused'
-        $run.Output[0].Message | Should -Match 'firewall4 did not render the redirect\(s\) web game voip-hq'
-        $run.Output[0].Message | Should -Match 'rolled back: the previous firewall config is restored and loaded\. It keeps the forwards it had\.'
+        $run = Invoke-MainApply $Csv @{ LanZone = 'nosuchzone' }
+        $run.Output | Should -BeNullOrEmpty
+        $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.FirewallRefused'
+        $run.Errors[0].Message | Should -Match 'firewall4 did not render the redirect\(s\) web game voip-hq'
+        $run.Errors[0].Message | Should -Match 'rolled back: the previous firewall config is restored and loaded\. It keeps the forwards it had\.'
         Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall' | Should -Be $config
         Invoke-LabRouter $Lab -Main 'uci changes' | Should -BeNullOrEmpty
         Get-Rendered | Should -Be $rendered
@@ -147,8 +190,9 @@ fw4 reload" | Out-Null
         try {
             $config = Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall'
             $run = Invoke-MainApply $Csv
-            $run.Output[0].ErrorId | Should -Be 'BypassNat.UncommittedChanges'
-            $run.Output[0].Message | Should -Match 'was not changed: .*uncommitted changes.* It keeps the forwards it had\.'
+            $run.Output | Should -BeNullOrEmpty
+            $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.UncommittedChanges'
+            $run.Errors[0].Message | Should -Match 'was not changed: .*uncommitted changes.* It keeps the forwards it had\.'
             Invoke-LabRouter $Lab -Main 'cat /etc/config/firewall' | Should -Be $config
             Invoke-LabRouter $Lab -Main 'uci changes firewall' | Should -Be "firewall.wan.mtu_fix='0'"
         } finally {
@@ -157,9 +201,11 @@ fw4 reload" | Out-Null
     }
 
     It 'a forward with a public address gets firewall4''s NAT reflection: the main router''s LAN clients reach it at that address' {
-        $run = Invoke-MainApply "Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort,PublicAddress`nweb,Tcp,8080,192.0.2.2,192.0.2.20,80,203.0.113.1"
+        $run = Invoke-MainApply $ReflectedCsv
         $run.Errors | Should -BeNullOrEmpty
         $run.Output[0].Modified | Should -Be @('web')
+        $run.Output[0].Removed | Should -Be @('voip-hq')
+        $run.Output[0].PublicAddress | Should -Be '203.0.113.1'
         Invoke-LabRouter $Lab -Main 'uci get firewall.bypassnat_web.reflection' | Should -Be '1'
         Get-Rendered | Where-Object { $_ -match 'ip daddr 203\.0\.113\.1 tcp dport 8080 dnat ip to 192\.0\.2\.2:8080 comment "!fw4: web \(reflection\)"' } | Should -Not -BeNullOrEmpty
         # A LAN client whose gateway is the main router (the lab's client uses the bypass router).
@@ -173,11 +219,28 @@ fw4 reload" | Out-Null
         Get-UserConfig | Should -Be $UserConfig
     }
 
-    It 'an empty set removes every BypassNat section and leaves the user''s config as it was' {
-        $run = Invoke-MainApply 'Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort'
+    It 'Remove-BypassForward -Name removes that forward''s section, and only that' {
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $ReflectedCsv } {
+            $ssh = $Lab.MainSsh
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh -Quiet
+            Remove-BypassForward @ssh -Name game -Confirm:$false -PassThru | ForEach-Object Name
+            Get-BypassForward @ssh | ForEach-Object { "$($_.Name) $($_.PublicAddress)" }
+        }
         $run.Errors | Should -BeNullOrEmpty
-        $run.Output[0].Removed | Should -Be @('web')
+        $run.Output | Should -Be @($true, 'game', 'web 203.0.113.1')
+        Invoke-LabRouter $Lab -Main 'uci -q get firewall.bypassnat_game || echo gone' | Should -Be 'gone'
+        Invoke-LabRouter $Lab -Main 'uci get firewall.bypassnat_web.reflection' | Should -Be '1'
+        Get-Rendered | Where-Object { $_ -match '!fw4: game"' } | Should -BeNullOrEmpty
+        Get-UserConfig | Should -Be $UserConfig
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+    }
+
+    It 'Remove-BypassForward -All removes every BypassNat section and leaves the user''s config as it was' {
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.MainSsh; Remove-BypassForward @ssh -All -Confirm:$false -PassThru | ForEach-Object Name }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -Be @('web')
         Invoke-LabRouter $Lab -Main 'uci show firewall' | Where-Object { $_ -match 'bypassnat' } | Should -BeNullOrEmpty
+        Invoke-LabRouter $Lab -Main 'uci changes' | Should -BeNullOrEmpty
         Get-UserConfig | Should -Be $UserConfig
         Get-Rendered | Where-Object { $_ -notmatch '!fw4: users own ssh' } | Should -BeNullOrEmpty
     }

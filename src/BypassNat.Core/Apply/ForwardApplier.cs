@@ -66,10 +66,21 @@ namespace BypassNat.Apply
                 }
             }
 
-            return new ForwardApplier(session, BackendSelector.Choose(session, requested, hop, expected), hop, wanInterface)
+            var applier = new ForwardApplier(session, BackendSelector.Choose(session, requested, hop, expected), hop, wanInterface)
             {
                 _addresses = probe._addresses, _context = probe._context, ExpectedWanInterface = expected,
             };
+            // firewall4's reflection answers on the WAN's own address: that is the public address a UCI redirect holds.
+            if (applier.Choice.Backend is Uci.UciBackend uci && probe._context != null && probe._context.WanAddresses.Count > 0)
+                uci.ReflectionAddress = probe._context.WanAddresses[0];
+            return applier;
+        }
+
+        /// <summary>The forwards in the shape this router holds them (the main hop's projection; for UCI redirects also no comment).</summary>
+        public List<BypassForward> Project(IEnumerable<BypassForward> forwards)
+        {
+            List<BypassForward> projected = Hop.Project(forwards);
+            return Choice?.Backend is Uci.UciBackend uci ? projected.Select(uci.Shape).ToList() : projected;
         }
 
         /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
@@ -94,7 +105,7 @@ namespace BypassNat.Apply
             ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, _session.Settings.Endpoint, sshGuard ? _session.Addresses : null, sshPort);
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(Hop.Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
+            new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
 
         /// <summary>Told of every state read from the router (the cmdlets remember the names for tab completion).</summary>
         public Action<RouterState> Observed { get; set; }
@@ -119,6 +130,7 @@ namespace BypassNat.Apply
         /// </summary>
         public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
         {
+            if (Choice.Backend.Kind == BackendKind.Uci) return ApplyUci(plan, persist, warn);
             string persisted = null;
             var installer = new PersistenceInstaller(_session, Hop);
             // Whether an earlier -Persist installed this hop: a failed save must put back exactly that.
@@ -161,6 +173,19 @@ namespace BypassNat.Apply
             }
 
             result.Persisted = persisted;
+            result.SshCommands = _session.CommandsRun;
+            return result;
+        }
+
+        /// <summary>
+        /// UCI redirects are the router's own persistent config: no saved set, no hooks. Refusals come
+        /// from <see cref="Uci.UciRedirectApplier"/> with what the router holds (kept, or rolled back).
+        /// </summary>
+        private ApplyResult ApplyUci(ApplyPlan plan, bool persist, Action<string> warn)
+        {
+            string unused = null;
+            ApplyResult result = ApplyRules(plan, false, null, ref unused, warn);
+            if (persist) result.Persisted = "uci";
             result.SshCommands = _session.CommandsRun;
             return result;
         }
@@ -236,9 +261,12 @@ namespace BypassNat.Apply
             }
             else
             {
-                IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
-                foreach (string warning in saveWarnings) warn(warning);
+                if (installer != null)
+                {
+                    IReadOnlyList<string> saveWarnings = null;
+                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
+                    foreach (string warning in saveWarnings) warn(warning);
+                }
 
                 result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
                 foreach (string warning in warnings) warn(warning);

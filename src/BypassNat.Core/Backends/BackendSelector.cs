@@ -42,6 +42,10 @@ namespace BypassNat.Backends
             "  echo \"iptables=$(iptables --version 2>/dev/null | head -n 1)\"\n" +
             (owned ? "  " + p + "iptables-save -t nat 2>/dev/null | grep -q '^:" + hop.IptablesPrerouting + " ' && echo iptables-owned=yes\n" : "") +
             "fi\n" +
+            // An OpenWrt main router with firewall4 and uci holds its forwards as UCI redirects.
+            (hop.Role == RouterRole.Main
+                ? "if [ -f /etc/openwrt_release ] && command -v uci >/dev/null 2>&1 && command -v fw4 >/dev/null 2>&1; then echo openwrt-uci=yes; fi\n"
+                : "") +
             "exit 0\n";
 
         /// <summary>Picks the hop's backend from what <see cref="ProbeScript"/> printed.</summary>
@@ -58,8 +62,16 @@ namespace BypassNat.Backends
             string found = Describe(facts);
             IRouterBackend nft = hop.Backend(BackendKind.Nftables, wanInterface), iptables = hop.Backend(BackendKind.Iptables, wanInterface);
 
+            bool hasUci = facts.ContainsKey("openwrt-uci");
+            if (requested == BackendKind.Uci && hop.Role != RouterRole.Main)
+                throw new BypassNatException("BypassNat.UciNotForBypass", FailureKind.InvalidData,
+                    "-Backend Uci is for the main router (-Role Main): the bypass router's forwards live in its own nftables table or iptables chains. Nothing was changed.",
+                    session.Settings.Endpoint);
             switch (requested)
             {
+                case BackendKind.Uci:
+                    if (!hasUci) throw Missing(session, "OpenWrt firewall4 with uci (/etc/openwrt_release, uci, fw4)", found);
+                    return new BackendChoice(hop.Backend(BackendKind.Uci), hasNft ? nft : null, $"Uci (as requested; OpenWrt with firewall4; {found})");
                 case BackendKind.Nftables:
                     if (!hasNft) throw Missing(session, "nft (nftables)", found);
                     return new BackendChoice(nft, hasIptables ? iptables : null, $"Nftables (as requested; {found})");
@@ -72,6 +84,8 @@ namespace BypassNat.Backends
                 return new BackendChoice(nft, hasIptables ? iptables : null, $"Nftables (auto: BypassNat's table is there; {found})");
             if (facts.ContainsKey("iptables-owned"))
                 return new BackendChoice(iptables, hasNft ? nft : null, $"Iptables (auto: BypassNat's chains are there; {found})");
+            if (hasUci)
+                return new BackendChoice(hop.Backend(BackendKind.Uci), hasNft ? nft : null, $"Uci (auto: OpenWrt with firewall4; {found})");
             if (nftUsable)
                 return new BackendChoice(nft, hasIptables ? iptables : null, $"Nftables (auto: nft works; {found})");
             if (hasIptables)

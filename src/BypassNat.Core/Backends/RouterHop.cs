@@ -54,6 +54,7 @@ namespace BypassNat.Backends
 
         public IRouterBackend Backend(BackendKind kind, string wanInterface = null)
         {
+            if (Role == RouterRole.Main && kind == BackendKind.Uci) return new Uci.UciBackend();
             if (Role == RouterRole.Main)
                 return kind == BackendKind.Nftables ? new MainNftablesBackend(wanInterface) : (IRouterBackend)new MainIptablesBackend(wanInterface);
             return kind == BackendKind.Nftables ? new NftablesBackend() : (IRouterBackend)new IptablesBackend();

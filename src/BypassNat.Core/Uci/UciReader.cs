@@ -37,14 +37,14 @@ namespace BypassNat.Uci
                 Match section = SectionLine.Match(line);
                 if (section.Success)
                 {
-                    if (!UciSectionName.IsOwned(section.Groups[1].Value)) continue;
+                    if (!Owned(section.Groups[1].Value)) continue;
                     types[section.Groups[1].Value] = section.Groups[2].Value;
                     order.Add(section.Groups[1].Value);
                     continue;
                 }
 
                 Match option = OptionLine.Match(line);
-                if (!option.Success || !UciSectionName.IsOwned(option.Groups[1].Value)) continue;
+                if (!option.Success || !Owned(option.Groups[1].Value)) continue;
                 if (!options.TryGetValue(option.Groups[1].Value, out Dictionary<string, string> values))
                     options[option.Groups[1].Value] = values = new Dictionary<string, string>(StringComparer.Ordinal);
                 values[option.Groups[2].Value] = Unquote(option.Groups[3].Value);
@@ -62,6 +62,11 @@ namespace BypassNat.Uci
 
             return new UciState(redirects, strays);
         }
+
+        // The main hop's -Persist include (bypassnat__main) shares the prefix but is not a redirect:
+        // an apply of the redirects must leave it alone.
+        private static bool Owned(string section) =>
+            UciSectionName.IsOwned(section) && section != Backends.RouterHop.Main.UciSection;
 
         /// <summary>
         /// <c>uci show</c> quotes a value in single quotes, writing a quote inside it as <c>'\''</c>; a list
