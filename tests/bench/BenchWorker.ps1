@@ -82,7 +82,9 @@ function Get-Commands($Result) { if ($Result.PSObject.Properties['SshCommands'])
 $times = foreach ($i in 1..$p.FloorReps) { (Measure-Seconds { & ssh @openssh true; if ($LASTEXITCODE) { throw "ssh true failed" } }).Seconds }
 Add-Row 'floor: OpenSSH ssh ... true' '' $times
 $sshnet = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Renci.SshNet' }
-if (-not $sshnet) { $sshnet = [Reflection.Assembly]::LoadFrom((Join-Path $p.ModulePath 'Renci.SshNet.dll')) }
+# The module keeps SSH.NET in its dependencies/ folder (loaded in its own context); the floor row loads
+# that same file here.
+if (-not $sshnet) { $sshnet = [Reflection.Assembly]::LoadFrom((Join-Path $p.ModulePath 'dependencies/Renci.SshNet.dll')) }
 $keyFile = [Activator]::CreateInstance($sshnet.GetType('Renci.SshNet.PrivateKeyFile'), [object[]]@($p.KeyFile))
 $keys = [Array]::CreateInstance($sshnet.GetType('Renci.SshNet.IPrivateKeySource'), 1)
 $keys[0] = $keyFile
