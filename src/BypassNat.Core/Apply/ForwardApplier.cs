@@ -290,9 +290,11 @@ namespace BypassNat.Apply
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
             script.Add("read-back", backend.ReadScript(p));
-            CommandResult whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
+            // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
+            CommandResult whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation);
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
+            foreach (string warning in RouterScript.Warnings(whole)) warn(warning);
 
             if (save)
             {
