@@ -93,10 +93,10 @@ Describe 'Writers that overlap on one router' {
         # Another writer, as the router sees one: the lock held through a file descriptor, and its description beside it.
         $script:HolderPid = (Invoke-LabRouter $Lab @'
 echo 'pid 4242 since now: the Concurrency test, holding the lock' > /run/bypassnat/holder
-sh -c 'exec 9</run/bypassnat/lock; flock -n 9 || exit 1; exec sleep 300' >/dev/null 2>&1 &
+sh -c 'exec 9</run/bypassnat/lock; flock -w 20 9 || exit 1; exec sleep 300' >/dev/null 2>&1 &
 echo $!
 i=0; while flock -n /run/bypassnat/lock true && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-'@ | Select-Object -First 1).Trim()
+'@ | Select-Object -Last 1).Trim()
         Invoke-LabRouter $Lab 'flock -n /run/bypassnat/lock true && echo free || echo held' | Should -Be 'held'
 
         $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Sets[9] } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -LockTimeout 2 }

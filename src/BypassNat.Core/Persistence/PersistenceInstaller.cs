@@ -187,7 +187,7 @@ namespace BypassNat.Persistence
         /// </summary>
         private static string RestoreLock =>
             RouterLock.DirectoryScript.Replace("bypassnat_lockdir", "lockdir") +
-            "restored() { (umask 0; printf 'restore-%s-%s\\n' \"$$\" \"$(date +%s)\" > \"$lockdir/generation\"; echo \"pid $$: restore.sh $1\" > \"$lockdir/holder\") 2>/dev/null || true; }\n" +
+            "restored() { (umask 0; printf 'restore-%s-%s\\n' \"$$\" \"$(date +%s)\" > \"$lockdir/generation\"; echo \"pid $$: BypassNat's restore.sh\" > \"$lockdir/holder\") 2>/dev/null || true; }\n" +
             "if command -v flock >/dev/null 2>&1 && { [ -d \"$lockdir\" ] || mkdir -p \"$lockdir\"; } 2>/dev/null \\\n" +
             "   && { [ -f \"$lockdir/lock\" ] || (umask 0; : >> \"$lockdir/lock\"); } 2>/dev/null && [ -r \"$lockdir/lock\" ]; then\n" +
             "  exec 9<\"$lockdir/lock\"\n" +
