@@ -101,7 +101,9 @@ i=0; while flock -n /run/bypassnat/lock true && [ $i -lt 100 ]; do sleep 0.1; i=
 '@ | Select-Object -Last 1).Trim()
         Invoke-LabRouter $Lab 'flock -n /run/bypassnat/lock true && echo free || echo held' | Should -Be 'held'
 
-        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Sets[9] } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -LockTimeout 2 }
+        # A set the router cannot already hold (whichever set the first test left), so the apply must write.
+        $other = "Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort`nbusy,Tcp,29999,192.0.2.2,192.0.2.20,80"
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $other } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -LockTimeout 2 }
         $run.Output | Should -BeNullOrEmpty
         $run.Errors.Count | Should -Be 1
         $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.RouterBusy'
