@@ -37,6 +37,14 @@ namespace BypassNat.Commands
         [ValidateNotNullOrEmpty]
         public string PublicAddress { get; set; }
 
+        /// <summary>
+        /// Seconds to wait for the router-side lock when another BypassNat writer holds it; then the
+        /// apply fails with BypassNat.RouterBusy, naming the holder, and changes nothing.
+        /// </summary>
+        [Parameter]
+        [ValidateRange(0, 3600)]
+        public int LockTimeout { get; set; } = RouterLock.DefaultTimeoutSeconds;
+
         /// <summary>Apply even a forward that would capture the SSH port of this session.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
@@ -103,6 +111,7 @@ namespace BypassNat.Commands
 
         private void Apply(RouterTarget router, RouterSession session, List<BypassForward> desired)
         {
+            session.LockTimeoutSeconds = LockTimeout;
             ForwardApplier applier = Applier(router, session);
             var misplaced = new List<ForwardIssue>();
             if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)

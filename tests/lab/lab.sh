@@ -231,7 +231,8 @@ KbdInteractiveAuthentication no
 PermitEmptyPasswords no
 CONF
   # The router gets a private copy of /etc (its sshd, and every command run over SSH, live in a
-  # mount namespace of their own), so what BypassNat installs there never touches this machine.
+  # mount namespace of their own), so what BypassNat installs there never touches this machine; the same
+  # for /run/bypassnat, where the router-side lock lives, so labs running at once never share a lock.
   cp -a /etc "$dir/etc"
   mkdir -p "$dir/etc/systemd/system"
   # A non-root admin who may run only the netfilter tools through sudo, without a password.
@@ -246,7 +247,7 @@ CONF
       > "$dir/etc/sudoers.d/bypassnat-lab"
     chmod 0440 "$dir/etc/sudoers.d/bypassnat-lab"
   fi
-  ns byp unshare --mount --propagation private sh -c 'mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
+  ns byp unshare --mount --propagation private sh -c 'mkdir -p "$1/run-etc" /run/bypassnat && chmod 0777 "$1/run-etc" && mount --bind "$1/run-etc" /run/bypassnat && mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 
   start_services "$@"
@@ -278,7 +279,7 @@ KbdInteractiveAuthentication no
 CONF
   cp -a /etc "$dir/etc-main"
   mkdir -p "$dir/etc-main/systemd/system"
-  ns main unshare --mount --propagation private sh -c 'mount --bind "$1/etc-main" /etc && exec /usr/sbin/sshd -f "$1/main_sshd_config"' sh "$dir" \
+  ns main unshare --mount --propagation private sh -c 'mkdir -p "$1/run-etc-main" /run/bypassnat && chmod 0777 "$1/run-etc-main" && mount --bind "$1/run-etc-main" /run/bypassnat && mount --bind "$1/etc-main" /etc && exec /usr/sbin/sshd -f "$1/main_sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
   wait_sshd main 192.0.2.1
 }
@@ -312,7 +313,7 @@ second_bypass() {
     -e '/host_rsa/d' -e "s#^PidFile .*#PidFile $dir/sshd2.pid#" "$dir/sshd_config" > "$dir/sshd2_config"
   cp -a /etc "$dir/etc2"
   mkdir -p "$dir/etc2/systemd/system"
-  ns byp2 unshare --mount --propagation private sh -c 'mount --bind "$1/etc2" /etc && exec /usr/sbin/sshd -f "$1/sshd2_config"' sh "$dir" \
+  ns byp2 unshare --mount --propagation private sh -c 'mkdir -p "$1/run-etc2" /run/bypassnat && chmod 0777 "$1/run-etc2" && mount --bind "$1/run-etc2" /run/bypassnat && mount --bind "$1/etc2" /etc && exec /usr/sbin/sshd -f "$1/sshd2_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
   wait_sshd byp2 192.0.2.3
 }

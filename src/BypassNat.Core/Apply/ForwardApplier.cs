@@ -332,7 +332,8 @@ namespace BypassNat.Apply
             CommandResult whole;
             try
             {
-                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool);
+                // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
+                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation);
             }
             catch (BypassNatException lost) when (save && lost.ErrorId == "BypassNat.ConnectionLost")
             {
@@ -344,6 +345,7 @@ namespace BypassNat.Apply
 
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
+            foreach (string warning in RouterScript.Warnings(whole)) warn(warning);
 
             if (save)
             {

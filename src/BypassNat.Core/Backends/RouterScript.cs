@@ -158,11 +158,11 @@ namespace BypassNat.Backends
         /// kernel takes a ruleset whole, so the router is on one side of the write or the other, and
         /// only a new look can tell which.
         /// </summary>
-        public static CommandResult RunChange(RouterSession session, string script, string tool)
+        public static CommandResult RunChange(RouterSession session, string script, string tool, string expectedGeneration = null)
         {
             try
             {
-                return session.Run(script);
+                return RouterLock.Run(session, script, "writing the rules (" + tool + ")", expectedGeneration);
             }
             catch (BypassNatException lost) when (lost.ErrorId == "BypassNat.ConnectionLost")
             {

@@ -41,7 +41,8 @@ namespace BypassNat.Backends
             var script = new SectionedScript()
                 .Add("probe", BackendSelector.ProbeScript(p, hop, owned: false))
                 .Add("addresses", RouterAddresses.Script)
-                .Add("persisted", new PersistenceInstaller(session, hop).InstalledScript);
+                .Add("persisted", new PersistenceInstaller(session, hop).InstalledScript)
+                .Add("generation", RouterLock.GenerationScript);
             // A backend whose tool is missing reads as empty; the probe says it is missing.
             script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Nftables).ReadScript(p));
             script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Iptables).ReadScript(p));
@@ -62,6 +63,12 @@ namespace BypassNat.Backends
         /// (also true when the survey could not tell: the save script checks again by itself).
         /// </summary>
         public bool Persisted => !_sections.TryGetValue("persisted", out CommandResult result) || result.Output.Contains("persisted=yes");
+
+        /// <summary>
+        /// The router-side lock's generation token as the survey read it, which the write checks under
+        /// the lock (<see cref="RouterLock"/>); null when it could not be read, and then nothing is checked.
+        /// </summary>
+        public string Generation => _sections.TryGetValue("generation", out CommandResult result) && result.Succeeded ? RouterLock.ParseGeneration(result.Output) : null;
 
         /// <summary>The router's addresses and default routes.</summary>
         public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, SectionedScript.Section(_sections, "addresses", _whole)));

@@ -41,7 +41,7 @@ namespace BypassNat.Iptables
             var state = (IptablesState)current;
             if (!state.Present) return;
             string restore = IptablesRenderer.RenderRemoval(state);
-            CommandResult result = session.Run(RouterScript.Wrap(Restore(session.Privileged, restore)));
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(Restore(session.Privileged, restore)), "removing the iptables rules");
             if (!result.Succeeded)
                 throw RouterScript.Failure(session, "remove BypassNat's chains (iptables-restore); nothing was removed", result, Tools);
         }

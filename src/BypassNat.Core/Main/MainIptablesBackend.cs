@@ -34,7 +34,7 @@ namespace BypassNat.Main
         {
             var state = (MainState)current;
             if (!state.Present) return;
-            CommandResult result = session.Run(RouterScript.Wrap(IptablesBackend.Restore(session.Privileged, MainIptablesRenderer.RenderRemoval(state))));
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(IptablesBackend.Restore(session.Privileged, MainIptablesRenderer.RenderRemoval(state))), "removing the main router's iptables rules");
             if (!result.Succeeded)
                 throw RouterScript.Failure(session, "remove the main router's chains (iptables-restore); nothing was removed", result, Tools);
         }

@@ -34,7 +34,7 @@ namespace BypassNat.Main
         public void Remove(RouterSession session, RouterState current)
         {
             if (!current.Present) return;
-            CommandResult result = session.Run(RouterScript.Wrap(NftLoad(session.Privileged, "delete table " + MainTable.Qualified + "\n")));
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(NftLoad(session.Privileged, "delete table " + MainTable.Qualified + "\n")), "removing the main router's nftables table");
             if (!result.Succeeded) throw RouterScript.Failure(session, "delete table " + MainTable.Qualified + " (nft)", result, Tools);
         }
 

@@ -49,7 +49,7 @@ namespace BypassNat.Nftables
         public void Remove(RouterSession session, RouterState current)
         {
             if (!current.Present) return;
-            CommandResult result = session.Run(RouterScript.Wrap(Load(session.Privileged, "delete table " + NftablesTable.Qualified + "\n")));
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(Load(session.Privileged, "delete table " + NftablesTable.Qualified + "\n")), "removing the nftables table");
             if (!result.Succeeded) throw RouterScript.Failure(session, "delete table ip bypassnat (nft)", result, Tools);
         }
 

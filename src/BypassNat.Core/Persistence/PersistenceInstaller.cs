@@ -41,7 +41,7 @@ namespace BypassNat.Persistence
         /// </summary>
         public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings)
         {
-            CommandResult result = _session.Run(RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install)));
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install)), "saving the forwards for boot (-Persist)");
             return Saved(result, out warnings);
         }
 
@@ -132,7 +132,7 @@ namespace BypassNat.Persistence
             script.Append($"{p}rm -f {SystemdDirectory}/{Unit}.service {SystemdDirectory}/{Unit}-watch.service {SystemdDirectory}/{Unit}-watch.timer\n");
             script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
             script.Append($"{p}rm -rf {Directory}\n");
-            CommandResult result = _session.Run(RouterScript.Wrap(script.ToString()));
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(script.ToString()), "removing what -Persist installed");
             if (result.ExitCode == OpenWrtHooks.PendingChanges)
                 throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
                     $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
@@ -157,8 +157,10 @@ namespace BypassNat.Persistence
             "# (after a reboot, or a proxy's iptables -t nat -F). Edit the forwards with BypassNat, not here.\n" +
             "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n" +
             $"dir={Directory}\n" +
+            RestoreLock +
             "if [ -f \"$dir/ruleset.nft\" ]; then\n" +
             $"  if [ \"$1\" = --if-missing ] && nft list table {_hop.NftTable} >/dev/null 2>&1; then exit 0; fi\n" +
+            "  restored\n" +
             "  exec nft -f \"$dir/ruleset.nft\"\n" +
             "fi\n" +
             "[ -f \"$dir/ruleset.iptables\" ] || exit 0\n" +
@@ -169,12 +171,36 @@ namespace BypassNat.Persistence
             $"   && [ \"$(count {_hop.IptablesPostrouting})\" = \"$(grep -c '^-A {_hop.IptablesPostrouting} ' \"$dir/ruleset.iptables\" || true)\" ]; then\n" +
             "  exit 0\n" +
             "fi\n" +
+            "restored\n" +
             "{\n" +
             "  cat \"$dir/ruleset.iptables\"\n" +
             $"  iptables -t nat -C PREROUTING -j {_hop.IptablesPrerouting} 2>/dev/null || echo '-I PREROUTING 1 -j {_hop.IptablesPrerouting}'\n" +
             $"  iptables -t nat -C POSTROUTING -j {_hop.IptablesPostrouting} 2>/dev/null || echo '-I POSTROUTING 1 -j {_hop.IptablesPostrouting}'\n" +
             "  echo COMMIT\n" +
             "} | iptables-restore --noflush --wait 10\n";
+
+        /// <summary>
+        /// The restore takes the same lock as every other writer (<see cref="RouterLock"/>), so a watcher
+        /// tick never lands inside an apply: with --if-missing it skips at once when the lock is held
+        /// (the writer leaves the forwards in place, and the next tick looks again); at boot it waits.
+        /// A restore replaces the generation token, so a write planned before it stops.
+        /// </summary>
+        private static string RestoreLock =>
+            RouterLock.DirectoryScript.Replace("bypassnat_lockdir", "lockdir") +
+            "restored() { (umask 0; printf 'restore-%s-%s\\n' \"$$\" \"$(date +%s)\" > \"$lockdir/generation\"; echo \"pid $$: BypassNat's restore.sh\" > \"$lockdir/holder\") 2>/dev/null || true; }\n" +
+            "if command -v flock >/dev/null 2>&1 && { [ -d \"$lockdir\" ] || mkdir -p \"$lockdir\"; } 2>/dev/null \\\n" +
+            "   && { [ -f \"$lockdir/lock\" ] || (umask 0; : >> \"$lockdir/lock\"); } 2>/dev/null && [ -r \"$lockdir/lock\" ]; then\n" +
+            "  exec 9<\"$lockdir/lock\"\n" +
+            "  if [ \"$1\" = --if-missing ]; then\n" +
+            "    flock -n 9 || exit 0\n" +
+            "  else\n" +
+            "    waited=0\n" +
+            "    until flock -n 9; do\n" +
+            $"      if [ \"$waited\" -ge {RouterLock.DefaultTimeoutSeconds} ]; then echo \"BypassNat: not restored, the forwards are being changed ($(cat \"$lockdir/holder\" 2>/dev/null))\" >&2; exit {RouterLock.BusyExitCode}; fi\n" +
+            "      sleep 1; waited=$((waited + 1))\n" +
+            "    done\n" +
+            "  fi\n" +
+            "fi\n";
 
         internal string BootUnit =>
             "[Unit]\n" +

@@ -129,6 +129,9 @@ namespace BypassNat.Ssh
         /// <summary>How many commands (SSH round trips) this session has run; an apply keeps it a small constant.</summary>
         public int CommandsRun { get; private set; }
 
+        /// <summary>How long a writing script waits for the router-side lock (<see cref="Backends.RouterLock"/>).</summary>
+        public int LockTimeoutSeconds { get; set; } = Backends.RouterLock.DefaultTimeoutSeconds;
+
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;
 
