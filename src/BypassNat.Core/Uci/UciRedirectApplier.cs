@@ -46,7 +46,9 @@ namespace BypassNat.Uci
             var result = new UciApplyResult();
             if (batch.Length == 0) return result;
 
-            CommandResult run = _session.Run(UciTransaction.Script(_session.Privileged, batch, desired.Where(r => r.Enabled).Select(r => r.Name)));
+            // Under the same router-side lock as every other BypassNat writer.
+            CommandResult run = RouterLock.Run(_session, UciTransaction.Script(_session.Privileged, batch, desired.Where(r => r.Enabled).Select(r => r.Name)),
+                "writing the main router's UCI redirects");
             if (!run.Succeeded) throw Failure(run);
             result.Warnings = RouterScript.Warnings(run);
 
