@@ -50,8 +50,7 @@ namespace BypassNat.SshNet
             catch (Exception e) when (e is SocketException || e is SshException || e is TimeoutException || e is IOException)
             {
                 client.Dispose();
-                throw new BypassNatException("BypassNat.ConnectionFailed", FailureKind.ConnectionError,
-                    $"Cannot connect to the router {settings.Endpoint} over SSH: {e.Message}", settings.Endpoint, e);
+                throw ConnectionFailure(settings, e);
             }
 
             IdentityMethod used = methods.OfType<IdentityMethod>().FirstOrDefault(m => m.Accepted);
@@ -66,6 +65,27 @@ namespace BypassNat.SshNet
         }
 
         // Offer only the listed key types, unless that would leave none.
+        /// <summary>
+        /// A failed connection as the error that says what to check: nothing listening (refused),
+        /// nothing answering (unreachable), or something else on the way.
+        /// </summary>
+        private static BypassNatException ConnectionFailure(SshSettings settings, Exception e)
+        {
+            SocketException socket = e as SocketException ?? e.InnerException as SocketException;
+            SocketError code = socket?.SocketErrorCode ?? SocketError.Success;
+            if (code == SocketError.ConnectionRefused)
+                return new BypassNatException("BypassNat.ConnectionRefused", FailureKind.ConnectionError,
+                    $"The router {settings.Endpoint} refused the SSH connection: nothing accepts connections on port {settings.Port} there. " +
+                    "Check that its SSH server (sshd or Dropbear) is running and that -Port is right. Nothing was changed.", settings.Endpoint, e);
+            if (code == SocketError.TimedOut || code == SocketError.HostUnreachable || code == SocketError.NetworkUnreachable || code == SocketError.HostDown
+                || e is SshOperationTimeoutException || e is TimeoutException)
+                return new BypassNatException("BypassNat.RouterUnreachable", FailureKind.ConnectionError,
+                    $"The router {settings.Endpoint} did not answer ({e.Message}). Check the address, that the router is up, and that nothing drops SSH on the way " +
+                    "(-ConnectTimeout sets how long to wait). Nothing was changed.", settings.Endpoint, e);
+            return new BypassNatException("BypassNat.ConnectionFailed", FailureKind.ConnectionError,
+                $"Cannot connect to the router {settings.Endpoint} over SSH: {e.Message}", settings.Endpoint, e);
+        }
+
         private static void LimitHostKeyAlgorithms(ConnectionInfo connection, IReadOnlyCollection<string> known)
         {
             if (known.Count == 0) return;

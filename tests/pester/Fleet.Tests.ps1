@@ -77,7 +77,7 @@ Describe 'Several routers at once' {
         $run.Output[0].ComputerName | Should -Be '192.0.2.2'
         @($run.Output[0].Added) | Should -Be @('extra')
         $run.Errors | Should -HaveCount 1
-        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConnectionFailed*'
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.RouterUnreachable*'
         $run.Errors[0].Target | Should -Be '192.0.2.9'
         Get-ForwardNames byp | Should -Be @('extra', 'web')
         (Invoke-FleetApply $Csv '192.0.2.2', '192.0.2.3').Errors | Should -BeNullOrEmpty
@@ -172,7 +172,7 @@ Describe 'Sessions' {
             "state=$($s.State)"
         }
         $run.Errors | Should -HaveCount 1
-        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConnectionFailed*'
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConnectionRefused*'
         $run.Errors[0].Target | Should -Be '192.0.2.3'
         $run.Errors[0].Message | Should -BeLike 'Session * to 192.0.2.3 lost its connection * and could not be reopened: *'
         $run.Output | Should -Be @('state=Broken')

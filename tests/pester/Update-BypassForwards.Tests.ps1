@@ -71,7 +71,7 @@ Describe 'Update-BypassForwards.ps1 as a scheduled job' {
         $run = Invoke-Scheduled $changed '192.0.2.2,192.0.2.9'
         $run.ExitCode | Should -Be 1
         @($run.Lines -match 'router=192\.0\.2\.2 role=bypass result=ok changed=True added=- removed=game ') | Should -HaveCount 1
-        @($run.Lines -match 'router=192\.0\.2\.9 role=bypass result=failed error=BypassNat.ConnectionFailed message=".*192\.0\.2\.9') | Should -HaveCount 1
+        @($run.Lines -match 'router=192\.0\.2\.9 role=bypass result=failed error=BypassNat.RouterUnreachable message=".*192\.0\.2\.9') | Should -HaveCount 1
         Get-ForwardNames byp | Should -Be @('web')
     }
     It 'applies the main router''s half too with -MainRouter, from the same CSV, and the double forward needs no hand-set rule' {
