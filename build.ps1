@@ -213,9 +213,10 @@ function Build-Help {
         [void]$xml.Append('<command:syntax>')
         foreach ($set in $command.ParameterSets) {
             [void]$xml.Append("<command:syntaxItem><maml:name>$($command.Name)</maml:name>")
-            # Positional parameters first, in position order, as PowerShell's own syntax lines show them.
+            # Positional parameters first, in position order, -WhatIf and -Confirm last, the rest as
+            # declared, as PowerShell's own syntax lines show them (-Stable: Sort-Object alone is not).
             $inSet = @($set.Parameters | Where-Object { $_.Name -notin $common -and $_.Name -in $visible.Name } |
-                    Sort-Object @{ e = { if ($_.Position -ge 0) { $_.Position } else { [int]::MaxValue } } })
+                    Sort-Object -Stable @{ e = { if ($_.Position -ge 0) { $_.Position } else { [int]::MaxValue } } }, @{ e = { $_.Name -in 'WhatIf', 'Confirm' } })
             foreach ($p in $inSet) { [void]$xml.Append((& $parameterXml $command.Parameters[$p.Name] $set.Name)) }
             [void]$xml.Append('</command:syntaxItem>')
         }
