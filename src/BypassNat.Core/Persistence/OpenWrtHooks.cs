@@ -109,7 +109,9 @@ namespace BypassNat.Persistence
             s.Append("      ").Append(warn).Append("enabled the cron service (/etc/init.d/cron enable), which was disabled; Remove-BypassForward -All disables it again' >&2\n");
             s.Append("    fi\n");
             // crond reads the crontab again on a restart; it also starts a cron that was not running.
-            s.Append($"    {p}/etc/init.d/cron restart >/dev/null 2>&1 || {{ echo 'the cron service did not start (/etc/init.d/cron restart)' >&2; exit 1; }}\n");
+            // 9>&-: the router-side lock is held on fd 9 (RouterLock); a daemon started from here must not
+            // inherit it, or it holds the lock for as long as it runs.
+            s.Append($"    {p}/etc/init.d/cron restart >/dev/null 2>&1 9>&- || {{ echo 'the cron service did not start (/etc/init.d/cron restart)' >&2; exit 1; }}\n");
             s.Append("  else\n");
             s.Append("    ").Append(warn).Append("this router has no cron service (/etc/init.d/cron): the firewall restores the forwards at every start and reload, but nothing puts them back after a flush that bypasses the firewall' >&2\n");
             s.Append("  fi\n");
@@ -138,7 +140,7 @@ namespace BypassNat.Persistence
             s.Append($"  {p}/etc/init.d/cron stop >/dev/null 2>&1 || true\n");
             s.Append($"  {p}/etc/init.d/cron disable\n");
             s.Append("elif [ -n \"$cron_changed\" ] && [ -x /etc/init.d/cron ]; then\n");
-            s.Append($"  {p}/etc/init.d/cron restart >/dev/null 2>&1 || true\n");
+            s.Append($"  {p}/etc/init.d/cron restart >/dev/null 2>&1 9>&- || true\n");
             s.Append("fi\n");
             return s.ToString();
         }
