@@ -74,7 +74,9 @@ function Stop-BypassLab {
     param([Parameter(Mandatory)] [AllowNull()] $Lab)
     if ($null -eq $Lab) { return }
     & bash $LabScript down $Lab.Prefix | Out-Host
-    Remove-Item $Lab.Dir -Recurse -Force -ErrorAction Ignore
+    # rm, not Remove-Item: the routers' private /etc copies hold an mtab link into /proc that
+    # Remove-Item leaves behind (seen: a folder per lab left in /tmp).
+    & rm -rf -- $Lab.Dir
 }
 
 function Invoke-LabCommand {
