@@ -14,7 +14,7 @@ namespace BypassNat.Tests
     /// </summary>
     public class MainHopTests
     {
-        private static RenderContext Main() =>
+        private static RenderContext MainRouterContext() =>
             new RenderContext(new[] { new Ipv4Prefix(IPAddress.Parse("192.0.2.0"), 24) }, "wan0", new[] { IPAddress.Parse("203.0.113.1") });
 
         private static BypassForward[] Expected() => Golden.ExampleSet().Where(f => f.Enabled).Select(MainHop.Project).ToArray();
@@ -30,17 +30,17 @@ namespace BypassNat.Tests
 
         [Fact]
         public void RendersTheNftFileGolden() =>
-            Assert.Equal(Golden.Read("main.nft"), MainNftablesRenderer.Render(Golden.ExampleSet(), Main()));
+            Assert.Equal(Golden.Read("main.nft"), MainNftablesRenderer.Render(Golden.ExampleSet(), MainRouterContext()));
 
         [Fact]
         public void RendersTheIptablesTransactionGolden() =>
-            Assert.Equal(Golden.Read("main.iptables-restore"), MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new Iptables.IptablesJumpRepair(), Main()));
+            Assert.Equal(Golden.Read("main.iptables-restore"), MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new Iptables.IptablesJumpRepair(), MainRouterContext()));
 
         [Fact]
         public void NeverWritesTheWanAddressIntoARule()
         {
             // 203.0.113.1 is the example's public address too: only the public and reflection rules may name it.
-            foreach (string line in (MainNftablesRenderer.Render(Golden.ExampleSet(), Main()) + MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new Iptables.IptablesJumpRepair(), Main())).Split('\n'))
+            foreach (string line in (MainNftablesRenderer.Render(Golden.ExampleSet(), MainRouterContext()) + MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new Iptables.IptablesJumpRepair(), MainRouterContext())).Split('\n'))
                 if (line.Contains("203.0.113.1")) Assert.Contains("role=public", line);
         }
 

@@ -86,9 +86,9 @@ namespace BypassNat.Main
         {
             if (!m.Success) return null;
             RuleComment meta = RuleComment.TryDecode(m.Groups["comment"].Value);
-            string transport = TransportName(m.Groups["proto"].Value);
+            string transport = NftablesReader.Transport(m.Groups["proto"].Value);
             if (meta == null || transport == null || !IPAddress.TryParse(m.Groups["to"].Value, out IPAddress to)
-                || !TryPort(m.Groups["port"].Value, out int port) || !TryPort(m.Groups["toport"].Value, out int toPort)) return null;
+                || !NftablesReader.TryPort(m.Groups["port"].Value, out int port) || !NftablesReader.TryPort(m.Groups["toport"].Value, out int toPort)) return null;
             return new MainElement
             {
                 Meta = meta, Transport = transport, KeyAddress = keyAddress, KeyPorts = new PortRange(port, port), To = to,
@@ -140,19 +140,5 @@ namespace BypassNat.Main
             ForwardProtocol protocol = transports.Count == 2 ? ForwardProtocol.TcpUdp : transports[0] == "udp" ? ForwardProtocol.Udp : ForwardProtocol.Tcp;
             return MainHop.Project(new BypassForward(first.Meta.Name, protocol, ext, first.To, bypassPort, first.To, bypassPort, false, first.Meta.Comment, true, publicAddress));
         }
-
-        // nft -nn prints protocols as numbers on newer releases and as names on older ones.
-        public static string TransportName(string text)
-        {
-            switch (text)
-            {
-                case "tcp": case "6": return "tcp";
-                case "udp": case "17": return "udp";
-                default: return null;
-            }
-        }
-
-        private static bool TryPort(string text, out int port) =>
-            int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port >= PortRange.MinPort && port <= PortRange.MaxPort;
     }
 }

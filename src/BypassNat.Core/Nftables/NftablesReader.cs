@@ -231,7 +231,7 @@ namespace BypassNat.Nftables
         }
 
         // nft -nn prints protocols as numbers on newer releases and as names on older ones.
-        private static string Transport(string text)
+        internal static string Transport(string text)
         {
             switch (text)
             {
@@ -241,7 +241,7 @@ namespace BypassNat.Nftables
             }
         }
 
-        private static bool TryPort(string text, out int port) =>
+        internal static bool TryPort(string text, out int port) =>
             int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port >= PortRange.MinPort && port <= PortRange.MaxPort;
     }
 }
