@@ -169,23 +169,7 @@ namespace BypassNat.Tests
             using (Process chmod = Process.Start("chmod", new[] { "+x", path })) chmod.WaitForExit();
         }
 
-        private static CommandResult Run(string[] shell, string script)
-        {
-            var start = new ProcessStartInfo(shell[0])
-            {
-                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            };
-            foreach (string argument in shell.Skip(1)) start.ArgumentList.Add(argument);
-            using (Process process = Process.Start(start))
-            {
-                process.StandardInput.Write(script);
-                process.StandardInput.Close();
-                System.Threading.Tasks.Task<string> error = process.StandardError.ReadToEndAsync();
-                string output = process.StandardOutput.ReadToEnd();
-                process.WaitForExit();
-                return new CommandResult(process.ExitCode, output, error.Result);
-            }
-        }
+        private static CommandResult Run(string[] shell, string script) => SectionedScriptTests.Run(shell, script);
 
         public void Dispose()
         {

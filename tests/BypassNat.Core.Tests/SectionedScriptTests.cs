@@ -145,7 +145,8 @@ namespace BypassNat.Tests
             Assert.Equal("conntrack-deleted=6\n", conntrack.Output);
         }
 
-        private static CommandResult Run(string[] shell, string script)
+        /// <summary>Runs a script on a shell's standard input, as the router's <c>sh -s</c> gets it.</summary>
+        internal static CommandResult Run(string[] shell, string script)
         {
             var start = new ProcessStartInfo(shell[0])
             {
