@@ -243,11 +243,12 @@ CONF
     head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/bnadmin_password"
     echo "bnadmin:$(openssl passwd -6 -stdin < "$dir/bnadmin_password"):19000:0:99999:7:::" >> "$dir/etc/shadow"
     mkdir -p "$dir/etc/sudoers.d"
-    echo 'bnadmin ALL=(root) NOPASSWD: /usr/sbin/nft, /usr/sbin/iptables-save, /usr/sbin/iptables-restore, /usr/sbin/conntrack' \
+    # mkdir, touch and tee only for the router-side lock in /run/bypassnat, which this login cannot make itself.
+    echo 'bnadmin ALL=(root) NOPASSWD: /usr/sbin/nft, /usr/sbin/iptables-save, /usr/sbin/iptables-restore, /usr/sbin/conntrack, /usr/bin/mkdir, /usr/bin/touch, /usr/bin/tee' \
       > "$dir/etc/sudoers.d/bypassnat-lab"
     chmod 0440 "$dir/etc/sudoers.d/bypassnat-lab"
   fi
-  ns byp unshare --mount --propagation private sh -c 'mkdir -p "$1/run-etc" /run/bypassnat && chmod 0777 "$1/run-etc" && mount --bind "$1/run-etc" /run/bypassnat && mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
+  ns byp unshare --mount --propagation private sh -c 'mkdir -p "$1/run-etc" /run/bypassnat && chmod 0755 "$1/run-etc" && mount --bind "$1/run-etc" /run/bypassnat && mount --bind "$1/etc" /etc && exec /usr/sbin/sshd -f "$1/sshd_config"' sh "$dir" \
     </dev/null >/dev/null 2>&1
 
   start_services "$@"

@@ -250,9 +250,13 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run.Errors[0].Category | Should -Be 'PermissionDenied'
         $run.Errors[0].Message | Should -BeLike '*-Sudo*'
 
+        # A fresh boot: no lock file yet, in a folder only root may write (as /run is on a router).
+        Invoke-LabRouter $Lab 'rm -f /run/bypassnat/lock /run/bypassnat/holder /run/bypassnat/generation' | Out-Null
         $changed = $Csv -replace '(?m)^game,.*\r?\n', ''
         $run = Invoke-Apply $changed @{ UserName = 'bnadmin'; Sudo = $true }
         $run.Errors | Should -BeNullOrEmpty
+        $run.Warnings -match 'not serialised' | Should -BeNullOrEmpty -Because 'the sudo login makes the lock file through sudo'
+        (Invoke-LabRouter $Lab 'stat -c %U /run/bypassnat/lock; cat /run/bypassnat/holder') -join "`n" | Should -Match '(?s)^root\b.*as bnadmin'
         @($run.Output[0].Removed) | Should -Be @('game')
         Assert-Answers tcp 8080 'device tcp 80 '
         (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty

@@ -46,14 +46,18 @@ namespace BypassNat.Backends
         /// <param name="holder">Who is writing, for the error of a writer that gives up waiting.</param>
         /// <param name="expectedGeneration">The token the plan was made against; null when the write does not depend on a survey.</param>
         /// <param name="newGeneration">The token this write leaves.</param>
-        public static string Prologue(int timeoutSeconds, string holder, string expectedGeneration, string newGeneration)
+        /// <param name="privileged">The prefix of privileged commands (<c>sudo -n </c> for a sudo login): a login that cannot
+        /// make the lock file in /run itself makes it through sudo with <c>mkdir</c> and <c>touch</c>, and writes the side files
+        /// through <c>tee</c>, commands -Persist already asks of it, so every writer meets at the same lock.</param>
+        public static string Prologue(int timeoutSeconds, string holder, string expectedGeneration, string newGeneration, string privileged = "")
         {
+            string p = privileged ?? string.Empty;
             var s = new StringBuilder();
             s.Append(DirectoryScript);
             s.Append("if ! command -v flock >/dev/null 2>&1; then\n");
             s.Append("  echo '").Append(RouterScript.WarningPrefix).Append("flock is missing on the router, so this change is not serialised with other BypassNat writers (install util-linux, or a BusyBox with flock)' >&2\n");
-            s.Append("elif { [ -d \"$bypassnat_lockdir\" ] || mkdir -p \"$bypassnat_lockdir\"; } 2>/dev/null \\\n");
-            s.Append("  && { [ -f \"$bypassnat_lockdir/lock\" ] || (umask 0; : >> \"$bypassnat_lockdir/lock\"); } 2>/dev/null && [ -r \"$bypassnat_lockdir/lock\" ]; then\n");
+            s.Append("elif { [ -d \"$bypassnat_lockdir\" ] || mkdir -p \"$bypassnat_lockdir\"").Append(p.Length > 0 ? " || " + p + "mkdir -p \"$bypassnat_lockdir\"" : "").Append("; } 2>/dev/null \\\n");
+            s.Append("  && { [ -f \"$bypassnat_lockdir/lock\" ] || (umask 0; : >> \"$bypassnat_lockdir/lock\")").Append(p.Length > 0 ? " || " + p + "touch \"$bypassnat_lockdir/lock\"" : "").Append("; } 2>/dev/null && [ -r \"$bypassnat_lockdir/lock\" ]; then\n");
             s.Append("  exec 9<\"$bypassnat_lockdir/lock\"\n");
             s.Append("  bypassnat_waited=0\n");
             s.Append("  until flock -n 9; do\n");
@@ -72,16 +76,23 @@ namespace BypassNat.Backends
                 s.Append("  fi\n");
             }
 
-            // Anyone may be the next writer (root, or a sudo login that cannot sudo printf), so the side files are world-writable.
-            s.Append("  (umask 0; { printf 'pid %s since %s: ' \"$$\" \"$(date -u '+%Y-%m-%d %H:%M:%S UTC')\"; cat <<'BYPASSNAT_HOLDER'\n");
+            // Anyone may be the next writer (root, or a sudo login that cannot sudo printf), so the side files are world-writable;
+            // where root made them first, a sudo login writes them through tee.
+            s.Append("  { printf 'pid %s since %s: ' \"$$\" \"$(date -u '+%Y-%m-%d %H:%M:%S UTC')\"; cat <<'BYPASSNAT_HOLDER'\n");
             s.Append(Clean(holder)).Append('\n');
             s.Append("BYPASSNAT_HOLDER\n");
-            s.Append("  } > \"$bypassnat_lockdir/holder\"; printf '%s\\n' '").Append(newGeneration).Append("' > \"$bypassnat_lockdir/generation\") 2>/dev/null || true\n");
+            s.Append("  } | ").Append(SideFile("holder", p)).Append('\n');
+            s.Append("  printf '%s\\n' '").Append(newGeneration).Append("' | ").Append(SideFile("generation", p)).Append('\n');
             s.Append("else\n");
             s.Append("  echo '").Append(RouterScript.WarningPrefix).Append("could not make the lock file in '\"$bypassnat_lockdir\"', so this change is not serialised with other BypassNat writers (run BypassNat once as root)' >&2\n");
             s.Append("fi\n");
             return s.ToString();
         }
+
+        // Copies standard input to a file beside the lock; the redirection fails before cat reads, so tee still gets the input.
+        private static string SideFile(string name, string p) =>
+            "{ (umask 0; cat > \"$bypassnat_lockdir/" + name + "\") 2>/dev/null" +
+            (p.Length > 0 ? " || " + p + "tee \"$bypassnat_lockdir/" + name + "\" >/dev/null 2>&1" : "") + " || true; }";
 
         /// <summary>A fresh generation token.</summary>
         public static string NewGeneration() => Guid.NewGuid().ToString("N");
@@ -104,7 +115,7 @@ namespace BypassNat.Backends
         /// </summary>
         public static CommandResult Run(RouterSession session, string script, string what, string expectedGeneration = null)
         {
-            CommandResult result = session.Run(Prologue(session.LockTimeoutSeconds, Holder(session, what), expectedGeneration, NewGeneration()) + script);
+            CommandResult result = session.Run(Prologue(session.LockTimeoutSeconds, Holder(session, what), expectedGeneration, NewGeneration(), session.Privileged) + script);
             string endpoint = session.Settings.Endpoint;
             if (result.ExitCode == BusyExitCode && TryLine(result.Error, BusyPrefix, out string holder))
                 throw new BypassNatException("BypassNat.RouterBusy", FailureKind.InvalidOperation,
