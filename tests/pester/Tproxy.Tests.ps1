@@ -4,6 +4,7 @@
 # BypassNat on both backends), then becomes a native nft tproxy and a TUN device (advised, not exempted).
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../../out/BypassNat/BypassNat.psd1') -Force
     $script:Csv = @'
 Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort
 web,Tcp,8080,192.0.2.2,192.0.2.20,80
