@@ -106,6 +106,28 @@ Describe 'iptables mangle TPROXY (Clash fake-ip / TPROXY mode)' {
         Send-Forwarded tcp | Should -Match '^device tcp 80 peer 203\.0\.113\.10$'
     }
 
+    It 'with -Persist the exemption comes back first after the proxy restarts (watcher) and at boot' {
+        $run = Invoke-Apply @{ Persist = $true }
+        $run.Result.Persisted | Should -Be 'systemd'
+        Invoke-LabRouter $Lab 'cat /etc/bypassnat/proxy-exemption.iptables' | Should -Contain '-F BYPASSNAT_PROXY'
+        $watcher = (Invoke-LabRouter $Lab "grep '^ExecStart=' /etc/systemd/system/bypassnat-watch.service") -replace '^ExecStart=', ''
+        $boot = (Invoke-LabRouter $Lab "grep '^ExecStart=' /etc/systemd/system/bypassnat.service") -replace '^ExecStart=', ''
+
+        # A proxy restart that puts its own jump first.
+        Invoke-BypassShell "iptables -t mangle -D PREROUTING -j CLASH_TPROXY`niptables -t mangle -I PREROUTING 1 -j CLASH_TPROXY"
+        Send-Forwarded tcp | Should -BeNullOrEmpty
+        Invoke-LabRouter $Lab $watcher | Out-Null
+        Get-Mangle | Should -Match '(?m)^-A PREROUTING -j BYPASSNAT_PROXY\n-A PREROUTING -j CLASH_TPROXY$'
+        Send-Forwarded tcp | Should -Match '^device tcp 80 peer 203\.0\.113\.10$'
+
+        # A boot: nothing of BypassNat's in the mangle table until the boot unit runs.
+        Invoke-BypassShell "iptables -t mangle -D PREROUTING -j BYPASSNAT_PROXY`niptables -t mangle -F BYPASSNAT_PROXY`niptables -t mangle -X BYPASSNAT_PROXY"
+        Invoke-LabRouter $Lab $boot | Out-Null
+        Get-Mangle | Should -Match '(?m)^-A PREROUTING -j BYPASSNAT_PROXY\n-A PREROUTING -j CLASH_TPROXY$'
+        Send-Forwarded tcp | Should -Match '^device tcp 80 peer 203\.0\.113\.10$'
+        (Invoke-Apply).Result.Changed | Should -BeFalse
+    }
+
     It 'Remove-BypassForward -All removes the exemption and leaves the proxy''s own rules as they were' {
         $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }
         $run.Errors | Should -BeNullOrEmpty

@@ -151,7 +151,7 @@ namespace BypassNat.Apply
             if (!plan.NeedsWrite && persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
+                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain));
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
@@ -276,7 +276,7 @@ namespace BypassNat.Apply
                 if (installer != null)
                 {
                     IReadOnlyList<string> saveWarnings = null;
-                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
+                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain));
                     foreach (string warning in saveWarnings) warn(warning);
                 }
 
@@ -353,7 +353,7 @@ namespace BypassNat.Apply
             string p = _session.Privileged;
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
-            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
+            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain), stopOnFailure: true);
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;

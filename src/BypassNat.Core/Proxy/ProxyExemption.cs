@@ -104,6 +104,13 @@ namespace BypassNat.Proxy
             return IptablesBackend.Restore(privileged, text.ToString());
         }
 
+        /// <summary>
+        /// The chain as -Persist saves it (restore.sh adds the jump first in PREROUTING); empty when there
+        /// is nothing to exempt, so the saved one goes.
+        /// </summary>
+        public string SavedChain => Wanted.Count == 0 ? string.Empty
+            : $":{Chain} - [0:0]\n-F {Chain}\n" + string.Concat(Wanted.Select(r => r + "\n"));
+
         /// <summary>The mangle table again, for the read-back.</summary>
         public static string ReadScript(string privileged) => "LC_ALL=C " + privileged + "iptables-save -t mangle\n";
 
