@@ -73,10 +73,14 @@ Describe 'iptables mangle TPROXY (Clash fake-ip / TPROXY mode)' {
         Send-Forwarded udp | Should -Match '^device udp 9000 peer 203\.0\.113\.10$'
     }
 
-    It 'without the exemption the same forwards break: the proxy takes the device''s replies' {
+    It 'without the exemption the same forwards break: the proxy takes the device''s replies; Test-BypassForward says so' {
         Remove-ExemptionJump
         Send-Forwarded tcp | Should -BeNullOrEmpty
         Send-Forwarded udp | Should -BeNullOrEmpty
+        $drift = (Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh }).Output
+        $drift.Count | Should -Be 1
+        "$($drift[0].Kind)" | Should -Be 'Unexempted'
+        $drift[0].Detail | Should -Match '^proxy    exempt the forwards'' replies'
     }
 
     It 'the next apply puts the exemption back, and the forwards work again' {
