@@ -50,7 +50,7 @@ namespace BypassNat.Tests
         public void FindsEachWayOfCapturingAndLeavesBypassNatsOwnTablesOut()
         {
             ProxyCapture capture = ProxyCapture.Parse("@mangle\n" + Mangle + Routing);
-            Assert.True(capture.MangleListed);
+            Assert.False(capture.MangleRefused);
             Assert.Equal(2, capture.IptablesTproxyRules.Count);
             Assert.Equal(new[] { "inet clash" }, capture.NftablesTproxyTables);
             // TPROXY's own fwmark rule leads to a local table, not a tunnel; main and local are nobody's proxy.
@@ -59,6 +59,15 @@ namespace BypassNat.Tests
             Assert.Equal("tun0", tunnel.Device);
             Assert.False(capture.HasExemptionChain);
             Assert.Contains("2 TPROXY rule(s) in the iptables mangle table", capture.Describe());
+        }
+
+        [Fact]
+        public void SaysSoWhenTheMangleTableCouldNotBeListed()
+        {
+            ProxyCapture capture = ProxyCapture.Parse("@mangle\n@mangle-unreadable\n@rules\n");
+            Assert.True(capture.MangleRefused);
+            Assert.False(capture.Found);
+            Assert.Contains("could not be listed", capture.Describe());
         }
 
         [Fact]

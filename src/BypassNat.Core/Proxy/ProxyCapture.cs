@@ -36,8 +36,8 @@ namespace BypassNat.Proxy
 
         public bool ExemptionJumpFirst { get; private set; }
 
-        /// <summary>Whether the iptables mangle table could be listed at all (iptables present and the listing allowed).</summary>
-        public bool MangleListed { get; private set; }
+        /// <summary>iptables is there but its mangle table could not be listed (a sudo login not allowed iptables-save): TPROXY rules there are unknown.</summary>
+        public bool MangleRefused { get; private set; }
 
         public bool Found => IptablesTproxyRules.Count > 0 || NftablesTproxyTables.Count > 0 || TunnelRules.Count > 0;
 
@@ -50,7 +50,7 @@ namespace BypassNat.Proxy
             var script = new StringBuilder();
             script.Append("if command -v iptables-save >/dev/null 2>&1; then\n");
             script.Append("  echo '@mangle'\n");
-            script.Append("  LC_ALL=C ").Append(privileged).Append("iptables-save -t mangle 2>/dev/null\n");
+            script.Append("  LC_ALL=C ").Append(privileged).Append("iptables-save -t mangle 2>/dev/null || echo '@mangle-unreadable'\n");
             script.Append("fi\n");
             // Only the table names: a router's whole ruleset can be thousands of lines.
             script.Append("if command -v nft >/dev/null 2>&1; then\n");
@@ -79,7 +79,7 @@ namespace BypassNat.Proxy
                 if (line.StartsWith("@", StringComparison.Ordinal) && line.IndexOf(' ') < 0)
                 {
                     part = line.Substring(1);
-                    if (part == "mangle") capture.MangleListed = true;
+                    if (part == "mangle-unreadable") capture.MangleRefused = true;
                     continue;
                 }
 
@@ -173,7 +173,8 @@ namespace BypassNat.Proxy
             if (IptablesTproxyRules.Count > 0) parts.Add($"{IptablesTproxyRules.Count} TPROXY rule(s) in the iptables mangle table");
             if (NftablesTproxyTables.Count > 0) parts.Add("tproxy in nftables table(s) " + string.Join(", ", NftablesTproxyTables));
             if (TunnelRules.Count > 0) parts.Add("policy routing into a tunnel (" + string.Join("; ", TunnelRules.Select(r => $"ip rule {r.Priority}: {r.Selector} -> {r.Device}")) + ")");
-            return parts.Count == 0 ? "no transparent proxy in TPROXY or TUN mode" : "a transparent proxy captures LAN traffic: " + string.Join("; ", parts);
+            string text = parts.Count == 0 ? "no transparent proxy in TPROXY or TUN mode" : "a transparent proxy captures LAN traffic: " + string.Join("; ", parts);
+            return !MangleRefused ? text : text + " (the iptables mangle table could not be listed, so TPROXY rules there were not looked for; with -Sudo the login must be allowed iptables-save)";
         }
     }
 
