@@ -77,9 +77,13 @@ Describe 'iptables mangle TPROXY (Clash fake-ip / TPROXY mode)' {
         Remove-ExemptionJump
         Send-Forwarded tcp | Should -BeNullOrEmpty
         Send-Forwarded udp | Should -BeNullOrEmpty
-        $drift = (Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh }).Output
+        # The kind as its name (an enum deserializes as its number).
+        $drift = @((Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } {
+            $ssh = $Lab.Ssh
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh | ForEach-Object { [pscustomobject]@{ Kind = "$($_.Kind)"; Detail = $_.Detail } }
+        }).Output)
         $drift.Count | Should -Be 1
-        "$($drift[0].Kind)" | Should -Be 'Unexempted'
+        $drift[0].Kind | Should -Be 'Unexempted'
         $drift[0].Detail | Should -Match '^proxy    exempt the forwards'' replies'
     }
 
