@@ -62,6 +62,25 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void ATunnelReachedByAnIptablesMarkIsExemptedInTheMangleTable()
+        {
+            // OpenClash's TUN mode on fw3: mangle marks LAN traffic, the mark is routed into the tunnel.
+            const string marked =
+                "@mangle\n*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -i lan0 -j MARK --set-xmark 0x162/0xffffffff\nCOMMIT\n" +
+                "@rules\n0:\tfrom all lookup local\n9001:\tfrom all fwmark 0x162 lookup 354\n9002:\tfrom all fwmark 0x7 lookup 355\n" +
+                "@routes\ndefault dev utun table 354 \ndefault dev utun2 table 355 \n";
+            ProxyCapture capture = ProxyCapture.Parse(marked);
+            Assert.Empty(capture.IptablesTproxyRules);
+            Assert.Equal("utun", Assert.Single(capture.MarkedTunnelRules).Device);
+            // A mark nothing in mangle sets (nft, or another program) cannot be exempted there: advice.
+            Assert.Equal("utun2", Assert.Single(capture.TunnelRules).Device);
+            ProxyExemption exemption = ProxyExemption.For(capture, Set);
+            Assert.Equal(3, exemption.Wanted.Count);
+            Assert.Contains("TUN by iptables mangle mark (utun): replies exempted", exemption.Summary);
+            Assert.Single(exemption.Advice("r"));
+        }
+
+        [Fact]
         public void SaysSoWhenTheMangleTableCouldNotBeListed()
         {
             ProxyCapture capture = ProxyCapture.Parse("@mangle\n@mangle-unreadable\n@rules\n");

@@ -61,7 +61,7 @@ Describe 'iptables mangle TPROXY (Clash fake-ip / TPROXY mode)' {
     It 'is detected, and the nftables backend''s forwards work with the exemption' {
         $run = Invoke-Apply @{ Backend = 'Nftables' }
         $run.Verbose | Should -Match 'VERBOSE: Proxy on 192\.0\.2\.2: a transparent proxy captures LAN traffic: 2 TPROXY rule\(s\) in the iptables mangle table'
-        $run.Verbose | Should -Match 'proxy    exempt the forwards'' replies from the proxy''s TPROXY rules \(2 rule\(s\)'
+        $run.Verbose | Should -Match 'proxy    exempt the forwards'' replies from the proxy''s capture in the mangle table \(2 rule\(s\) in BYPASSNAT_PROXY'
         $run.Result.Backend | Should -Be 'Nftables'
         $run.Result.Proxy | Should -Be 'iptables TPROXY: replies exempted (BYPASSNAT_PROXY)'
         $run.Warnings | Should -BeNullOrEmpty
@@ -199,6 +199,25 @@ ip rule add iif lan0 lookup 2022 pref 9001
         Send-Forwarded tcp | Should -Match '^device tcp 80 peer 203\.0\.113\.10$'
         Send-Forwarded udp | Should -Match '^device udp 9000 peer 203\.0\.113\.10$'
         # The device's other traffic still goes into the tunnel (where nobody answers in the lab).
+        Send-Outbound dev | Should -BeNullOrEmpty
+    }
+
+    It 'TUN by an iptables mangle mark (OpenClash on fw3): exempted by BypassNat itself' {
+        # The same tunnel, now reached by a mark set in the mangle table; the advised rules go.
+        Invoke-BypassShell @'
+ip rule del iif lan0 lookup 2022 pref 9001
+ip rule del from 192.0.2.20 ipproto tcp sport 80 lookup main pref 9000
+ip rule del from 192.0.2.20 ipproto udp sport 9000 lookup main pref 9000
+iptables -t mangle -A PREROUTING -i lan0 ! -d 192.0.2.0/24 -j MARK --set-mark 0x162
+ip rule add fwmark 0x162 lookup 2022 pref 9001
+'@
+        Invoke-LabCommand $Lab byp 'ip rule show' | Should -Not -Match 'ipproto'
+        Send-Forwarded tcp | Should -BeNullOrEmpty
+        $run = Invoke-Apply
+        $run.Result.Proxy | Should -Be 'TUN by iptables mangle mark (tun0): replies exempted (BYPASSNAT_PROXY)'
+        $run.Warnings | Should -BeNullOrEmpty
+        Send-Forwarded tcp | Should -Match '^device tcp 80 peer 203\.0\.113\.10$'
+        Send-Forwarded udp | Should -Match '^device udp 9000 peer 203\.0\.113\.10$'
         Send-Outbound dev | Should -BeNullOrEmpty
     }
 }

@@ -10,6 +10,18 @@ namespace BypassNat.Proxy
         public string Selector { get; private set; }
         public string Table { get; private set; }
 
+        /// <summary>The fwmark the rule selects by (value only, lower-case hex), or null.</summary>
+        public string Mark { get; private set; }
+
+        /// <summary>"0x162/0xffffffff" or "354" as one comparable value: "0x162".</summary>
+        internal static string MarkValue(string mark)
+        {
+            string value = mark.Split('/')[0];
+            bool hex = value.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+            return ulong.TryParse(hex ? value.Substring(2) : value, hex ? NumberStyles.HexNumber : NumberStyles.None, CultureInfo.InvariantCulture, out ulong number)
+                ? "0x" + number.ToString("x", CultureInfo.InvariantCulture) : value.ToLowerInvariant();
+        }
+
         /// <summary>The device the table's default route leaves by (set once it is known to be a tunnel's).</summary>
         public string Device { get; internal set; }
 
@@ -21,7 +33,8 @@ namespace BypassNat.Proxy
             string[] words = selector.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries);
             string table = ProxyCapture.After(words, "lookup") ?? ProxyCapture.After(words, "table");
             if (table == null || table == "local" || table == "main" || table == "default") return null;
-            return new PolicyRule { Priority = priority, Selector = selector, Table = table };
+            string mark = ProxyCapture.After(words, "fwmark");
+            return new PolicyRule { Priority = priority, Selector = selector, Table = table, Mark = mark == null ? null : MarkValue(mark) };
         }
     }
 }

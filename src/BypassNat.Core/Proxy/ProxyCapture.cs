@@ -23,8 +23,17 @@ namespace BypassNat.Proxy
         /// <summary>Native nftables tables ("inet clash") with a tproxy statement; not BypassNat's.</summary>
         public List<string> NftablesTproxyTables { get; } = new List<string>();
 
-        /// <summary>Policy-routing rules (ip rule, as printed) that lead into a tunnel's table.</summary>
+        /// <summary>Policy-routing rules (ip rule, as printed) that lead into a tunnel's table, by a mark nothing in the iptables mangle table sets.</summary>
         public List<PolicyRule> TunnelRules { get; } = new List<PolicyRule>();
+
+        /// <summary>
+        /// Rules into a tunnel's table selected by a mark that an iptables mangle <c>-j MARK</c> rule sets
+        /// (OpenClash's TUN mode on fw3): the same mangle exemption keeps the replies from being marked.
+        /// </summary>
+        public List<PolicyRule> MarkedTunnelRules { get; } = new List<PolicyRule>();
+
+        // The marks iptables mangle MARK rules set (value only, lower case hex).
+        private readonly HashSet<string> _marks = new HashSet<string>(StringComparer.Ordinal);
 
         /// <summary>BypassNat's exemption chain in the mangle table, as it is now (its -A lines).</summary>
         public List<string> ExemptionRules { get; } = new List<string>();
@@ -39,7 +48,10 @@ namespace BypassNat.Proxy
         /// <summary>iptables is there but its mangle table could not be listed (a sudo login not allowed iptables-save): TPROXY rules there are unknown.</summary>
         public bool MangleRefused { get; private set; }
 
-        public bool Found => IptablesTproxyRules.Count > 0 || NftablesTproxyTables.Count > 0 || TunnelRules.Count > 0;
+        public bool Found => IptablesTproxyRules.Count > 0 || NftablesTproxyTables.Count > 0 || TunnelRules.Count > 0 || MarkedTunnelRules.Count > 0;
+
+        /// <summary>Whether the proxy captures in the iptables mangle table, where BypassNat's exemption works.</summary>
+        public bool CapturesInMangle => IptablesTproxyRules.Count > 0 || MarkedTunnelRules.Count > 0;
 
         /// <summary>
         /// The survey's section: the mangle table, the tables with tproxy statements, ip rules, and the
@@ -106,7 +118,7 @@ namespace BypassNat.Proxy
                 if (rule.Table != null && !tproxyTables.Contains(rule.Table) && tunnelTables.TryGetValue(rule.Table, out string device))
                 {
                     rule.Device = device;
-                    capture.TunnelRules.Add(rule);
+                    (rule.Mark != null && capture._marks.Contains(rule.Mark) ? capture.MarkedTunnelRules : capture.TunnelRules).Add(rule);
                 }
 
             return capture;
@@ -138,6 +150,9 @@ namespace BypassNat.Proxy
             }
 
             if (line.Contains(" -j TPROXY")) IptablesTproxyRules.Add(line);
+            string[] words = line.Split(' ');
+            string mark = After(words, "--set-xmark") ?? After(words, "--set-mark");
+            if (line.Contains(" -j MARK ") && mark != null) _marks.Add(PolicyRule.MarkValue(mark));
         }
 
         // "local default dev lo table 100 scope host" is TPROXY's table (packets delivered to the local
@@ -172,6 +187,7 @@ namespace BypassNat.Proxy
             var parts = new List<string>();
             if (IptablesTproxyRules.Count > 0) parts.Add($"{IptablesTproxyRules.Count} TPROXY rule(s) in the iptables mangle table");
             if (NftablesTproxyTables.Count > 0) parts.Add("tproxy in nftables table(s) " + string.Join(", ", NftablesTproxyTables));
+            if (MarkedTunnelRules.Count > 0) parts.Add("iptables mangle marks routed into a tunnel (" + string.Join("; ", MarkedTunnelRules.Select(r => $"ip rule {r.Priority}: {r.Selector} -> {r.Device}")) + ")");
             if (TunnelRules.Count > 0) parts.Add("policy routing into a tunnel (" + string.Join("; ", TunnelRules.Select(r => $"ip rule {r.Priority}: {r.Selector} -> {r.Device}")) + ")");
             string text = parts.Count == 0 ? "no transparent proxy in TPROXY or TUN mode" : "a transparent proxy captures LAN traffic: " + string.Join("; ", parts);
             return !MangleRefused ? text : text + " (the iptables mangle table could not be listed, so TPROXY rules there were not looked for; with -Sudo the login must be allowed iptables-save)";

@@ -12,7 +12,8 @@ namespace BypassNat.Proxy
     /// (which answers a SYN-ACK with a reset), so the forward breaks.
     /// </summary>
     /// <remarks>
-    /// Where the proxy's TPROXY rules are in the iptables mangle table, BypassNat owns one chain there,
+    /// Where the proxy captures in the iptables mangle table (TPROXY rules, or a MARK whose fwmark routes
+    /// into a tunnel, as OpenClash's TUN mode on fw3 does), BypassNat owns one chain there,
     /// <c>BYPASSNAT_PROXY</c>, jumped to first from mangle PREROUTING, with one ACCEPT a forward and
     /// protocol for packets from the device's address and port (the forward's InternalAddress and
     /// InternalPort) of a connection conntrack has DNATed, in its reply direction. ACCEPT ends the mangle
@@ -47,7 +48,7 @@ namespace BypassNat.Proxy
         public static ProxyExemption For(ProxyCapture capture, IReadOnlyList<BypassForward> desired)
         {
             capture = capture ?? ProxyCapture.None;
-            IReadOnlyList<string> wanted = capture.IptablesTproxyRules.Count > 0 ? Rules(desired) : new string[0];
+            IReadOnlyList<string> wanted = capture.CapturesInMangle ? Rules(desired) : new string[0];
             return new ProxyExemption(capture, desired, wanted);
         }
 
@@ -134,6 +135,9 @@ namespace BypassNat.Proxy
                     parts.Add(Wanted.Count > 0 ? "iptables TPROXY: replies exempted (" + Chain + ")" : "iptables TPROXY: no forwards to exempt");
                 if (Capture.NftablesTproxyTables.Count > 0)
                     parts.Add("nftables tproxy (" + string.Join(", ", Capture.NftablesTproxyTables) + "): not exempted, the proxy's configuration must (see the warning)");
+                if (Capture.MarkedTunnelRules.Count > 0)
+                    parts.Add("TUN by iptables mangle mark (" + string.Join(", ", Capture.MarkedTunnelRules.Select(r => r.Device).Distinct()) + "): " +
+                              (Wanted.Count > 0 ? "replies exempted (" + Chain + ")" : "no forwards to exempt"));
                 if (Capture.TunnelRules.Count > 0)
                     parts.Add("TUN policy routing (" + string.Join(", ", Capture.TunnelRules.Select(r => r.Device).Distinct()) + "): not exempted, the proxy's configuration must (see the warning)");
                 return parts.Count == 0 ? null : string.Join("; ", parts);
@@ -141,8 +145,8 @@ namespace BypassNat.Proxy
         }
 
         public string Describe() => Wanted.Count == 0
-            ? $"  proxy    remove {Chain} from the mangle table (no TPROXY rules or no forwards)"
-            : $"  proxy    exempt the forwards' replies from the proxy's TPROXY rules ({Wanted.Count} rule(s) in mangle {Chain}, jumped to first)";
+            ? $"  proxy    remove {Chain} from the mangle table (no proxy captures there, or no forwards)"
+            : $"  proxy    exempt the forwards' replies from the proxy's capture in the mangle table ({Wanted.Count} rule(s) in {Chain}, jumped to first)";
 
         /// <summary>
         /// What the user must add to the proxy's own configuration where BypassNat cannot exempt the
