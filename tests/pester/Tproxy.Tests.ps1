@@ -146,7 +146,7 @@ Describe 'iptables mangle TPROXY (Clash fake-ip / TPROXY mode)' {
     }
 }
 
-Describe 'a proxy BypassNat cannot exempt: the warning gives the exact fix' {
+Describe 'native nft tproxy and TUN mode: exact advice where BypassNat cannot exempt, exempted where a mangle mark routes into the tunnel' {
     It 'native nftables tproxy: detected, not exempted, and the advised rules make the forward work' {
         Invoke-BypassShell @'
 iptables -t mangle -D PREROUTING -j CLASH_TPROXY
