@@ -121,6 +121,8 @@ namespace BypassNat.Commands
 
             ApplyPlan plan = applier.Plan(desired);
             string change = plan.Describe();
+            // A proxy BypassNat cannot exempt the forwards from: the exact fix, before anything is written.
+            if (plan.Exemption != null) foreach (string advice in plan.Exemption.Advice(router.Name)) Warn(advice);
             bool uci = applier.Choice.Backend.Kind == BackendKind.Uci;
             if (Persist && uci)
                 Verbose($"-Persist: {router.Name} holds the forwards as UCI redirects in /etc/config/firewall, which is its persistent config: firewall4 renders them at boot and on every reload, so nothing more is installed.");

@@ -230,6 +230,8 @@ namespace BypassNat.Commands
             ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
             applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
             Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
+            if (applier.Proxy != null && (applier.Proxy.Found || applier.Proxy.HasExemptionChain || applier.Proxy.MangleRefused))
+                Verbose($"Proxy on {router.Name}: {applier.Proxy.Describe()}" + (applier.Proxy.HasExemptionChain ? $"; BypassNat's exemption chain {Proxy.ProxyExemption.Chain} is in the mangle table." : "."));
             if (applier.Choice.Backend is Uci.UciBackend uci)
             {
                 uci.WanZone = WanZone ?? uci.WanZone;

@@ -61,6 +61,9 @@ namespace BypassNat.Commands
                     desired = _desired.Where(f => applier.Addresses.Owns(f.BypassAddress)).ToList();
 
                 IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Project(desired), applier.ReadState());
+                var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, applier.Project(desired));
+                if (exemption != null && exemption.NeedsWrite)
+                    drift = drift.Concat(new[] { new ForwardDrift { ComputerName = router.Name, Kind = DriftKind.Unexempted, Detail = exemption.Describe().Trim() } }).ToList();
                 if (Name != null)
                 {
                     // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.

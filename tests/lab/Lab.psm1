@@ -27,8 +27,9 @@ function Start-BypassLab {
     param(
         [Parameter(Mandatory)] [string] $ModulePath,
         [string[]] $Service = @(),
-        # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset.
-        [ValidateSet('iptables', 'nft')] [string] $Proxy = 'iptables',
+        # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset (both
+        # a nat REDIRECT), or capturing all LAN traffic as in Clash's TPROXY (iptables or nft) and TUN modes.
+        [ValidateSet('iptables', 'nft', 'tproxy-iptables', 'tproxy-nft', 'tun')] [string] $Proxy = 'iptables',
         # What the bypass router runs: Debian (sshd, bash) or OpenWrt (openwrt.sh: firewall4, Dropbear,
         # BusyBox ash; its proxy is always a native nft table). OpenWrt needs build.ps1 OpenWrtLab.
         [ValidateSet('debian', 'openwrt')] [string] $Router = 'debian',

@@ -14,13 +14,16 @@
 # FORWARD, ICMP redirects off, and a Clash-like nat chain that REDIRECTs TCP to a local port.
 # Without those, the broken direct forward can appear to work by accident.
 #
+# With LAB_PROXY=tproxy-iptables, tproxy-nft or tun the proxy captures LAN traffic the way Clash's
+# TPROXY and TUN modes do (see capture_proxy) instead of the nat REDIRECT: everything from the LAN to a
+# non-LAN address, the replies of forwarded connections included.
 # With LAB_ROUTER=openwrt the bypass router is an OpenWrt router instead (openwrt.sh): firewall4,
 # uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table.
 # With LAB_MAIN=openwrt the main router is one too (wan and lan zones, a user's own redirect).
 # Either way the main router answers SSH at 192.0.2.1 (and 203.0.113.1 when Debian); its files in
 # DIR are named main_known_hosts, main_sshd.pid, ...
 #
-#   [LAB_PROXY=nft] [LAB_ROUTER=openwrt] [LAB_MAIN=openwrt] [LAB_SECOND_BYPASS=1] lab.sh up PREFIX DIR [SERVICE...]
+#   [LAB_PROXY=nft|tproxy-iptables|tproxy-nft|tun] [LAB_ROUTER=openwrt] [LAB_MAIN=openwrt] [LAB_SECOND_BYPASS=1] lab.sh up PREFIX DIR [SERVICE...]
 #                                       SERVICE is tcp:PORT or udp:PORT, served by the device;
 #                                       LAB_SECOND_BYPASS=1 adds a second bypass router (see second_bypass)
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
@@ -176,6 +179,10 @@ table inet clash {
 	}
 }
 NFT
+  elif [ "${LAB_PROXY:-iptables}" != iptables ]; then
+    ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
+    ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+    capture_proxy "$dir" "$LAB_PROXY" || return 1
   else
     ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
     ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
@@ -257,6 +264,79 @@ CONF
 
   # Wait until sshd listens, so the first test does not race it.
   wait_sshd byp 192.0.2.2
+}
+
+# A proxy that captures LAN traffic as Clash/OpenClash do in TPROXY (fake-ip) and TUN modes: every
+# packet from the LAN to a non-LAN address goes to the proxy, in mangle PREROUTING (tproxy-iptables:
+# iptables TPROXY; tproxy-nft: a native nft table's tproxy statement) with the policy routing TPROXY
+# needs (fwmark 1 -> a table whose default route is local), or (tun) by policy routing into a tun
+# device. The TPROXY modes have a transparent listener on port 7893 that answers "proxy tcp ADDRESS"
+# with the address the client asked for, so a test can see what was captured; a tun device with
+# nobody reading it swallows what it is given.
+capture_proxy() {
+  local dir=$1 mode=$2 net
+  case $mode in
+    tproxy-iptables)
+      ns byp iptables -t mangle -N CLASH_TPROXY
+      for net in 0.0.0.0/8 127.0.0.0/8 192.0.2.0/24 224.0.0.0/4 255.255.255.255/32; do
+        ns byp iptables -t mangle -A CLASH_TPROXY -d "$net" -j RETURN
+      done
+      ns byp iptables -t mangle -A CLASH_TPROXY -p tcp -j TPROXY --on-port 7893 --tproxy-mark 0x1/0x1
+      ns byp iptables -t mangle -A CLASH_TPROXY -p udp -j TPROXY --on-port 7893 --tproxy-mark 0x1/0x1
+      ns byp iptables -t mangle -A PREROUTING -j CLASH_TPROXY
+      ;;
+    tproxy-nft)
+      ns byp nft -f - <<'NFT'
+table inet clash_tproxy {
+	chain prerouting {
+		type filter hook prerouting priority mangle; policy accept;
+		ip daddr { 0.0.0.0/8, 127.0.0.0/8, 192.0.2.0/24, 224.0.0.0/4, 255.255.255.255 } return
+		meta l4proto { tcp, udp } tproxy ip to :7893 meta mark set 0x1 accept
+	}
+}
+NFT
+      ;;
+    tun)
+      ns byp ip tuntap add dev tun0 mode tun
+      ns byp ip link set tun0 up
+      ns byp ip route add default dev tun0 table 2022
+      # As a TUN proxy's auto-route does: the LAN's own routes first, everything else into the tunnel.
+      ns byp ip rule add lookup main suppress_prefixlength 0 pref 9000
+      ns byp ip rule add iif lan0 lookup 2022 pref 9001
+      return 0
+      ;;
+    *) echo "lab: unknown LAB_PROXY $mode" >&2; return 1 ;;
+  esac
+  ns byp ip rule add fwmark 0x1/0x1 lookup 100
+  ns byp ip route add local 0.0.0.0/0 dev lo table 100
+  cat > "$dir/tproxy_listener.py" <<'PY'
+import socket, threading
+IP_TRANSPARENT = 19
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+server.bind(("0.0.0.0", 7893))
+server.listen(64)
+def serve(conn):
+    with conn:
+        # The local address of a TPROXY-captured connection is where the client was going.
+        conn.sendall(("proxy tcp %s\n" % conn.getsockname()[0]).encode())
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError:
+            pass
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+PY
+  ns byp /usr/bin/python3 "$dir/tproxy_listener.py" </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 50); do
+    ns byp ss -ltn 2>/dev/null | grep -q ':7893 ' && return 0
+    sleep 0.1
+  done
+  echo "lab: the proxy's listener did not start" >&2
+  return 1
 }
 
 # sshd on a Debian main router, with its own host key and its own private /etc, listening on its

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using BypassNat.Backends;
+using BypassNat.Proxy;
 
 namespace BypassNat.Apply
 {
@@ -26,17 +27,22 @@ namespace BypassNat.Apply
 
         public RulesetDiff Diff { get; }
 
+        /// <summary>The exemption of the forwards' replies from a TPROXY proxy (the bypass hop's survey); null when not known.</summary>
+        public ProxyExemption Exemption { get; set; }
+
         /// <summary>
         /// A write is needed for a forward difference, and also when the proxy's flush removed the
         /// hooks, someone edited BypassNat's rules by hand, or the other backend still holds rules.
         /// </summary>
-        public bool NeedsWrite => !Diff.IsEmpty || !State.InPlace || State.Problems.Count > 0 || Leftover != null;
+        public bool NeedsWrite => !Diff.IsEmpty || !State.InPlace || State.Problems.Count > 0 || Leftover != null ||
+            (Exemption != null && Exemption.NeedsWrite);
 
         public string Describe()
         {
             string text = Diff.Describe();
             if (State.Repair != null) text += "\n  repair   " + State.Repair;
             if (State.Problems.Count > 0) text += $"\n  replace  {State.Problems.Count} rule(s) in BypassNat's own rules that it did not write";
+            if (Exemption != null && Exemption.NeedsWrite) text += "\n" + Exemption.Describe();
             if (Leftover != null) text += $"\n  remove   BypassNat's rules left in the other backend ({Leftover.Forwards.Count} forward(s), moved here)";
             return text;
         }

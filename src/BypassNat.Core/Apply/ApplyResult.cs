@@ -34,6 +34,12 @@ namespace BypassNat.Apply
         /// <summary>How the router keeps the forwards across reboots and flushes (systemd, openwrt, files, updated), or null.</summary>
         public string Persisted { get; set; }
 
+        /// <summary>
+        /// A transparent proxy in TPROXY or TUN mode on the router, and whether BypassNat exempts the
+        /// forwards' replies from it ("... exempted") or the proxy's configuration must ("... not exempted: ..."); null when none.
+        /// </summary>
+        public string Proxy { get; set; }
+
         public TimeSpan Duration { get; set; }
 
         /// <summary>

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Linq;
 using BypassNat.Backends;
 using BypassNat.Persistence;
+using BypassNat.Proxy;
 using BypassNat.Ssh;
 
 namespace BypassNat.Apply
@@ -49,7 +50,7 @@ namespace BypassNat.Apply
             if (hop.Role == RouterRole.Bypass)
             {
                 RouterSurvey survey = RouterSurvey.Run(session, requested, hop);
-                return new ForwardApplier(session, survey.Choice, hop, wanInterface) { _survey = survey, _addresses = survey.Addresses };
+                return new ForwardApplier(session, survey.Choice, hop, wanInterface) { _survey = survey, _addresses = survey.Addresses, Proxy = survey.Proxy };
             }
 
             var probe = new ForwardApplier(session, null, hop, wanInterface);
@@ -104,8 +105,18 @@ namespace BypassNat.Apply
         public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
             ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, _session.Settings.Endpoint, sshGuard ? _session.Addresses : null, sshPort);
 
-        public ApplyPlan Plan(IReadOnlyList<BypassForward> desired) =>
-            new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
+        public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
+        {
+            var plan = new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
+            if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
+            return plan;
+        }
+
+        /// <summary>
+        /// How a transparent proxy on the bypass router captures LAN traffic, as the survey found it
+        /// (null on the main hop, which is not surveyed): the plan's exemption follows from it.
+        /// </summary>
+        public ProxyCapture Proxy { get; private set; }
 
         /// <summary>Told of every state read from the router (the cmdlets remember the names for tab completion).</summary>
         public Action<RouterState> Observed { get; set; }
@@ -140,7 +151,7 @@ namespace BypassNat.Apply
             if (!plan.NeedsWrite && persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
+                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain));
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
@@ -246,6 +257,7 @@ namespace BypassNat.Apply
                 Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
                 PublicAddress = PublicAddresses(plan.Desired),
+                Proxy = plan.Exemption?.Summary,
             };
             if (!plan.NeedsWrite)
             {
@@ -264,7 +276,7 @@ namespace BypassNat.Apply
                 if (installer != null)
                 {
                     IReadOnlyList<string> saveWarnings = null;
-                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings));
+                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain));
                     foreach (string warning in saveWarnings) warn(warning);
                 }
 
@@ -299,6 +311,7 @@ namespace BypassNat.Apply
             new PersistenceInstaller(_session, Hop).Uninstall();
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
+            ProxyExemption exemption = Proxy == null ? null : ProxyExemption.For(Proxy, new BypassForward[0]);
             foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
             {
                 RouterState state = Read(backend);
@@ -310,7 +323,22 @@ namespace BypassNat.Apply
                         $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
             }
 
+            if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
             return removed;
+        }
+
+        /// <summary>Deletes BypassNat's proxy exemption chain from the mangle table (the proxy's own rules stay), and checks it is gone.</summary>
+        private void RemoveExemption(ProxyExemption exemption)
+        {
+            string p = _session.Privileged;
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(exemption.Script(p) + ProxyExemption.ReadScript(p)), "removing the proxy exemption");
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, $"remove {ProxyExemption.Chain} from the mangle table (iptables-restore); the forwards are removed, the exemption is not", result,
+                    "iptables-save and iptables-restore");
+            string left = exemption.Verify(result.Output);
+            if (left != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"BypassNat's forwards are removed from {_session.Settings.Endpoint}, but its proxy exemption is not: {left}.", _session.Settings.Endpoint);
         }
 
         /// <summary>
@@ -325,10 +353,15 @@ namespace BypassNat.Apply
             string p = _session.Privileged;
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
-            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
+            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain), stopOnFailure: true);
+            // Before the forwards: a refused exemption changes nothing, and an exemption without its
+            // forwards only exempts connections nobody DNATs.
+            bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
+            if (exempt) script.Add("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
             script.Add("read-back", backend.ReadScript(p));
+            if (exempt) script.Add("proxy-read-back", ProxyExemption.ReadScript(p));
             CommandResult whole;
             try
             {
@@ -355,6 +388,15 @@ namespace BypassNat.Apply
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
+            if (exempt)
+            {
+                CommandResult exemption = SectionedScript.Section(sections, "proxy-exemption", whole);
+                if (!exemption.Succeeded)
+                    throw RouterScript.Failure(_session,
+                        $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table, iptables-restore); the kernel refused it, so nothing was changed and the router keeps its previous forwards",
+                        exemption, "iptables-save and iptables-restore");
+            }
+
             CommandResult load = SectionedScript.Section(sections, "load", whole);
             if (!load.Succeeded)
                 throw RouterScript.Failure(_session,
@@ -366,7 +408,20 @@ namespace BypassNat.Apply
             if (!readBack.Succeeded)
                 throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", readBack, backend.Tools);
             Verify(plan.Desired, backend.ParseRead(readBack.Output));
+            if (exempt) VerifyExemption(plan.Exemption, SectionedScript.Section(sections, "proxy-read-back", whole));
             return RouterScript.ConntrackDeleted(conntrack);
+        }
+
+        private void VerifyExemption(ProxyExemption exemption, CommandResult readBack)
+        {
+            if (!readBack.Succeeded)
+                throw RouterScript.Failure(_session, "read the mangle table back after exempting the forwards' replies from the proxy; the forwards are applied, the exemption is not verified",
+                    readBack, "iptables-save and iptables-restore");
+            string differs = exemption.Verify(readBack.Output);
+            if (differs != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"The forwards on {_session.Settings.Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
+                    "Another program (the proxy restarting?) may be changing the mangle table at the same time. Run the apply again.", _session.Settings.Endpoint);
         }
 
         private void Verify(IReadOnlyList<BypassForward> desired, RouterState after)

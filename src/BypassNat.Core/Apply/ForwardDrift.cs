@@ -16,6 +16,8 @@ namespace BypassNat.Apply
         Unhooked,
         /// <summary>A rule in BypassNat's own chains or table that it did not write as it is.</summary>
         Unreadable,
+        /// <summary>A TPROXY proxy captures the forwards' replies: BypassNat's exemption from it is missing, out of date or not first.</summary>
+        Unexempted,
     }
 
     /// <summary>One way in which a router differs from the desired set.</summary>

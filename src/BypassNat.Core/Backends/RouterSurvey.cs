@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using BypassNat.Iptables;
 using BypassNat.Nftables;
 using BypassNat.Persistence;
+using BypassNat.Proxy;
 using BypassNat.Ssh;
 
 namespace BypassNat.Backends
@@ -42,7 +43,8 @@ namespace BypassNat.Backends
                 .Add("probe", BackendSelector.ProbeScript(p, hop, owned: false))
                 .Add("addresses", RouterAddresses.Script)
                 .Add("persisted", new PersistenceInstaller(session, hop).InstalledScript)
-                .Add("generation", RouterLock.GenerationScript);
+                .Add("generation", RouterLock.GenerationScript)
+                .Add("proxy", ProxyCapture.Script(p));
             // A backend whose tool is missing reads as empty; the probe says it is missing.
             script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Nftables).ReadScript(p));
             script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Iptables).ReadScript(p));
@@ -69,6 +71,11 @@ namespace BypassNat.Backends
         /// the lock (<see cref="RouterLock"/>); null when it could not be read, and then nothing is checked.
         /// </summary>
         public string Generation => _sections.TryGetValue("generation", out CommandResult result) && result.Succeeded ? RouterLock.ParseGeneration(result.Output) : null;
+
+        /// <summary>How a transparent proxy on the router captures LAN traffic (TPROXY, TUN), and BypassNat's exemption from it.</summary>
+        public ProxyCapture Proxy => _proxy ?? (_proxy = _sections.TryGetValue("proxy", out CommandResult result) ? ProxyCapture.Parse(result.Output) : ProxyCapture.None);
+
+        private ProxyCapture _proxy;
 
         /// <summary>The router's addresses and default routes.</summary>
         public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, SectionedScript.Section(_sections, "addresses", _whole)));

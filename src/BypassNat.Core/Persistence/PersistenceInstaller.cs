@@ -39,9 +39,11 @@ namespace BypassNat.Persistence
         /// it, only refreshes the ruleset of an earlier -Persist, so the router never restores a stale
         /// set after a later apply. Returns how the router persists them, or null when it does not.
         /// </summary>
-        public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings)
+        /// <param name="exemption">The proxy exemption's chain (<see cref="Proxy.ProxyExemption.SavedChain"/>); empty: none, null: leave the saved one as it is.</param>
+        public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings,
+            string exemption = null)
         {
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install)), "saving the forwards for boot (-Persist)");
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install, exemption)), "saving the forwards for boot (-Persist)");
             return Saved(result, out warnings);
         }
 
@@ -60,7 +62,7 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>The save as a script body, so an apply can run it in the same command as the rules it saves.</summary>
-        public string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install)
+        public string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, string exemption = null)
         {
             string ruleset = _hop.RenderSaved(backend, forwards, context);
             string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
@@ -73,6 +75,8 @@ namespace BypassNat.Persistence
             script.Append("put() {\n  tmp=\"$1.bypassnat-new\"\n  ").Append(p).Append("tee \"$tmp\" >/dev/null\n  ").Append(p).Append("mv -f \"$tmp\" \"$1\"\n}\n");
             AppendFile(script, $"{Directory}/{file}", ruleset);
             script.Append($"{p}rm -f {Directory}/{stale}\n");
+            if (exemption != null && exemption.Length > 0) AppendFile(script, $"{Directory}/{ExemptionFile}", exemption);
+            else if (exemption != null) script.Append($"{p}rm -f {Directory}/{ExemptionFile}\n");
             AppendFile(script, RestoreScript, RestoreScriptText());
             script.Append(Hooks.FirewallFunction(p, backend));
             if (!install)
@@ -158,6 +162,8 @@ namespace BypassNat.Persistence
             "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n" +
             $"dir={Directory}\n" +
             RestoreLock +
+            RestoreExemption +
+            "exempt \"$1\"\n" +
             "if [ -f \"$dir/ruleset.nft\" ]; then\n" +
             $"  if [ \"$1\" = --if-missing ] && nft list table {_hop.NftTable} >/dev/null 2>&1; then exit 0; fi\n" +
             "  restored\n" +
@@ -178,6 +184,29 @@ namespace BypassNat.Persistence
             $"  iptables -t nat -C POSTROUTING -j {_hop.IptablesPostrouting} 2>/dev/null || echo '-I POSTROUTING 1 -j {_hop.IptablesPostrouting}'\n" +
             "  echo COMMIT\n" +
             "} | iptables-restore --noflush --wait 10\n";
+
+        private const string ExemptionFile = "proxy-exemption.iptables";
+
+        /// <summary>
+        /// The proxy exemption (<see cref="Proxy.ProxyExemption"/>), where one is saved: restored when its
+        /// chain's rules are missing or its jump is no longer the first rule of mangle PREROUTING (a proxy
+        /// restarting puts its own jump first), whichever backend holds the forwards.
+        /// </summary>
+        private static string RestoreExemption =>
+            "exempt() {\n" +
+            $"  [ -f \"$dir/{ExemptionFile}\" ] || return 0\n" +
+            $"  if [ \"$1\" = --if-missing ] && [ \"$(iptables -t mangle -S PREROUTING 2>/dev/null | sed -n 2p)\" = '-A PREROUTING -j {Proxy.ProxyExemption.Chain}' ] \\\n" +
+            $"     && [ \"$(iptables -t mangle -S {Proxy.ProxyExemption.Chain} 2>/dev/null | grep -c '^-A' || true)\" = \"$(grep -c '^-A' \"$dir/{ExemptionFile}\" || true)\" ]; then return 0; fi\n" +
+            "  restored\n" +
+            $"  jumps=$(iptables -t mangle -S PREROUTING 2>/dev/null | grep -c -x -e '-A PREROUTING -j {Proxy.ProxyExemption.Chain}' || true)\n" +
+            "  {\n" +
+            "    echo '*mangle'\n" +
+            $"    while [ \"$jumps\" -gt 0 ]; do echo '-D PREROUTING -j {Proxy.ProxyExemption.Chain}'; jumps=$((jumps - 1)); done\n" +
+            $"    cat \"$dir/{ExemptionFile}\"\n" +
+            $"    echo '-I PREROUTING 1 -j {Proxy.ProxyExemption.Chain}'\n" +
+            "    echo COMMIT\n" +
+            "  } | iptables-restore --noflush --wait 10\n" +
+            "}\n";
 
         /// <summary>
         /// The restore takes the same lock as every other writer (<see cref="RouterLock"/>), so a watcher

@@ -1,0 +1,180 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using BypassNat.Iptables;
+
+namespace BypassNat.Proxy
+{
+    /// <summary>
+    /// Keeps a TPROXY proxy from capturing the replies of BypassNat's forwards. A device answers a
+    /// forwarded client through its gateway, the bypass router: the reply arrives from the LAN, addressed
+    /// to the internet, exactly what a proxy's mangle PREROUTING rule sends to its transparent socket
+    /// (which answers a SYN-ACK with a reset), so the forward breaks.
+    /// </summary>
+    /// <remarks>
+    /// Where the proxy captures in the iptables mangle table (TPROXY rules, or a MARK whose fwmark routes
+    /// into a tunnel, as OpenClash's TUN mode on fw3 does), BypassNat owns one chain there,
+    /// <c>BYPASSNAT_PROXY</c>, jumped to first from mangle PREROUTING, with one ACCEPT a forward and
+    /// protocol for packets from the device's address and port (the forward's InternalAddress and
+    /// InternalPort) of a connection conntrack has DNATed, in its reply direction. ACCEPT ends the mangle
+    /// table's PREROUTING, so the proxy's rules after it never see those packets, which carry no mark and
+    /// are routed by the main table. Nothing else is exempted: no packet of the original direction, no
+    /// connection the router did not DNAT, no other port of the device.
+    /// A native nftables proxy (<c>tproxy</c> in its own table) or a TUN-mode proxy (policy routing
+    /// into a tunnel) cannot be exempted from outside: an accept in another table does not end its chain,
+    /// and a socket once assigned by tproxy cannot be undone. For those, <see cref="Advice"/> is the
+    /// exact rules to add to the proxy's own configuration.
+    /// </remarks>
+    public sealed class ProxyExemption
+    {
+        public const string Chain = "BYPASSNAT_PROXY";
+        public const string ReplyRole = "reply";
+
+        private ProxyExemption(ProxyCapture capture, IReadOnlyList<BypassForward> desired, IReadOnlyList<string> wanted)
+        {
+            Capture = capture;
+            Desired = desired;
+            Wanted = wanted;
+        }
+
+        public ProxyCapture Capture { get; }
+
+        public IReadOnlyList<BypassForward> Desired { get; }
+
+        /// <summary>The chain's rules as they should be (empty: the chain should not exist).</summary>
+        public IReadOnlyList<string> Wanted { get; }
+
+        /// <summary>The exemption for <paramref name="desired"/> on a router with <paramref name="capture"/>.</summary>
+        public static ProxyExemption For(ProxyCapture capture, IReadOnlyList<BypassForward> desired)
+        {
+            capture = capture ?? ProxyCapture.None;
+            IReadOnlyList<string> wanted = capture.CapturesInMangle ? Rules(desired) : new string[0];
+            return new ProxyExemption(capture, desired, wanted);
+        }
+
+        /// <summary>Whether the mangle table holds anything of the exemption, or should.</summary>
+        public bool Relevant => Wanted.Count > 0 || Capture.HasExemptionChain;
+
+        public bool InPlace => InPlaceIn(Capture);
+
+        public bool NeedsWrite => Relevant && !InPlace;
+
+        private bool InPlaceIn(ProxyCapture state) => Wanted.Count == 0
+            ? !state.HasExemptionChain && state.ExemptionJumps == 0
+            : state.HasExemptionChain && state.ExemptionJumps == 1 && state.ExemptionJumpFirst && state.ExemptionRules.SequenceEqual(Wanted);
+
+        /// <summary>The chain's -A lines, in the router's order, as iptables-save prints them back.</summary>
+        public static IReadOnlyList<string> Rules(IEnumerable<BypassForward> forwards)
+        {
+            var rules = new List<string>();
+            foreach (BypassForward forward in BypassForward.InRouterOrder(forwards.Where(f => f.Enabled)))
+            {
+                string comment = RuleComment.For(forward, ReplyRole).WithoutNote().Encode();
+                foreach (string transport in forward.Transports)
+                    rules.Add($"-A {Chain} -s {forward.InternalAddress}/32 -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                              $" -m conntrack --ctstate DNAT --ctdir REPLY -m comment --comment \"{comment}\" -j ACCEPT");
+            }
+
+            return rules;
+        }
+
+        /// <summary>
+        /// One iptables-restore transaction for the mangle table: the chain emptied and refilled and its
+        /// jump made the first rule of PREROUTING, or (nothing wanted) the jumps and the chain deleted.
+        /// Exits 3 when the kernel refuses it.
+        /// </summary>
+        public string Script(string privileged)
+        {
+            var text = new StringBuilder("*mangle\n");
+            for (int i = 0; i < Capture.ExemptionJumps; i++)
+                if (Wanted.Count == 0 || !(Capture.ExemptionJumps == 1 && Capture.ExemptionJumpFirst))
+                    text.Append("-D PREROUTING -j ").Append(Chain).Append('\n');
+            if (Wanted.Count == 0)
+            {
+                if (Capture.HasExemptionChain) text.Append("-F ").Append(Chain).Append("\n-X ").Append(Chain).Append('\n');
+            }
+            else
+            {
+                text.Append(':').Append(Chain).Append(" - [0:0]\n");
+                text.Append("-F ").Append(Chain).Append('\n');
+                foreach (string rule in Wanted) text.Append(rule).Append('\n');
+                if (!(Capture.ExemptionJumps == 1 && Capture.ExemptionJumpFirst)) text.Append("-I PREROUTING 1 -j ").Append(Chain).Append('\n');
+            }
+
+            text.Append("COMMIT\n");
+            return IptablesBackend.Restore(privileged, text.ToString());
+        }
+
+        /// <summary>
+        /// The chain as -Persist saves it (restore.sh adds the jump first in PREROUTING); empty when there
+        /// is nothing to exempt, so the saved one goes.
+        /// </summary>
+        public string SavedChain => Wanted.Count == 0 ? string.Empty
+            : $":{Chain} - [0:0]\n-F {Chain}\n" + string.Concat(Wanted.Select(r => r + "\n"));
+
+        /// <summary>The mangle table again, for the read-back.</summary>
+        public static string ReadScript(string privileged) => "LC_ALL=C " + privileged + "iptables-save -t mangle\n";
+
+        /// <summary>Null when the read-back holds exactly the exemption; otherwise what differs.</summary>
+        public string Verify(string readBack)
+        {
+            ProxyCapture after = ProxyCapture.ParseMangle(readBack);
+            if (InPlaceIn(after)) return null;
+            if (Wanted.Count == 0) return $"the chain {Chain} or its jump is still in the mangle table";
+            if (after.ExemptionJumps != 1 || !after.ExemptionJumpFirst) return $"the jump to {Chain} is not the first rule of mangle PREROUTING ({after.ExemptionJumps} jump(s))";
+            return $"{Chain} holds {after.ExemptionRules.Count} rule(s), expected {Wanted.Count}";
+        }
+
+        /// <summary>For the apply's result: what captures, and whether the forwards' replies are exempted; null when nothing does.</summary>
+        public string Summary
+        {
+            get
+            {
+                var parts = new List<string>();
+                if (Capture.IptablesTproxyRules.Count > 0)
+                    parts.Add(Wanted.Count > 0 ? "iptables TPROXY: replies exempted (" + Chain + ")" : "iptables TPROXY: no forwards to exempt");
+                if (Capture.NftablesTproxyTables.Count > 0)
+                    parts.Add("nftables tproxy (" + string.Join(", ", Capture.NftablesTproxyTables) + "): not exempted, the proxy's configuration must (see the warning)");
+                if (Capture.MarkedTunnelRules.Count > 0)
+                    parts.Add("TUN by iptables mangle mark (" + string.Join(", ", Capture.MarkedTunnelRules.Select(r => r.Device).Distinct()) + "): " +
+                              (Wanted.Count > 0 ? "replies exempted (" + Chain + ")" : "no forwards to exempt"));
+                if (Capture.TunnelRules.Count > 0)
+                    parts.Add("TUN policy routing (" + string.Join(", ", Capture.TunnelRules.Select(r => r.Device).Distinct()) + "): not exempted, the proxy's configuration must (see the warning)");
+                return parts.Count == 0 ? null : string.Join("; ", parts);
+            }
+        }
+
+        public string Describe() => Wanted.Count == 0
+            ? $"  proxy    remove {Chain} from the mangle table (no proxy captures there, or no forwards)"
+            : $"  proxy    exempt the forwards' replies from the proxy's capture in the mangle table ({Wanted.Count} rule(s) in {Chain}, jumped to first)";
+
+        /// <summary>
+        /// What the user must add to the proxy's own configuration where BypassNat cannot exempt the
+        /// forwards itself (a native nftables tproxy, policy routing into a tunnel), with the exact rules.
+        /// </summary>
+        public IReadOnlyList<string> Advice(string router)
+        {
+            var advice = new List<string>();
+            List<BypassForward> enabled = BypassForward.InRouterOrder(Desired.Where(f => f.Enabled)).ToList();
+            if (enabled.Count == 0) return advice;
+            var matches = enabled.SelectMany(f => f.Transports.Select(t => (Forward: f, Match: $"ip saddr {f.InternalAddress} {t} sport {f.InternalPort}",
+                Rule: $"from {f.InternalAddress} ipproto {t} sport {f.InternalPort}"))).ToList();
+            foreach (string table in Capture.NftablesTproxyTables)
+                advice.Add($"On {router} the nftables table '{table}' sends LAN traffic to a proxy with tproxy, which also captures the replies of the forwards, " +
+                           "so they do not work; BypassNat cannot exempt them from another table's chain. Add these rules to that table's prerouting chain, " +
+                           "before its tproxy rule (in the proxy's configuration, so they survive its restart):\n" +
+                           string.Join("\n", matches.Select(m => $"    ct direction reply ct status dnat {m.Match} return")));
+            foreach (IGrouping<string, PolicyRule> tunnel in Capture.TunnelRules.GroupBy(r => r.Device))
+            {
+                int before = System.Math.Max(1, tunnel.Min(r => r.Priority) - 1);
+                advice.Add($"On {router} policy routing sends LAN traffic into {tunnel.Key} (a TUN-mode proxy: " +
+                           string.Join("; ", tunnel.Select(r => $"ip rule {r.Priority}: {r.Selector}")) +
+                           "), which also takes the replies of the forwards, so they do not work. Route them by the main table first " +
+                           "(in the proxy's configuration or a startup script, so they survive its restart):\n" +
+                           string.Join("\n", matches.Select(m => $"    ip rule add {m.Rule} lookup main pref {before}")));
+            }
+
+            return advice;
+        }
+    }
+}
