@@ -25,7 +25,9 @@ namespace BypassNat.SshNet
             };
             LimitHostKeyAlgorithms(connection, trust.KnownKeyTypes());
 
-            var client = new SshClient(connection);
+            // Keep-alives keep a NAT or firewall on the way from dropping an idle connection (a session
+            // a script holds between steps), and let a dead link show as a lost connection.
+            var client = new SshClient(connection) { KeepAliveInterval = settings.KeepAliveInterval };
             client.HostKeyReceived += (sender, e) => e.CanTrust = trust.Accept(e.HostKeyName, e.HostKey, e.FingerPrintSHA256);
             try
             {

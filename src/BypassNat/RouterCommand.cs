@@ -54,6 +54,9 @@ namespace BypassNat.Commands
 
         private readonly Dictionary<RouterTarget, RouterSession> _connections = new Dictionary<RouterTarget, RouterSession>();
 
+        // Set by Ctrl-C; a connection that opens after it is abandoned before its first command.
+        private volatile bool _stopping;
+
         protected sealed override void ProcessRecord()
         {
             CaptureRouters();
@@ -101,7 +104,7 @@ namespace BypassNat.Commands
             }
 
             var given = new List<string>();
-            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout" })
+            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout", "CommandTimeout" })
                 if (MyInvocation.BoundParameters.ContainsKey(name)) given.Add("-" + name);
             if (given.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.SessionConflict", ErrorCategory.InvalidArgument,
@@ -155,7 +158,22 @@ namespace BypassNat.Commands
 
             Watch(router, connection);
             lock (_connections) _connections[router] = connection;
+            if (_stopping) connection.Abort();
             return connection;
+        }
+
+        /// <summary>
+        /// Ctrl-C: closes every connection this command is using (a session's too: it reopens on its
+        /// next use). The router runs each write as one script with one kernel transaction, so a write
+        /// cut off here leaves it on the old set or the new one, as a dropped connection does, and the
+        /// next apply converges.
+        /// </summary>
+        protected override void AbandonRouters()
+        {
+            _stopping = true;
+            List<RouterSession> open;
+            lock (_connections) open = _connections.Values.ToList();
+            foreach (RouterSession connection in open) connection.Abort();
         }
 
         /// <summary>

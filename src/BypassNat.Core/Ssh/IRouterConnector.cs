@@ -33,5 +33,12 @@ namespace BypassNat.Ssh
 
         /// <summary>False once the connection dropped (the router rebooted, sshd restarted, the network went away).</summary>
         bool IsConnected { get; }
+
+        /// <summary>
+        /// Abandons the command under way, from any thread (Ctrl-C calls it from the cmdlet's
+        /// StopProcessing): <see cref="Run"/> throws BypassNat.Stopped at once, and the connection is
+        /// closed in the background. Returns at once; never throws.
+        /// </summary>
+        void Abort();
     }
 }
