@@ -259,6 +259,46 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void ARouterWithNeitherNftNorIptablesIsReportedAsAMissingToolBeforeAnythingChanges()
+        {
+            var router = new FakeRouter { ProbeOutput = string.Empty };
+            BypassNatException failure = ApplyFails(router, New);
+            Assert.Equal("BypassNat.ToolNotFound", failure.ErrorId);
+            Assert.Equal(FailureKind.NotInstalled, failure.Kind);
+            Assert.Contains("has no nft or iptables-restore", failure.Message);
+            Assert.DoesNotContain(RouterStep.Load, router.Steps);
+            Assert.DoesNotContain(RouterStep.Save, router.Steps);
+        }
+
+        [Fact]
+        public void APasswordReachesNoScriptTraceOrError()
+        {
+            const string secret = "s3cret-Pa55phrase";
+            FakeRouter router = RouterWithOld(persisted: true);
+            var lines = new List<string>();
+            SshSettings settings = Settings();
+            settings.Password = secret;
+            settings.KeyPassphrase = secret;
+            using (RouterSession session = RouterSession.Open(settings, router))
+            {
+                session.Trace = lines.Add;
+                session.TraceScript = lines.Add;
+                session.Starting = lines.Add;
+                ForwardApplier applier = ForwardApplier.For(session, BackendKind.Auto, RouterHop.Bypass, null);
+                applier.Apply(applier.Plan(New), true, lines.Add);
+                router.Faults[RouterStep.Load] = Fault.Refuse("iptables-restore: line 7 failed", 3);
+                ForwardApplier again = ForwardApplier.For(session, BackendKind.Auto, RouterHop.Bypass, null);
+                var failure = Assert.Throws<BypassNatException>(() => again.Apply(again.Plan(Old), true, lines.Add));
+                lines.Add(failure.ToString());
+            }
+
+            Assert.True(lines.Count > 5);
+            Assert.DoesNotContain(lines, l => l.Contains(secret));
+            Assert.DoesNotContain(router.Scripts, s => s.Contains(secret));
+            Assert.DoesNotContain(router.Files.Values, f => f.Contains(secret));
+        }
+
+        [Fact]
         public void AWriteOfAPlanAnotherWriterOvertookChangesNothing()
         {
             FakeRouter router = RouterWithOld(persisted: false);

@@ -102,6 +102,12 @@ namespace BypassNat.Tests
 
         public int Connections { get; private set; }
 
+        /// <summary>Every script the router was sent, whole.</summary>
+        public List<string> Scripts { get; } = new List<string>();
+
+        /// <summary>What the backend probe finds: by default iptables (nf_tables flavour) and no nft, as on many Debian boxes.</summary>
+        public string ProbeOutput { get; set; } = "iptables=iptables v1.8.9 (nf_tables)\n";
+
         public bool Persisted => Files.ContainsKey(Directory + "/restore.sh");
 
         /// <summary>The forwards the saved set would restore (empty when there is none).</summary>
@@ -186,6 +192,7 @@ namespace BypassNat.Tests
 
         private CommandResult Execute(string script)
         {
+            Scripts.Add(script);
             // A writing script starts with the router-side lock (RouterLock): check and replace the generation.
             Match expected = Regex.Match(script, @"if \[ ""\$bypassnat_generation"" != '(?<token>[^']*)' \]");
             if (expected.Success && expected.Groups["token"].Value != Generation)
@@ -257,8 +264,7 @@ namespace BypassNat.Tests
             switch (step)
             {
                 case RouterStep.Probe:
-                    // No nft on this router: iptables (nf_tables flavour), as on many Debian boxes.
-                    return (0, "iptables=iptables v1.8.9 (nf_tables)\n", string.Empty);
+                    return (0, ProbeOutput, string.Empty);
                 case RouterStep.Addresses:
                     return (0, "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n--routes--\ndefault via 192.0.2.1 dev eth0\n", string.Empty);
                 case RouterStep.PersistedCheck:
