@@ -54,8 +54,8 @@ namespace BypassNat.Commands
 
         private readonly Dictionary<RouterTarget, RouterSession> _connections = new Dictionary<RouterTarget, RouterSession>();
 
-        // Set by Ctrl-C; a connection that opens after it is abandoned before its first command.
-        private volatile bool _stopping;
+        // Cancelled by Ctrl-C: a connection being opened gives up, one that opens after it is abandoned before its first command.
+        private readonly System.Threading.CancellationTokenSource _stopping = new System.Threading.CancellationTokenSource();
 
         protected sealed override void ProcessRecord()
         {
@@ -149,7 +149,7 @@ namespace BypassNat.Commands
             {
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
                 var clock = Stopwatch.StartNew();
-                connection = RouterSession.Open(router.Settings);
+                connection = RouterSession.Open(router.Settings, _stopping.Token);
                 Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login} in {clock.Elapsed.TotalSeconds:0.00} s; " +
                         $"host key {connection.HostKeyFingerprint} accepted" +
                         (connection.HostKeyAdded ? $" as a new host, and added to {connection.KnownHostsFile} (-AcceptNewHostKey)."
@@ -158,7 +158,7 @@ namespace BypassNat.Commands
 
             Watch(router, connection);
             lock (_connections) _connections[router] = connection;
-            if (_stopping) connection.Abort();
+            if (_stopping.IsCancellationRequested) connection.Abort();
             return connection;
         }
 
@@ -170,7 +170,7 @@ namespace BypassNat.Commands
         /// </summary>
         protected override void AbandonRouters()
         {
-            _stopping = true;
+            _stopping.Cancel();
             List<RouterSession> open;
             lock (_connections) open = _connections.Values.ToList();
             foreach (RouterSession connection in open) connection.Abort();

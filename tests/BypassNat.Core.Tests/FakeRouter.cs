@@ -123,7 +123,7 @@ namespace BypassNat.Tests
         /// <summary>The forwards the kernel holds, read as BypassNat reads them.</summary>
         public List<BypassForward> LiveForwards => Iptables.IptablesReader.Read(Nat.Save()).Forwards;
 
-        public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust)
+        public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, System.Threading.CancellationToken cancel)
         {
             if (!trust.Accept("ssh-ed25519", new byte[] { 1, 2, 3 }, FakeFingerprint))
                 throw new BypassNatException(trust.RefusalId, FailureKind.SecurityError, trust.Refusal, settings.Endpoint);

@@ -166,3 +166,36 @@ Describe 'A router that does not answer in time' {
         Assert-Converges
     }
 }
+
+Describe 'A router that does not answer the connection' {
+    BeforeAll {
+        # SYNs to port 2222 vanish, as on a path whose firewall drops SSH: a connect waits its whole timeout.
+        Invoke-LabCommand $Lab byp 'iptables -I INPUT -p tcp --dport 2222 -j DROP' | Out-Null
+    }
+    AfterAll {
+        Invoke-LabCommand $Lab byp 'iptables -D INPUT -p tcp --dport 2222 -j DROP' | Out-Null
+    }
+
+    It 'returns within seconds on Ctrl-C (Stop) while still connecting, not after -ConnectTimeout' {
+        $run = Invoke-AsAdmin $Lab {
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript('param($ssh, $module) Import-Module $module; Get-BypassForward @ssh -Port 2222 -ConnectTimeout 60').
+                AddArgument($Lab.Ssh).AddArgument((Join-Path $Lab.ModulePath 'BypassNat.psd1'))
+            $async = $ps.BeginInvoke()
+            # Long enough to import the module and be inside the connect (which would take 60 s).
+            Start-Sleep -Seconds 3
+            "running=$($ps.InvocationStateInfo.State)"
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $clock.Stop()
+            "stopped=$($clock.Elapsed.TotalSeconds)"
+            "state=$($ps.InvocationStateInfo.State)"
+            $ps.Dispose()
+        }
+        $Faults.Add('Ctrl-C while connecting to a port whose SYNs are dropped')
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -Contain 'running=Running'
+        $run.Output | Should -Contain 'state=Stopped'
+        [double](@($run.Output -match '^stopped=')[0] -replace 'stopped=') | Should -BeLessThan 3
+    }
+}
