@@ -250,12 +250,13 @@ function Set-LabRouterFault {
     is copied aside and a wrapper is bind-mounted over it. Faults, for the tool's load (nft -f,
     iptables-restore): RefusePart adds one rule the kernel must refuse to the same transaction;
     LoadNothing reads the ruleset and reports success without loading it; Slow touches
-    <lab>/fault-started and waits 5 s before loading it.
+    <lab>/fault-started and waits -Seconds (5) before loading it.
     #>
     param(
         [Parameter(Mandatory)] $Lab,
         [Parameter(Mandatory)] [ValidateSet('nft', 'iptables-restore')] [string] $Tool,
-        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow')] [string] $Fault
+        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow')] [string] $Fault,
+        [ValidateRange(1, 600)] [int] $Seconds = 5
     )
     $target = (Invoke-LabRouter $Lab "readlink -f `$(command -v $Tool || echo /usr/sbin/$Tool)" | Select-Object -First 1).Trim()
     $real = Join-Path $Lab.Dir "real-$Tool"
@@ -274,7 +275,7 @@ function Set-LabRouterFault {
     $action = switch ($Fault) {
         'RefusePart' { "$bad | $run `"`$@`"" }
         'LoadNothing' { 'cat >/dev/null; exit 0' }
-        'Slow' { "touch '$($Lab.Dir)/fault-started'; sleep 5; exec $run `"`$@`"" }
+        'Slow' { "touch '$($Lab.Dir)/fault-started'; sleep $Seconds; exec $run `"`$@`"" }
     }
     Set-Content $wrapper "#!/bin/sh`n# BypassNat lab fault: $Fault`n$passThrough`n$action`n" -NoNewline
     & chmod 0755 $wrapper

@@ -164,7 +164,7 @@ namespace BypassNat.Apply
             {
                 // With the connection gone the live rules may be the new ones: the saved set stays new,
                 // so the router's next restore converges on what was asked for.
-                if (failure.ErrorId == "BypassNat.ConnectionLost")
+                if (RouterScript.Interrupted(failure))
                     throw new BypassNatException(failure.ErrorId, failure.Kind,
                         failure.Message + " The saved set on the router already holds the new forwards, so its next boot or flush restores those.",
                         failure.Target, failure.InnerException);
@@ -368,7 +368,7 @@ namespace BypassNat.Apply
                 // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
                 whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation);
             }
-            catch (BypassNatException lost) when (save && lost.ErrorId == "BypassNat.ConnectionLost")
+            catch (BypassNatException lost) when (save && RouterScript.Interrupted(lost))
             {
                 // The saved set goes first in the same script; where the cut fell, only a new look can tell.
                 throw new BypassNatException(lost.ErrorId, lost.Kind,
