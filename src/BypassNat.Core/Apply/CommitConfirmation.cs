@@ -365,7 +365,7 @@ namespace BypassNat.Apply
         }
 
         private static string Count(IReadOnlyList<BypassForward> forwards) =>
-            forwards.Count == 0 ? "state (no forwards)" : forwards.Count == 1 ? "forward (" + forwards[0].Name + ")" : $"{forwards.Count} forwards ({string.Join(", ", forwards.Select(f => f.Name))})";
+            forwards.Count == 0 ? "state (no forwards)" : forwards.Count == 1 ? "forward (" + forwards[0].Name + ")" : $"{forwards.Count} forwards ({string.Join(", ", forwards.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))})";
 
         private static string FormatUtc(DateTime utc) => utc.ToString("HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 
