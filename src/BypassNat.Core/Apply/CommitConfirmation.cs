@@ -37,8 +37,14 @@ namespace BypassNat.Apply
         private readonly RouterHop _hop;
 
         public CommitConfirmation(RouterHop hop, int timeoutSeconds, string token = null)
+            : this(hop, timeoutSeconds, token, MinimumSeconds)
         {
-            if (timeoutSeconds < MinimumSeconds || timeoutSeconds > MaximumSeconds)
+        }
+
+        // Unit tests run the watchdog with a shorter timeout than a user may give.
+        internal CommitConfirmation(RouterHop hop, int timeoutSeconds, string token, int minimum)
+        {
+            if (timeoutSeconds < minimum || timeoutSeconds > MaximumSeconds)
                 throw new BypassNatException("BypassNat.InvalidConfirmTimeout", FailureKind.InvalidData,
                     $"-ConfirmTimeout {timeoutSeconds} is out of range: give {MinimumSeconds} to {MaximumSeconds} seconds. Nothing was changed.", timeoutSeconds);
             _hop = hop;
