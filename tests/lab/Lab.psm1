@@ -257,11 +257,13 @@ function Set-LabRouterFault {
     param(
         [Parameter(Mandatory)] $Lab,
         [Parameter(Mandatory)] [ValidateSet('nft', 'iptables-restore')] [string] $Tool,
-        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow', 'BlockNewSsh')] [string] $Fault
+        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow', 'BlockNewSsh')] [string] $Fault,
+        # The bypass router's tool, or with Main the main router's.
+        [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass'
     )
-    $target = (Invoke-LabRouter $Lab "readlink -f `$(command -v $Tool || echo /usr/sbin/$Tool)" | Select-Object -First 1).Trim()
-    $real = Join-Path $Lab.Dir "real-$Tool"
-    $wrapper = Join-Path $Lab.Dir "fault-$Tool"
+    $target = (Invoke-LabRouter $Lab -Router $Router "readlink -f `$(command -v $Tool || echo /usr/sbin/$Tool)" | Select-Object -First 1).Trim()
+    $real = Join-Path $Lab.Dir "real-$Router-$Tool"
+    $wrapper = Join-Path $Lab.Dir "fault-$Router-$Tool"
     Remove-Item (Join-Path $Lab.Dir 'fault-started'), (Join-Path $Lab.Dir 'fault-fired') -ErrorAction Ignore
     Copy-Item $target $real -Force
     # nft takes the ruleset from "-f -"; the iptables binary is a multi-call one, called by name.
@@ -288,22 +290,22 @@ function Set-LabRouterFault {
     }
     Set-Content $wrapper "#!/bin/sh`n# BypassNat lab fault: $Fault`n$passThrough`n$action`n" -NoNewline
     & chmod 0755 $wrapper
-    Invoke-LabRouter $Lab "mount --bind '$wrapper' '$target'" | Out-Null
-    Set-Content (Join-Path $Lab.Dir "fault-target-$Tool") $target
+    Invoke-LabRouter $Lab -Router $Router "mount --bind '$wrapper' '$target'" | Out-Null
+    Set-Content (Join-Path $Lab.Dir "fault-target-$Router-$Tool") $target
 }
 
 function Remove-LabRouterFault {
     <# Puts the real tool back (see Set-LabRouterFault). #>
     [CmdletBinding()]
-    param([Parameter(Mandatory)] $Lab, [Parameter(Mandatory)] [string] $Tool)
-    $record = Join-Path $Lab.Dir "fault-target-$Tool"
+    param([Parameter(Mandatory)] $Lab, [Parameter(Mandatory)] [string] $Tool, [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass')
+    $record = Join-Path $Lab.Dir "fault-target-$Router-$Tool"
     if (-not (Test-Path $record)) { return }
     $target = (Get-Content $record -Raw).Trim()
     # A cut test's slow tool may still be running; a lazy unmount takes effect when it exits.
-    Invoke-LabRouter $Lab "umount -l '$target'" | Out-Null
+    Invoke-LabRouter $Lab -Router $Router "umount -l '$target'" | Out-Null
     Remove-Item $record
     # BlockNewSsh's block goes with it.
-    Invoke-LabRouter $Lab 'nft delete table ip labfault 2>/dev/null; true' | Out-Null
+    Invoke-LabRouter $Lab -Router $Router 'nft delete table ip labfault 2>/dev/null; true' | Out-Null
 }
 
 function Stop-LabSshConnections {

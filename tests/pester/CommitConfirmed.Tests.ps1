@@ -40,8 +40,8 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
     # The watchdog's state on the router: its directory (gone once confirmed or rolled back) and its
     # processes, found by their command line among the processes of the router's own mount namespace
     # (the lab shares the machine's process table with other labs).
-    function Get-WatchdogState($Lab) {
-        $sshd = (Get-Content (Join-Path $Lab.Dir 'sshd.pid') -Raw).Trim()
+    function Get-WatchdogState($Lab, [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass') {
+        $sshd = (Get-Content (Join-Path $Lab.Dir $(if ($Router -eq 'Main') { 'main_sshd.pid' } else { 'sshd.pid' })) -Raw).Trim()
         $namespace = (Get-Item "/proc/$sshd/ns/mnt").LinkTarget
         $processes = foreach ($proc in Get-ChildItem /proc -Directory | Where-Object Name -Match '^\d+$') {
             try {
@@ -50,7 +50,7 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
             } catch { }
         }
         [pscustomobject]@{
-            Directory = (Invoke-LabRouter $Lab 'ls -d /run/bypassnat/confirm-bypassnat 2>/dev/null; true') -join ''
+            Directory = (Invoke-LabRouter $Lab -Router $Router 'ls -d /run/bypassnat/confirm-* 2>/dev/null | grep -v "\.[a-z]*$"; true') -join ''
             Processes = @($processes)
         }
     }
@@ -64,7 +64,10 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         $run.Errors | Should -BeNullOrEmpty
     }
     AfterAll {
-        if ($script:Lab) { Remove-LabRouterFault $script:Lab -Tool $Tool -ErrorAction Ignore }
+        if ($script:Lab) {
+            Remove-LabRouterFault $script:Lab -Tool $Tool -ErrorAction Ignore
+            Remove-LabRouterFault $script:Lab -Tool $Tool -Router Main -ErrorAction Ignore
+        }
         Stop-BypassLab $script:Lab
     }
 
@@ -128,6 +131,39 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         Get-RouterNames $Lab | Should -Be @('admin', 'web')
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 443 '
         Get-SavedRuleset $Lab | Should -Match '443'
+    }
+
+    It 'rolls back the main router (-Role Main) by itself when new SSH connections fail after the write, and keeps a confirmed change' {
+        $first = Invoke-AsAdmin $Lab -Params @{ Csv = $Before } { $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main }
+        $first.Errors | Should -BeNullOrEmpty
+        $nat = Get-LabNatTable $Lab -Node main
+        Set-LabRouterFault $Lab -Tool $Tool -Fault BlockNewSsh -Router Main
+        try {
+            $run = Invoke-AsAdmin $Lab -Params @{ Csv = $After } {
+                $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 5 -ConnectTimeout 2
+            }
+            $blocked = Test-Path (Join-Path $Lab.Dir 'fault-fired')
+        } finally {
+            Remove-LabRouterFault $Lab -Tool $Tool -Router Main
+        }
+        $Faults.Add("$Backend`: new SSH connections to the main router dropped right after the write")
+        $blocked | Should -BeTrue
+        $run.Errors.Count | Should -Be 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.RolledBack'
+        $run.Errors[0].Message | Should -Match 'restored its previous 2 forwards \(game, web\) by itself'
+        $run.Errors[0].Message | Should -Match 'exactly its previous forwards'
+        Get-LabNatTable $Lab -Node main | Should -Be $nat
+        (Get-WatchdogState $Lab -Router Main).Processes | Should -BeNullOrEmpty
+
+        $confirmed = Invoke-AsAdmin $Lab -Params @{ Csv = $After } {
+            $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 5
+        }
+        $confirmed.Errors | Should -BeNullOrEmpty
+        $confirmed.Output[0].Changed | Should -BeTrue
+        $state = Get-WatchdogState $Lab -Router Main
+        $state.Directory | Should -BeNullOrEmpty
+        $state.Processes | Should -BeNullOrEmpty
+        Get-LabNatTable $Lab -Node main | Should -Match '8443'
     }
 }
 
