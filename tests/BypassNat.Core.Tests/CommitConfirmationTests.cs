@@ -31,7 +31,8 @@ namespace BypassNat.Tests
 
         private static bool HasFlock => File.Exists("/usr/bin/flock") || File.Exists("/bin/flock");
 
-        private string State => Path.Combine(_dir, "confirm-bypassnat");
+        // The prefix of the bypass hop's watchdog files.
+        private string State => Path.Combine(_dir, "confirm", "bypassnat");
 
         private string Marker => Path.Combine(_dir, "rolled-back");
 
@@ -46,7 +47,7 @@ namespace BypassNat.Tests
 
             Assert.Equal(0, started.ExitCode);
             Assert.Matches("confirm-deadline=[0-9]+", started.Output);
-            int pid = int.Parse(File.ReadAllText(Path.Combine(State, "pid")).Trim());
+            int pid = int.Parse(File.ReadAllText(State + ".pid").Trim());
             Assert.True(Alive(pid));
             // The watchdog must not hold the write's lock (fd 9): the next writer gets it at once.
             CommandResult next = Run(shell, Private(RouterLock.Prologue(0, "next writer", null, "g2")) + "echo got-the-lock\n");
@@ -56,7 +57,7 @@ namespace BypassNat.Tests
 
             Assert.Equal("confirm=confirmed\n", confirmed.Output);
             Assert.True(WaitUntil(() => !Alive(pid)), "the watchdog is still running after the confirmation");
-            Assert.False(Directory.Exists(State));
+            Assert.False(File.Exists(State + ".token"));
             Assert.False(File.Exists(Marker));
         }
 
@@ -72,7 +73,7 @@ namespace BypassNat.Tests
             Assert.True(WaitUntil(() => File.Exists(State + ".result")), "the watchdog never rolled back");
             Assert.True(File.Exists(Marker));
             Assert.Equal(confirmation.Token + " 0", string.Join(" ", File.ReadAllText(State + ".result").Split(' ').Take(2)));
-            Assert.False(Directory.Exists(State));
+            Assert.False(File.Exists(State + ".token"));
             Assert.StartsWith("rollback-", File.ReadAllText(Path.Combine(_dir, "generation")));
             // A confirmation that comes too late changes nothing and learns the outcome.
             CommandResult late = Run(shell, RouterScript.Wrap(Private(confirmation.ConfirmScript())));
@@ -92,7 +93,7 @@ namespace BypassNat.Tests
 
             Assert.Equal(CommitConfirmation.PendingExitCode, refused.ExitCode);
             Assert.Contains("bypassnat-confirm-pending: ", refused.Error);
-            Assert.Equal(first.Token + "\n", File.ReadAllText(Path.Combine(State, "token")));
+            Assert.Equal(first.Token + "\n", File.ReadAllText(State + ".token"));
             Run(shell, RouterScript.Wrap(Private(first.ConfirmScript())));
         }
 
@@ -168,7 +169,7 @@ namespace BypassNat.Tests
         private CommandResult Start(string[] shell, CommitConfirmation confirmation)
         {
             string rollback = $"touch '{Marker}'\n";
-            var script = new SectionedScript().Add("confirm", confirmation.StartScript(rollback, new BypassForward[0]), stopOnFailure: true);
+            var script = new SectionedScript().Add("confirm", confirmation.StartScript(string.Empty, rollback, new BypassForward[0]), stopOnFailure: true);
             CommandResult whole = Run(shell, Private(RouterLock.Prologue(5, "apply", null, "g1") + script.Render()));
             return SectionedScript.Section(script.Parse(whole), "confirm", whole);
         }
@@ -210,7 +211,7 @@ namespace BypassNat.Tests
         public void Dispose()
         {
             // A watchdog a failed test left behind must not outlive it.
-            string pidFile = Path.Combine(State, "pid");
+            string pidFile = State + ".pid";
             if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out int pid) && Alive(pid))
                 using (Process process = Process.GetProcessById(pid)) process.Kill();
             try { Directory.Delete(_dir, true); } catch (IOException) { }

@@ -37,7 +37,7 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
             ForEach-Object { $_.Trim().TrimEnd(',') } | Where-Object { $_ } | Sort-Object) -join "`n"
     }
 
-    # The watchdog's state on the router: its directory (gone once confirmed or rolled back) and its
+    # The watchdog's state on the router: its files (gone once confirmed or rolled back, but for the outcome) and its
     # processes, found by their command line among the processes of the router's own mount namespace
     # (the lab shares the machine's process table with other labs).
     function Get-WatchdogState($Lab, [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass') {
@@ -50,7 +50,7 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
             } catch { }
         }
         [pscustomobject]@{
-            Directory = (Invoke-LabRouter $Lab -Router $Router 'ls -d /run/bypassnat/confirm-* 2>/dev/null | grep -v "\.[a-z]*$"; true') -join ''
+            Files     = (Invoke-LabRouter $Lab -Router $Router 'cd /run/bypassnat/confirm 2>/dev/null && ls | grep -v "\.result$\|\.log$"; true') -join ' '
             Processes = @($processes)
         }
     }
@@ -118,7 +118,7 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 ' -Because 'the packet crosses the old forward, not the new one'
         Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9000 | Should -Match '^device udp 9000 '
         $state = Get-WatchdogState $Lab
-        $state.Directory | Should -BeNullOrEmpty
+        $state.Files | Should -BeNullOrEmpty
         $state.Processes | Should -BeNullOrEmpty
     }
 
@@ -129,7 +129,7 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         $run.Output.Count | Should -Be 1
         $run.Output[0].Changed | Should -BeTrue
         $state = Get-WatchdogState $Lab
-        $state.Directory | Should -BeNullOrEmpty
+        $state.Files | Should -BeNullOrEmpty
         $state.Processes | Should -BeNullOrEmpty
         # Past the timeout (counted from before the apply started) nothing rolls back: the confirmation cancelled it.
         $left = 7 - $clock.Elapsed.TotalSeconds
@@ -165,7 +165,7 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         $confirmed.Errors | Should -BeNullOrEmpty
         $confirmed.Output[0].Changed | Should -BeTrue
         $state = Get-WatchdogState $Lab -Router Main
-        $state.Directory | Should -BeNullOrEmpty
+        $state.Files | Should -BeNullOrEmpty
         $state.Processes | Should -BeNullOrEmpty
         Get-LabNatTable $Lab -Node main | Should -Match '8443'
     }

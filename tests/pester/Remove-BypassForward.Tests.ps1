@@ -55,7 +55,7 @@ Describe 'Remove-BypassForward' {
         $confirmed = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward game @ssh -ConfirmTimeout 5 -Confirm:$false }
         $confirmed.Errors | Should -BeNullOrEmpty
         Get-Names | Should -Be @('web', 'web-alt')
-        Invoke-LabRouter $Lab 'ls /run/bypassnat' | Should -Not -Contain 'confirm-bypassnat'
+        Invoke-LabRouter $Lab 'ls /run/bypassnat/confirm' | Should -Not -Contain 'bypassnat.token'
     }
 
     It 'says so when a plain name matches nothing, and changes nothing' {

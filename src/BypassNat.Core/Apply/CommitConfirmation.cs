@@ -21,8 +21,8 @@ namespace BypassNat.Apply
     /// The watchdog lives on the router because the failure it guards against is the workstation
     /// losing the router: nothing the workstation runs can undo a change once it cannot reach it.
     /// The rollback and the confirmation both run under the router-side lock (<see cref="RouterLock"/>)
-    /// and decide by the state directory's token: a confirmation removes the directory, a rollback
-    /// runs only while it is there, so the router ends on the new set or on the previous one, never a mix.
+    /// and decide by the token file: a confirmation removes it, a rollback runs only while it holds
+    /// this apply's token, so the router ends on the new set or on the previous one, never a mix.
     /// </remarks>
     public sealed class CommitConfirmation
     {
@@ -63,10 +63,12 @@ namespace BypassNat.Apply
         /// <summary>How many forwards the router held before (for the messages).</summary>
         public IReadOnlyList<BypassForward> Previous { get; private set; } = new BypassForward[0];
 
-        // One state directory a hop, beside the lock (tmpfs: a reboot forgets a pending rollback, and
-        // the router then boots from its saved set, which the rollback would have restored anyway only
-        // after the reboot's restore).
-        private string StateDirectory => "\"$bypassnat_lockdir\"/confirm-" + _hop.UnitName;
+        // The path prefix of a hop's files (HOP.token, .pid, .deadline, .rollback.sh, .watchdog.sh,
+        // .result, .log), beside the lock: tmpfs, so a reboot forgets a waiting watchdog.
+        private string StateDirectory => "\"$bypassnat_lockdir\"/confirm/" + _hop.UnitName;
+
+        // The files of a waiting watchdog (DIR.result and DIR.log, its outcome, stay for the confirmation to read).
+        private const string RemoveState = "rm -f \"$d.token\" \"$d.pid\" \"$d.deadline\" \"$d.rollback.sh\" \"$d.watchdog.sh\"";
 
         /// <summary>
         /// The section that saves the rollback and starts the watchdog, for the write script ahead of
@@ -74,46 +76,52 @@ namespace BypassNat.Apply
         /// watchdog does not start, or when an earlier apply's watchdog is still waiting.
         /// </summary>
         /// <param name="rollback">What the watchdog runs, from <see cref="RollbackScript"/>.</param>
-        public string StartScript(string rollback, IReadOnlyList<BypassForward> previous)
+        /// <param name="privileged">The privilege prefix: a sudo login may need it once, to make the shared state directory.</param>
+        public string StartScript(string privileged, string rollback, IReadOnlyList<BypassForward> previous)
         {
             Previous = previous;
             string timeout = TimeoutSeconds.ToString(CultureInfo.InvariantCulture);
             var s = new StringBuilder();
             s.Append(RouterLock.DirectoryScript);
             s.Append("d=").Append(StateDirectory).Append('\n');
-            s.Append("if [ -f \"$d/pid\" ] && kill -0 \"$(cat \"$d/pid\")\" 2>/dev/null; then\n");
-            s.Append("  printf '").Append(PendingPrefix).Append("%s\\n' \"$(cat \"$d/deadline\" 2>/dev/null)\" >&2\n");
+            // /proc, not kill -0: a sudo login cannot signal root's watchdog, but can see it.
+            s.Append("if [ -f \"$d.token\" ] && [ -f \"$d.pid\" ] && [ -d \"/proc/$(cat \"$d.pid\")\" ]; then\n");
+            s.Append("  printf '").Append(PendingPrefix).Append("%s\\n' \"$(cat \"$d.deadline\" 2>/dev/null)\" >&2\n");
             s.Append("  exit ").Append(PendingExitCode.ToString(CultureInfo.InvariantCulture)).Append('\n');
             s.Append("fi\n");
-            s.Append("rm -rf \"$d\" \"$d.result\" \"$d.log\"\n");
-            s.Append("{ [ -d \"$bypassnat_lockdir\" ] || mkdir -p \"$bypassnat_lockdir\"; } && mkdir \"$d\" && printf '%s\\n' '").Append(Token).Append("' > \"$d/token\" \\\n");
-            s.Append("  || { echo \"could not make the watchdog's directory $d (run BypassNat once as root)\" >&2; exit 1; }\n");
-            s.Append("cat > \"$d/rollback.sh\" <<'BYPASSNAT_ROLLBACK'\n").Append(rollback);
+            // One directory for every hop's files, writable by whoever writes next (root, or a sudo login
+            // after root made /run/bypassnat): made once, never removed.
+            s.Append("c=\"$bypassnat_lockdir/confirm\"\n");
+            s.Append("[ -d \"$c\" ] || { mkdir -p \"$bypassnat_lockdir\" && mkdir -m 0777 \"$c\"; } 2>/dev/null || ").Append(privileged).Append("mkdir -p -m 0777 \"$c\" || exit 1\n");
+            s.Append(RemoveState).Append(" \"$d.result\" \"$d.log\" 2>/dev/null\n");
+            s.Append("printf '%s\\n' '").Append(Token).Append("' > \"$d.token\" || { echo \"the login cannot write the watchdog's files in $c\" >&2; exit 1; }\n");
+            s.Append("cat > \"$d.rollback.sh\" <<'BYPASSNAT_ROLLBACK'\n").Append(rollback);
             if (!rollback.EndsWith("\n", StringComparison.Ordinal)) s.Append('\n');
             s.Append("BYPASSNAT_ROLLBACK\n");
-            s.Append("cat > \"$d/watchdog.sh\" <<'BYPASSNAT_WATCHDOG'\n").Append(WatchdogScript()).Append("BYPASSNAT_WATCHDOG\n");
-            s.Append("now=$(date +%s)\necho $((now + ").Append(timeout).Append(")) > \"$d/deadline\"\n");
+            s.Append("cat > \"$d.watchdog.sh\" <<'BYPASSNAT_WATCHDOG'\n").Append(WatchdogScript()).Append("BYPASSNAT_WATCHDOG\n");
+            s.Append("now=$(date +%s)\necho $((now + ").Append(timeout).Append(")) > \"$d.deadline\"\n");
             // Detached: its own session where setsid exists, no terminal, none of this script's
             // descriptors (9 is the write's lock, 3 the section's output), so it outlives the SSH session
             // and never holds the lock or the output open.
             s.Append("if command -v setsid >/dev/null 2>&1; then\n");
-            s.Append("  setsid sh \"$d/watchdog.sh\" \"$d\" </dev/null >/dev/null 2>&1 3>&- 9>&- &\n");
+            s.Append("  setsid sh \"$d.watchdog.sh\" \"$d\" </dev/null >/dev/null 2>&1 3>&- 9>&- &\n");
             s.Append("else\n");
-            s.Append("  sh \"$d/watchdog.sh\" \"$d\" </dev/null >/dev/null 2>&1 3>&- 9>&- &\n");
+            s.Append("  sh \"$d.watchdog.sh\" \"$d\" </dev/null >/dev/null 2>&1 3>&- 9>&- &\n");
             s.Append("fi\n");
             s.Append("i=0\n");
-            s.Append("until [ -s \"$d/pid\" ]; do\n");
-            s.Append("  if [ \"$i\" -ge 50 ]; then echo \"the watchdog did not start (no $d/pid after 5 s)\" >&2; rm -rf \"$d\"; exit 1; fi\n");
+            s.Append("until [ -s \"$d.pid\" ]; do\n");
+            s.Append("  if [ \"$i\" -ge 50 ]; then echo \"the watchdog did not start (no $d.pid after 5 s)\" >&2; " + RemoveState + "; exit 1; fi\n");
             s.Append("  sleep 0.1 2>/dev/null || sleep 1\n  i=$((i + 1))\n");
             s.Append("done\n");
-            s.Append("echo confirm-now=$now\necho confirm-deadline=$(cat \"$d/deadline\")\n");
+            s.Append("echo confirm-now=$now\necho confirm-deadline=$(cat \"$d.deadline\")\n");
             return s.ToString();
         }
 
         /// <summary>
-        /// The watchdog, run detached with its state directory as $1: sleeps out the timeout, then takes
-        /// the lock and rolls back if the directory still holds this apply's token, leaving the outcome
-        /// in DIR.result (token, exit status, time) and the rollback's output in DIR.log.
+        /// The watchdog, run detached with its files' path prefix as $1 (/run/bypassnat/confirm/HOP):
+        /// sleeps out the timeout, then takes the lock and rolls back if HOP.token still holds this
+        /// apply's token, leaving the outcome in HOP.result (token, exit status, time) and the
+        /// rollback's output in HOP.log.
         /// </summary>
         internal string WatchdogScript()
         {
@@ -121,24 +129,24 @@ namespace BypassNat.Apply
             s.Append("#!/bin/sh\n");
             s.Append("# Written by BypassNat (-ConfirmTimeout): restores this hop's previous forwards unless the apply is confirmed in time.\n");
             s.Append(RouterScript.Preamble);
-            s.Append("d=\"$1\"\ntoken=$(cat \"$d/token\")\n");
+            s.Append("d=\"$1\"\ntoken=$(cat \"$d.token\")\n");
             // The SSH session ending must not end the wait; a confirmation ends it with TERM.
             s.Append("trap '' HUP INT\n");
             s.Append("trap 'kill \"$sleeper\" 2>/dev/null; exit 0' TERM\n");
             s.Append("sleep ").Append(TimeoutSeconds.ToString(CultureInfo.InvariantCulture)).Append(" &\nsleeper=$!\n");
-            s.Append("echo $$ > \"$d/pid\"\n");
+            s.Append("echo $$ > \"$d.pid\"\n");
             s.Append("wait \"$sleeper\"\n");
             s.Append(RouterLock.DirectoryScript);
             // No bounded wait here: every writer is bounded, and giving up would leave the unconfirmed change.
             s.Append("if command -v flock >/dev/null 2>&1 && [ -r \"$bypassnat_lockdir/lock\" ]; then exec 9<\"$bypassnat_lockdir/lock\"; flock 9; fi\n");
-            s.Append("[ \"$(cat \"$d/token\" 2>/dev/null)\" = \"$token\" ] || exit 0\n");
+            s.Append("[ \"$(cat \"$d.token\" 2>/dev/null)\" = \"$token\" ] || exit 0\n");
             s.Append("trap '' TERM\n");
             // A rollback is a writer: a write planned before it must stop (RouterLock's generation).
             s.Append("(umask 0; printf 'rollback-%s-%s\\n' \"$$\" \"$(date +%s)\" > \"$bypassnat_lockdir/generation\"; ");
             s.Append("echo \"pid $$: BypassNat's -ConfirmTimeout rollback\" > \"$bypassnat_lockdir/holder\") 2>/dev/null\n");
-            s.Append("sh \"$d/rollback.sh\" > \"$d.log\" 2>&1\nstatus=$?\n");
+            s.Append("sh \"$d.rollback.sh\" > \"$d.log\" 2>&1\nstatus=$?\n");
             s.Append("printf '%s %s %s\\n' \"$token\" \"$status\" \"$(date +%s)\" > \"$d.result\"\n");
-            s.Append("rm -rf \"$d\"\n");
+            s.Append(RemoveState).Append('\n');
             return s.ToString();
         }
 
@@ -230,16 +238,16 @@ namespace BypassNat.Apply
             Deadline = DateTime.UtcNow.AddSeconds(seconds);
         }
 
-        /// <summary>Cancels the watchdog and removes the saved rollback, if the router still holds this apply's token; prints what it found.</summary>
+        /// <summary>Cancels the watchdog and removes the saved rollback, if the router still holds this apply's token; prints what it found (a sudo login cannot signal root's watchdog: that one finds the token gone and exits when it wakes).</summary>
         public string ConfirmScript()
         {
             var s = new StringBuilder();
             s.Append(RouterLock.DirectoryScript);
             s.Append("d=").Append(StateDirectory).Append('\n');
-            s.Append("if [ \"$(cat \"$d/token\" 2>/dev/null)\" = '").Append(Token).Append("' ]; then\n");
-            s.Append("  pid=$(cat \"$d/pid\" 2>/dev/null)\n");
+            s.Append("if [ \"$(cat \"$d.token\" 2>/dev/null)\" = '").Append(Token).Append("' ]; then\n");
+            s.Append("  pid=$(cat \"$d.pid\" 2>/dev/null)\n");
             s.Append("  [ -z \"$pid\" ] || kill \"$pid\" 2>/dev/null\n");
-            s.Append("  rm -rf \"$d\"\n");
+            s.Append("  ").Append(RemoveState).Append('\n');
             s.Append("  echo confirm=confirmed\n");
             s.Append("else\n");
             s.Append(OutcomeLines("  "));
@@ -250,7 +258,7 @@ namespace BypassNat.Apply
         /// <summary>What happened to this apply's watchdog, without changing anything.</summary>
         public string OutcomeScript() =>
             RouterLock.DirectoryScript + "d=" + StateDirectory + "\n" +
-            "if [ \"$(cat \"$d/token\" 2>/dev/null)\" = '" + Token + "' ]; then echo confirm=waiting; else\n" + OutcomeLines("  ") + "fi\n";
+            "if [ \"$(cat \"$d.token\" 2>/dev/null)\" = '" + Token + "' ]; then echo confirm=waiting; else\n" + OutcomeLines("  ") + "fi\n";
 
         private string OutcomeLines(string indent) =>
             indent + "set -- $(cat \"$d.result\" 2>/dev/null)\n" +

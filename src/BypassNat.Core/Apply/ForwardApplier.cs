@@ -346,7 +346,7 @@ namespace BypassNat.Apply
                 if (_confirmation != null)
                 {
                     // This hop's write is several commands: the watchdog starts first, on its own, under the lock.
-                    string start = _confirmation.StartScript(ConfirmRollback(plan, installer != null), (plan.Leftover ?? plan.State).Forwards);
+                    string start = _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, installer != null), (plan.Leftover ?? plan.State).Forwards);
                     _confirmation.Started(_session, RouterLock.Run(_session, RouterScript.Wrap(start), "starting the -ConfirmTimeout watchdog"));
                 }
 
@@ -415,7 +415,7 @@ namespace BypassNat.Apply
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
             if (_confirmation != null)
-                script.Add("confirm", _confirmation.StartScript(ConfirmRollback(plan, save), (plan.Leftover ?? plan.State).Forwards), stopOnFailure: true);
+                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), (plan.Leftover ?? plan.State).Forwards), stopOnFailure: true);
             if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
