@@ -56,7 +56,13 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
     }
 }
 
-Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backend = 'Iptables'; Tool = 'iptables-restore' }, @{ Backend = 'Nftables'; Tool = 'nft' }) {
+# Every backend: the rollback, live and saved, and the confirmation. The main router's hop and the cut
+# connection each run once, on one backend each (the watchdog is the same; the rules the rollback
+# renders are covered for both backends by the first test), to keep this file's lab time short.
+Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
+    @{ Backend = 'Iptables'; Tool = 'iptables-restore'; Extra = 'Main' }
+    @{ Backend = 'Nftables'; Tool = 'nft'; Extra = 'Cut' }
+) {
     BeforeAll {
         $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -CommandOptions @{ Backend = $Backend } -Service 'tcp:80', 'udp:9000', 'tcp:443'
         Set-MainRouterForward $Lab -Forward ($Before | ConvertFrom-Csv | New-BypassForward)
@@ -122,6 +128,43 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         $state.Processes | Should -BeNullOrEmpty
     }
 
+    if ($Extra -eq 'Cut') {
+        It 'puts the previous forwards back by itself, live and saved, when the SSH connection is cut during the write' {
+            $nat = Get-LabNatTable $Lab
+            $saved = Get-SavedRuleset $Lab
+            Invoke-LabRouter $Lab 'rm -f /run/bypassnat/confirm/bypassnat.result' | Out-Null
+            Set-LabRouterFault $Lab -Tool $Tool -Fault Slow
+            try {
+                $job = Start-ThreadJob -ArgumentList $Lab, $After, (Join-Path $PSScriptRoot '../lab/Lab.psm1') {
+                    param($Lab, $Csv, $LabModule)
+                    Import-Module $LabModule
+                    Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -Persist -ConfirmTimeout 5 }
+                }
+                # The watchdog has started and the slow load is under way: cut every SSH connection.
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not (Test-Path (Join-Path $Lab.Dir 'fault-started')) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+                Test-Path (Join-Path $Lab.Dir 'fault-started') | Should -BeTrue
+                Stop-LabSshConnections $Lab
+                $run = $job | Wait-Job -Timeout 120 | Receive-Job
+                $job | Remove-Job -Force
+                # The router decides alone now: wait for its watchdog's outcome.
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not (Invoke-LabRouter $Lab 'cat /run/bypassnat/confirm/bypassnat.result 2>/dev/null; true') -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 500 }
+            } finally {
+                Remove-LabRouterFault $Lab -Tool $Tool
+            }
+            $Faults.Add("$Backend`: SSH connection cut during a -ConfirmTimeout write")
+            $run.Errors.Count | Should -Be 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.ConnectionLost'
+            $run.Errors[0].Message | Should -Match 'the router puts back its previous forwards by itself at about'
+            (Invoke-LabRouter $Lab 'cat /run/bypassnat/confirm/bypassnat.result') -join '' | Should -Match '^[0-9a-f]{32} 0 '
+            Get-LabNatTable $Lab | Should -Be $nat
+            Get-SavedRuleset $Lab | Should -Be $saved
+            Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
+            (Get-WatchdogState $Lab).Processes | Should -BeNullOrEmpty
+        }
+    }
+
     It 'keeps a change that a new SSH connection confirms, and leaves no watchdog behind' {
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $run = Invoke-Apply $Lab $After @{ Persist = $true; ConfirmTimeout = 5 }
@@ -139,35 +182,37 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(@{ Backe
         Get-SavedRuleset $Lab | Should -Match '443'
     }
 
-    It 'rolls back the main router (-Role Main) by itself when new SSH connections fail after the write, and keeps a confirmed change' {
-        $nat = Get-LabNatTable $Lab -Node main
-        Set-LabRouterFault $Lab -Tool $Tool -Fault BlockNewSsh -Router Main
-        try {
-            $run = Invoke-AsAdmin $Lab -Params @{ Csv = $After } {
-                $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 5 -ConnectTimeout 2
+    if ($Extra -eq 'Main') {
+        It 'rolls back the main router (-Role Main) by itself when new SSH connections fail after the write, and keeps a confirmed change' {
+            $nat = Get-LabNatTable $Lab -Node main
+            Set-LabRouterFault $Lab -Tool $Tool -Fault BlockNewSsh -Router Main
+            try {
+                $run = Invoke-AsAdmin $Lab -Params @{ Csv = $After } {
+                    $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 5 -ConnectTimeout 2
+                }
+                $blocked = Test-Path (Join-Path $Lab.Dir 'fault-fired')
+            } finally {
+                Remove-LabRouterFault $Lab -Tool $Tool -Router Main
             }
-            $blocked = Test-Path (Join-Path $Lab.Dir 'fault-fired')
-        } finally {
-            Remove-LabRouterFault $Lab -Tool $Tool -Router Main
-        }
-        $Faults.Add("$Backend`: new SSH connections to the main router dropped right after the write")
-        $blocked | Should -BeTrue
-        $run.Errors.Count | Should -Be 1
-        $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.RolledBack'
-        $run.Errors[0].Message | Should -Match 'restored its previous 2 forwards \(game, web\) by itself'
-        $run.Errors[0].Message | Should -Match 'exactly its previous forwards'
-        Get-LabNatTable $Lab -Node main | Should -Be $nat
-        (Get-WatchdogState $Lab -Router Main).Processes | Should -BeNullOrEmpty
+            $Faults.Add("$Backend`: new SSH connections to the main router dropped right after the write")
+            $blocked | Should -BeTrue
+            $run.Errors.Count | Should -Be 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.RolledBack'
+            $run.Errors[0].Message | Should -Match 'restored its previous 2 forwards \(game, web\) by itself'
+            $run.Errors[0].Message | Should -Match 'exactly its previous forwards'
+            Get-LabNatTable $Lab -Node main | Should -Be $nat
+            (Get-WatchdogState $Lab -Router Main).Processes | Should -BeNullOrEmpty
 
-        $confirmed = Invoke-AsAdmin $Lab -Params @{ Csv = $After } {
-            $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 5
+            $confirmed = Invoke-AsAdmin $Lab -Params @{ Csv = $After } {
+                $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 5
+            }
+            $confirmed.Errors | Should -BeNullOrEmpty
+            $confirmed.Output[0].Changed | Should -BeTrue
+            $state = Get-WatchdogState $Lab -Router Main
+            $state.Files | Should -BeNullOrEmpty
+            $state.Processes | Should -BeNullOrEmpty
+            Get-LabNatTable $Lab -Node main | Should -Match '8443'
         }
-        $confirmed.Errors | Should -BeNullOrEmpty
-        $confirmed.Output[0].Changed | Should -BeTrue
-        $state = Get-WatchdogState $Lab -Router Main
-        $state.Files | Should -BeNullOrEmpty
-        $state.Processes | Should -BeNullOrEmpty
-        Get-LabNatTable $Lab -Node main | Should -Match '8443'
     }
 }
 

@@ -226,6 +226,13 @@ namespace BypassNat.Apply
             }
 
             if (!section.Succeeded)
+            {
+                // A sudo login refused the one mkdir is a SudoRefused like any other.
+                BypassNatException failure = RouterScript.Failure(session, "start the -ConfirmTimeout watchdog, so the change was not made: nothing was changed", section, "mkdir");
+                if (failure.ErrorId == "BypassNat.SudoRefused") throw failure;
+            }
+
+            if (!section.Succeeded)
                 throw new BypassNatException("BypassNat.ConfirmNotStarted", FailureKind.InvalidResult,
                     $"The router {endpoint} could not start the -ConfirmTimeout watchdog, so the change was not made: nothing was changed. " +
                     $"The router said: {Detail(section)}", endpoint);
