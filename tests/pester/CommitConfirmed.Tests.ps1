@@ -56,12 +56,13 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
     }
 }
 
-# Every backend: the rollback, live and saved, and the confirmation. The main router's hop and the cut
-# connection each run once, on one backend each (the watchdog is the same; the rules the rollback
-# renders are covered for both backends by the first test), to keep this file's lab time short.
+# Every backend: the rollback, live and saved, and the confirmation. The main router's hop, the cut
+# connection and the move between backends each run once, on one backend (the watchdog is the same;
+# the rules the rollback renders are covered for both backends by the first test), to keep this
+# file's lab time short.
 Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
-    @{ Backend = 'Iptables'; Tool = 'iptables-restore'; Extra = 'Main' }
-    @{ Backend = 'Nftables'; Tool = 'nft'; Extra = 'Cut' }
+    @{ Backend = 'Iptables'; Tool = 'iptables-restore'; Also = 'Main' }
+    @{ Backend = 'Nftables'; Tool = 'nft'; Also = 'CutAndMove' }
 ) {
     BeforeAll {
         $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -CommandOptions @{ Backend = $Backend } -Service 'tcp:80', 'udp:9000', 'tcp:443'
@@ -128,7 +129,7 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
         $state.Processes | Should -BeNullOrEmpty
     }
 
-    if ($Extra -eq 'Cut') {
+    if ($Also -eq 'CutAndMove') {
         It 'puts the previous forwards back by itself, live and saved, when the SSH connection is cut during the write' {
             $nat = Get-LabNatTable $Lab
             $saved = Get-SavedRuleset $Lab
@@ -163,6 +164,31 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
             Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
             (Get-WatchdogState $Lab).Processes | Should -BeNullOrEmpty
         }
+
+        It 'puts both backends back when an unconfirmed apply moved the forwards from iptables to nftables' {
+            $moved = Invoke-AsAdmin $Lab -Params @{ Csv = $Before } {
+                $ssh = $Lab.Ssh.Clone(); $ssh.Backend = 'Iptables'
+                $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -Persist
+            }
+            $moved.Errors | Should -BeNullOrEmpty
+            $nat = Get-LabNatTable $Lab
+            $nat | Should -Match ':BYPASSNAT_PREROUTING'
+            $nat | Should -Not -Match 'table ip bypassnat'
+            $saved = Get-SavedRuleset $Lab
+            Set-LabRouterFault $Lab -Tool nft -Fault BlockNewSsh
+            try {
+                $run = Invoke-Apply $Lab $After @{ Persist = $true; ConfirmTimeout = 5; ConnectTimeout = 2 }
+            } finally {
+                Remove-LabRouterFault $Lab -Tool nft
+            }
+            $Faults.Add("$Backend`: new SSH connections dropped after a move from iptables")
+            $run.Errors.Count | Should -Be 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.RolledBack'
+            $run.Errors[0].Message | Should -Match 'the router holds 2 forward\(s\): game, web, exactly its previous forwards'
+            Get-LabNatTable $Lab | Should -Be $nat -Because 'the iptables chains come back and the new nftables table goes'
+            Get-SavedRuleset $Lab | Should -Be $saved
+            Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
+        }
     }
 
     It 'keeps a change that a new SSH connection confirms, and leaves no watchdog behind' {
@@ -182,7 +208,7 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
         Get-SavedRuleset $Lab | Should -Match '443'
     }
 
-    if ($Extra -eq 'Main') {
+    if ($Also -eq 'Main') {
         It 'rolls back the main router (-Role Main) by itself when new SSH connections fail after the write, and keeps a confirmed change' {
             $nat = Get-LabNatTable $Lab -Node main
             Set-LabRouterFault $Lab -Tool $Tool -Fault BlockNewSsh -Router Main

@@ -229,13 +229,17 @@ namespace BypassNat.Apply
             RouterState now = Choice.Backend.Read(_session);
             var held = new List<BypassForward>(now.Forwards);
             if (plan.Leftover != null) held.AddRange(Choice.Other.Read(_session).Forwards);
-            IReadOnlyList<BypassForward> before = plan.Leftover != null ? plan.Leftover.Forwards : plan.State.Forwards;
+            IReadOnlyList<BypassForward> before = PreviousForwards(plan);
             string names = held.Count == 0 ? "none of BypassNat's forwards" : $"{held.Count} forward(s): {string.Join(", ", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))}";
             RulesetDiff diff = RulesetDiff.Compute(before, held);
             return diff.IsEmpty
                 ? $"the router holds {names}, exactly its previous forwards."
                 : $"the router holds {names}, which differ from its previous forwards:\n{diff.Describe()}";
         }
+
+        /// <summary>What the router held before the apply, in both backends where the apply moves the forwards.</summary>
+        private static List<BypassForward> PreviousForwards(ApplyPlan plan) =>
+            plan.State.Forwards.Concat(plan.Leftover?.Forwards ?? Enumerable.Empty<BypassForward>()).ToList();
 
         /// <summary>
         /// The rollback the watchdog runs: the backends this apply writes put back to what they held,
@@ -346,7 +350,7 @@ namespace BypassNat.Apply
                 if (_confirmation != null)
                 {
                     // This hop's write is several commands: the watchdog starts first, on its own, under the lock.
-                    string start = _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, installer != null), (plan.Leftover ?? plan.State).Forwards);
+                    string start = _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, installer != null), PreviousForwards(plan));
                     _confirmation.Started(_session, RouterLock.Run(_session, RouterScript.Wrap(start), "starting the -ConfirmTimeout watchdog"));
                 }
 
@@ -415,7 +419,7 @@ namespace BypassNat.Apply
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
             if (_confirmation != null)
-                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), (plan.Leftover ?? plan.State).Forwards), stopOnFailure: true);
+                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan)), stopOnFailure: true);
             if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
