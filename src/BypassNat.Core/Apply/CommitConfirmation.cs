@@ -291,9 +291,10 @@ namespace BypassNat.Apply
                     result = RouterLock.Run(fresh, RouterScript.Wrap(ConfirmScript()), "confirming an apply (-ConfirmTimeout)");
                 }
             }
-            catch (BypassNatException e)
+            catch (Exception e) when (!(e is OperationCanceledException))
             {
-                why = $"a new SSH connection could not confirm it ({e.ErrorId})";
+                // Whatever failed, the router decides alone now: the error must say what it did.
+                why = $"a new SSH connection could not confirm it ({(e is BypassNatException known ? known.ErrorId : e.GetType().Name)})";
                 throw AfterDeadline(old, why, describe, verbose, cancel);
             }
 
