@@ -57,6 +57,9 @@ namespace BypassNat.Commands
         // Cancelled by Ctrl-C: a connection being opened gives up, one that opens after it is abandoned before its first command.
         private readonly System.Threading.CancellationTokenSource _stopping = new System.Threading.CancellationTokenSource();
 
+        /// <summary>Cancelled by Ctrl-C, for waits of the command's own (a -ConfirmTimeout deadline).</summary>
+        protected System.Threading.CancellationToken Stopping => _stopping.Token;
+
         protected sealed override void ProcessRecord()
         {
             CaptureRouters();
