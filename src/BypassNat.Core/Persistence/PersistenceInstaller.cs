@@ -120,19 +120,30 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>
-        public void Uninstall()
+        public void Uninstall() => Uninstalled(RouterLock.Run(_session, RouterScript.Wrap(UninstallScript), "removing what -Persist installed"));
+
+        /// <summary>The script of <see cref="Uninstall"/>, for a caller that runs it beside other steps under one lock.</summary>
+        public string UninstallScript
         {
-            string p = _session.Privileged;
-            var script = new StringBuilder();
-            // The OpenWrt part first: the one step that can refuse (uncommitted UCI changes) then
-            // refuses before anything is removed.
-            script.Append(Hooks.Uninstall(p, CronLine));
-            script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/{Unit}-watch.timer ]; then {p}systemctl disable --now {Unit}-watch.timer {Unit}.service >/dev/null 2>&1 || true; fi\n");
-            script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/{Unit}.service {SystemdDirectory}/timers.target.wants/{Unit}-watch.timer\n");
-            script.Append($"{p}rm -f {SystemdDirectory}/{Unit}.service {SystemdDirectory}/{Unit}-watch.service {SystemdDirectory}/{Unit}-watch.timer\n");
-            script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
-            script.Append($"{p}rm -rf {Directory}\n");
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(script.ToString()), "removing what -Persist installed");
+            get
+            {
+                string p = _session.Privileged;
+                var script = new StringBuilder();
+                // The OpenWrt part first: the one step that can refuse (uncommitted UCI changes) then
+                // refuses before anything is removed.
+                script.Append(Hooks.Uninstall(p, CronLine));
+                script.Append($"if [ -d /run/systemd/system ] && [ -f {SystemdDirectory}/{Unit}-watch.timer ]; then {p}systemctl disable --now {Unit}-watch.timer {Unit}.service >/dev/null 2>&1 || true; fi\n");
+                script.Append($"{p}rm -f {SystemdDirectory}/multi-user.target.wants/{Unit}.service {SystemdDirectory}/timers.target.wants/{Unit}-watch.timer\n");
+                script.Append($"{p}rm -f {SystemdDirectory}/{Unit}.service {SystemdDirectory}/{Unit}-watch.service {SystemdDirectory}/{Unit}-watch.timer\n");
+                script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
+                script.Append($"{p}rm -rf {Directory}\n");
+                return script.ToString();
+            }
+        }
+
+        /// <summary>Throws the error of a failed <see cref="UninstallScript"/>.</summary>
+        public void Uninstalled(CommandResult result)
+        {
             if (result.ExitCode == OpenWrtHooks.PendingChanges)
                 throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
                     $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
