@@ -6,7 +6,9 @@
     OpenSSH floor measured in the same run, and writes it to -OutFile with the machine it ran on.
     The machine may be shared: absolute numbers are noisy, the ratios in one run are what counts.
     -Smoke runs every row once with tiny sizes and writes nothing unless -OutFile is given: the
-    tests run it so the bench cannot rot.
+    tests run it so the bench cannot rot. -Row runs only some groups of rows (Applies: the floor, the
+    applies and the seed's way; Csv: Import-Csv | New-BypassForward; DataPath: connections through
+    1 and many forwards), e.g. to measure one change without the full 35 minutes.
 #>
 [CmdletBinding()]
 param(
@@ -15,7 +17,8 @@ param(
     [switch] $Smoke,
     # Replaces parts of the plan, e.g. @{ Sizes = @(@{ Count = 1000; Reps = 1 }); SeedCounts = @() } to
     # measure an older build without its slowest rows.
-    [hashtable] $Plan = @{}
+    [hashtable] $Plan = @{},
+    [ValidateSet('All', 'Applies', 'Csv', 'DataPath')] [string[]] $Row = 'All'
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -37,6 +40,7 @@ $plan = if ($Smoke) {
 $plan.Backends = @('Iptables', 'Nftables')
 foreach ($key in $overrides.Keys) { $plan[$key] = $overrides[$key] }
 $plan.ModulePath = $ModulePath
+function Test-Row([string] $Name) { $Row -contains 'All' -or $Row -contains $Name }
 
 function Get-Median([double[]] $Values) {
     $sorted = @($Values | Sort-Object)
@@ -55,16 +59,18 @@ try {
     $resultPath = Join-Path $lab.Dir 'bench-rows.json'
     $plan | ConvertTo-Json -Depth 4 | Set-Content $paramsPath
 
-    Write-Host 'Applies, from the admin workstation:'
-    & ip netns exec "$($lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File $worker -ParamsPath $paramsPath -OutPath $resultPath | Out-Host
-    if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultPath)) { throw "The admin side of the bench failed (exit code $LASTEXITCODE)." }
-    foreach ($row in (Get-Content $resultPath -Raw | ConvertFrom-Json)) {
-        $rows.Add([pscustomobject]@{ Name = $row.Name; Backend = $row.Backend; Median = Get-Median $row.Seconds; Runs = @($row.Seconds).Count; Commands = $row.Commands; Unit = 's' })
+    if (Test-Row 'Applies') {
+        Write-Host 'Applies, from the admin workstation:'
+        & ip netns exec "$($lab.Prefix)-adm" dotnet $pwsh -NoProfile -NonInteractive -File $worker -ParamsPath $paramsPath -OutPath $resultPath | Out-Host
+        if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultPath)) { throw "The admin side of the bench failed (exit code $LASTEXITCODE)." }
+        foreach ($row in (Get-Content $resultPath -Raw | ConvertFrom-Json)) {
+            $rows.Add([pscustomobject]@{ Name = $row.Name; Backend = $row.Backend; Median = Get-Median $row.Seconds; Runs = @($row.Seconds).Count; Commands = $row.Commands; Unit = 's' })
+        }
     }
 
     # New-BypassForward against Import-Csv alone, each in a fresh process, for its peak memory.
     Write-Host 'Import-Csv | New-BypassForward:'
-    foreach ($count in $plan.CsvRows) {
+    foreach ($count in $(if (Test-Row 'Csv') { $plan.CsvRows })) {
         $csv = Join-Path $lab.Dir "rows-$count.csv"
         $text = [Text.StringBuilder]::new("Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,SourceNat,Comment,Enabled`n")
         for ($i = 0; $i -lt $count; $i++) {
@@ -97,7 +103,7 @@ try {
     $server = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', "$($lab.Prefix)-dev", 'dotnet', $pwsh, '-NoProfile', '-NonInteractive', '-File', $worker, '-Serve', $port) -PassThru -RedirectStandardOutput /dev/null -RedirectStandardError (Join-Path $lab.Dir 'server.err')
     Set-MainRouterForward $lab -Forward @([pscustomobject]@{ ExternalPort = $port; BypassAddress = '192.0.2.2'; BypassPort = $port; InternalAddress = '192.0.2.20'; InternalPort = $port; Protocol = 'Tcp' })
     $warm = $false
-    foreach ($backend in $plan.Backends) {
+    foreach ($backend in $(if (Test-Row 'DataPath') { $plan.Backends })) {
         $rates = @{ 1 = @(); $plan.DataForwards = @() }
         foreach ($round in 1..$plan.DataRounds) {
             # Alternate which goes first, so neither always follows the other's apply.
@@ -140,7 +146,7 @@ $dataOne = @{}
 foreach ($row in $rows | Where-Object Name -like 'data path*, 1 forward(s)') { $dataOne[$row.Backend] = $row.Median }
 
 function Get-Target($row) {
-    $ratio = $row.Median / $floor
+    $ratio = if ($floor) { $row.Median / $floor } else { 0 }
     $check = {
         param([double] $value, [double] $limit, [string] $text)
         if ($value -le $limit) { "${text}: met" } else { "${text}: missed by {0:n0}%" -f (($value / $limit - 1) * 100) }
@@ -173,7 +179,7 @@ $table = [Text.StringBuilder]::new()
 [void]$table.AppendLine('|---|---|---:|---:|---:|---:|---|')
 foreach ($row in $rows) {
     $median = if ($row.Unit -eq '/s') { '{0:n0}/s' -f $row.Median } elseif ($row.Median -lt 1) { '{0:n0} ms' -f ($row.Median * 1000) } else { '{0:n2} s' -f $row.Median }
-    $ratio = if ($row.Unit -eq 's' -and $row.Name -notlike 'Import-Csv*') { '{0:n2}' -f ($row.Median / $floor) } else { '' }
+    $ratio = if ($floor -and $row.Unit -eq 's' -and $row.Name -notlike 'Import-Csv*') { '{0:n2}' -f ($row.Median / $floor) } else { '' }
     $notes = @($(if ($row.PSObject.Properties['Note']) { $row.Note }), (Get-Target $row)) | Where-Object { $_ }
     [void]$table.AppendLine("| $($row.Name -replace '\|', '\|') | $($row.Backend) | $median | $ratio | $($row.Commands) | $($row.Runs) | $($notes -join '; ') |")
 }

@@ -43,6 +43,8 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         $main.Backend | Should -Be $Backend
         $main.Changed | Should -BeTrue
         @($main.Added) | Sort-Object | Should -Be @('admin', 'game', 'web')
+        # One command surveys (probe, addresses, WAN interface, both backends' rules), one writes (load, conntrack, read-back, under the lock).
+        $main.SshCommands | Should -Be 2
         $byp.Role | Should -Be 'Bypass'
         $byp.Changed | Should -BeTrue
     }
@@ -90,6 +92,7 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         $before = Get-BothTables $Lab
         $again = Invoke-BothHops $Lab $Csv
         $again.Output | ForEach-Object { $_.Changed | Should -BeFalse }
+        $again.Output[0].SshCommands | Should -Be 1 -Because 'a no-op on the main hop is the survey alone'
         Get-BothTables $Lab | Should -Be $before
     }
 
@@ -162,6 +165,8 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
     It 'installs its own saved set with -Persist, which puts the forwards back after a flush' {
         $run = Invoke-BothHops $Lab $WithoutAdmin @{ Persist = $true }
         $run.Output[0].Persisted | Should -Be 'systemd'
+        # Either way two commands: a change saves the set inside its write command, a no-op installs in one after the survey.
+        $run.Output[0].SshCommands | Should -Be 2
         $files = Invoke-LabRouter $Lab -Router Main 'ls /etc/bypassnat-main /etc/systemd/system/multi-user.target.wants /etc/systemd/system/timers.target.wants'
         $files | Should -Contain 'restore.sh'
         $files | Should -Contain $(if ($Backend -eq 'Nftables') { 'ruleset.nft' } else { 'ruleset.iptables' })
