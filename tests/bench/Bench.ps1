@@ -139,7 +139,7 @@ try {
 }
 
 # The table: medians, and the ratio to the OpenSSH floor of this same run.
-$floor = ($rows | Where-Object Name -like 'floor: OpenSSH*').Median
+$floor = @($rows | Where-Object Name -like 'floor: OpenSSH*' | ForEach-Object Median)[0]
 $importAlone = @{}
 foreach ($row in $rows | Where-Object Name -like 'Import-Csv alone*') { $importAlone[($row.Name -replace '^.*, ')] = $row.Median }
 $dataOne = @{}
