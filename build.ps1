@@ -439,7 +439,7 @@ function Invoke-Bench {
     Install-LabPackages
     $outFile = if ($Smoke -or $BenchRow) { $null } else { Join-Path $Root 'docs/benchmarks.md' }
     $rows = if ($BenchRow) { $BenchRow } else { 'All' }
-    & (Join-Path $Root 'tests/bench/Bench.ps1') -ModulePath $Out -OutFile $outFile -Smoke:$Smoke -Row $rows | Out-Null
+    & (Join-Path $Root 'tests/bench/Bench.ps1') -ModulePath $Out -OutFile $outFile -Smoke:$Smoke -Only $rows | Out-Null
     if ($outFile) { Write-Host "Wrote $outFile" }
 }
 

@@ -6,7 +6,7 @@
     OpenSSH floor measured in the same run, and writes it to -OutFile with the machine it ran on.
     The machine may be shared: absolute numbers are noisy, the ratios in one run are what counts.
     -Smoke runs every row once with tiny sizes and writes nothing unless -OutFile is given: the
-    tests run it so the bench cannot rot. -Row runs only some groups of rows (Applies: the floor, the
+    tests run it so the bench cannot rot. -Only runs only some groups of rows (Applies: the floor, the
     applies and the seed's way; Csv: Import-Csv | New-BypassForward; DataPath: connections through
     1 and many forwards), e.g. to measure one change without the full 35 minutes.
 #>
@@ -18,7 +18,7 @@ param(
     # Replaces parts of the plan, e.g. @{ Sizes = @(@{ Count = 1000; Reps = 1 }); SeedCounts = @() } to
     # measure an older build without its slowest rows.
     [hashtable] $Plan = @{},
-    [ValidateSet('All', 'Applies', 'Csv', 'DataPath')] [string[]] $Row = 'All'
+    [ValidateSet('All', 'Applies', 'Csv', 'DataPath')] [string[]] $Only = 'All'
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -40,7 +40,7 @@ $plan = if ($Smoke) {
 $plan.Backends = @('Iptables', 'Nftables')
 foreach ($key in $overrides.Keys) { $plan[$key] = $overrides[$key] }
 $plan.ModulePath = $ModulePath
-function Test-Row([string] $Name) { $Row -contains 'All' -or $Row -contains $Name }
+function Test-Row([string] $Name) { $Only -contains 'All' -or $Only -contains $Name }
 
 function Get-Median([double[]] $Values) {
     $sorted = @($Values | Sort-Object)

@@ -225,14 +225,17 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
             # Removing every trace of the main hop leaves the bypass hop on the same box whole.
             $run = Invoke-AsAdmin $Lab {
                 $mainHop = $Lab.MainSsh
-                (Remove-BypassForward -All @mainHop -Confirm:$false -PassThru | ForEach-Object Name | Sort-Object) -join ','
+                $records = @(Remove-BypassForward -All @mainHop -Confirm:$false -PassThru -Verbose 4>&1)
+                ($records | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | ForEach-Object Name | Sort-Object) -join ','
+                # One verbose line per SSH command: the survey, then one locked command (uninstall, removal, read-back).
+                'ssh commands: ' + @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^SSH 192\.0\.2\.1: .+: exit \d+ in ' }).Count
                 'left:'
                 Get-BypassForward @mainHop | ForEach-Object Name
                 $main = $Lab.MainSsh.Clone(); $main.Remove('Role')
                 Get-BypassForward @main | ForEach-Object Name
             }
             $run.Errors | Should -BeNullOrEmpty
-            $run.Output | Should -Be @('game,web', 'left:', 'local') -Because 'the main hop removed, the bypass hop kept'
+            $run.Output | Should -Be @('game,web', 'ssh commands: 2', 'left:', 'local') -Because 'the main hop removed in one command after the survey, the bypass hop kept'
             $files = Invoke-LabRouter $Lab -Router Main 'ls /etc/systemd/system; ls /etc/bypassnat; [ ! -e /etc/bypassnat-main ] && echo no-main-dir'
             $files | Should -Contain 'bypassnat.service'
             $files | Should -Not -Contain 'bypassnat-main.service'
