@@ -14,7 +14,8 @@
     Bench  - Build, then measures applies, New-BypassForward and the data path in the lab against the
              floor of one SSH command, and writes the table to docs/benchmarks.md (about ten minutes;
              not part of Test). -Smoke: every row once with tiny sizes, nothing written. -Micro: the
-             BenchmarkDotNet micro-benchmarks of rendering, diffing and parsing instead.
+             BenchmarkDotNet micro-benchmarks of rendering, diffing and parsing instead. -BenchRow
+             Applies, Csv or DataPath: only those rows, printed, nothing written (e.g. -BenchRow DataPath).
     OpenWrtLab - builds OpenWrt's uci, libubox and ucode (cmake) from -Source and stages firewall4,
              BusyBox and the lab's stand-ins into the OpenWrt lab cache ($env:BYPASSNAT_OPENWRT_CACHE,
              default ~/.cache/bypassnat/openwrt). The OpenWrt tests run when it exists and are
@@ -40,6 +41,10 @@ param(
 
     # Bench: the BenchmarkDotNet micro-benchmarks (tests/BypassNat.Benchmarks) instead of the lab.
     [switch] $Micro,
+
+    # Bench: only these groups of rows (Applies, Csv, DataPath); printed, docs/benchmarks.md untouched.
+    [ValidateSet('Applies', 'Csv', 'DataPath')]
+    [string[]] $BenchRow,
 
     # Test/PesterTest without root: xunit and only the Pester files that need no lab (no network
     # namespaces), so a contributor on a laptop gets a fast, honest loop.
@@ -432,8 +437,9 @@ function Invoke-Bench {
         return
     }
     Install-LabPackages
-    $outFile = if ($Smoke) { $null } else { Join-Path $Root 'docs/benchmarks.md' }
-    & (Join-Path $Root 'tests/bench/Bench.ps1') -ModulePath $Out -OutFile $outFile -Smoke:$Smoke | Out-Null
+    $outFile = if ($Smoke -or $BenchRow) { $null } else { Join-Path $Root 'docs/benchmarks.md' }
+    $rows = if ($BenchRow) { $BenchRow } else { 'All' }
+    & (Join-Path $Root 'tests/bench/Bench.ps1') -ModulePath $Out -OutFile $outFile -Smoke:$Smoke -Only $rows | Out-Null
     if ($outFile) { Write-Host "Wrote $outFile" }
 }
 

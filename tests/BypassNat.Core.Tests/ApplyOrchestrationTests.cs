@@ -365,8 +365,11 @@ namespace BypassNat.Tests
             router.Faults[RouterStep.Load] = Fault.Refuse("iptables-restore: line 2 failed", 1).Once();
             var refused = Assert.Throws<BypassNatException>(() => RemoveAll(router));
             Assert.Equal("BypassNat.RouterCommandFailed", refused.ErrorId);
-            Assert.Contains("nothing was removed", refused.Message);
+            // One command: the uninstall ran before the kernel refused the removal, and the error says both.
+            Assert.Contains("what -Persist installed is gone", refused.Message);
+            Assert.Contains("still holds the Iptables rules as they were", refused.Message);
             Assert.Equal("game,web", Names(router.LiveForwards));
+            Assert.False(router.Persisted);
 
             Assert.Equal("game,web", Names(RemoveAll(router)));
             Assert.Empty(router.LiveForwards);

@@ -45,6 +45,33 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void SingleDevicePortsAreInHashCollectionsAndOnlyRangesInIntervalOnes()
+        {
+            // A new connection is looked up in each; an interval lookup grows with its elements, a hash lookup does not.
+            string text = NftablesRenderer.Render(new[]
+            {
+                Forwards.Make("wide", "tcp", "2000-2999", sourceNat: "true"),
+                Forwards.Make("web", "tcp", "80", sourceNat: "true"),
+            }, Golden.Lan());
+            string Collection(string name) => Regex.Match(text, @"(map|set) " + name + @" \{[^}]*\}[^}]*\}").Value;
+            foreach (string hashed in new[] { NftablesTable.SourceNatMap, NftablesTable.ReflectMap, NftablesTable.TargetsSet })
+            {
+                Assert.DoesNotContain("flags interval", Collection(hashed));
+                Assert.Contains("192.0.2.20 . 80 comment", Collection(hashed));
+                Assert.DoesNotContain("2000-2999", Collection(hashed));
+            }
+
+            foreach (string interval in new[] { NftablesTable.SourceNatRangesMap, NftablesTable.ReflectRangesMap, NftablesTable.TargetRangesSet })
+            {
+                Assert.Contains("flags interval", Collection(interval));
+                Assert.Contains("192.0.2.20 . 2000-2999 comment", Collection(interval));
+                Assert.DoesNotContain(". 80 comment", Collection(interval));
+            }
+
+            Assert.Equal(2, NftablesReader.Read(text).Forwards.Count(f => f.SourceNat));
+        }
+
+        [Fact]
         public void AShiftedRangeStillMapsEachPortToItsOwnDevicePort()
         {
             BypassForward shifted = Forwards.Make("shift", "udp", "3000-3004", internalPort: "4000-4004");
@@ -68,8 +95,8 @@ namespace BypassNat.Tests
         [Fact]
         public void ASourceNatThatCoversOnlyPartOfTheDevicePortsIsAProblem()
         {
-            string partial = Listed.Replace("17 . 192.0.2.20 . 2000-61999 comment \"bypassnat;name=wide;ext=2000-61999;note=the%20whole%20range\" : 192.0.2.2 }",
-                "17 . 192.0.2.20 . 2000-3000 comment \"bypassnat;name=wide;ext=2000-61999;note=the%20whole%20range\" : 192.0.2.2 }");
+            string partial = Listed.Replace("17 . 192.0.2.20 . 2000-61999 comment \"bypassnat;name=wide;ext=2000-61999\" : 192.0.2.2 }",
+                "17 . 192.0.2.20 . 2000-3000 comment \"bypassnat;name=wide;ext=2000-61999\" : 192.0.2.2 }");
             Assert.NotEqual(Listed, partial);
             Assert.DoesNotContain(NftablesReader.Read(partial).Forwards, f => f.Name == "wide");
         }

@@ -43,6 +43,8 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         $main.Backend | Should -Be $Backend
         $main.Changed | Should -BeTrue
         @($main.Added) | Sort-Object | Should -Be @('admin', 'game', 'web')
+        # One command surveys (probe, addresses, WAN interface, both backends' rules), one writes (load, conntrack, read-back, under the lock).
+        $main.SshCommands | Should -Be 2
         $byp.Role | Should -Be 'Bypass'
         $byp.Changed | Should -BeTrue
     }
@@ -90,6 +92,7 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         $before = Get-BothTables $Lab
         $again = Invoke-BothHops $Lab $Csv
         $again.Output | ForEach-Object { $_.Changed | Should -BeFalse }
+        $again.Output[0].SshCommands | Should -Be 1 -Because 'a no-op on the main hop is the survey alone'
         Get-BothTables $Lab | Should -Be $before
     }
 
@@ -162,6 +165,8 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
     It 'installs its own saved set with -Persist, which puts the forwards back after a flush' {
         $run = Invoke-BothHops $Lab $WithoutAdmin @{ Persist = $true }
         $run.Output[0].Persisted | Should -Be 'systemd'
+        # Either way two commands: a change saves the set inside its write command, a no-op installs in one after the survey.
+        $run.Output[0].SshCommands | Should -Be 2
         $files = Invoke-LabRouter $Lab -Router Main 'ls /etc/bypassnat-main /etc/systemd/system/multi-user.target.wants /etc/systemd/system/timers.target.wants'
         $files | Should -Contain 'restore.sh'
         $files | Should -Contain $(if ($Backend -eq 'Nftables') { 'ruleset.nft' } else { 'ruleset.iptables' })
@@ -220,14 +225,17 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
             # Removing every trace of the main hop leaves the bypass hop on the same box whole.
             $run = Invoke-AsAdmin $Lab {
                 $mainHop = $Lab.MainSsh
-                (Remove-BypassForward -All @mainHop -Confirm:$false -PassThru | ForEach-Object Name | Sort-Object) -join ','
+                $records = @(Remove-BypassForward -All @mainHop -Confirm:$false -PassThru -Verbose 4>&1)
+                ($records | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | ForEach-Object Name | Sort-Object) -join ','
+                # One verbose line per SSH command: the survey, then one locked command (uninstall, removal, read-back).
+                'ssh commands: ' + @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^SSH 192\.0\.2\.1: .+: exit \d+ in ' }).Count
                 'left:'
                 Get-BypassForward @mainHop | ForEach-Object Name
                 $main = $Lab.MainSsh.Clone(); $main.Remove('Role')
                 Get-BypassForward @main | ForEach-Object Name
             }
             $run.Errors | Should -BeNullOrEmpty
-            $run.Output | Should -Be @('game,web', 'left:', 'local') -Because 'the main hop removed, the bypass hop kept'
+            $run.Output | Should -Be @('game,web', 'ssh commands: 2', 'left:', 'local') -Because 'the main hop removed in one command after the survey, the bypass hop kept'
             $files = Invoke-LabRouter $Lab -Router Main 'ls /etc/systemd/system; ls /etc/bypassnat; [ ! -e /etc/bypassnat-main ] && echo no-main-dir'
             $files | Should -Contain 'bypassnat.service'
             $files | Should -Not -Contain 'bypassnat-main.service'

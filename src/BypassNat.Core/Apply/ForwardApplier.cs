@@ -21,8 +21,7 @@ namespace BypassNat.Apply
         private RouterAddresses _addresses;
         private RenderContext _context;
 
-        // What one SSH command read before anything changed; null once the rules changed, or when the
-        // applier reads step by step (the main hop, whose backends are not scripted yet).
+        // What one SSH command read before anything changed; null once the rules changed.
         private RouterSurvey _survey;
 
         /// <param name="wanInterface">The main router's WAN interface as the user named it; null for its default route's.</param>
@@ -37,43 +36,23 @@ namespace BypassNat.Apply
         public BackendChoice Choice { get; }
 
         /// <summary>
-        /// Picks the backend for this hop. On the main router the WAN interface is found first (named,
-        /// or the default route's), so a read can tell rules on an old WAN interface from current ones;
-        /// a router without a default route can still be read, and fails only when applying.
+        /// Picks the backend for this hop from one SSH command (probe, addresses, both backends' rules:
+        /// <see cref="RouterSurvey"/>), so the plan, -WhatIf and a no-op apply need nothing more. On the
+        /// main router the WAN interface is found from the same addresses (named, or the default
+        /// route's), so a read can tell rules on an old WAN interface from current ones; a router
+        /// without a default route can still be read, and fails only when applying.
         /// </summary>
-        /// <remarks>
-        /// The bypass hop is surveyed in one SSH command (probe, addresses, both backends' rules), so the
-        /// plan, -WhatIf and a no-op apply need nothing more.
-        /// </remarks>
         public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface)
         {
-            if (hop.Role == RouterRole.Bypass)
+            RouterSurvey survey = RouterSurvey.Run(session, requested, hop, wanInterface);
+            var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface)
             {
-                RouterSurvey survey = RouterSurvey.Run(session, requested, hop);
-                return new ForwardApplier(session, survey.Choice, hop, wanInterface) { _survey = survey, _addresses = survey.Addresses, Proxy = survey.Proxy };
-            }
-
-            var probe = new ForwardApplier(session, null, hop, wanInterface);
-            string expected = null;
-            if (hop.Role == RouterRole.Main)
-            {
-                try
-                {
-                    expected = probe.Context.WanInterface;
-                }
-                catch (BypassNatException e) when (e.ErrorId == "BypassNat.WanInterfaceNotFound" || e.ErrorId == "BypassNat.WanInterfaceAmbiguous")
-                {
-                    probe._context = null;
-                }
-            }
-
-            var applier = new ForwardApplier(session, BackendSelector.Choose(session, requested, hop, expected), hop, wanInterface)
-            {
-                _addresses = probe._addresses, _context = probe._context, ExpectedWanInterface = expected,
+                _survey = survey, _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
+                Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null,
             };
             // firewall4's reflection answers on the WAN's own address: that is the public address a UCI redirect holds.
-            if (applier.Choice.Backend is Uci.UciBackend uci && probe._context != null && probe._context.WanAddresses.Count > 0)
-                uci.ReflectionAddress = probe._context.WanAddresses[0];
+            if (applier.Choice.Backend is Uci.UciBackend uci && survey.MainContext != null && survey.MainContext.WanAddresses.Count > 0)
+                uci.ReflectionAddress = survey.MainContext.WanAddresses[0];
             return applier;
         }
 
@@ -131,7 +110,7 @@ namespace BypassNat.Apply
         /// <summary>What the other backend holds (forwards a change of backend left behind); null when there is no other.</summary>
         public RouterState ReadOtherState() => Choice.Other == null ? null : Read(Choice.Other);
 
-        private RouterState Read(IRouterBackend backend) => _survey != null ? _survey.State(backend) : backend.Read(_session);
+        private RouterState Read(IRouterBackend backend) => _survey != null && _survey.Covers(backend) ? _survey.State(backend) : backend.Read(_session);
 
         /// <summary>
         /// Applies the plan. Where -Persist installed the forwards on the router (or
@@ -412,13 +391,73 @@ namespace BypassNat.Apply
         /// Removes what -Persist installed, then BypassNat's rules from both backends (in that order, so
         /// no watcher puts them back in between); returns the forwards that were there.
         /// </summary>
+        /// <remarks>
+        /// With scripted backends this is one SSH command under the router-side lock, checked against
+        /// the survey's generation: uninstall, each backend's removal, each backend's read-back. The
+        /// UCI backend (an OpenWrt main router) removes step by step.
+        /// </remarks>
         public IReadOnlyList<BypassForward> RemoveAll()
         {
-            new PersistenceInstaller(_session, Hop).Uninstall();
+            var installer = new PersistenceInstaller(_session, Hop);
+            List<IRouterBackend> backends = new[] { Choice.Backend, Choice.Other }.Where(b => b != null).ToList();
+            if (_survey == null || !backends.All(_survey.Covers)) return RemoveAllStepByStep(installer, backends);
+
+            string p = _session.Privileged;
+            var removed = new List<BypassForward>();
+            var script = new SectionedScript().Add("persist", installer.UninstallScript(p), stopOnFailure: true);
+            var cleared = new List<IScriptedBackend>();
+            foreach (IScriptedBackend backend in backends.Cast<IScriptedBackend>())
+            {
+                RouterState state = Read(backend);
+                removed.AddRange(state.Forwards);
+                string removal = backend.RemoveScript(p, state);
+                if (removal == null) continue;
+                script.Add("remove-" + Section(backend), removal, stopOnFailure: true);
+                cleared.Add(backend);
+            }
+
+            foreach (IScriptedBackend backend in cleared) script.Add("read-" + Section(backend), backend.ReadScript(p));
+            ProxyExemption exemption = Proxy == null ? null : ProxyExemption.For(Proxy, new BypassForward[0]);
+            CommandResult whole = RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation);
+            _survey = null;
+            IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
+            installer.Uninstalled(SectionedScript.Section(sections, "persist", whole));
+            var gone = new List<string>();
+            foreach (IScriptedBackend backend in cleared)
+            {
+                CommandResult result = SectionedScript.Section(sections, "remove-" + Section(backend), whole);
+                if (!result.Succeeded)
+                    throw RouterScript.Failure(_session,
+                        $"remove BypassNat's {backend.Kind} rules ({Hop.Role} hop, {backend.LoadTool}); what -Persist installed is gone" +
+                        (gone.Count > 0 ? $" and so are the {string.Join(" and ", gone)} rules" : string.Empty) +
+                        $", but the router still holds the {backend.Kind} rules as they were (the kernel refused the whole transaction)", result, backend.Tools);
+                gone.Add(backend.Kind.ToString());
+            }
+
+            foreach (IScriptedBackend backend in cleared)
+            {
+                CommandResult readBack = SectionedScript.Section(sections, "read-" + Section(backend), whole);
+                if (!readBack.Succeeded)
+                    throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules back after removing them; they are removed but not verified", readBack, backend.Tools);
+                if (backend.ParseRead(readBack.Output).Present)
+                    throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+            }
+
+            // The mangle table is iptables' whatever the forwards' backend: its own locked command, only where a proxy made one.
+            if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
+            return removed;
+        }
+
+        private static string Section(IRouterBackend backend) => backend.Kind.ToString().ToLowerInvariant();
+
+        private IReadOnlyList<BypassForward> RemoveAllStepByStep(PersistenceInstaller installer, IEnumerable<IRouterBackend> backends)
+        {
+            installer.Uninstall();
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
             ProxyExemption exemption = Proxy == null ? null : ProxyExemption.For(Proxy, new BypassForward[0]);
-            foreach (IRouterBackend backend in new[] { Choice.Backend, Choice.Other }.Where(b => b != null))
+            foreach (IRouterBackend backend in backends)
             {
                 RouterState state = Read(backend);
                 removed.AddRange(state.Forwards);
@@ -467,7 +506,7 @@ namespace BypassNat.Apply
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
             if (exempt) script.Add("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
-            script.Add("conntrack", RouterScript.ForgetConntrack(p, touched));
+            script.Add("conntrack", RouterScript.ForgetConntrack(p, ConntrackTargets(touched, plan.Context)));
             script.Add("read-back", backend.ReadScript(p));
             if (exempt) script.Add("proxy-read-back", ProxyExemption.ReadScript(p));
             CommandResult whole;
@@ -533,6 +572,10 @@ namespace BypassNat.Apply
                     $"The forwards on {_session.Settings.Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
                     "Another program (the proxy restarting?) may be changing the mangle table at the same time. Run the apply again.", _session.Settings.Endpoint);
         }
+
+        /// <summary>The flows of the touched forwards as this hop's router sees them (the main router's arrive at its WAN addresses).</summary>
+        private IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
+            Hop.Role == RouterRole.Main ? RouterScript.MainConntrackTargets(touched, context) : RouterScript.BypassConntrackTargets(touched);
 
         private void Verify(IReadOnlyList<BypassForward> desired, RouterState after)
         {

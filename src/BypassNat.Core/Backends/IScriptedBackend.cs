@@ -18,6 +18,9 @@ namespace BypassNat.Backends
         /// <summary>Loads <paramref name="desired"/> in one kernel transaction; exits 3 when the kernel refuses it.</summary>
         string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current);
 
+        /// <summary>Removes every trace of the rules in <paramref name="current"/> in one transaction (exit 3 when refused); null when there are none.</summary>
+        string RemoveScript(string privileged, RouterState current);
+
         /// <summary>The tool named in a refused load's error, e.g. "nft -f".</summary>
         string LoadTool { get; }
 

@@ -31,34 +31,66 @@ namespace BypassNat.Backends
 
         public BackendChoice Choice { get; private set; }
 
-        /// <summary>The backends whose rules a survey reads.</summary>
-        public static IReadOnlyList<IScriptedBackend> Backends { get; } = new IScriptedBackend[] { new NftablesBackend(), new IptablesBackend() };
+        /// <summary>
+        /// The main hop's render context (WAN interface, its addresses, the LANs) from the survey's
+        /// addresses; null on the bypass hop, or when the WAN side is unknown (no or several default
+        /// routes), which is an error only for an apply.
+        /// </summary>
+        public RenderContext MainContext { get; private set; }
 
-        /// <param name="hop">The bypass hop: its backends are the scripted ones a survey reads.</param>
-        public static RouterSurvey Run(RouterSession session, BackendKind requested, RouterHop hop)
+        // The hop's scripted backends, each reading against the WAN interface the survey found.
+        private readonly Dictionary<BackendKind, IScriptedBackend> _backends = new Dictionary<BackendKind, IScriptedBackend>();
+
+        /// <summary>The backends whose rules a survey reads.</summary>
+        public static IReadOnlyList<BackendKind> Kinds { get; } = new[] { BackendKind.Nftables, BackendKind.Iptables };
+
+        /// <param name="wanInterface">The main hop's WAN interface as the user named it; null for its default route's (ignored on the bypass hop).</param>
+        public static RouterSurvey Run(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface = null)
         {
-            if (hop.Role != RouterRole.Bypass) throw new ArgumentException("Only the bypass hop's backends can be surveyed.", nameof(hop));
             string p = session.Privileged;
             var script = new SectionedScript()
                 .Add("probe", BackendSelector.ProbeScript(p, hop, owned: false))
                 .Add("addresses", RouterAddresses.Script)
                 .Add("persisted", new PersistenceInstaller(session, hop).InstalledScript)
-                .Add("generation", RouterLock.GenerationScript)
-                .Add("proxy", ProxyCapture.Script(p));
+                .Add("generation", RouterLock.GenerationScript);
+            // A transparent proxy matters where the device's replies pass: the bypass router.
+            if (hop.Role == RouterRole.Bypass) script.Add("proxy", ProxyCapture.Script(p));
             // A backend whose tool is missing reads as empty; the probe says it is missing.
-            script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Nftables).ReadScript(p));
-            script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + Backend(BackendKind.Iptables).ReadScript(p));
+            script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + ((IScriptedBackend)hop.Backend(BackendKind.Nftables)).ReadScript(p));
+            script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + ((IScriptedBackend)hop.Backend(BackendKind.Iptables)).ReadScript(p));
             CommandResult whole = session.Run(script.Render());
             var survey = new RouterSurvey(session, script.Parse(whole), whole);
+
+            // On the main router the WAN interface is found first (named, or the default route's), so a
+            // read can tell rules on an old WAN interface from current ones; a router without a default
+            // route can still be read, and fails only when applying.
+            string expected = null;
+            if (hop.Role == RouterRole.Main)
+            {
+                try
+                {
+                    survey.MainContext = survey.Addresses.MainContext(wanInterface, session.Settings.Endpoint);
+                    expected = survey.MainContext.WanInterface;
+                }
+                catch (BypassNatException e) when (e.ErrorId == "BypassNat.WanInterfaceNotFound" || e.ErrorId == "BypassNat.WanInterfaceAmbiguous")
+                {
+                }
+            }
+
+            foreach (BackendKind kind in Kinds) survey._backends[kind] = (IScriptedBackend)hop.Backend(kind, expected);
 
             // Where BypassNat's rules are follows from the reads; a listing that failed owns nothing.
             CommandResult probe = SectionedScript.Section(survey._sections, "probe", whole);
             string owned = string.Empty;
             if (survey.TryState(BackendKind.Nftables, out RouterState nft) && nft.Present) owned += "nft-owned=yes\n";
-            if (survey.TryState(BackendKind.Iptables, out RouterState iptables) && ((IptablesState)iptables).HasPreroutingChain) owned += "iptables-owned=yes\n";
-            survey.Choice = BackendSelector.Choose(session, requested, hop, null, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
+            if (survey.TryState(BackendKind.Iptables, out RouterState iptables) && OwnsIptables(iptables)) owned += "iptables-owned=yes\n";
+            survey.Choice = BackendSelector.Choose(session, requested, hop, expected, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
             return survey;
         }
+
+        // As the probe's own test: the hop's prerouting chain exists.
+        private static bool OwnsIptables(RouterState state) =>
+            state is IptablesState bypass ? bypass.HasPreroutingChain : ((Main.MainState)state).Chains.Contains(Main.MainTable.IptablesPrerouting);
 
         /// <summary>
         /// An earlier -Persist left a saved set on the router, which every change must keep current
@@ -85,24 +117,20 @@ namespace BypassNat.Backends
         {
             if (TryState(backend.Kind, out RouterState state)) return state;
             CommandResult result = SectionedScript.Section(_sections, ReadSection(backend.Kind), _whole);
-            throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules", result, Backend(backend.Kind).Tools);
+            throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules", result, _backends[backend.Kind].Tools);
         }
+
+        /// <summary>Whether the survey read <paramref name="backend"/>'s rules (the UCI backend reads its own).</summary>
+        public bool Covers(IRouterBackend backend) => backend is IScriptedBackend && _backends.ContainsKey(backend.Kind);
 
         private bool TryState(BackendKind kind, out RouterState state)
         {
             if (_states.TryGetValue(kind, out state)) return true;
             if (!_sections.TryGetValue(ReadSection(kind), out CommandResult result) || !result.Succeeded) return false;
-            state = _states[kind] = Backend(kind).ParseRead(result.Output);
+            state = _states[kind] = _backends[kind].ParseRead(result.Output);
             return true;
         }
 
-        private static string ReadSection(BackendKind kind) => "read-" + kind.ToString().ToLowerInvariant();
-
-        private static IScriptedBackend Backend(BackendKind kind)
-        {
-            foreach (IScriptedBackend backend in Backends)
-                if (backend.Kind == kind) return backend;
-            throw new ArgumentOutOfRangeException(nameof(kind));
-        }
+        internal static string ReadSection(BackendKind kind) => "read-" + kind.ToString().ToLowerInvariant();
     }
 }

@@ -36,12 +36,13 @@ namespace BypassNat.Iptables
             return RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool, touched, Tools, out warnings);
         }
 
+        public string RemoveScript(string privileged, RouterState current) =>
+            current.Present ? Restore(privileged, IptablesRenderer.RenderRemoval((IptablesState)current)) : null;
+
         public void Remove(RouterSession session, RouterState current)
         {
-            var state = (IptablesState)current;
-            if (!state.Present) return;
-            string restore = IptablesRenderer.RenderRemoval(state);
-            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(Restore(session.Privileged, restore)), "removing the iptables rules");
+            if (!current.Present) return;
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(RemoveScript(session.Privileged, current)), "removing the iptables rules");
             if (!result.Succeeded)
                 throw RouterScript.Failure(session, "remove BypassNat's chains (iptables-restore); nothing was removed", result, Tools);
         }

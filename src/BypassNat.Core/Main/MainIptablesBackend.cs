@@ -6,35 +6,44 @@ using BypassNat.Ssh;
 namespace BypassNat.Main
 {
     /// <summary>The main router's half in its own nat chains, written with iptables-restore --noflush.</summary>
-    public sealed class MainIptablesBackend : IRouterBackend
+    public sealed class MainIptablesBackend : IScriptedBackend
     {
-        private const string Tools = "iptables-save, iptables-restore and conntrack";
         private readonly string _wanInterface;
 
         public MainIptablesBackend(string wanInterface = null) => _wanInterface = wanInterface;
 
         public BackendKind Kind => BackendKind.Iptables;
 
+        public string Tools => "iptables-save, iptables-restore and conntrack";
+
+        public string LoadTool => "iptables-restore";
+
         public RouterState Read(RouterSession session)
         {
-            CommandResult result = session.Run(RouterScript.Preamble + session.Privileged + "iptables-save -t nat\n");
+            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
             if (!result.Succeeded) throw RouterScript.Failure(session, "read the nat table (iptables-save -t nat)", result, Tools);
-            return MainIptablesReader.Read(result.Output, _wanInterface);
+            return ParseRead(result.Output);
         }
 
+        public string ReadScript(string privileged) => privileged + "iptables-save -t nat\n";
+
+        public RouterState ParseRead(string output) => MainIptablesReader.Read(output, _wanInterface);
+
+        public string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
+            IptablesBackend.Restore(privileged, MainIptablesRenderer.RenderRestore(desired, ((MainState)current).Jumps, context));
+
+        public string RemoveScript(string privileged, RouterState current) =>
+            current.Present ? IptablesBackend.Restore(privileged, MainIptablesRenderer.RenderRemoval((MainState)current)) : null;
+
         public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
-            IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
-        {
-            string restore = MainIptablesRenderer.RenderRestore(desired, ((MainState)current).Jumps, context);
-            return RouterScript.RunWrite(session, IptablesBackend.Restore(session.Privileged, restore), "iptables-restore",
+            IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings) =>
+            RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool,
                 RouterScript.MainConntrackTargets(touched, context), Tools, out warnings);
-        }
 
         public void Remove(RouterSession session, RouterState current)
         {
-            var state = (MainState)current;
-            if (!state.Present) return;
-            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(IptablesBackend.Restore(session.Privileged, MainIptablesRenderer.RenderRemoval(state))), "removing the main router's iptables rules");
+            if (!current.Present) return;
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(RemoveScript(session.Privileged, current)), "removing the main router's iptables rules");
             if (!result.Succeeded)
                 throw RouterScript.Failure(session, "remove the main router's chains (iptables-restore); nothing was removed", result, Tools);
         }

@@ -28,9 +28,12 @@ namespace BypassNat.Nftables
         // A missing table is normal, a refused listing is an error: when the listing fails, ask again
         // for the error alone. (Not nft list tables first: it fetches the whole ruleset, seconds on a
         // router with many iptables-nft rules.)
-        public string ReadScript(string privileged) =>
-            "LC_ALL=C " + privileged + "nft -nn list table " + NftablesTable.Qualified + " 2>/dev/null && exit 0\n" +
-            "nft_error=$(LC_ALL=C " + privileged + "nft list table " + NftablesTable.Qualified + " 2>&1 >/dev/null) && exit 0\n" +
+        public string ReadScript(string privileged) => ReadTableScript(privileged, NftablesTable.Qualified);
+
+        /// <summary>Prints the table <paramref name="table"/> ("ip name"); nothing when it is absent, exit 4 when nft refuses.</summary>
+        internal static string ReadTableScript(string privileged, string table) =>
+            "LC_ALL=C " + privileged + "nft -nn list table " + table + " 2>/dev/null && exit 0\n" +
+            "nft_error=$(LC_ALL=C " + privileged + "nft list table " + table + " 2>&1 >/dev/null) && exit 0\n" +
             "case \"$nft_error\" in (*'No such file or directory'*) exit 0 ;; esac\n" +
             "echo \"$nft_error\" >&2\n" +
             "exit 4\n";
@@ -46,10 +49,13 @@ namespace BypassNat.Nftables
             return RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool, touched, Tools, out warnings);
         }
 
+        public string RemoveScript(string privileged, RouterState current) =>
+            current.Present ? Load(privileged, "delete table " + NftablesTable.Qualified + "\n") : null;
+
         public void Remove(RouterSession session, RouterState current)
         {
             if (!current.Present) return;
-            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(Load(session.Privileged, "delete table " + NftablesTable.Qualified + "\n")), "removing the nftables table");
+            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(RemoveScript(session.Privileged, current)), "removing the nftables table");
             if (!result.Succeeded) throw RouterScript.Failure(session, "delete table ip bypassnat (nft)", result, Tools);
         }
 

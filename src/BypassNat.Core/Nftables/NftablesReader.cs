@@ -50,11 +50,15 @@ namespace BypassNat.Nftables
             const string Tuple = @"meta l4proto \. ip daddr \. th dport";
             const string Dnat = @"ct status (dnat|0x20) ";
             const string Protocols = @"meta l4proto \{[^}]*\} ";
+            // Each decision is a hash collection of single device ports, then an interval one of ranges.
+            string SourceNat(string map) => @"\s*" + Dnat + Protocols + @"snat (ip )?to " + Tuple + " map @" + map + @"\n";
+            string Reflect(string map) => @"\s*" + Dnat + @"ip saddr @" + NftablesTable.LansSet + " " + Protocols + @"snat (ip )?to " + Tuple + " map @" + map + @"\n";
+            string Keep(string set) => @"\s*" + Dnat + Protocols + Tuple + " @" + set + @" snat (ip )?to ip saddr\n";
             state.PostroutingHooked = Regex.IsMatch(listing,
                 @"type nat hook postrouting priority (90|srcnat - 10);[^\n]*\n" +
-                @"\s*" + Dnat + Protocols + @"snat (ip )?to " + Tuple + " map @" + NftablesTable.SourceNatMap + @"\n" +
-                @"\s*" + Dnat + @"ip saddr @" + NftablesTable.LansSet + " " + Protocols + @"snat (ip )?to " + Tuple + " map @" + NftablesTable.ReflectMap + @"\n" +
-                @"\s*" + Dnat + Protocols + Tuple + " @" + NftablesTable.TargetsSet + @" snat (ip )?to ip saddr\n");
+                SourceNat(NftablesTable.SourceNatMap) + SourceNat(NftablesTable.SourceNatRangesMap) +
+                Reflect(NftablesTable.ReflectMap) + Reflect(NftablesTable.ReflectRangesMap) +
+                Keep(NftablesTable.TargetsSet) + Keep(NftablesTable.TargetRangesSet));
 
             List<Element> all = Elements(listing, NftablesTable.ForwardsMap, ForwardElement, state.Problems);
             // An element of the ranges map DNATs the address only, so each port goes to itself.
@@ -69,7 +73,8 @@ namespace BypassNat.Nftables
                 .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
             foreach (Element stray in all.Where(e => e.Meta.Role != null && e.Meta.Role != RuleComment.PublicRole))
                 state.Problems.Add($"map {NftablesTable.ForwardsMap}: {stray.Text}");
-            List<Element> sourceNat = Elements(listing, NftablesTable.SourceNatMap, IntervalElement, state.Problems);
+            List<Element> sourceNat = Elements(listing, NftablesTable.SourceNatMap, IntervalElement, state.Problems)
+                .Concat(Elements(listing, NftablesTable.SourceNatRangesMap, IntervalElement, state.Problems)).ToList();
             var natted = sourceNat.GroupBy(e => e.Meta.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
 
             Dictionary<string, string> notes = NftablesNotes.Read(listing, state.Problems);

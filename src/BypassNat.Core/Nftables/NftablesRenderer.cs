@@ -30,14 +30,20 @@ namespace BypassNat.Nftables
             const string Key = "inet_proto . ipv4_addr . inet_service";
             AppendCollection(text, "map", NftablesTable.ForwardsMap, Key + " : ipv4_addr . inet_service", null, enabled.SelectMany(f => ForwardElements(f, ranges: false)));
             AppendCollection(text, "map", NftablesTable.RangesMap, Key + " : ipv4_addr", "interval", enabled.SelectMany(f => ForwardElements(f, ranges: true)));
-            // Keyed by the device's ports, which are one interval per forward and protocol.
-            AppendCollection(text, "map", NftablesTable.SourceNatMap, Key + " : ipv4_addr", "interval",
-                DeviceElements(enabled.Where(f => f.SourceNat), null, f => $" : {f.BypassAddress}"));
+            // Keyed by the device's ports. Every new connection is looked up here, so single ports go
+            // into hash maps and sets (one lookup, whatever their number) and only device port ranges
+            // into interval ones (whose lookup grows with the number of elements).
+            List<DeviceElement> sourceNat = DeviceElements(enabled.Where(f => f.SourceNat), null, f => $" : {f.BypassAddress}");
+            List<DeviceElement> reflect = DeviceElements(enabled.Where(f => context.LanOf(f) != null), RuleComment.ReflectRole, f => $" : {f.BypassAddress}");
+            List<DeviceElement> targets = DeviceElements(enabled, RuleComment.KeepRole, f => string.Empty);
+            AppendCollection(text, "map", NftablesTable.SourceNatMap, Key + " : ipv4_addr", null, Singles(sourceNat, true));
+            AppendCollection(text, "map", NftablesTable.SourceNatRangesMap, Key + " : ipv4_addr", "interval", Singles(sourceNat, false));
             AppendCollection(text, "set", NftablesTable.LansSet, "ipv4_addr", "interval",
                 enabled.Select(context.LanOf).Where(p => p != null).Select(p => p.Value.ToString()).Distinct());
-            AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", "interval",
-                DeviceElements(enabled.Where(f => context.LanOf(f) != null), RuleComment.ReflectRole, f => $" : {f.BypassAddress}"));
-            AppendCollection(text, "set", NftablesTable.TargetsSet, Key, "interval", DeviceElements(enabled, RuleComment.KeepRole, f => string.Empty));
+            AppendCollection(text, "map", NftablesTable.ReflectMap, Key + " : ipv4_addr", null, Singles(reflect, true));
+            AppendCollection(text, "map", NftablesTable.ReflectRangesMap, Key + " : ipv4_addr", "interval", Singles(reflect, false));
+            AppendCollection(text, "set", NftablesTable.TargetsSet, Key, null, Singles(targets, true));
+            AppendCollection(text, "set", NftablesTable.TargetRangesSet, Key, "interval", Singles(targets, false));
             AppendCollection(text, "set", NftablesTable.NotesSet, NftablesNotes.Key, null, NftablesNotes.Elements(enabled));
 
             // dstnat - 10: before the iptables-nft nat table (dstnat) where a proxy's REDIRECT lives.
@@ -55,9 +61,14 @@ namespace BypassNat.Nftables
             const string Tuple = "meta l4proto . ip daddr . th dport";
             text.Append("\tchain postrouting {\n");
             text.Append("\t\ttype nat hook postrouting priority srcnat - 10; policy accept;\n");
-            text.Append("\t\tct status dnat meta l4proto { tcp, udp } snat ip to ").Append(Tuple).Append(" map @").Append(NftablesTable.SourceNatMap).Append('\n');
-            text.Append("\t\tct status dnat ip saddr @").Append(NftablesTable.LansSet).Append(" meta l4proto { tcp, udp } snat ip to ").Append(Tuple).Append(" map @").Append(NftablesTable.ReflectMap).Append('\n');
-            text.Append("\t\tct status dnat meta l4proto { tcp, udp } ").Append(Tuple).Append(" @").Append(NftablesTable.TargetsSet).Append(" snat ip to ip saddr\n");
+            // Each decision is a hash lookup then an interval lookup; a failed map lookup falls through
+            // to the next rule.
+            foreach (string map in new[] { NftablesTable.SourceNatMap, NftablesTable.SourceNatRangesMap })
+                text.Append("\t\tct status dnat meta l4proto { tcp, udp } snat ip to ").Append(Tuple).Append(" map @").Append(map).Append('\n');
+            foreach (string map in new[] { NftablesTable.ReflectMap, NftablesTable.ReflectRangesMap })
+                text.Append("\t\tct status dnat ip saddr @").Append(NftablesTable.LansSet).Append(" meta l4proto { tcp, udp } snat ip to ").Append(Tuple).Append(" map @").Append(map).Append('\n');
+            foreach (string set in new[] { NftablesTable.TargetsSet, NftablesTable.TargetRangesSet })
+                text.Append("\t\tct status dnat meta l4proto { tcp, udp } ").Append(Tuple).Append(" @").Append(set).Append(" snat ip to ip saddr\n");
             text.Append("\t}\n");
             text.Append("}\n");
             return text.ToString();
@@ -119,14 +130,23 @@ namespace BypassNat.Nftables
             }
         }
 
+        private struct DeviceElement
+        {
+            public bool Single;
+            public string Text;
+        }
+
+        private static IEnumerable<string> Singles(List<DeviceElement> elements, bool single) => elements.Where(e => e.Single == single).Select(e => e.Text);
+
         /// <summary>
         /// Elements keyed by the translated packet: protocol, device address, device ports (one
         /// interval a forward and protocol). Two forwards may lead to the same device ports (80 and
         /// 8080 both to :80), and an interval set refuses overlapping elements, so the forward that
         /// claims a port first keeps it and a later one gets only the ports still free.
         /// </summary>
-        private static IEnumerable<string> DeviceElements(IEnumerable<BypassForward> forwards, string role, Func<BypassForward, string> value)
+        private static List<DeviceElement> DeviceElements(IEnumerable<BypassForward> forwards, string role, Func<BypassForward, string> value)
         {
+            var elements = new List<DeviceElement>();
             var claimed = new Dictionary<string, ClaimedPorts>(StringComparer.Ordinal);
             foreach (BypassForward forward in forwards)
             {
@@ -136,9 +156,11 @@ namespace BypassNat.Nftables
                     string key = $"{transport} . {forward.InternalAddress}";
                     if (!claimed.TryGetValue(key, out ClaimedPorts taken)) claimed[key] = taken = new ClaimedPorts();
                     foreach (PortRange free in taken.Claim(forward.InternalPort))
-                        yield return $"{key} . {free} comment \"{comment}\"{value(forward)}";
+                        elements.Add(new DeviceElement { Single = free.IsSingle, Text = $"{key} . {free} comment \"{comment}\"{value(forward)}" });
                 }
             }
+
+            return elements;
         }
 
         /// <summary>The device ports already in a collection, so each later claim gets only what is still free.</summary>

@@ -9,9 +9,12 @@ namespace BypassNat.Nftables
         public const string ForwardsMap = "forwards";
         public const string RangesMap = "ranges";
         public const string SourceNatMap = "sourcenat";
+        public const string SourceNatRangesMap = "sourcenat_ranges";
         public const string LansSet = "lans";
         public const string ReflectMap = "reflect";
+        public const string ReflectRangesMap = "reflect_ranges";
         public const string TargetsSet = "targets";
+        public const string TargetRangesSet = "target_ranges";
         public const string NotesSet = "notes";
     }
 }

@@ -124,9 +124,11 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>
-        public void Uninstall()
+        public void Uninstall() => Uninstalled(RouterLock.Run(_session, RouterScript.Wrap(UninstallScript(_session.Privileged)), "removing what -Persist installed"));
+
+        /// <summary>Throws the error of a failed <see cref="UninstallScript(string)"/>.</summary>
+        public void Uninstalled(CommandResult result)
         {
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(UninstallScript(_session.Privileged)), "removing what -Persist installed");
             if (result.ExitCode == OpenWrtHooks.PendingChanges)
                 throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
                     $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
@@ -136,7 +138,7 @@ namespace BypassNat.Persistence
                 throw RouterScript.Failure(_session, "remove what -Persist installed", result, "rm, mv, tee and systemctl");
         }
 
-        /// <summary>The uninstall as a script body (a -ConfirmTimeout rollback of a first -Persist runs it on the router).</summary>
+        /// <summary>The uninstall as a script body, for a caller that runs it beside other steps under one lock (-All), or on the router later (a -ConfirmTimeout rollback of a first -Persist).</summary>
         public string UninstallScript(string p)
         {
             var script = new StringBuilder();
