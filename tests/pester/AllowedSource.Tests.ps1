@@ -2,6 +2,12 @@
 # 203.0.113.10 (allowed) and 203.0.113.11 (not); both hops are applied by BypassNat (the main router
 # with -Role Main). What the device receives is counted on the device itself, so "not forwarded"
 # means no packet from the other address arrived there, not only that the client timed out.
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    $script:OpenWrtSkipReason = Get-OpenWrtLabSkipReason
+    if ($OpenWrtSkipReason) { Write-Host "SKIPPED the OpenWrt part of AllowedSource.Tests.ps1: $OpenWrtSkipReason" -ForegroundColor Yellow }
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../../out/BypassNat/BypassNat.psd1') -Force
@@ -235,7 +241,7 @@ Describe 'AllowedSource with the <Backend> backend' -ForEach @(@{ Backend = 'Nft
 
 # The OpenWrt main router (backend Uci): AllowedSource as the redirect's src_ip, which firewall4
 # renders into its own DNAT rule. Needs build.ps1 OpenWrtLab; reported as skipped without its cache.
-Describe 'AllowedSource on an OpenWrt main router (UCI redirects)' -Skip:($null -ne (Get-OpenWrtLabSkipReason)) {
+Describe 'AllowedSource on an OpenWrt main router (UCI redirects)' -Skip:($null -ne $OpenWrtSkipReason) {
     BeforeAll {
         $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -Router openwrt -Main openwrt -Service 'tcp:81'
         Invoke-LabCommand $Lab inet "ip addr add $Other/24 dev eth0" | Out-Null
