@@ -64,7 +64,19 @@ namespace BypassNat.Commands
             if (WanInterface != null && !BypassNat.Main.MainHop.IsValidInterface(WanInterface))
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidInterface", ErrorCategory.InvalidArgument,
                     $"-WanInterface '{WanInterface}' is not a network interface name (letters, digits, '.', '_', '-'; at most 15 characters).", WanInterface));
-            WriteObject(RulesetRenderer.Render(_forwards, Format, new RenderContext(prefixes, WanInterface), Role));
+            string rendered;
+            try
+            {
+                rendered = RulesetRenderer.Render(_forwards, Format, new RenderContext(prefixes, WanInterface), Role);
+            }
+            catch (BypassNatException failure)
+            {
+                // A forward the format cannot hold exactly (-Format Uci: BypassNat.SourceNotUci).
+                ThrowTerminatingError(ErrorRecords.From(failure));
+                return;
+            }
+
+            WriteObject(rendered);
         }
     }
 }

@@ -50,6 +50,13 @@ namespace BypassNat.Commands
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string PublicAddress { get; set; }
 
+        /// <summary>
+        /// The clients the forward admits: IPv4 addresses and prefixes, as an array or one string with
+        /// the entries separated by spaces or ';' (a CSV cell). Empty: every client.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string[] AllowedSource { get; set; }
+
         /// <summary>Takes every record, so a row whose columns match no parameter is still counted and reported.</summary>
         [Parameter(ValueFromPipeline = true, DontShow = true)]
         public PSObject InputObject { get; set; }
@@ -85,6 +92,7 @@ namespace BypassNat.Commands
                 Comment = Comment,
                 Enabled = Enabled,
                 PublicAddress = PublicAddress,
+                AllowedSource = AllowedSource == null ? null : string.Join(" ", AllowedSource),
             };
             _names.Add(new KeyValuePair<int, string>(_row, Name));
 

@@ -12,9 +12,9 @@ namespace BypassNat.Tests
     {
         private static readonly IPAddress Wan = IPAddress.Parse("203.0.113.1");
 
-        // The sections an apply of these forwards writes, as `uci show firewall` lists them.
+        // The sections an apply of these forwards writes, as `uci show firewall` lists them (only the options set: src_ip is optional).
         private static string Show(params BypassForward[] forwards) => string.Concat(forwards.Select(f => UciRedirect.From(f)).Select(r =>
-            $"firewall.{r.Section}=redirect\n" + string.Concat(UciRedirect.OptionNames.Select(o => $"firewall.{r.Section}.{o}='{r.Options[o]}'\n"))));
+            $"firewall.{r.Section}=redirect\n" + string.Concat(UciRedirect.OptionNames.Where(r.Options.ContainsKey).Select(o => $"firewall.{r.Section}.{o}='{r.Options[o]}'\n"))));
 
         private static BypassForward Web(string comment = null) => Forwards.Make("web", "Tcp", "8080", internalPort: "80", comment: comment);
         private static BypassForward Game() => Forwards.Make("game", "Udp", "9000-9001");

@@ -225,9 +225,12 @@ function Send-LabRequest {
         [Parameter(Mandatory)] [int] $Port,
         [string] $From = 'inet',
         [int] $SourcePort = 0,
+        # One of the node's own addresses to send from (its first one otherwise).
+        [string] $SourceAddress,
         [int] $TimeoutSeconds = 3
     )
     $spec = if ($Protocol -eq 'tcp') { "TCP4:${Address}:$Port,connect-timeout=$TimeoutSeconds" } else { "UDP4:${Address}:$Port" }
+    if ($SourceAddress) { $spec += ",bind=$SourceAddress" }
     if ($SourcePort) { $spec += ",sourceport=$SourcePort,reuseaddr" }
     # A refusal that comes back at once gets one more try: on a loaded machine the first packet can
     # race the last step of a change. A silent path (the bug) times out and is not tried again.

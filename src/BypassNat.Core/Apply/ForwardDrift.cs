@@ -48,7 +48,10 @@ namespace BypassNat.Apply
             return drift;
         }
 
-        private static string Field(BypassForward forward, string field) =>
-            typeof(BypassForward).GetProperty(field)?.GetValue(forward)?.ToString() ?? string.Empty;
+        private static string Field(BypassForward forward, string field)
+        {
+            object value = typeof(BypassForward).GetProperty(field)?.GetValue(forward);
+            return value is SourceSet sources && sources.IsAny ? "any" : value?.ToString() ?? string.Empty;
+        }
     }
 }

@@ -21,7 +21,12 @@ namespace BypassNat.Iptables
             public PortRange BypassPort;
             public IPAddress InternalAddress;
             public PortRange InternalPort;
+            public Ipv4Prefix? Source;
+            // The clients the forward's rules for this key admit, once its rules per prefix are grouped.
+            public SourceSet Sources = SourceSet.Any;
             public string Text;
+
+            public string Identity => $"{Meta.Encode()} {Transport} {BypassAddress} {BypassPort} {InternalAddress} {InternalPort}";
         }
 
         public static IptablesState Read(string iptablesSave)
@@ -85,6 +90,8 @@ namespace BypassNat.Iptables
                 }
             }
 
+            dnat = Grouped(dnat, state.Problems);
+            hairpin = Grouped(hairpin, state.Problems);
             var publicByName = hairpin.GroupBy(r => r.Meta.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
             foreach (IGrouping<string, DnatRule> group in dnat.GroupBy(r => r.Meta.Name, StringComparer.Ordinal))
             {
@@ -114,7 +121,7 @@ namespace BypassNat.Iptables
             ForwardProtocol protocol;
             if (rules.Count == 1)
                 protocol = first.Transport == "udp" ? ForwardProtocol.Udp : ForwardProtocol.Tcp;
-            else if (rules.Count == 2 && rules.Select(r => r.Transport).Distinct().Count() == 2 && SameTarget(rules[0], rules[1]))
+            else if (rules.Count == 2 && rules.Select(r => r.Transport).Distinct().Count() == 2 && SameTarget(rules[0], rules[1]) && rules[0].Sources.Equals(rules[1].Sources))
                 protocol = ForwardProtocol.TcpUdp;
             else
             {
@@ -130,7 +137,45 @@ namespace BypassNat.Iptables
             }
 
             return new BypassForward(first.Meta.Name, protocol, first.Meta.ExternalPort, first.BypassAddress, first.BypassPort,
-                first.InternalAddress, first.InternalPort, sourceNat, first.Meta.Comment);
+                first.InternalAddress, first.InternalPort, sourceNat, first.Meta.Comment, allowedSource: first.Sources);
+        }
+
+        /// <summary>
+        /// A forward with AllowedSource has one DNAT rule per prefix and key: put each key's rules back
+        /// into one, holding the prefixes. Rules of one key that are not what the renderer writes (one
+        /// without a source beside others, a prefix twice or inside another) are a problem.
+        /// </summary>
+        private static List<DnatRule> Grouped(List<DnatRule> rules, List<string> problems)
+        {
+            var grouped = new List<DnatRule>();
+            foreach (IGrouping<string, DnatRule> key in rules.GroupBy(r => r.Identity, StringComparer.Ordinal))
+            {
+                List<DnatRule> all = key.ToList();
+                DnatRule first = all[0];
+                if (all.Count == 1 && first.Source == null) { grouped.Add(first); continue; }
+                SourceSet sources = all.All(r => r.Source != null) ? SourceSet.FromRouter(all.Select(r => r.Source.Value).ToList()) : null;
+                if (sources == null)
+                {
+                    problems.AddRange(all.Select(r => r.Text));
+                    continue;
+                }
+
+                first.Sources = sources;
+                grouped.Add(first);
+            }
+
+            return grouped;
+        }
+
+        /// <summary>The <c>-s</c> of a rule: null and true without one; false when it is not an address or prefix a renderer writes.</summary>
+        internal static bool TrySource(List<string> tokens, out Ipv4Prefix? source)
+        {
+            source = null;
+            string text = Option(tokens, "-s");
+            if (text == null) return true;
+            if (!Nftables.NftablesSources.TryPrefix(text, out Ipv4Prefix prefix)) return false;
+            source = prefix;
+            return true;
         }
 
         // The hairpin rules must mirror the forward's: same protocols, the external port, one address.
@@ -140,7 +185,7 @@ namespace BypassNat.Iptables
             bool whole = viaPublic.Count == rules.Count
                 && viaPublic.Select(r => r.Transport).OrderBy(t => t).SequenceEqual(rules.Select(r => r.Transport).OrderBy(t => t))
                 && viaPublic.All(r => r.BypassAddress.Equals(first.BypassAddress) && r.BypassPort == forward.ExternalPort
-                    && r.InternalAddress.Equals(forward.InternalAddress) && r.InternalPort == forward.InternalPort);
+                    && r.InternalAddress.Equals(forward.InternalAddress) && r.InternalPort == forward.InternalPort && r.Sources.Equals(forward.AllowedSource));
             if (whole) return forward.WithPublicAddress(first.BypassAddress);
             problems.AddRange(viaPublic.Select(r => r.Text));
             return null;
@@ -160,11 +205,12 @@ namespace BypassNat.Iptables
             if (!TryPorts(Option(tokens, "--dport"), out PortRange bypassPort)) return null;
 
             if (!TryTarget(Option(tokens, "--to-destination"), bypassPort, out IPAddress internalAddress, out PortRange internalPort)) return null;
+            if (!TrySource(tokens, out Ipv4Prefix? source)) return null;
 
             return new DnatRule
             {
                 Meta = meta, Transport = transport, BypassAddress = bypassAddress, BypassPort = bypassPort,
-                InternalAddress = internalAddress, InternalPort = internalPort, Text = line,
+                InternalAddress = internalAddress, InternalPort = internalPort, Source = source, Text = line,
             };
         }
 

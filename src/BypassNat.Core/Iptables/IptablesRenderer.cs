@@ -81,11 +81,14 @@ namespace BypassNat.Iptables
                 foreach (string transport in forward.Transports)
                 {
                     string match = $"-p {transport} -m {transport}";
-                    dnat.Add($"-A {IptablesChains.Prerouting} -d {forward.BypassAddress}/32 {match} --dport {Ports(forward.BypassPort)}" +
-                             $" -m comment --comment \"{comment}\" -j DNAT --to-destination {DnatTarget(forward, forward.BypassPort)}");
-                    if (forward.PublicAddress != null)
-                        dnat.Add($"-A {IptablesChains.Prerouting} -d {forward.PublicAddress}/32 {match} --dport {Ports(forward.ExternalPort)}" +
-                                 $" -m comment --comment \"{RuleComment.For(forward, RuleComment.PublicRole).Encode()}\" -j DNAT --to-destination {DnatTarget(forward, forward.ExternalPort)}");
+                    foreach (string from in Sources(forward))
+                    {
+                        dnat.Add($"-A {IptablesChains.Prerouting} {from}-d {forward.BypassAddress}/32 {match} --dport {Ports(forward.BypassPort)}" +
+                                 $" -m comment --comment \"{comment}\" -j DNAT --to-destination {DnatTarget(forward, forward.BypassPort)}");
+                        if (forward.PublicAddress != null)
+                            dnat.Add($"-A {IptablesChains.Prerouting} {from}-d {forward.PublicAddress}/32 {match} --dport {Ports(forward.ExternalPort)}" +
+                                     $" -m comment --comment \"{RuleComment.For(forward, RuleComment.PublicRole).Encode()}\" -j DNAT --to-destination {DnatTarget(forward, forward.ExternalPort)}");
+                    }
 
                     string toDevice = $"-d {forward.InternalAddress}/32 {match} --dport {Ports(forward.InternalPort)} -m conntrack --ctstate DNAT";
 
@@ -110,7 +113,15 @@ namespace BypassNat.Iptables
             return dnat.Concat(snat).Concat(reflect).Concat(keep).ToList();
         }
 
-        /// <summary>iptables writes port ranges with a colon.</summary>
+        /// <summary>
+        /// The source match of each DNAT rule: none for every client; for a forward with AllowedSource,
+        /// one rule per prefix (same comment, the reader groups them again), so a client no rule admits
+        /// is not translated. ipset would make it one rule, but is not on every router.
+        /// </summary>
+        internal static IEnumerable<string> Sources(BypassForward forward) =>
+            forward.AllowedSource.IsAny ? new[] { string.Empty } : forward.AllowedSource.Select(p => $"-s {p} ");
+
+                /// <summary>iptables writes port ranges with a colon.</summary>
         public static string Ports(PortRange range) => range.IsSingle
             ? range.Start.ToString(CultureInfo.InvariantCulture)
             : range.Start.ToString(CultureInfo.InvariantCulture) + ":" + range.End.ToString(CultureInfo.InvariantCulture);

@@ -12,7 +12,7 @@ namespace BypassNat.Main
         /// </summary>
         public static BypassForward Project(BypassForward forward) => new BypassForward(
             forward.Name, forward.Protocol, forward.ExternalPort, forward.BypassAddress, forward.BypassPort,
-            forward.BypassAddress, forward.BypassPort, false, forward.Comment, forward.Enabled, forward.PublicAddress);
+            forward.BypassAddress, forward.BypassPort, false, forward.Comment, forward.Enabled, forward.PublicAddress, forward.AllowedSource);
 
         // Linux interface names: at most 15 bytes. Only the characters routers use, so the name can
         // travel inside a quoted nft string and an iptables word without any escaping.

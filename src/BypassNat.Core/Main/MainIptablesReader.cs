@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net;
 using BypassNat.Iptables;
 
@@ -57,8 +58,28 @@ namespace BypassNat.Main
             state.PostroutingHooked = state.Chains.Contains(MainTable.IptablesPostrouting) && state.Jumps.PostroutingJumps == 1 && state.Jumps.PostroutingJumpFirst;
             if (interfaces.Count == 1) foreach (string name in interfaces) state.WanInterface = name;
             else if (interfaces.Count > 1) state.Problems.Add("the main router's rules match on several interfaces: " + string.Join(", ", interfaces));
-            MainElement.Assemble(wan, viaPublic, state);
+            MainElement.Assemble(Grouped(wan, state.Problems), Grouped(viaPublic, state.Problems), state);
             return state;
+        }
+
+        /// <summary>
+        /// A forward with AllowedSource has one rule per prefix and key: put each key's rules back into
+        /// one holding the prefixes; rules of one key that are not what the renderer writes are a problem.
+        /// </summary>
+        private static List<MainElement> Grouped(List<MainElement> rules, List<string> problems)
+        {
+            var grouped = new List<MainElement>();
+            foreach (var key in rules.GroupBy(r => $"{r.Meta.Encode()} {r.Transport} {r.KeyAddress} {r.KeyPorts} {r.To} {r.ToPorts}", StringComparer.Ordinal))
+            {
+                List<MainElement> all = key.ToList();
+                if (all.Count == 1 && all[0].Source == null) { grouped.Add(all[0]); continue; }
+                SourceSet sources = all.All(r => r.Source != null) ? SourceSet.FromRouter(all.Select(r => r.Source.Value).ToList()) : null;
+                if (sources == null) { problems.AddRange(all.Select(r => r.Text)); continue; }
+                all[0].Sources = sources;
+                grouped.Add(all[0]);
+            }
+
+            return grouped;
         }
 
         private static MainElement Parse(List<string> tokens, string line, out string inInterface)
@@ -74,7 +95,8 @@ namespace BypassNat.Main
             string ports = IptablesReader.Option(tokens, "--dport");
             if (ports == null || !PortRange.TryParse(ports.Replace(':', '-'), out PortRange keyPorts, out _)) return null;
             if (!IptablesReader.TryTarget(IptablesReader.Option(tokens, "--to-destination"), keyPorts, out IPAddress to, out PortRange toPorts)) return null;
-            return new MainElement { Meta = meta, Transport = transport, KeyAddress = address, KeyPorts = keyPorts, To = to, ToPorts = toPorts, Text = line };
+            if (!IptablesReader.TrySource(tokens, out Ipv4Prefix? source)) return null;
+            return new MainElement { Meta = meta, Transport = transport, KeyAddress = address, KeyPorts = keyPorts, To = to, ToPorts = toPorts, Source = source, Text = line };
         }
     }
 }

@@ -43,11 +43,13 @@ namespace BypassNat.Main
                     string target = IptablesRenderer.DnatTarget(forward, forward.ExternalPort);
                     // The input interface and "addressed to this router", never the WAN address: a PPPoE
                     // reconnect changes the address, not the interface.
-                    dnat.Add($"-A {MainTable.IptablesPrerouting} -i {wan} -m addrtype --dst-type LOCAL {match}" +
-                             $" -m comment --comment \"{RuleComment.For(forward).Encode()}\" -j DNAT --to-destination {target}");
+                    foreach (string from in IptablesRenderer.Sources(forward))
+                        dnat.Add($"-A {MainTable.IptablesPrerouting} {from}-i {wan} -m addrtype --dst-type LOCAL {match}" +
+                                 $" -m comment --comment \"{RuleComment.For(forward).Encode()}\" -j DNAT --to-destination {target}");
                     if (forward.PublicAddress == null) continue;
-                    dnat.Add($"-A {MainTable.IptablesPrerouting} -d {forward.PublicAddress}/32 {match}" +
-                             $" -m comment --comment \"{RuleComment.For(forward, RuleComment.PublicRole).Encode()}\" -j DNAT --to-destination {target}");
+                    foreach (string from in IptablesRenderer.Sources(forward))
+                        dnat.Add($"-A {MainTable.IptablesPrerouting} {from}-d {forward.PublicAddress}/32 {match}" +
+                                 $" -m comment --comment \"{RuleComment.For(forward, RuleComment.PublicRole).Encode()}\" -j DNAT --to-destination {target}");
                     // NAT reflection: LAN clients sent on to the bypass router leave with this router's LAN
                     // address, so the answer comes back here to be un-NATed.
                     foreach (Ipv4Prefix lan in context.LanPrefixes)

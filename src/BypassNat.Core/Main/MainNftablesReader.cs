@@ -27,9 +27,11 @@ namespace BypassNat.Main
             if (string.IsNullOrWhiteSpace(listing) || !listing.Contains("table " + MainTable.Qualified + " ")) return state;
             state.Exists = true;
             Match hook = Regex.Match(listing,
-                @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n\s*iifname ""(?<wan>[^""]+)"" fib daddr type (2|local) meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. th dport map @" + MainTable.ForwardsMap + @"\n" +
+                @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n" + NftablesSources.RulePattern(withAddress: false) + @"\s*iifname ""(?<wan>[^""]+)"" fib daddr type (2|local) meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. th dport map @" + MainTable.ForwardsMap + @"\n" +
                 @"\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + MainTable.PublicMap + @"\n");
-            state.PreroutingHooked = hook.Success;
+            NftablesSources.Held sources = NftablesSources.Read(listing, withAddress: false, state.Problems);
+            // Restricted forwards without the rule that restricts them would admit every client.
+            state.PreroutingHooked = hook.Success && (!sources.Any || hook.Groups["sources"].Success);
             if (hook.Success) state.WanInterface = hook.Groups["wan"].Value;
             state.PostroutingHooked = Regex.IsMatch(listing,
                 @"type nat hook postrouting priority (90|srcnat - 10);[^\n]*\n\s*ct status (dnat|0x20) ip saddr @" + MainTable.LansSet +
@@ -53,6 +55,19 @@ namespace BypassNat.Main
             }
 
             MainElement.Assemble(wan, viaPublic, state);
+            for (int i = state.Forwards.Count - 1; i >= 0; i--)
+            {
+                BypassForward forward = sources.Attach(state.Forwards[i], NftablesSources.MainKeys);
+                if (forward != null) state.Forwards[i] = forward;
+                else
+                {
+                    state.Problems.Add($"the main router's allowed sources for '{state.Forwards[i].Name}' do not form one forward's");
+                    state.Forwards.RemoveAt(i);
+                }
+            }
+
+            foreach (string orphan in sources.Orphans)
+                state.Problems.Add($"allowed-source elements for '{orphan}' without its forward");
             Dictionary<string, string> notes = NftablesNotes.Read(listing, state.Problems);
             for (int i = 0; i < state.Forwards.Count; i++)
                 if (notes.TryGetValue(state.Forwards[i].Name, out string note)) state.Forwards[i] = state.Forwards[i].WithComment(note);
@@ -80,6 +95,9 @@ namespace BypassNat.Main
         public PortRange KeyPorts;
         public IPAddress To;
         public PortRange ToPorts;
+        // iptables: the rule's -s, and the clients all rules of this key admit once grouped (nft keeps them in sets of their own).
+        public Ipv4Prefix? Source;
+        public SourceSet Sources = SourceSet.Any;
         public string Text;
 
         public static MainElement Parse(Match m, IPAddress keyAddress)
@@ -130,7 +148,8 @@ namespace BypassNat.Main
             var pairs = elements.SelectMany(e => Enumerable.Range(0, e.KeyPorts.Count).Select(i => (e.Transport, Key: e.KeyPorts.Start + i, Value: e.ToPorts.Start + i))).ToList();
             PortRange ext = first.Meta.ExternalPort;
             int offset = pairs[0].Value - pairs[0].Key;
-            bool whole = elements.All(e => e.Meta.ExternalPort == ext && e.Meta.Comment == first.Meta.Comment && e.To.Equals(first.To) && Equals(e.KeyAddress, publicAddress))
+            bool whole = elements.All(e => e.Meta.ExternalPort == ext && e.Meta.Comment == first.Meta.Comment && e.To.Equals(first.To) && Equals(e.KeyAddress, publicAddress)
+                    && e.Sources.Equals(first.Sources))
                 && transports.All(t => pairs.Where(p => p.Transport == t).Select(p => p.Key).OrderBy(k => k).SequenceEqual(Enumerable.Range(ext.Start, ext.Count)))
                 && pairs.Count == ext.Count * transports.Count
                 && pairs.All(p => p.Value - p.Key == offset);
@@ -138,7 +157,7 @@ namespace BypassNat.Main
             if (!whole || ext.Start + offset < PortRange.MinPort || ext.End + offset > PortRange.MaxPort) return null;
             var bypassPort = new PortRange(ext.Start + offset, ext.End + offset);
             ForwardProtocol protocol = transports.Count == 2 ? ForwardProtocol.TcpUdp : transports[0] == "udp" ? ForwardProtocol.Udp : ForwardProtocol.Tcp;
-            return MainHop.Project(new BypassForward(first.Meta.Name, protocol, ext, first.To, bypassPort, first.To, bypassPort, false, first.Meta.Comment, true, publicAddress));
+            return MainHop.Project(new BypassForward(first.Meta.Name, protocol, ext, first.To, bypassPort, first.To, bypassPort, false, first.Meta.Comment, true, publicAddress, first.Sources));
         }
     }
 }

@@ -33,10 +33,14 @@ namespace BypassNat.Main
                 enabled.Where(f => f.PublicAddress != null).SelectMany(f => Elements(f, f.BypassAddress, f.BypassPort, RuleComment.For(f, RuleComment.ReflectRole).WithoutNote().Encode(), keyOnly: true)));
             // The users' comments, as on the bypass hop: apart from the elements, which keep 128 bytes each.
             Collection(text, "set", MainTable.NotesSet, NftablesNotes.Key, null, NftablesNotes.Elements(enabled));
+            bool restricted = NftablesSources.Needed(enabled);
+            if (restricted) NftablesSources.AppendSets(text, enabled, NftablesSources.MainKeys, withAddress: false);
 
             // dstnat - 10, as on the bypass router: before the iptables-nft nat table and fw4's dstnat.
             text.Append("\tchain prerouting {\n");
             text.Append("\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n");
+            // AllowedSource: a client a restricted forward does not admit leaves the chain before any DNAT.
+            if (restricted) text.Append("\t\t").Append(NftablesSources.Rule(withAddress: false)).Append('\n');
             text.Append("\t\tiifname \"").Append(wan).Append("\" fib daddr type local meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @").Append(MainTable.ForwardsMap).Append('\n');
             text.Append("\t\tmeta l4proto { tcp, udp } dnat ip to meta l4proto . ip daddr . th dport map @").Append(MainTable.PublicMap).Append('\n');
             text.Append("\t}\n\n");

@@ -23,7 +23,8 @@ namespace BypassNat
             bool sourceNat = false,
             string comment = "",
             bool enabled = true,
-            IPAddress publicAddress = null)
+            IPAddress publicAddress = null,
+            SourceSet allowedSource = null)
         {
             Name = name ?? throw new ArgumentNullException(nameof(name));
             Protocol = protocol;
@@ -36,6 +37,7 @@ namespace BypassNat
             Comment = comment ?? string.Empty;
             Enabled = enabled;
             PublicAddress = publicAddress;
+            AllowedSource = allowedSource ?? SourceSet.Any;
         }
 
         public string Name { get; }
@@ -55,6 +57,12 @@ namespace BypassNat
         /// </summary>
         public IPAddress PublicAddress { get; }
 
+        /// <summary>
+        /// The clients this forward admits; <see cref="SourceSet.Any"/> (empty) for every client. Others
+        /// are not forwarded: both hops' DNAT matches only these sources.
+        /// </summary>
+        public SourceSet AllowedSource { get; }
+
         /// <summary>The lower-case protocol names the kernel tools use, one per rule.</summary>
         internal IEnumerable<string> Transports
         {
@@ -71,7 +79,7 @@ namespace BypassNat
                 : Protocol != ForwardProtocol.Tcp;
 
         public BypassForward WithComment(string comment) => new BypassForward(
-            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress);
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress, AllowedSource);
 
         /// <summary>
         /// The order rules are rendered in: by bypass address, bypass port, then name. The same set
@@ -83,7 +91,10 @@ namespace BypassNat
                 .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.Ordinal);
 
         public BypassForward WithPublicAddress(IPAddress publicAddress) => new BypassForward(
-            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress);
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress, AllowedSource);
+
+        public BypassForward WithAllowedSource(SourceSet allowedSource) => new BypassForward(
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, PublicAddress, allowedSource);
 
         /// <summary>
         /// The names of the fields in which this forward and <paramref name="other"/> differ.
@@ -103,6 +114,7 @@ namespace BypassNat
             if (!string.Equals(Comment, other.Comment, StringComparison.Ordinal)) fields.Add(nameof(Comment));
             if (Enabled != other.Enabled) fields.Add(nameof(Enabled));
             if (!Equals(PublicAddress, other.PublicAddress)) fields.Add(nameof(PublicAddress));
+            if (!AllowedSource.Equals(other.AllowedSource)) fields.Add(nameof(AllowedSource));
             return fields;
         }
 

@@ -43,7 +43,7 @@ namespace BypassNat
 
         private static uint Mask(int length) => length == 0 ? 0u : uint.MaxValue << (32 - length);
 
-        private static uint ToUInt(IPAddress address)
+        internal static uint ToUInt(IPAddress address)
         {
             byte[] b = address.GetAddressBytes();
             return ((uint)b[0] << 24) | ((uint)b[1] << 16) | ((uint)b[2] << 8) | b[3];

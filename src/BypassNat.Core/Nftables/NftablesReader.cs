@@ -44,9 +44,12 @@ namespace BypassNat.Nftables
             if (string.IsNullOrWhiteSpace(listing) || !listing.Contains("table " + NftablesTable.Qualified)) return state;
             state.TableExists = true;
             // -nn prints priorities and ct status as numbers: dstnat - 10 is -110, srcnat - 10 is 90, dnat is 0x20.
-            state.PreroutingHooked = Regex.IsMatch(listing,
-                @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.ForwardsMap +
+            Match prerouting = Regex.Match(listing,
+                @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n" + NftablesSources.RulePattern(withAddress: true) + @"\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.ForwardsMap +
                 @"\n\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + NftablesTable.RangesMap + @"\n");
+            NftablesSources.Held sources = NftablesSources.Read(listing, withAddress: true, state.Problems);
+            // Restricted forwards without the rule that restricts them would admit every client.
+            state.PreroutingHooked = prerouting.Success && (!sources.Any || prerouting.Groups["sources"].Success);
             const string Tuple = @"meta l4proto \. ip daddr \. th dport";
             const string Dnat = @"ct status (dnat|0x20) ";
             const string Protocols = @"meta l4proto \{[^}]*\} ";
@@ -89,12 +92,16 @@ namespace BypassNat.Nftables
                     forward = WithPublic(forward, group.ToList(), hairpin);
                 }
 
+                if (forward != null) forward = sources.Attach(forward, NftablesSources.BypassKeys);
                 if (forward == null) state.Problems.Add($"the elements of forward '{group.Key}' do not form one forward");
                 else state.Forwards.Add(notes.TryGetValue(group.Key, out string note) ? forward.WithComment(note) : forward);
             }
 
             foreach (string orphan in viaPublic.Keys)
                 state.Problems.Add($"public-address elements for '{orphan}' without its forward");
+
+            foreach (string orphan in sources.Orphans)
+                state.Problems.Add($"allowed-source elements for '{orphan}' without its forward");
 
             foreach (string orphan in natted.Keys)
                 state.Problems.Add($"source NAT elements for '{orphan}' without its forward");

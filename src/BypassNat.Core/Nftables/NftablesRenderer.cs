@@ -45,10 +45,14 @@ namespace BypassNat.Nftables
             AppendCollection(text, "set", NftablesTable.TargetsSet, Key, null, Singles(targets, true));
             AppendCollection(text, "set", NftablesTable.TargetRangesSet, Key, "interval", Singles(targets, false));
             AppendCollection(text, "set", NftablesTable.NotesSet, NftablesNotes.Key, null, NftablesNotes.Elements(enabled));
+            bool restricted = NftablesSources.Needed(enabled);
+            if (restricted) NftablesSources.AppendSets(text, enabled, NftablesSources.BypassKeys, withAddress: true);
 
             // dstnat - 10: before the iptables-nft nat table (dstnat) where a proxy's REDIRECT lives.
             text.Append("\tchain prerouting {\n");
             text.Append("\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n");
+            // AllowedSource: a client a restricted forward does not admit leaves the chain before any DNAT.
+            if (restricted) text.Append("\t\t").Append(NftablesSources.Rule(withAddress: true)).Append('\n');
             text.Append("\t\tmeta l4proto { tcp, udp } dnat ip to meta l4proto . ip daddr . th dport map @").Append(NftablesTable.ForwardsMap).Append('\n');
             // A packet no element of the first map matches goes on to this rule.
             text.Append("\t\tmeta l4proto { tcp, udp } dnat ip to meta l4proto . ip daddr . th dport map @").Append(NftablesTable.RangesMap).Append('\n');

@@ -28,6 +28,12 @@ namespace BypassNat.Plan
         public string Comment { get; set; }
 
         /// <summary>
+        /// The only clients to forward (AllowedSource, space-separated; GUIs call it "source IP" or
+        /// "remote host"); empty for every client. It belongs at both hops.
+        /// </summary>
+        public string AllowedSource { get; set; }
+
+        /// <summary>
         /// The plan for the enabled forwards: every main-router entry first (that is where a packet
         /// arrives), then the bypass routers', each in input order.
         /// </summary>
@@ -53,6 +59,7 @@ namespace BypassNat.Plan
                 InternalAddress = to,
                 InternalPort = toPort.ToString(),
                 Comment = forward.Comment,
+                AllowedSource = forward.AllowedSource.ToString(),
             };
     }
 }

@@ -82,7 +82,7 @@ namespace BypassNat.Uci
         public BypassForward Shape(BypassForward forward) => new BypassForward(
             forward.Name, forward.Protocol, forward.ExternalPort, forward.BypassAddress, forward.BypassPort,
             forward.InternalAddress, forward.InternalPort, forward.SourceNat, string.Empty, forward.Enabled,
-            forward.PublicAddress == null ? null : ReflectionAddress);
+            forward.PublicAddress == null ? null : ReflectionAddress, forward.AllowedSource);
 
         public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
             IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
@@ -115,8 +115,16 @@ namespace BypassNat.Uci
             if (Get("target") != "DNAT" || Get("src_dport") == null || Get("dest_port") == null) return null;
             if (!PortRange.TryParse(Get("src_dport"), out PortRange external, out _) || !PortRange.TryParse(Get("dest_port"), out PortRange bypassPort, out _)) return null;
             if (!IPAddress.TryParse(Get("dest_ip") ?? "", out IPAddress bypass) || bypass.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) return null;
+            SourceSet sources = SourceSet.Any;
+            if (Get("src_ip") != null)
+            {
+                // BypassNat never writes src_ip beside reflection (see UciRedirect.From).
+                if (!Nftables.NftablesSources.TryPrefix(Get("src_ip"), out Ipv4Prefix source) || Get("reflection") == "1") return null;
+                sources = SourceSet.Of(new[] { source });
+            }
+
             return new BypassForward(redirect.Name, protocol, external, bypass, bypassPort, bypass, bypassPort, false, string.Empty,
-                redirect.Enabled, Get("reflection") == "1" ? IPAddress.Any : null);
+                redirect.Enabled, Get("reflection") == "1" ? IPAddress.Any : null, sources);
         }
     }
 }

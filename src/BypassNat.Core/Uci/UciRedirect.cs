@@ -16,7 +16,7 @@ namespace BypassNat.Uci
         /// of ours (added in LuCI, say) makes the section differ, so the next apply writes it afresh.</summary>
         public static readonly IReadOnlyList<string> OptionNames = new[]
         {
-            "name", "target", "src", "dest", "proto", "src_dport", "dest_ip", "dest_port", "reflection", "enabled",
+            "name", "target", "src", "src_ip", "dest", "proto", "src_dport", "dest_ip", "dest_port", "reflection", "enabled",
         };
 
         public UciRedirect(string name, IReadOnlyDictionary<string, string> options)
@@ -56,7 +56,28 @@ namespace BypassNat.Uci
                 ["reflection"] = forward.PublicAddress != null ? "1" : "0",
                 ["enabled"] = forward.Enabled ? "1" : "0",
             };
+            if (!forward.AllowedSource.IsAny) options["src_ip"] = SourceIp(forward);
             return new UciRedirect(forward.Name, options);
+        }
+
+        /// <summary>
+        /// AllowedSource as firewall4 can hold it exactly: a redirect's <c>src_ip</c> is one address or
+        /// prefix (a list makes firewall4 skip the section), and its reflection rules for LAN clients
+        /// ignore <c>src_ip</c>. Anything else is refused before the router is changed.
+        /// </summary>
+        private static string SourceIp(BypassForward forward)
+        {
+            string why = forward.AllowedSource.Count > 1
+                ? $"it admits {forward.AllowedSource.Count} entries ({forward.AllowedSource}), and a firewall4 redirect's src_ip holds one address or prefix"
+                : forward.PublicAddress != null
+                    ? "it has a PublicAddress, and firewall4's reflection (NAT loopback) for LAN clients ignores src_ip, so LAN clients would not be restricted"
+                    : null;
+            if (why != null)
+                throw new BypassNatException("BypassNat.SourceNotUci", FailureKind.InvalidData,
+                    $"Forward '{forward.Name}' cannot be a UCI redirect on an OpenWrt main router: {why}. Nothing was changed on the router. " +
+                    "Give the forward one AllowedSource entry (a prefix that covers the clients) without a PublicAddress, or apply the main hop with -Backend Nftables.",
+                    forward.Name);
+            return SourceSet.Show(forward.AllowedSource[0]);
         }
 
         public bool Equals(UciRedirect other) =>

@@ -17,5 +17,8 @@ namespace BypassNat
         public string Comment { get; set; }
         public string Enabled { get; set; }
         public string PublicAddress { get; set; }
+
+        /// <summary>IPv4 addresses and prefixes separated by blanks, ';' or ','; empty for every client.</summary>
+        public string AllowedSource { get; set; }
     }
 }

@@ -70,6 +70,7 @@ namespace BypassNat
             }
 
             IPAddress publicAddress = string.IsNullOrWhiteSpace(input.PublicAddress) ? null : ParseAddress(input.PublicAddress, "PublicAddress", Fail);
+            SourceSet allowedSource = ParseSources(input.AllowedSource, Fail);
             bool sourceNat = ParseSwitch(input.SourceNat, "SourceNat", false, Fail);
             bool enabled = ParseSwitch(input.Enabled, "Enabled", true, Fail);
 
@@ -79,7 +80,7 @@ namespace BypassNat
 
             issues = found;
             if (found.Count > 0) return null;
-            return new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress);
+            return new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress, allowedSource);
         }
 
         /// <summary>Why a comment cannot be stored on the router, or null. Counts characters as typed (see <see cref="RuleComment.MaxCommentCharacters"/>).</summary>
@@ -153,6 +154,68 @@ namespace BypassNat
             }
 
             return address;
+        }
+
+        private static readonly char[] SourceSeparators = { ' ', '\t', ';', ',' };
+
+        /// <summary>
+        /// AllowedSource: addresses and prefixes separated by blanks, ';' or ','. Each bad entry is its
+        /// own problem, naming the entry. A prefix with host bits set (198.51.100.7/24) is refused rather
+        /// than widened: whoever wrote it may have meant the one address.
+        /// </summary>
+        private static SourceSet ParseSources(string text, Action<string, string, string, string> fail)
+        {
+            const string Field = "AllowedSource";
+            string[] entries = (text ?? string.Empty).Split(SourceSeparators, StringSplitOptions.RemoveEmptyEntries);
+            if (entries.Length > SourceSet.MaxEntries)
+            {
+                fail("BypassNat.InvalidSource", Field, text, $"a forward admits at most {SourceSet.MaxEntries} addresses or prefixes, and this one lists {entries.Length}; use a shorter prefix that covers them");
+                return SourceSet.Any;
+            }
+
+            var prefixes = new List<Ipv4Prefix>();
+            foreach (string entry in entries)
+            {
+                string problem = SourceProblem(entry, out Ipv4Prefix prefix);
+                if (problem != null) fail("BypassNat.InvalidSource", Field, entry, problem);
+                else prefixes.Add(prefix);
+            }
+
+            return SourceSet.Of(prefixes);
+        }
+
+        /// <summary>Why one AllowedSource entry cannot be used, or null and the prefix it stands for.</summary>
+        public static string SourceProblem(string entry, out Ipv4Prefix prefix)
+        {
+            prefix = default;
+            const string Form = "an entry is an IPv4 address (198.51.100.7) or a prefix (198.51.100.0/24); separate entries with spaces or ';'";
+            int slash = entry.IndexOf('/');
+            string addressText = slash < 0 ? entry : entry.Substring(0, slash);
+            int length = 32;
+            if (slash >= 0)
+            {
+                string lengthText = entry.Substring(slash + 1);
+                if (lengthText.Length == 0 || lengthText.Length > 2 || !int.TryParse(lengthText, NumberStyles.None, CultureInfo.InvariantCulture, out length) || length > 32)
+                    return "a prefix length is a number from 1 to 32 after the '/'";
+            }
+
+            string[] parts = addressText.Split('.');
+            bool dotted = parts.Length == 4 && Array.TrueForAll(parts, p =>
+                p.Length > 0 && p.Length <= 3 && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 255);
+            if (!dotted || !IPAddress.TryParse(addressText, out IPAddress address) || address.AddressFamily != AddressFamily.InterNetwork)
+                return Form;
+            if (length == 0) return "0.0.0.0/0 admits every client: leave AllowedSource empty for that";
+            var network = new Ipv4Prefix(address, length);
+            if (!network.Network.Equals(address))
+                return $"the address has bits set beyond the /{length} prefix: write {network} for the network, or {address} for the one address";
+            byte first = address.GetAddressBytes()[0];
+            string unusable = first == 0 ? "0.0.0.0/8 is never a client's source address"
+                : first == 127 ? "a loopback address is never a client's source on the network"
+                : first >= 224 ? "a multicast or reserved address is never a client's source address"
+                : null;
+            if (unusable != null) return unusable;
+            prefix = network;
+            return null;
         }
 
         private static bool ParseSwitch(string text, string field, bool byDefault, Action<string, string, string, string> fail)

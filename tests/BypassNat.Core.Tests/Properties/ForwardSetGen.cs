@@ -7,7 +7,7 @@ namespace BypassNat.Tests.Properties
     /// <summary>
     /// Random forward sets that a user could legitimately write: every row valid and the set free of
     /// conflicts, but otherwise anything goes — ranges, remapped ports, both protocols, source NAT,
-    /// disabled rows, a public address, and comments full of quotes, shell syntax and Unicode.
+    /// disabled rows, a public address, allowed sources, and comments full of quotes, shell syntax and Unicode.
     /// </summary>
     internal static class ForwardSetGen
     {
@@ -34,14 +34,26 @@ namespace BypassNat.Tests.Properties
             Gen.Int[10, 250].Select(n => "192.0.2." + n),
             Gen.Int[1, 254].Select(n => "198.51.100." + n));
 
+        // AllowedSource as a user writes it: addresses and aligned prefixes in the documentation ranges,
+        // any separator, sometimes nested or repeated (the parser keeps one canonical set).
+        private static readonly Gen<string> SourceEntry = Gen.OneOf(
+            Gen.Select(Gen.OneOf("192.0.2.", "198.51.100.", "203.0.113."), Gen.Int[0, 255], (net, host) => net + host),
+            Gen.Select(Gen.OneOf("192.0.2.", "198.51.100.", "203.0.113."), Gen.Int[24, 31], Gen.Int[0, 255],
+                (net, length, host) => $"{net}{host & ~((1 << (32 - length)) - 1) & 255}/{length}"));
+
+        private static readonly Gen<string> AllowedSource = Gen.Frequency(
+            (5, Gen.Const((string)null)),
+            (5, Gen.Select(SourceEntry.Array[1, 6], Gen.OneOf(" ", ";", " ; ", ",", "  "),
+                (entries, separator) => string.Join(separator, entries))));
+
         /// <summary>One row as text; slot <paramref name="i"/> keeps its ports clear of every other slot's.</summary>
         private static Gen<ForwardInput> Row(int i, string publicAddress) =>
             Gen.Select(NameStem, Protocol, Gen.Frequency((7, Gen.Const(1)), (3, Gen.Int[2, 40])), Gen.Int[0, 59], Gen.Bool, Gen.Int[1, 60000])
-                .SelectMany(t => Gen.Select(Device, Gen.Bool, Comment, Gen.Frequency((6, Gen.Const("true")), (1, Gen.Const("false"))), Gen.Bool)
+                .SelectMany(t => Gen.Select(Device, Gen.Bool, Comment, Gen.Frequency((6, Gen.Const("true")), (1, Gen.Const("false"))), Gen.Bool, AllowedSource)
                     .Select(u =>
                     {
                         (string stem, string protocol, int count, int offset, bool remapDevice, int deviceStart) = t;
-                        (string device, bool sourceNat, string comment, string enabled, bool defaultBypassPort) = u;
+                        (string device, bool sourceNat, string comment, string enabled, bool defaultBypassPort, string allowedSource) = u;
                         int bypass = 1000 + i * 100, external = 20000 + i * 100 + offset;
                         string Range(int start) => count == 1 ? start.ToString() : $"{start}-{start + count - 1}";
                         return new ForwardInput
@@ -57,6 +69,7 @@ namespace BypassNat.Tests.Properties
                             Comment = comment,
                             Enabled = enabled,
                             PublicAddress = publicAddress,
+                            AllowedSource = allowedSource,
                         };
                     }));
 

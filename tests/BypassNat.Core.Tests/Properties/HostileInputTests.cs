@@ -16,21 +16,21 @@ namespace BypassNat.Tests.Properties
     public class HostileInputTests
     {
         private static readonly string[] Fields =
-            { "Name", "Protocol", "ExternalPort", "BypassAddress", "BypassPort", "InternalAddress", "InternalPort", "SourceNat", "Comment", "Enabled", "PublicAddress" };
+            { "Name", "Protocol", "ExternalPort", "BypassAddress", "BypassPort", "InternalAddress", "InternalPort", "SourceNat", "Comment", "Enabled", "PublicAddress", "AllowedSource" };
 
         private static readonly string[] Hostile =
         {
             "", " ", "\"", "'", "`", "$(reboot)", "`reboot`", "; rm -rf /", "a\nb", "a\r\nb", "\0", "a\0b", "x'; nft flush ruleset; '",
             "BYPASSNAT_RULES", "\nBYPASSNAT_RULES\nnft flush ruleset\n", "%0A", "${IFS}", "\\", "旁路由", "😀", "\uD800", "\u202Etxt", "\t", "80;22",
             "80-", "-80", "0", "65536", "99999999999999999999", "1-65535", "192.0.2.2 ", "192.0.2", "192.0.2.256", "::1", "0x7f.1", "1e3",
-            "true\n", "yes", "$true", "TCP UDP", "tcp\0", new string('a', 200), new string('9', 5000),
+            "true\n", "yes", "$true", "TCP UDP", "tcp\0", "203.0.113.0/24 198.51.100.7;192.0.2.9", "198.51.100.7/24", "0.0.0.0/0", "198.51.100.0/24\n;", new string('a', 200), new string('9', 5000),
         };
 
         private static readonly Dictionary<string, string> Valid = new Dictionary<string, string>
         {
             ["Name"] = "web", ["Protocol"] = "tcp", ["ExternalPort"] = "8080", ["BypassAddress"] = "192.0.2.2", ["BypassPort"] = "8080",
             ["InternalAddress"] = "192.0.2.20", ["InternalPort"] = "80", ["SourceNat"] = "false", ["Comment"] = "NAS", ["Enabled"] = "true",
-            ["PublicAddress"] = "",
+            ["PublicAddress"] = "", ["AllowedSource"] = "",
         };
 
         private static readonly Gen<ForwardInput> Input =
@@ -42,6 +42,7 @@ namespace BypassNat.Tests.Properties
         {
             Name = value(0), Protocol = value(1), ExternalPort = value(2), BypassAddress = value(3), BypassPort = value(4),
             InternalAddress = value(5), InternalPort = value(6), SourceNat = value(7), Comment = value(8), Enabled = value(9), PublicAddress = value(10),
+            AllowedSource = value(11),
         };
 
         [Fact]
