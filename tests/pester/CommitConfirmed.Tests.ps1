@@ -208,6 +208,28 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
         Get-SavedRuleset $Lab | Should -Match '443'
     }
 
+    It 'refuses every other write of the hop while a watchdog waits, as its rollback would undo it, and changes nothing' {
+        # A waiting watchdog as the router holds it: its token, and a live process as its pid.
+        Invoke-LabRouter $Lab 'mkdir -p /run/bypassnat/confirm && d=/run/bypassnat/confirm/bypassnat && echo pending-token > $d.token && echo $(( $(date +%s) + 60 )) > $d.deadline && { setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $! > $d.pid; }' | Out-Null
+        try {
+            $nat = Get-LabNatTable $Lab
+            $saved = Get-SavedRuleset $Lab
+            $run = Invoke-Apply $Lab $Before
+            $run.Output | Should -BeNullOrEmpty
+            $run.Errors | Should -HaveCount 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConfirmPending*'
+            $run.Errors[0].Message | Should -Match 'Nothing was changed'
+            $removal = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }
+            $removal.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConfirmPending*'
+            Get-LabNatTable $Lab | Should -Be $nat
+            Get-SavedRuleset $Lab | Should -Be $saved
+        } finally {
+            Invoke-LabRouter $Lab 'd=/run/bypassnat/confirm/bypassnat; kill $(cat $d.pid) 2>/dev/null; rm -f $d.token $d.pid $d.deadline; true' | Out-Null
+        }
+        $Faults.Add('a watchdog waiting for its confirmation')
+        (Invoke-Apply $Lab $After).Errors | Should -BeNullOrEmpty
+    }
+
     if ($Also -eq 'Main') {
         It 'rolls back the main router (-Role Main) by itself when new SSH connections fail after the write, and keeps a confirmed change' {
             $nat = Get-LabNatTable $Lab -Node main

@@ -71,6 +71,37 @@ namespace BypassNat.Apply
         private const string RemoveState = "rm -f \"$d.token\" \"$d.pid\" \"$d.deadline\" \"$d.rollback.sh\" \"$d.watchdog.sh\"";
 
         /// <summary>
+        /// Stops a write (exit <see cref="PendingExitCode"/>) while an earlier apply's watchdog on this
+        /// hop waits for its confirmation: its rollback would undo this write too, so every writer of
+        /// the hop, with -ConfirmTimeout or without, waits until it is confirmed or rolled back.
+        /// </summary>
+        public static string PendingCheckScript(RouterHop hop)
+        {
+            var s = new StringBuilder();
+            s.Append(RouterLock.DirectoryScript);
+            s.Append("d=\"$bypassnat_lockdir\"/confirm/").Append(hop.UnitName).Append('\n');
+            // /proc, not kill -0: a sudo login cannot signal root's watchdog, but can see it.
+            s.Append("if [ -f \"$d.token\" ] && [ -f \"$d.pid\" ] && [ -d \"/proc/$(cat \"$d.pid\")\" ]; then\n");
+            s.Append("  printf '").Append(PendingPrefix).Append("%s\\n' \"$(cat \"$d.deadline\" 2>/dev/null)\" >&2\n");
+            s.Append("  exit ").Append(PendingExitCode.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            s.Append("fi\n");
+            return s.ToString();
+        }
+
+        /// <summary>Throws <c>BypassNat.ConfirmPending</c> (nothing was changed) when <see cref="PendingCheckScript"/> stopped the write.</summary>
+        public static void ThrowIfPending(RouterSession session, RouterHop hop, CommandResult section)
+        {
+            if (section.ExitCode != PendingExitCode || !section.Error.Contains(PendingPrefix)) return;
+            string endpoint = session.Settings.Endpoint;
+            string at = Regex.Match(section.Error, Regex.Escape(PendingPrefix) + "(\\d+)").Groups[1].Value;
+            string when = long.TryParse(at, NumberStyles.Integer, CultureInfo.InvariantCulture, out long epoch)
+                ? " (it restores the forwards from before that apply at " + FormatUtc(DateTimeOffset.FromUnixTimeSeconds(epoch).UtcDateTime) + ")" : string.Empty;
+            throw new BypassNatException("BypassNat.ConfirmPending", FailureKind.InvalidOperation,
+                $"An earlier apply with -ConfirmTimeout on {endpoint} ({hop.Role} hop) is still waiting for its confirmation{when}, and its rollback would undo this change too. " +
+                "Nothing was changed. Run again once it is confirmed or rolled back.", endpoint);
+        }
+
+        /// <summary>
         /// The section that saves the rollback and starts the watchdog, for the write script ahead of
         /// the save and the load. It fails (and so stops the write before anything changes) when the
         /// watchdog does not start, or when an earlier apply's watchdog is still waiting.
@@ -82,13 +113,7 @@ namespace BypassNat.Apply
             Previous = previous;
             string timeout = TimeoutSeconds.ToString(CultureInfo.InvariantCulture);
             var s = new StringBuilder();
-            s.Append(RouterLock.DirectoryScript);
-            s.Append("d=").Append(StateDirectory).Append('\n');
-            // /proc, not kill -0: a sudo login cannot signal root's watchdog, but can see it.
-            s.Append("if [ -f \"$d.token\" ] && [ -f \"$d.pid\" ] && [ -d \"/proc/$(cat \"$d.pid\")\" ]; then\n");
-            s.Append("  printf '").Append(PendingPrefix).Append("%s\\n' \"$(cat \"$d.deadline\" 2>/dev/null)\" >&2\n");
-            s.Append("  exit ").Append(PendingExitCode.ToString(CultureInfo.InvariantCulture)).Append('\n');
-            s.Append("fi\n");
+            s.Append(PendingCheckScript(_hop));
             // One directory for every hop's files, writable by whoever writes next (root, or a sudo login
             // after root made /run/bypassnat): made once, never removed.
             s.Append("c=\"$bypassnat_lockdir/confirm\"\n");
@@ -215,15 +240,7 @@ namespace BypassNat.Apply
         public void Started(RouterSession session, CommandResult section)
         {
             string endpoint = session.Settings.Endpoint;
-            if (section.ExitCode == PendingExitCode && section.Error.Contains(PendingPrefix))
-            {
-                string at = Regex.Match(section.Error, Regex.Escape(PendingPrefix) + "(\\d+)").Groups[1].Value;
-                string when = long.TryParse(at, NumberStyles.Integer, CultureInfo.InvariantCulture, out long epoch)
-                    ? " (it restores the forwards from before that apply at " + FormatUtc(DateTimeOffset.FromUnixTimeSeconds(epoch).UtcDateTime) + ")" : string.Empty;
-                throw new BypassNatException("BypassNat.ConfirmPending", FailureKind.InvalidOperation,
-                    $"An earlier apply with -ConfirmTimeout on {endpoint} ({_hop.Role} hop) is still waiting for its confirmation{when}. " +
-                    "Nothing was changed. Run again once it is confirmed or rolled back.", endpoint);
-            }
+            ThrowIfPending(session, _hop, section);
 
             if (!section.Succeeded)
             {

@@ -404,7 +404,9 @@ namespace BypassNat.Apply
 
             string p = _session.Privileged;
             var removed = new List<BypassForward>();
-            var script = new SectionedScript().Add("persist", installer.UninstallScript(p), stopOnFailure: true);
+            var script = new SectionedScript()
+                .Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true)
+                .Add("persist", installer.UninstallScript(p), stopOnFailure: true);
             var cleared = new List<IScriptedBackend>();
             foreach (IScriptedBackend backend in backends.Cast<IScriptedBackend>())
             {
@@ -421,6 +423,7 @@ namespace BypassNat.Apply
             CommandResult whole = RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation);
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
+            CommitConfirmation.ThrowIfPending(_session, Hop, SectionedScript.Section(sections, "confirm", whole));
             installer.Uninstalled(SectionedScript.Section(sections, "persist", whole));
             var gone = new List<string>();
             foreach (IScriptedBackend backend in cleared)
@@ -500,6 +503,8 @@ namespace BypassNat.Apply
             bool save = persist || _survey == null || _survey.Persisted;
             if (_confirmation != null)
                 script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan)), stopOnFailure: true);
+            else
+                script.Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
             if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain), stopOnFailure: true);
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
@@ -527,7 +532,8 @@ namespace BypassNat.Apply
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
             foreach (string warning in RouterScript.Warnings(whole)) warn(warning);
             // A watchdog that did not start stopped the script before anything changed.
-            _confirmation?.Started(_session, SectionedScript.Section(sections, "confirm", whole));
+            if (_confirmation != null) _confirmation.Started(_session, SectionedScript.Section(sections, "confirm", whole));
+            else CommitConfirmation.ThrowIfPending(_session, Hop, SectionedScript.Section(sections, "confirm", whole));
 
             if (save)
             {
