@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using BypassNat.Persistence;
 using BypassNat.Proxy;
+using BypassNat.Ssh;
 using Xunit;
 
 namespace BypassNat.Tests
