@@ -27,6 +27,7 @@ namespace BypassNat.Proxy
         /// ip or inet table), <c>tproxy F T C</c>, <c>edge F T C TARGET</c> (a jump or goto),
         /// <c>own F T C HANDLE DISPLACED RULE</c> (BypassNat's rule; DISPLACED 1 when another rule comes
         /// before it), and at the end <c>@nft</c> with the tables that hold a tproxy statement.
+        /// Each jump and tproxy chain once: a chain of thousands of rules jumping to one chain sends one line.
         /// </summary>
         internal const string ListAwk =
             "$1 == \"table\" { f = $2; t = $3; ours = (f == \"ip\" && (t == \"bypassnat\" || t == \"bypassnat_main\")); fit = (f == \"ip\" || f == \"inet\"); c = \"\"; next }\n" +
@@ -40,8 +41,8 @@ namespace BypassNat.Proxy
             "  if (match(line, / # handle [0-9]+$/)) { h = substr(line, RSTART + 10); line = substr(line, 1, RSTART - 1) }\n" +
             "  if (index(line, \"comment \\\"" + RuleComment.Prefix + "\")) { print \"own \" f \" \" t \" \" c \" \" h \" \" other \" \" line; next }\n" +
             "  other = 1\n" +
-            "  if (line ~ /(^| )tproxy /) { print \"tproxy \" f \" \" t \" \" c; tp[f \" \" t] = 1 }\n" +
-            "  for (i = 1; i < NF; i++) if ($i == \"jump\" || $i == \"goto\") { g = $(i + 1); gsub(/[,}]/, \"\", g); print \"edge \" f \" \" t \" \" c \" \" g }\n" +
+            "  if (line ~ /(^| )tproxy /) { if (!((f \" \" t \" \" c) in tc)) { tc[f \" \" t \" \" c] = 1; print \"tproxy \" f \" \" t \" \" c }; tp[f \" \" t] = 1 }\n" +
+            "  for (i = 1; i < NF; i++) if ($i == \"jump\" || $i == \"goto\") { g = $(i + 1); gsub(/[,}]/, \"\", g); e = f \" \" t \" \" c \" \" g; if (!(e in edges)) { edges[e] = 1; print \"edge \" e } }\n" +
             "}\n" +
             "END { print \"@nft\"; for (k in tp) print k }\n";
 
