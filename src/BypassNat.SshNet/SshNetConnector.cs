@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
 using BypassNat.Ssh;
 using Renci.SshNet;
 using Renci.SshNet.Common;
@@ -16,7 +18,7 @@ namespace BypassNat.SshNet
     /// </summary>
     public sealed class SshNetConnector : IRouterConnector
     {
-        public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust)
+        public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, CancellationToken cancel)
         {
             AuthenticationMethod[] methods = AuthenticationMethods(settings, out IReadOnlyList<string> skipped);
             var connection = new ConnectionInfo(settings.ComputerName, settings.Port, settings.UserName, methods)
@@ -25,11 +27,13 @@ namespace BypassNat.SshNet
             };
             LimitHostKeyAlgorithms(connection, trust.KnownKeyTypes());
 
-            var client = new SshClient(connection);
+            // Keep-alives keep a NAT or firewall on the way from dropping an idle connection (a session
+            // a script holds between steps), and let a dead link show as a lost connection.
+            var client = new SshClient(connection) { KeepAliveInterval = settings.KeepAliveInterval };
             client.HostKeyReceived += (sender, e) => e.CanTrust = trust.Accept(e.HostKeyName, e.HostKey, e.FingerPrintSHA256);
             try
             {
-                client.Connect();
+                Connect(client, settings, cancel);
             }
             catch (Exception e) when (trust.Refusal != null)
             {
@@ -56,6 +60,30 @@ namespace BypassNat.SshNet
             IdentityMethod used = methods.OfType<IdentityMethod>().FirstOrDefault(m => m.Accepted);
             string login = used != null ? $"key {used.Path}" + (used.IsDefault ? " (default identity, as ssh would use)" : "") : "password";
             return new SshNetConnection(client, settings, login);
+        }
+
+        /// <summary>
+        /// Connects on a thread of its own, so Ctrl-C need not wait for -ConnectTimeout: on
+        /// <paramref name="cancel"/> the caller goes at once, and the abandoned attempt ends (within the
+        /// timeout) and is disposed in the background. Failures are rethrown as SSH.NET threw them.
+        /// </summary>
+        private static void Connect(SshClient client, SshSettings settings, CancellationToken cancel)
+        {
+            if (!cancel.CanBeCanceled)
+            {
+                client.Connect();
+                return;
+            }
+
+            Task connecting = Task.Factory.StartNew(client.Connect, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            if (WaitHandle.WaitAny(new[] { ((IAsyncResult)connecting).AsyncWaitHandle, cancel.WaitHandle }) == 1 && !connecting.IsCompleted)
+            {
+                connecting.ContinueWith(_ => client.Dispose(), TaskScheduler.Default);
+                throw new BypassNatException("BypassNat.Stopped", FailureKind.InvalidOperation,
+                    $"Stopped (Ctrl-C) while connecting to {settings.Endpoint}; nothing was sent to it.", settings.Endpoint);
+            }
+
+            connecting.GetAwaiter().GetResult();
         }
 
         public void CheckLogin(SshSettings settings)

@@ -66,6 +66,14 @@ namespace BypassNat.Commands
         [ValidateRange(1, 600)]
         public int ConnectTimeout { get; set; } = 15;
 
+        /// <summary>
+        /// Seconds one script may run on a router before it is abandoned (BypassNat.CommandTimeout); the
+        /// router then holds what a cut connection leaves: the old set or the new one.
+        /// </summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int CommandTimeout { get; set; } = 300;
+
         /// <summary>How many routers are worked on at the same time.</summary>
         [Parameter]
         [ValidateRange(1, 256)]
@@ -129,6 +137,7 @@ namespace BypassNat.Commands
                     UseSudo = Sudo.IsPresent,
                     AcceptNewHostKey = AcceptNewHostKey.IsPresent,
                     ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
+                    CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
                 };
                 if (settings.KeyFile != null) settings.KeyPassphrase = secret?.Password;
                 else settings.Password = secret?.Password;
@@ -187,11 +196,24 @@ namespace BypassNat.Commands
             return new ErrorRecord(record.Exception, failure.ErrorId, record.CategoryInfo.Category, target.Name);
         }
 
-        /// <summary>Stops starting routers on Ctrl-C; those under way finish their current step.</summary>
+        /// <summary>
+        /// Ctrl-C: no further router is started, and the SSH commands under way are abandoned at once
+        /// (<see cref="AbandonRouters"/>), so the command returns within a second instead of when the
+        /// router answers.
+        /// </summary>
         protected override void StopProcessing()
         {
             _fanOut.Stop();
+            AbandonRouters();
             base.StopProcessing();
+        }
+
+        /// <summary>
+        /// Called on PowerShell's stopping thread: closes the connections of the routers under way,
+        /// so the command blocked on one returns. Must return at once and never throw.
+        /// </summary>
+        protected virtual void AbandonRouters()
+        {
         }
 
         /// <summary>Runs <paramref name="action"/> on the cmdlet's thread (directly when already there) and waits for it.</summary>

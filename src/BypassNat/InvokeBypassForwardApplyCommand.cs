@@ -45,6 +45,15 @@ namespace BypassNat.Commands
         [ValidateRange(0, 3600)]
         public int LockTimeout { get; set; } = RouterLock.DefaultTimeoutSeconds;
 
+        /// <summary>
+        /// Commit-confirmed apply: the router starts a watchdog before the change that restores its
+        /// previous forwards (and -Persist's saved set) after this many seconds, unless a new SSH
+        /// connection confirms the change in time. 5 to 3600.
+        /// </summary>
+        [Parameter]
+        [ValidateRange(CommitConfirmation.MinimumSeconds, CommitConfirmation.MaximumSeconds)]
+        public int ConfirmTimeout { get; set; }
+
         /// <summary>Apply even a forward that would capture the SSH port of this session.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
@@ -119,6 +128,8 @@ namespace BypassNat.Commands
             misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
             Refuse(router, misplaced, desired);
 
+            bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
+            if (confirm) applier.CheckConfirmable();
             ApplyPlan plan = applier.Plan(desired);
             string change = plan.Describe();
             // A proxy BypassNat cannot exempt the forwards from: the exact fix, before anything is written.
@@ -127,10 +138,14 @@ namespace BypassNat.Commands
             if (Persist && uci)
                 Verbose($"-Persist: {router.Name} holds the forwards as UCI redirects in /etc/config/firewall, which is its persistent config: firewall4 renders them at boot and on every reload, so nothing more is installed.");
             else if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
+            if (confirm && plan.NeedsWrite)
+                change += $"\n  confirm  start a watchdog on the router first that restores the previous forwards{(Persist ? " and saved set" : string.Empty)} after {ConfirmTimeout} s, unless a new SSH connection confirms the change";
             Verbose($"Plan for {router.Name} ({Role} hop):\n" + change);
             if ((plan.NeedsWrite || (Persist && !uci)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
-            ApplyResult result = applier.Apply(plan, Persist, Warn);
+            ApplyResult result = confirm
+                ? applier.ApplyConfirmed(plan, Persist, ConfirmTimeout, s => RouterSession.Open(s, Stopping), Warn, Verbose, Stopping)
+                : applier.Apply(plan, Persist, Warn);
             RecentForwards.Remember(router.Name, plan.Desired.Where(f => f.Enabled));
             result.ComputerName = router.Name;
             result.Duration = _clock.Elapsed;

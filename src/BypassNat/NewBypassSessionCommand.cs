@@ -11,14 +11,19 @@ namespace BypassNat.Commands
     [OutputType(typeof(BypassSession))]
     public sealed class NewBypassSessionCommand : ConnectionCommand
     {
+        // Cancelled by Ctrl-C, so a connection under way need not run out its -ConnectTimeout.
+        private readonly System.Threading.CancellationTokenSource _stopping = new System.Threading.CancellationTokenSource();
+
         protected override void ProcessRecord() => CaptureRouters();
+
+        protected override void AbandonRouters() => _stopping.Cancel();
 
         protected override void EndProcessing()
         {
             ForEachTarget(Routers, router =>
             {
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
-                BypassSession session = BypassSession.Open(router.Settings);
+                BypassSession session = BypassSession.Open(router.Settings, _stopping.Token);
                 SessionTable.Add(session);
                 Verbose($"Session {session.Id} to {router.Name} opened as {session.UserName} with {session.Login}; host key {session.HostKeyFingerprint} accepted.");
                 Emit(session);

@@ -39,6 +39,15 @@ namespace BypassNat.Commands
         [Parameter(Mandatory = true, ParameterSetName = "AllSession")]
         public SwitchParameter All { get; set; }
 
+        /// <summary>
+        /// With -Name: commit-confirmed, as for Invoke-BypassForwardApply: the router restores the
+        /// removed forwards by itself after this many seconds unless a new SSH connection confirms. 5 to 3600.
+        /// </summary>
+        [Parameter(ParameterSetName = "Name")]
+        [Parameter(ParameterSetName = "NameSession")]
+        [ValidateRange(CommitConfirmation.MinimumSeconds, CommitConfirmation.MaximumSeconds)]
+        public int ConfirmTimeout { get; set; }
+
         /// <summary>Write the removed forwards to the output.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
@@ -89,9 +98,14 @@ namespace BypassNat.Commands
             if (doomed.Count == 0) return;
 
             List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();
+            bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
+            if (confirm) applier.CheckConfirmable();
             ApplyPlan plan = applier.Plan(remaining);
-            if (!Confirm($"{router.Name} ({applier.Choice.Backend.Kind})\n{plan.Describe()}\n", "Remove forwards")) return;
-            applier.Apply(plan, persist: false, Warn);
+            string change = plan.Describe();
+            if (confirm) change += $"\n  confirm  start a watchdog on the router first that restores the removed forwards after {ConfirmTimeout} s, unless a new SSH connection confirms the change";
+            if (!Confirm($"{router.Name} ({applier.Choice.Backend.Kind})\n{change}\n", "Remove forwards")) return;
+            if (confirm) applier.ApplyConfirmed(plan, false, ConfirmTimeout, s => RouterSession.Open(s, Stopping), Warn, Verbose, Stopping);
+            else applier.Apply(plan, persist: false, Warn);
             RecentForwards.Remember(router.Name, remaining.Where(f => f.Enabled));
             if (PassThru) foreach (BypassForward forward in doomed) Emit(forward);
         }

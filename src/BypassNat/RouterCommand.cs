@@ -54,6 +54,12 @@ namespace BypassNat.Commands
 
         private readonly Dictionary<RouterTarget, RouterSession> _connections = new Dictionary<RouterTarget, RouterSession>();
 
+        // Cancelled by Ctrl-C: a connection being opened gives up, one that opens after it is abandoned before its first command.
+        private readonly System.Threading.CancellationTokenSource _stopping = new System.Threading.CancellationTokenSource();
+
+        /// <summary>Cancelled by Ctrl-C, for waits of the command's own (a -ConfirmTimeout deadline).</summary>
+        protected System.Threading.CancellationToken Stopping => _stopping.Token;
+
         protected sealed override void ProcessRecord()
         {
             CaptureRouters();
@@ -101,7 +107,7 @@ namespace BypassNat.Commands
             }
 
             var given = new List<string>();
-            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout" })
+            foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout", "CommandTimeout" })
                 if (MyInvocation.BoundParameters.ContainsKey(name)) given.Add("-" + name);
             if (given.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.SessionConflict", ErrorCategory.InvalidArgument,
@@ -146,7 +152,7 @@ namespace BypassNat.Commands
             {
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
                 var clock = Stopwatch.StartNew();
-                connection = RouterSession.Open(router.Settings);
+                connection = RouterSession.Open(router.Settings, _stopping.Token);
                 Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login} in {clock.Elapsed.TotalSeconds:0.00} s; " +
                         $"host key {connection.HostKeyFingerprint} accepted" +
                         (connection.HostKeyAdded ? $" as a new host, and added to {connection.KnownHostsFile} (-AcceptNewHostKey)."
@@ -155,7 +161,22 @@ namespace BypassNat.Commands
 
             Watch(router, connection);
             lock (_connections) _connections[router] = connection;
+            if (_stopping.IsCancellationRequested) connection.Abort();
             return connection;
+        }
+
+        /// <summary>
+        /// Ctrl-C: closes every connection this command is using (a session's too: it reopens on its
+        /// next use). The router runs each write as one script with one kernel transaction, so a write
+        /// cut off here leaves it on the old set or the new one, as a dropped connection does, and the
+        /// next apply converges.
+        /// </summary>
+        protected override void AbandonRouters()
+        {
+            _stopping.Cancel();
+            List<RouterSession> open;
+            lock (_connections) open = _connections.Values.ToList();
+            foreach (RouterSession connection in open) connection.Abort();
         }
 
         /// <summary>

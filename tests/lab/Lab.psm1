@@ -250,17 +250,23 @@ function Set-LabRouterFault {
     is copied aside and a wrapper is bind-mounted over it. Faults, for the tool's load (nft -f,
     iptables-restore): RefusePart adds one rule the kernel must refuse to the same transaction;
     LoadNothing reads the ruleset and reports success without loading it; Slow touches
-    <lab>/fault-started and waits 5 s before loading it.
+    <lab>/fault-started and waits -Seconds (5) before loading it; BlockNewSsh loads it, and after the first
+    load that succeeds makes the router drop every NEW TCP connection from the admin workstation to
+    its SSH port (an nft table of its own, labfault; connections already open keep working), as a
+    change that locks the admin out would.
     #>
     param(
         [Parameter(Mandatory)] $Lab,
         [Parameter(Mandatory)] [ValidateSet('nft', 'iptables-restore')] [string] $Tool,
-        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow')] [string] $Fault
+        [Parameter(Mandatory)] [ValidateSet('RefusePart', 'LoadNothing', 'Slow', 'BlockNewSsh')] [string] $Fault,
+        [ValidateRange(1, 600)] [int] $Seconds = 5,
+        # The bypass router's tool, or with Main the main router's.
+        [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass'
     )
-    $target = (Invoke-LabRouter $Lab "readlink -f `$(command -v $Tool || echo /usr/sbin/$Tool)" | Select-Object -First 1).Trim()
-    $real = Join-Path $Lab.Dir "real-$Tool"
-    $wrapper = Join-Path $Lab.Dir "fault-$Tool"
-    Remove-Item (Join-Path $Lab.Dir 'fault-started') -ErrorAction Ignore
+    $target = (Invoke-LabRouter $Lab -Router $Router "readlink -f `$(command -v $Tool || echo /usr/sbin/$Tool)" | Select-Object -First 1).Trim()
+    $real = Join-Path $Lab.Dir "real-$Router-$Tool"
+    $wrapper = Join-Path $Lab.Dir "fault-$Router-$Tool"
+    Remove-Item (Join-Path $Lab.Dir 'fault-started'), (Join-Path $Lab.Dir 'fault-fired') -ErrorAction Ignore
     Copy-Item $target $real -Force
     # nft takes the ruleset from "-f -"; the iptables binary is a multi-call one, called by name.
     $run = if ($Tool -eq 'nft') { "`"$real`"" } else { "`"$real`" iptables-restore" }
@@ -274,24 +280,34 @@ function Set-LabRouterFault {
     $action = switch ($Fault) {
         'RefusePart' { "$bad | $run `"`$@`"" }
         'LoadNothing' { 'cat >/dev/null; exit 0' }
-        'Slow' { "touch '$($Lab.Dir)/fault-started'; sleep 5; exec $run `"`$@`"" }
+        'Slow' { "touch '$($Lab.Dir)/fault-started'; sleep $Seconds; exec $run `"`$@`"" }
+        'BlockNewSsh' {
+            $nft = if ($Tool -eq 'nft') { "`"$real`"" } else { '/usr/sbin/nft' }
+            "$run `"`$@`" || exit `$?`n" +
+            "[ -e '$($Lab.Dir)/fault-fired' ] && exit 0`n" +
+            "touch '$($Lab.Dir)/fault-fired'`n" +
+            "$nft -f - <<'LAB_BLOCK'`ntable ip labfault {`n`tchain input {`n`t`ttype filter hook input priority -10;`n" +
+            "`t`tip saddr 192.0.2.100 tcp dport 22 ct state new drop`n`t}`n}`nLAB_BLOCK`n"
+        }
     }
     Set-Content $wrapper "#!/bin/sh`n# BypassNat lab fault: $Fault`n$passThrough`n$action`n" -NoNewline
     & chmod 0755 $wrapper
-    Invoke-LabRouter $Lab "mount --bind '$wrapper' '$target'" | Out-Null
-    Set-Content (Join-Path $Lab.Dir "fault-target-$Tool") $target
+    Invoke-LabRouter $Lab -Router $Router "mount --bind '$wrapper' '$target'" | Out-Null
+    Set-Content (Join-Path $Lab.Dir "fault-target-$Router-$Tool") $target
 }
 
 function Remove-LabRouterFault {
     <# Puts the real tool back (see Set-LabRouterFault). #>
     [CmdletBinding()]
-    param([Parameter(Mandatory)] $Lab, [Parameter(Mandatory)] [string] $Tool)
-    $record = Join-Path $Lab.Dir "fault-target-$Tool"
+    param([Parameter(Mandatory)] $Lab, [Parameter(Mandatory)] [string] $Tool, [ValidateSet('Bypass', 'Main')] [string] $Router = 'Bypass')
+    $record = Join-Path $Lab.Dir "fault-target-$Router-$Tool"
     if (-not (Test-Path $record)) { return }
     $target = (Get-Content $record -Raw).Trim()
     # A cut test's slow tool may still be running; a lazy unmount takes effect when it exits.
-    Invoke-LabRouter $Lab "umount -l '$target'" | Out-Null
+    Invoke-LabRouter $Lab -Router $Router "umount -l '$target'" | Out-Null
     Remove-Item $record
+    # BlockNewSsh's block goes with it.
+    Invoke-LabRouter $Lab -Router $Router 'nft delete table ip labfault 2>/dev/null; true' | Out-Null
 }
 
 function Stop-LabSshConnections {

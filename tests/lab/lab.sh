@@ -250,8 +250,9 @@ CONF
     head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/bnadmin_password"
     echo "bnadmin:$(openssl passwd -6 -stdin < "$dir/bnadmin_password"):19000:0:99999:7:::" >> "$dir/etc/shadow"
     mkdir -p "$dir/etc/sudoers.d"
-    # mkdir, touch and tee only for the router-side lock in /run/bypassnat, which this login cannot make itself.
-    echo 'bnadmin ALL=(root) NOPASSWD: /usr/sbin/nft, /usr/sbin/iptables-save, /usr/sbin/iptables-restore, /usr/sbin/conntrack, /usr/bin/mkdir, /usr/bin/touch, /usr/bin/tee' \
+    # mkdir, touch and tee only with the arguments of the router-side lock in /run/bypassnat, which
+    # this login cannot make itself (so -Persist's files in /etc stay refused, as the tests expect).
+    echo 'bnadmin ALL=(root) NOPASSWD: /usr/sbin/nft, /usr/sbin/iptables-save, /usr/sbin/iptables-restore, /usr/sbin/conntrack, /usr/bin/mkdir -p /run/bypassnat, /usr/bin/touch /run/bypassnat/lock, /usr/bin/tee /run/bypassnat/holder, /usr/bin/tee /run/bypassnat/generation' \
       > "$dir/etc/sudoers.d/bypassnat-lab"
     chmod 0440 "$dir/etc/sudoers.d/bypassnat-lab"
   fi

@@ -37,6 +37,27 @@ Describe 'Remove-BypassForward' {
         Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9000 | Should -Match '^device udp 9000 '
     }
 
+    It 'is rolled back by the router itself with -ConfirmTimeout when new SSH connections fail after the removal, and kept when confirmed' {
+        Set-Forwards
+        $before = Get-LabNatTable $Lab
+        Set-LabRouterFault $Lab -Tool nft -Fault BlockNewSsh
+        try {
+            $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward game @ssh -ConfirmTimeout 5 -ConnectTimeout 2 -Confirm:$false }
+        } finally {
+            Remove-LabRouterFault $Lab -Tool nft
+        }
+        $run.Errors.Count | Should -Be 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.RolledBack'
+        $run.Errors[0].Message | Should -Match 'restored its previous 3 forwards \(game, web, web-alt\) by itself'
+        Get-LabNatTable $Lab | Should -Be $before
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9000 | Should -Match '^device udp 9000 '
+
+        $confirmed = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward game @ssh -ConfirmTimeout 5 -Confirm:$false }
+        $confirmed.Errors | Should -BeNullOrEmpty
+        Get-Names | Should -Be @('web', 'web-alt')
+        Invoke-LabRouter $Lab 'ls /run/bypassnat/confirm' | Should -Not -Contain 'bypassnat.token'
+    }
+
     It 'says so when a plain name matches nothing, and changes nothing' {
         $before = Get-LabNatTable $Lab
         $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward nosuch @ssh -Confirm:$false }

@@ -164,7 +164,7 @@ namespace BypassNat.Apply
             {
                 // With the connection gone the live rules may be the new ones: the saved set stays new,
                 // so the router's next restore converges on what was asked for.
-                if (failure.ErrorId == "BypassNat.ConnectionLost")
+                if (RouterScript.Interrupted(failure))
                     throw new BypassNatException(failure.ErrorId, failure.Kind,
                         failure.Message + " The saved set on the router already holds the new forwards, so its next boot or flush restores those.",
                         failure.Target, failure.InnerException);
@@ -186,6 +186,105 @@ namespace BypassNat.Apply
             result.Persisted = persisted;
             result.SshCommands = _session.CommandsRun;
             return result;
+        }
+
+        /// <summary>
+        /// <see cref="Apply"/> with a commit-confirmed safety net (-ConfirmTimeout): the write starts a
+        /// watchdog on the router first (<see cref="CommitConfirmation"/>), and once the router holds
+        /// the new set a new SSH connection (<paramref name="open"/>) confirms it. A change that is
+        /// not confirmed in time is rolled back by the router itself, and the error says what it holds.
+        /// A no-op apply starts no watchdog.
+        /// </summary>
+        public ApplyResult ApplyConfirmed(ApplyPlan plan, bool persist, int timeoutSeconds, Func<SshSettings, RouterSession> open, Action<string> warn, Action<string> verbose,
+            System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken))
+        {
+            CheckConfirmable();
+            if (!plan.NeedsWrite) return Apply(plan, persist, warn);
+
+            _confirmation = new CommitConfirmation(Hop, timeoutSeconds);
+            ApplyResult result;
+            try
+            {
+                result = Apply(plan, persist, warn);
+            }
+            catch (BypassNatException failure) when (_confirmation.Deadline != null || failure.ErrorId == "BypassNat.ConnectionLost")
+            {
+                // The watchdog is the safety net for exactly this: it restores the previous state unless confirmed.
+                string at = (_confirmation.Deadline ?? DateTime.UtcNow.AddSeconds(timeoutSeconds)).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+                string note = _confirmation.Deadline != null
+                    ? $" -ConfirmTimeout: the watchdog started on the router before the change puts back its previous forwards by itself at {at}, as nothing confirmed this apply."
+                    : $" -ConfirmTimeout: if the connection was lost after the watchdog started (the first step of that command), the router puts back its previous forwards by itself at about {at}.";
+                throw new BypassNatException(failure.ErrorId, failure.Kind, failure.Message + note, failure.Target, failure);
+            }
+
+            if (_confirmation.Deadline == null) return result;
+            try
+            {
+                _confirmation.Confirm(_session, open, () => DescribeHeld(plan), verbose, cancel);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl-C while waiting out an unconfirmed change: the router needs no one to roll back.
+                string at = _confirmation.Deadline.Value.ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+                throw new BypassNatException("BypassNat.Stopped", FailureKind.InvalidOperation,
+                    $"Stopped (Ctrl-C) before the change on {_session.Settings.Endpoint} was confirmed: the watchdog on the router puts back its previous forwards by itself at {at}.",
+                    _session.Settings.Endpoint);
+            }
+
+            return result;
+        }
+
+        /// <summary>Refuses -ConfirmTimeout where BypassNat cannot roll back on the router's side (UCI redirects).</summary>
+        public void CheckConfirmable()
+        {
+            if (Choice.Backend.Kind == BackendKind.Uci)
+                throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation,
+                    $"-ConfirmTimeout is not supported for an OpenWrt main router's UCI redirects ({_session.Settings.Endpoint}): their rollback belongs to OpenWrt's own " +
+                    "apply-with-rollback (LuCI's Save & Apply, ubus session apply), which BypassNat does not drive. Nothing was changed. Apply without -ConfirmTimeout, or use LuCI.",
+                    _session.Settings.Endpoint);
+        }
+
+        // Set by ApplyConfirmed for the write it guards.
+        private CommitConfirmation _confirmation;
+
+        /// <summary>What the router holds now, read through this command's connection, against what it held before the apply.</summary>
+        private string DescribeHeld(ApplyPlan plan)
+        {
+            RouterState now = Choice.Backend.Read(_session);
+            var held = new List<BypassForward>(now.Forwards);
+            if (plan.Leftover != null) held.AddRange(Choice.Other.Read(_session).Forwards);
+            IReadOnlyList<BypassForward> before = PreviousForwards(plan);
+            string names = held.Count == 0 ? "none of BypassNat's forwards" : $"{held.Count} forward(s): {string.Join(", ", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))}";
+            RulesetDiff diff = RulesetDiff.Compute(before, held);
+            return diff.IsEmpty
+                ? $"the router holds {names}, exactly its previous forwards."
+                : $"the router holds {names}, which differ from its previous forwards:\n{diff.Describe()}";
+        }
+
+        /// <summary>What the router held before the apply, in both backends where the apply moves the forwards.</summary>
+        private static List<BypassForward> PreviousForwards(ApplyPlan plan) =>
+            plan.State.Forwards.Concat(plan.Leftover?.Forwards ?? Enumerable.Empty<BypassForward>()).ToList();
+
+        /// <summary>
+        /// The rollback the watchdog runs: the backends this apply writes put back to what they held,
+        /// and -Persist's saved set with them (a first -Persist removed again).
+        /// </summary>
+        private string ConfirmRollback(ApplyPlan plan, bool save)
+        {
+            string p = _session.Privileged;
+            var live = new List<KeyValuePair<BackendKind, RouterState>> { new KeyValuePair<BackendKind, RouterState>(Choice.Backend.Kind, plan.State) };
+            if (plan.Leftover != null) live.Add(new KeyValuePair<BackendKind, RouterState>(Choice.Other.Kind, plan.Leftover));
+            string persist = null;
+            if (save)
+            {
+                var installer = new PersistenceInstaller(_session, Hop);
+                IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
+                persist = _wasInstalled
+                    ? installer.SaveScript(p, before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
+                    : installer.UninstallScript(p);
+            }
+
+            return CommitConfirmation.RollbackScript(Hop, p, live, plan.Context, persist);
         }
 
         /// <summary>
@@ -273,6 +372,13 @@ namespace BypassNat.Apply
             }
             else
             {
+                if (_confirmation != null)
+                {
+                    // This hop's write is several commands: the watchdog starts first, on its own, under the lock.
+                    string start = _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, installer != null), PreviousForwards(plan));
+                    _confirmation.Started(_session, RouterLock.Run(_session, RouterScript.Wrap(start), "starting the -ConfirmTimeout watchdog"));
+                }
+
                 if (installer != null)
                 {
                     IReadOnlyList<string> saveWarnings = null;
@@ -353,6 +459,8 @@ namespace BypassNat.Apply
             string p = _session.Privileged;
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
+            if (_confirmation != null)
+                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan)), stopOnFailure: true);
             if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
@@ -368,7 +476,7 @@ namespace BypassNat.Apply
                 // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
                 whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation);
             }
-            catch (BypassNatException lost) when (save && lost.ErrorId == "BypassNat.ConnectionLost")
+            catch (BypassNatException lost) when (save && RouterScript.Interrupted(lost))
             {
                 // The saved set goes first in the same script; where the cut fell, only a new look can tell.
                 throw new BypassNatException(lost.ErrorId, lost.Kind,
@@ -379,6 +487,8 @@ namespace BypassNat.Apply
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
             foreach (string warning in RouterScript.Warnings(whole)) warn(warning);
+            // A watchdog that did not start stopped the script before anything changed.
+            _confirmation?.Started(_session, SectionedScript.Section(sections, "confirm", whole));
 
             if (save)
             {

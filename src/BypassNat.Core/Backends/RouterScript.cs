@@ -164,13 +164,20 @@ namespace BypassNat.Backends
             {
                 return RouterLock.Run(session, script, "writing the rules (" + tool + ")", expectedGeneration);
             }
-            catch (BypassNatException lost) when (lost.ErrorId == "BypassNat.ConnectionLost")
+            catch (BypassNatException lost) when (Interrupted(lost))
             {
                 throw new BypassNatException(lost.ErrorId, lost.Kind,
                     lost.Message + $" The connection was lost while the rules were being written ({tool}): the router holds either its previous forwards or the new ones, never a mix. " +
                     "Run the apply again (it converges), or Get-BypassForward to see which.", lost.Target, lost.InnerException);
             }
         }
+
+        /// <summary>
+        /// A script cut off before its end was known: the connection dropped, the command timed out,
+        /// or the user stopped it (Ctrl-C). The router may have run any prefix of the script.
+        /// </summary>
+        public static bool Interrupted(BypassNatException e) =>
+            e.ErrorId == "BypassNat.ConnectionLost" || e.ErrorId == "BypassNat.CommandTimeout" || e.ErrorId == "BypassNat.Stopped";
 
         /// <summary>The write as one script for <c>sh -s</c>: the rules travel in a quoted here-document inside <paramref name="load"/>.</summary>
         internal static string WriteScript(string privileged, string load, IEnumerable<BypassForward> touched) =>

@@ -130,7 +130,19 @@ namespace BypassNat.Persistence
         /// <summary>Removes every file and hook -Persist installed; nothing happens where there are none.</summary>
         public void Uninstall()
         {
-            string p = _session.Privileged;
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(UninstallScript(_session.Privileged)), "removing what -Persist installed");
+            if (result.ExitCode == OpenWrtHooks.PendingChanges)
+                throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
+                    $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
+                    "Nothing was removed: the router keeps its forwards and what -Persist installed. Commit or revert those changes, then run again.",
+                    _session.Settings.Endpoint);
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "remove what -Persist installed", result, "rm, mv, tee and systemctl");
+        }
+
+        /// <summary>The uninstall as a script body (a -ConfirmTimeout rollback of a first -Persist runs it on the router).</summary>
+        public string UninstallScript(string p)
+        {
             var script = new StringBuilder();
             // The OpenWrt part first: the one step that can refuse (uncommitted UCI changes) then
             // refuses before anything is removed.
@@ -140,14 +152,7 @@ namespace BypassNat.Persistence
             script.Append($"{p}rm -f {SystemdDirectory}/{Unit}.service {SystemdDirectory}/{Unit}-watch.service {SystemdDirectory}/{Unit}-watch.timer\n");
             script.Append($"if [ -d /run/systemd/system ]; then {p}systemctl daemon-reload || true; fi\n");
             script.Append($"{p}rm -rf {Directory}\n");
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(script.ToString()), "removing what -Persist installed");
-            if (result.ExitCode == OpenWrtHooks.PendingChanges)
-                throw new BypassNatException("BypassNat.UncommittedChanges", FailureKind.InvalidOperation,
-                    $"The router {_session.Settings.Endpoint} has uncommitted changes to its firewall config (uci changes firewall), and removing BypassNat's include would commit them too. " +
-                    "Nothing was removed: the router keeps its forwards and what -Persist installed. Commit or revert those changes, then run again.",
-                    _session.Settings.Endpoint);
-            if (!result.Succeeded)
-                throw RouterScript.Failure(_session, "remove what -Persist installed", result, "rm, mv, tee and systemctl");
+            return script.ToString();
         }
 
         private static void AppendFile(StringBuilder script, string path, string content, string indent = "")

@@ -55,9 +55,9 @@ namespace BypassNat.Ssh
 
         public bool UseSudo => _settings.UseSudo;
 
-        public static BypassSession Open(SshSettings settings)
+        public static BypassSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken))
         {
-            RouterSession connection = RouterSession.Open(settings);
+            RouterSession connection = RouterSession.Open(settings, cancel);
             SshSettings kept = settings.Copy();
             kept.PinnedFingerprint = connection.HostKeyFingerprint;
             return new BypassSession(kept, connection);

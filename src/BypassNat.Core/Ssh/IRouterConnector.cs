@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 
 namespace BypassNat.Ssh
 {
@@ -12,9 +13,10 @@ namespace BypassNat.Ssh
         /// <summary>
         /// Connects and logs in, accepting only a host key <paramref name="trust"/> accepts. Without
         /// -KeyFile or a password it offers ssh's default identities (<see cref="DefaultIdentities"/>)
-        /// in ssh's order.
+        /// in ssh's order. When <paramref name="cancel"/> fires (Ctrl-C) it gives up at once with
+        /// BypassNat.Stopped; the half-open connection is closed in the background.
         /// </summary>
-        IRouterConnection Connect(SshSettings settings, HostKeyTrust trust);
+        IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, CancellationToken cancel);
 
         /// <summary>
         /// Loads the key file or the default identities without connecting, so a mistake there (the
@@ -33,5 +35,12 @@ namespace BypassNat.Ssh
 
         /// <summary>False once the connection dropped (the router rebooted, sshd restarted, the network went away).</summary>
         bool IsConnected { get; }
+
+        /// <summary>
+        /// Abandons the command under way, from any thread (Ctrl-C calls it from the cmdlet's
+        /// StopProcessing): <see cref="Run"/> throws BypassNat.Stopped at once, and the connection is
+        /// closed in the background. Returns at once; never throws.
+        /// </summary>
+        void Abort();
     }
 }

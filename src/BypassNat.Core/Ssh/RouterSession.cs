@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading;
 
 namespace BypassNat.Ssh
 {
@@ -74,15 +75,17 @@ namespace BypassNat.Ssh
         private static IRouterConnector LoadedConnector =>
             Connector ?? throw new InvalidOperationException("No SSH implementation is loaded: import the BypassNat module, which loads it.");
 
-        public static RouterSession Open(SshSettings settings)
+        public static RouterSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken)) => Open(settings, LoadedConnector, cancel);
+
+        /// <summary>Opens a session through <paramref name="connector"/> (the tests' fake router; the module's SSH.NET otherwise).</summary>
+        public static RouterSession Open(SshSettings settings, IRouterConnector connector, CancellationToken cancel = default(CancellationToken))
         {
             if (string.IsNullOrWhiteSpace(settings.ComputerName))
                 throw new BypassNatException("BypassNat.MissingComputerName", FailureKind.InvalidData, "A router name or address is required (-ComputerName).");
             IReadOnlyList<IPAddress> addresses = Resolve(settings.ComputerName);
-            IRouterConnector connector = LoadedConnector;
 
             var trust = HostKeyTrust.For(settings);
-            IRouterConnection connection = connector.Connect(settings, trust);
+            IRouterConnection connection = connector.Connect(settings, trust, cancel);
             return new RouterSession(connection, settings, addresses, trust.PresentedFingerprint, trust.KnownHostsPath) { HostKeyAdded = trust.AddedToKnownHosts };
         }
 
@@ -134,6 +137,13 @@ namespace BypassNat.Ssh
 
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;
+
+        /// <summary>
+        /// Abandons the command under way and closes the connection, from any thread (Ctrl-C). The
+        /// router finishes or drops the write it was given as for a cut connection: its kernel takes
+        /// a ruleset whole, so it holds the old set or the new one.
+        /// </summary>
+        public void Abort() => _connection.Abort();
 
         public void Dispose() => _connection.Dispose();
     }

@@ -35,7 +35,15 @@ namespace BypassNat.Ssh
         public string PinnedFingerprint { get; set; }
 
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+        /// <summary>
+        /// How long one script may run on the router before the command is abandoned with
+        /// BypassNat.CommandTimeout (a router that hangs, a lock held by a stuck writer).
+        /// </summary>
         public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+        /// <summary>How often an idle connection sends an SSH keep-alive.</summary>
+        public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 
         public SshSettings Copy()
         {

@@ -1,0 +1,387 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using System.Text.RegularExpressions;
+using BypassNat.Ssh;
+
+namespace BypassNat.Tests
+{
+    /// <summary>What a router script asks the fake router to do, told from what the script says, not from its bytes.</summary>
+    internal enum RouterStep
+    {
+        Probe,
+        Addresses,
+        PersistedCheck,
+        Generation,
+        ReadNftables,
+        Read,
+        /// <summary>A read of the rules after a load in the same command.</summary>
+        ReadBack,
+        Save,
+        Load,
+        Conntrack,
+        Uninstall,
+        Other,
+    }
+
+    /// <summary>How the fake router misbehaves at one step.</summary>
+    internal sealed class Fault
+    {
+        private Fault()
+        {
+        }
+
+        /// <summary>Whether the step's effect takes place at all.</summary>
+        public bool Effect { get; private set; } = true;
+        public int ExitCode { get; private set; }
+        public string Error { get; private set; } = string.Empty;
+        public bool DropBefore { get; private set; }
+        public bool DropAfter { get; private set; }
+
+        /// <summary>What the step prints instead of the truth (a lying listing); null for the truth.</summary>
+        public Func<FakeRouter, string> Output { get; private set; }
+
+        /// <summary>How many more times it fires.</summary>
+        public int Remaining { get; set; } = int.MaxValue;
+
+        /// <summary>Refused: nothing happens, the step exits non-zero with the router's message.</summary>
+        public static Fault Refuse(string error, int exitCode = 1) => new Fault { Effect = false, ExitCode = exitCode, Error = error };
+
+        /// <summary>Claims success and does nothing (an nft wrapper that loads nothing).</summary>
+        public static Fault Pretend() => new Fault { Effect = false };
+
+        /// <summary>Does part of its work, then fails (a save that wrote the ruleset file, then could not enable a unit).</summary>
+        public static Fault FailAfterEffect(string error) => new Fault { ExitCode = 1, Error = error };
+
+        /// <summary>The connection drops as the step starts: nothing of it happens.</summary>
+        public static Fault Drop() => new Fault { Effect = false, DropBefore = true };
+
+        /// <summary>The step completes on the router, then the connection drops before its answer arrives.</summary>
+        public static Fault DropAfterEffect() => new Fault { DropAfter = true };
+
+        /// <summary>The command runs past the command timeout: the connection gives up on it before its answer.</summary>
+        public static Fault TimeOutAfterEffect() => new Fault { DropAfter = true, CutId = "BypassNat.CommandTimeout" };
+
+        /// <summary>The error id the connection throws when it drops.</summary>
+        public string CutId { get; private set; } = "BypassNat.ConnectionLost";
+
+        /// <summary>Prints something else than the truth, and succeeds.</summary>
+        public static Fault Lie(Func<FakeRouter, string> output) => new Fault { Output = output };
+
+        public Fault Once()
+        {
+            Remaining = 1;
+            return this;
+        }
+    }
+
+    /// <summary>
+    /// A router behind <see cref="IRouterConnector"/> that keeps real state (an iptables nat table, the
+    /// files -Persist writes, the lock's generation token) and answers BypassNat's scripts by reading
+    /// what each asks for: the sections of a <see cref="Backends.SectionedScript"/> (their bodies,
+    /// and whether a failure stops the script), the rules in a load's here-document, the files in a
+    /// save's. It lies, fails and drops where a test injects a <see cref="Fault"/>. Connections come
+    /// and go; the router's state stays, as a real router's does.
+    /// </summary>
+    internal sealed class FakeRouter : IRouterConnector
+    {
+        private const string Directory = "/etc/bypassnat";
+
+        public FakeIptables Nat { get; } = new FakeIptables();
+
+        /// <summary>Files on the router: path to content.</summary>
+        public Dictionary<string, string> Files { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        public string Generation { get; set; } = "none";
+
+        public Dictionary<RouterStep, Fault> Faults { get; } = new Dictionary<RouterStep, Fault>();
+
+        /// <summary>Every step the router carried out (or was asked to and refused), in order, over all connections.</summary>
+        public List<RouterStep> Steps { get; } = new List<RouterStep>();
+
+        public int Connections { get; private set; }
+
+        /// <summary>Every script the router was sent, whole.</summary>
+        public List<string> Scripts { get; } = new List<string>();
+
+        /// <summary>What the backend probe finds: by default iptables (nf_tables flavour) and no nft, as on many Debian boxes.</summary>
+        public string ProbeOutput { get; set; } = "iptables=iptables v1.8.9 (nf_tables)\n";
+
+        public bool Persisted => Files.ContainsKey(Directory + "/restore.sh");
+
+        /// <summary>The forwards the saved set would restore (empty when there is none).</summary>
+        public List<BypassForward> SavedForwards
+        {
+            get
+            {
+                if (!Files.TryGetValue(Directory + "/ruleset.iptables", out string saved)) return new List<BypassForward>();
+                return Iptables.IptablesReader.Read(saved.Contains("*nat") ? saved : "*nat\n" + saved).Forwards;
+            }
+        }
+
+        /// <summary>The forwards the kernel holds, read as BypassNat reads them.</summary>
+        public List<BypassForward> LiveForwards => Iptables.IptablesReader.Read(Nat.Save()).Forwards;
+
+        public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, System.Threading.CancellationToken cancel)
+        {
+            if (!trust.Accept("ssh-ed25519", new byte[] { 1, 2, 3 }, FakeFingerprint))
+                throw new BypassNatException(trust.RefusalId, FailureKind.SecurityError, trust.Refusal, settings.Endpoint);
+            Connections++;
+            return new Connection(this, settings);
+        }
+
+        public const string FakeFingerprint = "ZmFrZSByb3V0ZXIga2V5";
+
+        public void CheckLogin(SshSettings settings)
+        {
+        }
+
+        private sealed class Connection : IRouterConnection
+        {
+            private readonly FakeRouter _router;
+            private readonly SshSettings _settings;
+            private bool _open = true;
+
+            public Connection(FakeRouter router, SshSettings settings)
+            {
+                _router = router;
+                _settings = settings;
+            }
+
+            public string Login => "key (fake)";
+            public bool IsConnected => _open;
+
+            public CommandResult Run(string script)
+            {
+                if (!_open) throw Lost();
+                try
+                {
+                    return _router.Execute(script);
+                }
+                catch (DroppedException dropped)
+                {
+                    _open = false;
+                    throw dropped.ErrorId == "BypassNat.CommandTimeout"
+                        ? new BypassNatException(dropped.ErrorId, FailureKind.ConnectionError,
+                            $"A command on {_settings.Endpoint} did not finish within {_settings.CommandTimeout.TotalSeconds:0} s (-CommandTimeout), so its SSH connection was closed.", _settings.Endpoint)
+                        : Lost();
+                }
+            }
+
+            // The errors the real connector throws when the channel closes under a command.
+            private BypassNatException Lost() =>
+                new BypassNatException("BypassNat.ConnectionLost", FailureKind.ConnectionError,
+                    $"The SSH connection to {_settings.Endpoint} closed before a command finished.", _settings.Endpoint);
+
+            public void Abort() => _open = false;
+
+            public void Dispose() => _open = false;
+        }
+
+        private sealed class DroppedException : Exception
+        {
+            public DroppedException(string errorId) => ErrorId = errorId;
+
+            public string ErrorId { get; }
+        }
+
+        private static readonly Regex SectionPattern = new Regex(
+            @"(?<fn>bypassnat_section_\d+)\(\) \{\n(?<body>.*?)\}\nprintf '%s\\n' '(?<marker>@@bypassnat-\w+) begin (?<name>[^']+)'\n(?<rest>.*?)(?=bypassnat_section_\d+\(\) \{\n|exit 0\n\}\n\z)",
+            RegexOptions.Singleline);
+
+        private CommandResult Execute(string script)
+        {
+            Scripts.Add(script);
+            // A writing script starts with the router-side lock (RouterLock): check and replace the generation.
+            Match expected = Regex.Match(script, @"if \[ ""\$bypassnat_generation"" != '(?<token>[^']*)' \]");
+            if (expected.Success && expected.Groups["token"].Value != Generation)
+                return new CommandResult(76, string.Empty, "bypassnat-changed: another writer (fake)\n");
+            Match next = Regex.Match(script, @"printf '%s\\n' '(?<token>[A-Za-z0-9._-]+)' > ""\$bypassnat_lockdir/generation""");
+            if (next.Success) Generation = next.Groups["token"].Value;
+
+            MatchCollection sections = SectionPattern.Matches(script);
+            if (sections.Count == 0)
+            {
+                (int exit, string output, string error) = Step(Classify(script, loaded: false), script);
+                return new CommandResult(exit, output, error);
+            }
+
+            var whole = new StringBuilder();
+            bool loaded = false;
+            foreach (Match section in sections)
+            {
+                string name = section.Groups["name"].Value, marker = section.Groups["marker"].Value, body = section.Groups["body"].Value;
+                RouterStep step = Classify(body, loaded);
+                loaded |= step == RouterStep.Load;
+                (int exit, string output, string error) = Step(step, body);
+                whole.Append(marker).Append(" begin ").Append(name).Append('\n').Append(output)
+                    .Append('\n').Append(marker).Append(" stderr ").Append(name).Append('\n').Append(error.TrimEnd('\n'))
+                    .Append('\n').Append(marker).Append(" end ").Append(name).Append(' ').Append(exit).Append('\n');
+                bool stops = section.Groups["rest"].Value.Contains("[ \"$bypassnat_status\" -eq 0 ] || exit \"$bypassnat_status\"");
+                if (stops && exit != 0) return new CommandResult(exit, whole.ToString(), string.Empty);
+            }
+
+            return new CommandResult(0, whole.ToString(), string.Empty);
+        }
+
+        internal static RouterStep Classify(string body, bool loaded)
+        {
+            // A save first: the restore script it writes holds an iptables-restore of its own.
+            if (body.Contains("<<'BYPASSNAT_FILE'")) return RouterStep.Save;
+            if (body.Contains("nft --version") || body.Contains("iptables --version")) return RouterStep.Probe;
+            if (body.Contains("iptables-restore --noflush") || body.Contains("nft -f -")) return RouterStep.Load;
+            if (body.Contains("rm -rf " + Directory)) return RouterStep.Uninstall;
+            if (body.Contains("conntrack-deleted=")) return RouterStep.Conntrack;
+            if (body.Contains("ip -4 -o addr show")) return RouterStep.Addresses;
+            if (body.Contains("echo persisted=yes") || body.Contains("echo installed")) return RouterStep.PersistedCheck;
+            if (body.Contains("/generation\" 2>/dev/null || echo none")) return RouterStep.Generation;
+            if (body.Contains("nft -nn list table")) return RouterStep.ReadNftables;
+            if (body.Contains("iptables-save -t nat")) return loaded ? RouterStep.ReadBack : RouterStep.Read;
+            return RouterStep.Other;
+        }
+
+        private (int Exit, string Output, string Error) Step(RouterStep step, string body)
+        {
+            Steps.Add(step);
+            Fault fault = null;
+            if (Faults.TryGetValue(step, out Fault candidate) && candidate.Remaining > 0)
+            {
+                fault = candidate;
+                fault.Remaining--;
+            }
+
+            if (fault != null && fault.DropBefore) throw new DroppedException(fault.CutId);
+            (int exit, string output, string error) = fault == null || fault.Effect ? Do(step, body) : (0, string.Empty, string.Empty);
+            if (fault != null && fault.DropAfter) throw new DroppedException(fault.CutId);
+            if (fault?.Output != null) output = fault.Output(this);
+            if (fault != null && fault.ExitCode != 0) return (fault.ExitCode, output, fault.Error);
+            return (exit, output, error);
+        }
+
+        private (int, string, string) Do(RouterStep step, string body)
+        {
+            switch (step)
+            {
+                case RouterStep.Probe:
+                    return (0, ProbeOutput, string.Empty);
+                case RouterStep.Addresses:
+                    return (0, "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n--routes--\ndefault via 192.0.2.1 dev eth0\n", string.Empty);
+                case RouterStep.PersistedCheck:
+                    return (0, body.Contains("echo installed") ? (Persisted ? "installed\n" : "none\n") : (Persisted ? "persisted=yes\n" : string.Empty), string.Empty);
+                case RouterStep.Generation:
+                    return (0, Generation + "\n", string.Empty);
+                case RouterStep.ReadNftables:
+                    return (0, string.Empty, string.Empty);
+                case RouterStep.Read:
+                case RouterStep.ReadBack:
+                    return (0, Nat.Save(), string.Empty);
+                case RouterStep.Conntrack:
+                    return (0, "conntrack-deleted=0\n", string.Empty);
+                case RouterStep.Load:
+                    string rules = HereDocument(body, "BYPASSNAT_RULES");
+                    string refusal = Nat.Restore(rules);
+                    return refusal == null ? (0, string.Empty, string.Empty) : (3, string.Empty, refusal);
+                case RouterStep.Save:
+                    return Save(body);
+                case RouterStep.Uninstall:
+                    // Every file the script's rm lines name, and every file under a directory they name.
+                    foreach (Match rm in Regex.Matches(body, @"\brm -r?f (?<paths>[^\n]+)"))
+                        foreach (string path in rm.Groups["paths"].Value.Split(' ').Where(p => p.StartsWith("/", StringComparison.Ordinal)))
+                            foreach (string file in Files.Keys.Where(f => f == path || f.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                                Files.Remove(file);
+                    return (0, string.Empty, string.Empty);
+                default:
+                    return (0, string.Empty, string.Empty);
+            }
+        }
+
+        private (int, string, string) Save(string body)
+        {
+            bool install = !body.Contains("echo persisted=updated");
+            if (!install && !Persisted) return (0, "persisted=none\n", string.Empty);
+            foreach (Match file in Regex.Matches(body, @"put (?<path>\S+) <<'BYPASSNAT_FILE'\n(?<content>.*?)BYPASSNAT_FILE\n", RegexOptions.Singleline))
+                Files[file.Groups["path"].Value] = file.Groups["content"].Value;
+            foreach (string stale in Regex.Matches(body, @"rm -f (" + Regex.Escape(Directory) + @"/ruleset\.\w+)").Cast<Match>().Select(m => m.Groups[1].Value))
+                Files.Remove(stale);
+            return (0, install ? "persisted=systemd\n" : "persisted=updated\n", string.Empty);
+        }
+
+        private static string HereDocument(string body, string delimiter)
+        {
+            Match document = Regex.Match(body, "<<'" + delimiter + "'[^\n]*\n(?<text>.*?)^" + delimiter + "$", RegexOptions.Singleline | RegexOptions.Multiline);
+            if (!document.Success) throw new InvalidOperationException("The fake router found no " + delimiter + " here-document in:\n" + body);
+            return document.Groups["text"].Value;
+        }
+    }
+
+    /// <summary>
+    /// The nat table of a fake kernel, changed by iptables-restore --noflush transactions as the
+    /// real one is: all or nothing, a rule that names a missing chain refuses the whole transaction.
+    /// </summary>
+    internal sealed class FakeIptables
+    {
+        private static readonly string[] Builtin = { "PREROUTING", "INPUT", "OUTPUT", "POSTROUTING" };
+        private Dictionary<string, List<string>> _chains = Builtin.ToDictionary(c => c, c => new List<string>(), StringComparer.Ordinal);
+        private List<string> _order = Builtin.ToList();
+
+        /// <summary>Applies a transaction; returns the kernel's refusal, or null when it took it.</summary>
+        public string Restore(string transaction)
+        {
+            var chains = _chains.ToDictionary(c => c.Key, c => new List<string>(c.Value), StringComparer.Ordinal);
+            var order = new List<string>(_order);
+            int number = 0;
+            foreach (string raw in transaction.Split('\n'))
+            {
+                number++;
+                string line = raw.Trim();
+                if (line.Length == 0 || line.StartsWith("#") || line == "*nat" || line == "COMMIT") continue;
+                string[] words = line.Split(' ');
+                if (line.StartsWith(":"))
+                {
+                    string chain = words[0].Substring(1);
+                    if (!chains.ContainsKey(chain)) { chains[chain] = new List<string>(); order.Add(chain); }
+                    else chains[chain].Clear();
+                    continue;
+                }
+
+                string name = words.Length > 1 ? words[1] : string.Empty;
+                if (!chains.TryGetValue(name, out List<string> rules)) return $"iptables-restore: line {number} failed: chain {name} does not exist";
+                string rule = string.Join(" ", words.Skip(words[0] == "-I" ? 3 : 2));
+                string target = Regex.Match(rule, @"-j (\S+)").Groups[1].Value;
+                if ((words[0] == "-A" || words[0] == "-I") && target.StartsWith("BYPASSNAT", StringComparison.Ordinal) && !chains.ContainsKey(target))
+                    return $"iptables-restore: line {number} failed: Couldn't load target `{target}'";
+                switch (words[0])
+                {
+                    case "-A": rules.Add(rule); break;
+                    case "-I": rules.Insert(Math.Min(int.Parse(words[2]) - 1, rules.Count), rule); break;
+                    case "-D":
+                        if (!rules.Remove(rule)) return $"iptables-restore: line {number} failed: Bad rule (does a matching rule exist in that chain?)";
+                        break;
+                    case "-F": rules.Clear(); break;
+                    case "-X":
+                        if (rules.Count > 0 || chains.Values.Any(r => r.Any(x => x.EndsWith("-j " + name)))) return $"iptables-restore: line {number} failed: chain {name} is in use";
+                        chains.Remove(name);
+                        order.Remove(name);
+                        break;
+                    default: return $"iptables-restore: line {number} failed: unknown command {words[0]}";
+                }
+            }
+
+            _chains = chains;
+            _order = order;
+            return null;
+        }
+
+        /// <summary>The table as <c>iptables-save -t nat</c> prints it.</summary>
+        public string Save()
+        {
+            var text = new StringBuilder("*nat\n");
+            foreach (string chain in _order) text.Append(':').Append(chain).Append(Builtin.Contains(chain) ? " ACCEPT [0:0]\n" : " - [0:0]\n");
+            foreach (string chain in _order)
+                foreach (string rule in _chains[chain]) text.Append("-A ").Append(chain).Append(' ').Append(rule).Append('\n');
+            text.Append("COMMIT\n");
+            return text.ToString();
+        }
+    }
+}
