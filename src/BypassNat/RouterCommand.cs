@@ -251,8 +251,9 @@ namespace BypassNat.Commands
             ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
             applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
             Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
-            if (applier.Proxy != null && (applier.Proxy.Found || applier.Proxy.HasExemptionChain || applier.Proxy.MangleRefused))
-                Verbose($"Proxy on {router.Name}: {applier.Proxy.Describe()}" + (applier.Proxy.HasExemptionChain ? $"; BypassNat's exemption chain {Proxy.ProxyExemption.Chain} is in the mangle table." : "."));
+            if (applier.Proxy != null && (applier.Proxy.Found || applier.Proxy.HasExemptionChain || applier.Proxy.MangleRefused || applier.Proxy.NftOwnRules.Count > 0))
+                Verbose($"Proxy on {router.Name}: {applier.Proxy.Describe()}" + (applier.Proxy.HasExemptionChain ? $"; BypassNat's exemption chain {Proxy.ProxyExemption.Chain} is in the mangle table" : "") +
+                        (applier.Proxy.NftOwnRules.Count > 0 ? $"; {applier.Proxy.NftOwnRules.Count} of BypassNat's exemption rules are in the proxy's nftables chains" : "") + ".");
             if (applier.Choice.Backend is Uci.UciBackend uci)
             {
                 uci.WanZone = WanZone ?? uci.WanZone;

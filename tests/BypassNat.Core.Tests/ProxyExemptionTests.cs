@@ -126,19 +126,19 @@ namespace BypassNat.Tests
             string first = Mangle.Replace(":CLASH_TPROXY", chain + ":CLASH_TPROXY").Replace("-A PREROUTING -j CLASH_TPROXY\n", "-A PREROUTING -j BYPASSNAT_PROXY\n-A PREROUTING -j CLASH_TPROXY\n");
             ProxyExemption inPlace = ProxyExemption.For(ProxyCapture.ParseMangle(first), Set);
             Assert.False(inPlace.NeedsWrite);
-            Assert.Null(inPlace.Verify(first));
+            Assert.Null(inPlace.Verify("@mangle\n" + first));
 
             // The proxy restarted and put its jump first: the exemption no longer sees the packets first.
             string second = Mangle.Replace(":CLASH_TPROXY", chain + ":CLASH_TPROXY").Replace("-A PREROUTING -j CLASH_TPROXY\n", "-A PREROUTING -j CLASH_TPROXY\n-A PREROUTING -j BYPASSNAT_PROXY\n");
             ProxyExemption displaced = ProxyExemption.For(ProxyCapture.ParseMangle(second), Set);
             Assert.True(displaced.NeedsWrite);
             Assert.Contains("-D PREROUTING -j BYPASSNAT_PROXY\n", displaced.Script(string.Empty));
-            Assert.Contains("is not the first rule", displaced.Verify(second));
+            Assert.Contains("is not the first rule", displaced.Verify("@mangle\n" + second));
 
             // One forward fewer: its rule must go.
             ProxyExemption smaller = ProxyExemption.For(ProxyCapture.ParseMangle(first), Set.Take(1).ToList());
             Assert.True(smaller.NeedsWrite);
-            Assert.Contains("holds 3 rule(s), expected 1", smaller.Verify(first));
+            Assert.Contains("holds 3 rule(s), expected 1", smaller.Verify("@mangle\n" + first));
         }
 
         [Fact]
@@ -152,7 +152,7 @@ namespace BypassNat.Tests
             Assert.Equal(string.Empty, exemption.SavedChain);
             string body = exemption.Script(string.Empty).Split('\n').Skip(1).TakeWhile(l => l != "BYPASSNAT_RULES").Aggregate((a, b) => a + "\n" + b);
             Assert.Equal("*mangle\n-D PREROUTING -j BYPASSNAT_PROXY\n-F BYPASSNAT_PROXY\n-X BYPASSNAT_PROXY\nCOMMIT", body);
-            Assert.Null(exemption.Verify("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MINE\nCOMMIT\n"));
+            Assert.Null(exemption.Verify("@mangle\n*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MINE\nCOMMIT\n"));
         }
 
         [Fact]

@@ -327,6 +327,15 @@ def serve(conn):
                 pass
         except OSError:
             pass
+# Clash also listens for UDP: an nft tproxy statement that finds no socket lets the packet go on
+# (iptables TPROXY drops it), so without this socket nft would not capture UDP at all.
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+udp.bind(("0.0.0.0", 7893))
+def swallow():
+    while True:
+        udp.recv(65535)
+threading.Thread(target=swallow, daemon=True).start()
 while True:
     conn, _ = server.accept()
     threading.Thread(target=serve, args=(conn,), daemon=True).start()

@@ -1,8 +1,8 @@
 # A bypass router whose proxy captures all LAN traffic, as Clash/OpenClash do in TPROXY (fake-ip) and
 # TUN modes: the device's replies to a forwarded client are LAN traffic to the internet too, so the proxy
 # takes them and the forward breaks. One lab: its proxy starts as iptables mangle TPROXY (exempted by
-# BypassNat on both backends), then becomes a native nft tproxy and a TUN device (advised, not exempted),
-# and last a TUN device reached by an iptables mangle mark (exempted).
+# BypassNat on both backends), then becomes a TUN device (advised, not exempted), and last a TUN device
+# reached by an iptables mangle mark (exempted). The native nft tproxy has its own file, TproxyNft.Tests.ps1.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../../out/BypassNat/BypassNat.psd1') -Force
@@ -146,41 +146,13 @@ Describe 'iptables mangle TPROXY (Clash fake-ip / TPROXY mode)' {
     }
 }
 
-Describe 'native nft tproxy and TUN mode: exact advice where BypassNat cannot exempt, exempted where a mangle mark routes into the tunnel' {
-    It 'native nftables tproxy: detected, not exempted, and the advised rules make the forward work' {
+Describe 'TUN mode: exact advice where BypassNat cannot exempt, exempted where a mangle mark routes into the tunnel' {
+    It 'TUN mode (policy routing into a tunnel): detected, not exempted, and the advised ip rules make the forward work' {
+        # The iptables TPROXY proxy goes; a TUN-mode proxy takes its place.
         Invoke-BypassShell @'
 iptables -t mangle -D PREROUTING -j CLASH_TPROXY
 iptables -t mangle -F CLASH_TPROXY
 iptables -t mangle -X CLASH_TPROXY
-nft -f - <<'NFT'
-table inet clash_tproxy {
-	chain prerouting {
-		type filter hook prerouting priority mangle; policy accept;
-		ip daddr { 0.0.0.0/8, 127.0.0.0/8, 192.0.2.0/24, 224.0.0.0/4, 255.255.255.255 } return
-		meta l4proto { tcp, udp } tproxy ip to :7893 meta mark set 0x1 accept
-	}
-}
-NFT
-'@
-        $run = Invoke-Apply
-        $run.Verbose | Should -Match 'Proxy on 192\.0\.2\.2: a transparent proxy captures LAN traffic: tproxy in nftables table\(s\) inet clash_tproxy'
-        $run.Result.Proxy | Should -Match '^nftables tproxy \(inet clash_tproxy\): not exempted'
-        $warning = @($run.Warnings | Where-Object { $_ -match 'clash_tproxy' })
-        $warning.Count | Should -Be 1
-        $advice = Get-AdviceLines $warning[0]
-        $advice | Should -Be @('ct direction reply ct status dnat ip saddr 192.0.2.20 tcp sport 80 return', 'ct direction reply ct status dnat ip saddr 192.0.2.20 udp sport 9000 return')
-        Get-Mangle | Should -Not -Match 'BYPASSNAT'
-        Send-Forwarded tcp | Should -BeNullOrEmpty
-
-        Invoke-BypassShell (($advice | ForEach-Object { "nft insert rule inet clash_tproxy prerouting $_" }) -join "`n")
-        Send-Forwarded tcp | Should -Match '^device tcp 80 peer 203\.0\.113\.10$'
-        Send-Forwarded udp | Should -Match '^device udp 9000 peer 203\.0\.113\.10$'
-        Send-Outbound cli | Should -Be 'proxy tcp 203.0.113.10'
-        Invoke-BypassShell 'nft delete table inet clash_tproxy'
-    }
-
-    It 'TUN mode (policy routing into a tunnel): detected, not exempted, and the advised ip rules make the forward work' {
-        Invoke-BypassShell @'
 ip tuntap add dev tun0 mode tun
 ip link set tun0 up
 ip route add default dev tun0 table 2022

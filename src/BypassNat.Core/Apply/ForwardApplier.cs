@@ -130,7 +130,7 @@ namespace BypassNat.Apply
             if (!plan.NeedsWrite && persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain));
+                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
@@ -361,7 +361,7 @@ namespace BypassNat.Apply
                 if (installer != null)
                 {
                     IReadOnlyList<string> saveWarnings = null;
-                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain));
+                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
                     foreach (string warning in saveWarnings) warn(warning);
                 }
 
@@ -479,10 +479,10 @@ namespace BypassNat.Apply
         private void RemoveExemption(ProxyExemption exemption)
         {
             string p = _session.Privileged;
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(exemption.Script(p) + ProxyExemption.ReadScript(p)), "removing the proxy exemption");
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(exemption.Script(p) + exemption.ReadScript(p)), "removing the proxy exemption");
             if (!result.Succeeded)
-                throw RouterScript.Failure(_session, $"remove {ProxyExemption.Chain} from the mangle table (iptables-restore); the forwards are removed, the exemption is not", result,
-                    "iptables-save and iptables-restore");
+                throw RouterScript.Failure(_session, $"remove the proxy exemption ({ProxyExemption.Chain} from the mangle table with iptables-restore, BypassNat's rules from the proxy's nftables chains with nft); the forwards are removed, the exemption is not", result,
+                    "iptables-save and iptables-restore, or nft");
             string left = exemption.Verify(result.Output);
             if (left != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
@@ -505,7 +505,7 @@ namespace BypassNat.Apply
                 script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan)), stopOnFailure: true);
             else
                 script.Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
-            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain), stopOnFailure: true);
+            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
@@ -513,7 +513,7 @@ namespace BypassNat.Apply
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             script.Add("conntrack", RouterScript.ForgetConntrack(p, ConntrackTargets(touched, plan.Context)));
             script.Add("read-back", backend.ReadScript(p));
-            if (exempt) script.Add("proxy-read-back", ProxyExemption.ReadScript(p));
+            if (exempt) script.Add("proxy-read-back", plan.Exemption.ReadScript(p));
             CommandResult whole;
             try
             {
@@ -548,8 +548,8 @@ namespace BypassNat.Apply
                 CommandResult exemption = SectionedScript.Section(sections, "proxy-exemption", whole);
                 if (!exemption.Succeeded)
                     throw RouterScript.Failure(_session,
-                        $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table, iptables-restore); the kernel refused it, so nothing was changed and the router keeps its previous forwards",
-                        exemption, "iptables-save and iptables-restore");
+                        $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table with iptables-restore, or rules first in the proxy's nftables chains with nft); the kernel refused it, so the router keeps its previous forwards",
+                        exemption, "iptables-save and iptables-restore, or nft");
             }
 
             CommandResult load = SectionedScript.Section(sections, "load", whole);
@@ -570,13 +570,13 @@ namespace BypassNat.Apply
         private void VerifyExemption(ProxyExemption exemption, CommandResult readBack)
         {
             if (!readBack.Succeeded)
-                throw RouterScript.Failure(_session, "read the mangle table back after exempting the forwards' replies from the proxy; the forwards are applied, the exemption is not verified",
-                    readBack, "iptables-save and iptables-restore");
+                throw RouterScript.Failure(_session, "read the proxy's rules back after exempting the forwards' replies from the proxy; the forwards are applied, the exemption is not verified",
+                    readBack, "iptables-save and iptables-restore, or nft");
             string differs = exemption.Verify(readBack.Output);
             if (differs != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
                     $"The forwards on {_session.Settings.Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
-                    "Another program (the proxy restarting?) may be changing the mangle table at the same time. Run the apply again.", _session.Settings.Endpoint);
+                    "Another program (the proxy restarting?) may be changing its rules at the same time. Run the apply again.", _session.Settings.Endpoint);
         }
 
         /// <summary>The flows of the touched forwards as this hop's router sees them (the main router's arrive at its WAN addresses).</summary>

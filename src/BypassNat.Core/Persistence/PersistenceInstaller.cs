@@ -40,10 +40,11 @@ namespace BypassNat.Persistence
         /// set after a later apply. Returns how the router persists them, or null when it does not.
         /// </summary>
         /// <param name="exemption">The proxy exemption's chain (<see cref="Proxy.ProxyExemption.SavedChain"/>); empty: none, null: leave the saved one as it is.</param>
+        /// <param name="nftExemption">The same for the rules in a native nftables proxy's chains (<see cref="Proxy.ProxyExemption.SavedNft"/>).</param>
         public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings,
-            string exemption = null)
+            string exemption = null, string nftExemption = null)
         {
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install, exemption)), "saving the forwards for boot (-Persist)");
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install, exemption, nftExemption)), "saving the forwards for boot (-Persist)");
             return Saved(result, out warnings);
         }
 
@@ -62,7 +63,8 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>The save as a script body, so an apply can run it in the same command as the rules it saves.</summary>
-        public string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, string exemption = null)
+        public string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, string exemption = null,
+            string nftExemption = null)
         {
             string ruleset = _hop.RenderSaved(backend, forwards, context);
             string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
@@ -77,6 +79,8 @@ namespace BypassNat.Persistence
             script.Append($"{p}rm -f {Directory}/{stale}\n");
             if (exemption != null && exemption.Length > 0) AppendFile(script, $"{Directory}/{ExemptionFile}", exemption);
             else if (exemption != null) script.Append($"{p}rm -f {Directory}/{ExemptionFile}\n");
+            if (nftExemption != null && nftExemption.Length > 0) AppendFile(script, $"{Directory}/{NftExemptionFile}", nftExemption);
+            else if (nftExemption != null) script.Append($"{p}rm -f {Directory}/{NftExemptionFile}\n");
             AppendFile(script, RestoreScript, RestoreScriptText());
             script.Append(Hooks.FirewallFunction(p, backend));
             if (!install)
@@ -170,7 +174,9 @@ namespace BypassNat.Persistence
             $"dir={Directory}\n" +
             RestoreLock +
             RestoreExemption +
+            RestoreNftExemption +
             "exempt \"$1\"\n" +
+            "exempt_nft \"$1\"\n" +
             "if [ -f \"$dir/ruleset.nft\" ]; then\n" +
             $"  if [ \"$1\" = --if-missing ] && nft list table {_hop.NftTable} >/dev/null 2>&1; then exit 0; fi\n" +
             "  restored\n" +
@@ -193,6 +199,23 @@ namespace BypassNat.Persistence
             "} | iptables-restore --noflush --wait 10\n";
 
         private const string ExemptionFile = "proxy-exemption.iptables";
+        private const string NftExemptionFile = "proxy-exemption.nft";
+
+        /// <summary>
+        /// BypassNat's rules at the top of a native nftables proxy's chains (<see cref="Proxy.NftablesExemption"/>),
+        /// where saved: put back when the proxy's restart (or fw4 reload) recreated its table without them or
+        /// with its own rules before them; a chain that does not exist (the proxy is stopped) is left for a
+        /// later tick.
+        /// </summary>
+        private static string RestoreNftExemption =>
+            Proxy.NftablesExemption.BatchFunction(string.Empty) +
+            "exempt_nft() {\n" +
+            $"  [ -f \"$dir/{NftExemptionFile}\" ] && command -v nft >/dev/null 2>&1 || return 0\n" +
+            $"  batch=$(bypassnat_nft_batch \"$1\" \"$(cat \"$dir/{NftExemptionFile}\")\")\n" +
+            "  [ -n \"$batch\" ] || return 0\n" +
+            "  restored\n" +
+            "  printf '%s\\n' \"$batch\" | nft -f -\n" +
+            "}\n";
 
         /// <summary>
         /// The proxy exemption (<see cref="Proxy.ProxyExemption"/>), where one is saved: restored when its

@@ -64,10 +64,11 @@ namespace BypassNat.Proxy
             script.Append("  echo '@mangle'\n");
             script.Append("  LC_ALL=C ").Append(privileged).Append("iptables-save -t mangle 2>/dev/null || echo '@mangle-unreadable'\n");
             script.Append("fi\n");
-            // Only the table names: a router's whole ruleset can be thousands of lines.
+            // Only the prerouting base chains, jumps, tproxy statements and BypassNat's own rules (then
+            // '@nft' and the tables with tproxy): a router's whole ruleset can be thousands of lines.
             script.Append("if command -v nft >/dev/null 2>&1; then\n");
-            script.Append("  echo '@nft'\n");
-            script.Append("  LC_ALL=C ").Append(privileged).Append("nft list ruleset 2>/dev/null | awk '$1 == \"table\" { t = $2 \" \" $3 } / tproxy / && !(t in seen) { seen[t] = 1; print t }'\n");
+            script.Append("  echo '@nftchains'\n");
+            script.Append("  ").Append(NftablesExemption.ListScript(privileged));
             script.Append("fi\n");
             script.Append("echo '@rules'\n");
             script.Append("ip -4 rule show 2>/dev/null\n");
@@ -104,6 +105,9 @@ namespace BypassNat.Proxy
                         string table = line.Trim();
                         if (table.Length > 0 && table != "ip bypassnat" && table != "ip bypassnat_main") capture.NftablesTproxyTables.Add(table);
                         break;
+                    case "nftchains":
+                        capture.ParseNftLine(line);
+                        break;
                     case "rules":
                         PolicyRule rule = PolicyRule.Parse(line);
                         if (rule != null) rules.Add(rule);
@@ -114,6 +118,7 @@ namespace BypassNat.Proxy
                 }
             }
 
+            capture.ResolveNftChains();
             foreach (PolicyRule rule in rules)
                 if (rule.Table != null && !tproxyTables.Contains(rule.Table) && tunnelTables.TryGetValue(rule.Table, out string device))
                 {
@@ -122,6 +127,55 @@ namespace BypassNat.Proxy
                 }
 
             return capture;
+        }
+
+        /// <summary>
+        /// The prerouting filter base chains ("inet clash prerouting") of the proxy's nftables tables from
+        /// which a tproxy statement is reached, where <see cref="NftablesExemption"/> puts its rules.
+        /// </summary>
+        public List<string> NftExemptChains { get; } = new List<string>();
+
+        /// <summary>BypassNat's rules in other tables' chains, in each chain's order.</summary>
+        public List<NftOwnRule> NftOwnRules { get; } = new List<NftOwnRule>();
+
+        private readonly List<string> _nftBaseChains = new List<string>();
+        private readonly HashSet<string> _nftTproxyChains = new HashSet<string>(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<string>> _nftJumps = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+
+        private void ParseNftLine(string line)
+        {
+            string[] words = line.Split(' ');
+            if (words.Length < 4) return;
+            string chain = words[1] + " " + words[2] + " " + words[3];
+            switch (words[0])
+            {
+                case "base":
+                    _nftBaseChains.Add(chain);
+                    break;
+                case "tproxy":
+                    _nftTproxyChains.Add(chain);
+                    break;
+                case "edge" when words.Length >= 5:
+                    if (!_nftJumps.TryGetValue(chain, out List<string> targets)) _nftJumps[chain] = targets = new List<string>();
+                    targets.Add(words[1] + " " + words[2] + " " + words[4]);
+                    break;
+                case "own" when words.Length >= 7:
+                    NftOwnRules.Add(new NftOwnRule { Chain = chain, Handle = words[4], Displaced = words[5] == "1", Rule = string.Join(" ", words.Skip(6)) });
+                    break;
+            }
+        }
+
+        private void ResolveNftChains()
+        {
+            foreach (string chain in _nftBaseChains)
+                if (!NftExemptChains.Contains(chain) && ReachesTproxy(chain, new HashSet<string>(StringComparer.Ordinal))) NftExemptChains.Add(chain);
+        }
+
+        private bool ReachesTproxy(string chain, HashSet<string> visited)
+        {
+            if (!visited.Add(chain)) return false;
+            if (_nftTproxyChains.Contains(chain)) return true;
+            return _nftJumps.TryGetValue(chain, out List<string> targets) && targets.Any(t => ReachesTproxy(t, visited));
         }
 
         /// <summary>Only the mangle table's part (the write's read-back lists just that).</summary>
