@@ -14,31 +14,7 @@ game,Udp,9000,192.0.2.2,192.0.2.20,
     $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -Proxy tproxy-nft -Service 'tcp:80', 'udp:9000'
     Set-MainRouterForward $Lab -Forward ($Csv | ConvertFrom-Csv | New-BypassForward)
 
-    function Invoke-Apply([hashtable] $Extra = @{}) {
-        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv; Extra = $Extra } {
-            $ssh = $Lab.Ssh; $extra = $Params.Extra
-            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh @extra -Verbose 4>&1 |
-                ForEach-Object { if ($_ -is [System.Management.Automation.VerboseRecord]) { "VERBOSE: $($_.Message)" } else { $_ } }
-        }
-        $run.Errors | Should -BeNullOrEmpty
-        [pscustomobject]@{
-            Result   = $run.Output | Where-Object { $_ -isnot [string] }
-            Verbose  = ($run.Output | Where-Object { $_ -is [string] }) -join "`n"
-            Warnings = $run.Warnings
-        }
-    }
-
-    function Send-Forwarded([ValidateSet('tcp', 'udp')] $Protocol = 'tcp') {
-        $port = if ($Protocol -eq 'tcp') { 8080 } else { 9000 }
-        Send-LabRequest $Lab -Protocol $Protocol -Address 203.0.113.1 -Port $port
-    }
-
-    function Send-Outbound($From) { Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.10 -Port 7000 -From $From }
-
-    function Invoke-BypassShell([string] $Script) {
-        $output = $Script | & ip netns exec "$($Lab.Prefix)-byp" sh -s 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "the lab script failed: $output" }
-    }
+    . (Join-Path $PSScriptRoot 'TproxyLab.ps1')
 
     # The proxy's table as nft prints it, split into the proxy's own lines and BypassNat's.
     function Get-ProxyTable { @(Invoke-LabCommand $Lab byp 'nft list table inet clash_tproxy') }
