@@ -31,7 +31,7 @@ admin,Tcp,8443,192.0.2.2,18443,192.0.2.20,443
 Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backend = 'Nftables'; Once = $true }, @{ Backend = 'Iptables'; Once = $false }) {
     BeforeAll {
         $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -CommandOptions @{ Backend = $Backend } `
-            -Service 'tcp:80', 'udp:9000', 'tcp:443'
+            -Service 'tcp:80', 'udp:9000', 'tcp:443', 'tcp:30000', 'udp:30000'
         $script:First = Invoke-BothHops $Lab $Csv
     }
     AfterAll { Stop-BypassLab $script:Lab }
@@ -102,6 +102,29 @@ Describe 'The main router''s hop with the <Backend> backend' -ForEach @(@{ Backe
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8443 -TimeoutSeconds 2 | Should -BeNullOrEmpty
         Get-BothTables $Lab | Should -Not -Match 'name=admin'
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+    }
+
+    It 'keeps a 45,001-port TcpUdp range whole on the main router (two interval elements on nftables), and carries it' {
+        # From the set the test before left (without admin), and back to it.
+        $withSpan = $WithoutAdmin + "`nspan,TcpUdp,20000-65000,192.0.2.2,,192.0.2.20,"
+        $run = Invoke-BothHops $Lab $withSpan
+        $run.Output | ForEach-Object { @($_.Added) | Should -Be @('span') }
+        $table = Get-LabNatTable $Lab -Node main
+        if ($Backend -eq 'Nftables') {
+            @($table -split "`n" | Where-Object { $_ -match 'name=span;' -and $_ -notmatch 'role=' }) | Should -HaveCount 2 -Because 'one interval element a protocol, not one a port'
+            $table | Should -Match '20000-65000 comment "bypassnat;name=span;ext=20000-65000" : 192\.0\.2\.2'
+        }
+        Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 30000 | Should -Be 'device tcp 30000 peer 203.0.113.10'
+        Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 30000 | Should -Be 'device udp 30000 peer 203.0.113.10'
+        Send-LabRequest $Lab -From cl2 -Protocol tcp -Address 203.0.113.1 -Port 30000 | Should -Match '^device tcp 30000 peer 192\.0\.2\.2$'
+        $read = Invoke-AsAdmin $Lab -Params @{ Csv = $withSpan } {
+            $main = $Lab.MainSsh
+            Get-BypassForward @main -Name span | ForEach-Object { "$($_.Protocol) $($_.ExternalPort) $($_.BypassAddress):$($_.BypassPort) $($_.PublicAddress)" }
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @main -PublicAddress 203.0.113.1 -Quiet
+        }
+        $read.Errors | Should -BeNullOrEmpty
+        $read.Output | Should -Be @('TcpUdp 20000-65000 192.0.2.2:20000-65000 203.0.113.1', $true)
+        (Invoke-BothHops $Lab $WithoutAdmin).Output | ForEach-Object { @($_.Removed) | Should -Be @('span') }
     }
 
     # Backend-independent: checked once, in the first backend's lab.

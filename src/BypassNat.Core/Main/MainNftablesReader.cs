@@ -21,6 +21,13 @@ namespace BypassNat.Main
         private static readonly Regex PublicElement = new Regex(
             @"^(?<proto>\w+) \. (?<addr>[\d.]+) \. (?<port>\d+) comment ""(?<comment>[^""]*)"" : (?<to>[\d.]+) \. (?<toport>\d+)$", RegexOptions.CultureInvariant);
 
+        // A kept range: one interval element a protocol, to the bypass router's address (the ports stay).
+        private static readonly Regex WanRangeElement = new Regex(
+            @"^(?<proto>\w+) \. (?<port>\d+)-(?<end>\d+) comment ""(?<comment>[^""]*)"" : (?<to>[\d.]+)$", RegexOptions.CultureInvariant);
+
+        private static readonly Regex PublicRangeElement = new Regex(
+            @"^(?<proto>\w+) \. (?<addr>[\d.]+) \. (?<port>\d+)-(?<end>\d+) comment ""(?<comment>[^""]*)"" : (?<to>[\d.]+)$", RegexOptions.CultureInvariant);
+
         public static MainState Read(string listing, string expectedWan = null)
         {
             var state = new MainState { ExpectedWanInterface = expectedWan };
@@ -28,14 +35,18 @@ namespace BypassNat.Main
             state.Exists = true;
             Match hook = Regex.Match(listing,
                 @"type nat hook prerouting priority (-110|dstnat - 10);[^\n]*\n" + NftablesSources.RulePattern(withAddress: false) + @"\s*iifname ""(?<wan>[^""]+)"" fib daddr type (2|local) meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. th dport map @" + MainTable.ForwardsMap + @"\n" +
-                @"\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + MainTable.PublicMap + @"\n");
+                @"\s*iifname ""\k<wan>"" fib daddr type (2|local) meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. th dport map @" + MainTable.ForwardRangesMap + @"\n" +
+                @"\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + MainTable.PublicMap + @"\n" +
+                @"\s*meta l4proto \{[^}]*\} dnat (ip )?to meta l4proto \. ip daddr \. th dport map @" + MainTable.PublicRangesMap + @"\n");
             NftablesSources.Held sources = NftablesSources.Read(listing, withAddress: false, state.Problems);
             // Restricted forwards without the rule that restricts them would admit every client.
             state.PreroutingHooked = hook.Success && (!sources.Any || hook.Groups["sources"].Success);
             if (hook.Success) state.WanInterface = hook.Groups["wan"].Value;
             state.PostroutingHooked = Regex.IsMatch(listing,
                 @"type nat hook postrouting priority (90|srcnat - 10);[^\n]*\n\s*ct status (dnat|0x20) ip saddr @" + MainTable.LansSet +
-                @" meta l4proto \{[^}]*\} meta l4proto \. ip daddr \. th dport @" + MainTable.ReflectSet + @" masquerade\n");
+                @" meta l4proto \{[^}]*\} meta l4proto \. ip daddr \. th dport @" + MainTable.ReflectSet + @" masquerade\n" +
+                @"\s*ct status (dnat|0x20) ip saddr @" + MainTable.LansSet +
+                @" meta l4proto \{[^}]*\} meta l4proto \. ip daddr \. th dport @" + MainTable.ReflectRangesSet + @" masquerade\n");
 
             var wan = new List<MainElement>();
             foreach (string text in Elements(listing, MainTable.ForwardsMap))
@@ -45,7 +56,22 @@ namespace BypassNat.Main
                 else wan.Add(e);
             }
 
+            foreach (string text in Elements(listing, MainTable.ForwardRangesMap))
+            {
+                MainElement e = MainElement.ParseRange(WanRangeElement.Match(text), null);
+                if (e == null || e.Meta.Role != null) state.Problems.Add($"map {MainTable.ForwardRangesMap}: {text}");
+                else wan.Add(e);
+            }
+
             var viaPublic = new List<MainElement>();
+            foreach (string text in Elements(listing, MainTable.PublicRangesMap))
+            {
+                Match m = PublicRangeElement.Match(text);
+                MainElement e = m.Success && IPAddress.TryParse(m.Groups["addr"].Value, out IPAddress address) ? MainElement.ParseRange(m, address) : null;
+                if (e == null || e.Meta.Role != RuleComment.PublicRole) state.Problems.Add($"map {MainTable.PublicRangesMap}: {text}");
+                else viaPublic.Add(e);
+            }
+
             foreach (string text in Elements(listing, MainTable.PublicMap))
             {
                 Match m = PublicElement.Match(text);
@@ -112,6 +138,18 @@ namespace BypassNat.Main
                 Meta = meta, Transport = transport, KeyAddress = keyAddress, KeyPorts = new PortRange(port, port), To = to,
                 ToPorts = new PortRange(toPort, toPort), Text = m.Value,
             };
+        }
+
+        /// <summary>An interval element of a kept range: the same ports on the bypass router.</summary>
+        public static MainElement ParseRange(Match m, IPAddress keyAddress)
+        {
+            if (!m.Success) return null;
+            RuleComment meta = RuleComment.TryDecode(m.Groups["comment"].Value);
+            string transport = NftablesReader.Transport(m.Groups["proto"].Value);
+            if (meta == null || transport == null || !IPAddress.TryParse(m.Groups["to"].Value, out IPAddress to)
+                || !NftablesReader.TryPort(m.Groups["port"].Value, out int start) || !NftablesReader.TryPort(m.Groups["end"].Value, out int end) || end < start) return null;
+            var ports = new PortRange(start, end);
+            return new MainElement { Meta = meta, Transport = transport, KeyAddress = keyAddress, KeyPorts = ports, To = to, ToPorts = ports, Text = m.Value };
         }
 
         /// <summary>

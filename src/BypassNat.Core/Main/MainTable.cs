@@ -10,6 +10,12 @@ namespace BypassNat.Main
         public const string Qualified = "ip " + Name;
         public const string ForwardsMap = "forwards";
         public const string PublicMap = "public";
+
+        // Port ranges kept as they are (external ports = the bypass router's ports): one interval
+        // element a protocol, not one element a port, so a 60,000-port range stays small.
+        public const string ForwardRangesMap = "forward_ranges";
+        public const string PublicRangesMap = "public_ranges";
+        public const string ReflectRangesSet = "reflect_ranges";
         public const string LansSet = "lans";
         public const string ReflectSet = "reflect";
         public const string NotesSet = Nftables.NftablesTable.NotesSet;
