@@ -54,6 +54,10 @@ param(
     # (git clones or exports of openwrt/uci, openwrt/libubox, jow-/ucode, openwrt/firewall4).
     [string] $Source,
 
+    # Test/PesterTest: how many Pester processes run files at once (their labs are independent).
+    [ValidateRange(1, 8)]
+    [int] $PesterJobs = 2,
+
     # Package: package out/BypassNat as it is, without building it again (the package test uses
     # this, so the module the other tests load does not change under them).
     [switch] $NoBuild
@@ -305,21 +309,67 @@ function Invoke-PesterTest {
     } else {
         Install-LabPackages
     }
-    Import-Module (Get-PesterModulePath) -Force
-    $config = New-PesterConfiguration
-    $config.Run.Path = $paths
-    $config.Run.PassThru = $true
-    $config.Output.Verbosity = 'Detailed'
-    $config.TestResult.Enabled = $true
-    $config.TestResult.OutputPath = Join-Path $Root 'out/test-results/pester.xml'
-    $result = Invoke-Pester -Configuration $config
+    $results = Join-Path $Root 'out/test-results'
+    New-Item -ItemType Directory -Force $results | Out-Null
+    Get-ChildItem $results -Filter 'pester*.xml' | Remove-Item
+    # Most of a lab test's time is waiting (SSH, timeouts, the kernel), not CPU: the files run in
+    # -PesterJobs processes at once, each lab in namespaces of its own, and the logs are printed whole
+    # one after the other, so the output reads as one run.
+    $jobs = [math]::Max(1, [math]::Min($PesterJobs, $paths.Count))
+    $groups = @(1..$jobs | ForEach-Object { , [System.Collections.Generic.List[string]]::new() })
+    $weights = @(1..$jobs | ForEach-Object { 0L })
+    # Longest first onto the lightest group; a file's size stands in for its duration.
+    foreach ($file in $paths | Sort-Object { (Get-Item $_).Length } -Descending) {
+        $lightest = 0
+        for ($g = 1; $g -lt $jobs; $g++) { if ($weights[$g] -lt $weights[$lightest]) { $lightest = $g } }
+        $groups[$lightest].Add((Resolve-Path $file).Path)
+        $weights[$lightest] += (Get-Item $file).Length
+    }
+    $pwsh = Join-Path $PSHOME 'pwsh.dll'
+    $workers = for ($i = 0; $i -lt $jobs; $i++) {
+        $log = Join-Path $results "pester-$i.log"
+        $runner = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$(Get-PesterModulePath)' -Force
+`$config = New-PesterConfiguration
+`$config.Run.Path = @($(($groups[$i] | ForEach-Object { "'$_'" }) -join ', '))
+`$config.Run.PassThru = `$true
+`$config.Output.Verbosity = 'Detailed'
+`$config.TestResult.Enabled = `$true
+`$config.TestResult.OutputPath = '$results/pester-$i.xml'
+`$result = Invoke-Pester -Configuration `$config
+[pscustomobject]@{ Passed = `$result.PassedCount; Failed = `$result.FailedCount + `$result.FailedBlocksCount + `$result.FailedContainersCount; Skipped = `$result.SkippedCount } |
+    ConvertTo-Json | Set-Content '$results/pester-$i.json'
+"@
+        Set-Content (Join-Path $results "pester-$i.ps1") $runner
+        Remove-Item (Join-Path $results "pester-$i.json") -ErrorAction Ignore
+        [pscustomobject]@{
+            Index = $i; Log = $log; Json = Join-Path $results "pester-$i.json"
+            Process = Start-Process dotnet -ArgumentList $pwsh, '-NoProfile', '-NonInteractive', '-File', (Join-Path $results "pester-$i.ps1") `
+                -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
+        }
+    }
+    Write-Host "Pester: $($paths.Count) file(s) in $jobs process(es) at once; each one's output follows when it is done."
+    $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($worker in $workers) {
+        $worker.Process.WaitForExit()
+        Get-Content $worker.Log, "$($worker.Log).err" -ErrorAction Ignore | ForEach-Object { Write-Host $_ }
+        if (Test-Path $worker.Json) {
+            $counts = Get-Content $worker.Json -Raw | ConvertFrom-Json
+            $total.Passed += $counts.Passed; $total.Failed += $counts.Failed; $total.Skipped += $counts.Skipped
+        } else {
+            # A runner that died before counting failed as a whole, whatever it printed.
+            Write-Host "Pester process $($worker.Index) ended without a result (exit code $($worker.Process.ExitCode))." -ForegroundColor Red
+            $total.Failed += 1
+        }
+    }
     # A skipped test is never counted as passed: the closing line counts it apart, and says why here.
-    if ($result.SkippedCount) {
+    if ($total.Skipped) {
         Import-Module (Join-Path $Root 'tests/lab/Lab.psm1') -Force
         $reason = Get-OpenWrtLabSkipReason
-        Write-Host "Skipped $($result.SkippedCount) test(s)$(if ($reason) { ": $reason" })" -ForegroundColor Yellow
+        Write-Host "Skipped $($total.Skipped) test(s)$(if ($reason) { ": $reason" })" -ForegroundColor Yellow
     }
-    [pscustomobject]@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount; Skipped = $result.SkippedCount }
+    $total
 }
 
 # Builds the OpenWrt lab cache from OpenWrt's own sources. Everything lands in a staging folder beside
