@@ -76,8 +76,6 @@ namespace BypassNat.Commands
             _row++;
             if (_row % ProgressEvery == 0)
                 WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows"));
-            object target = (object)InputObject ?? Name;
-            _targets[_row] = target;
             if (_row == 1) CheckColumns();
             var input = new ForwardInput
             {
@@ -103,6 +101,9 @@ namespace BypassNat.Commands
                 return;
             }
 
+            // Only a bad row's record is kept, as its error's target: keeping every record of a 100,000-row
+            // CSV until the end held them all in memory (3x Import-Csv's peak) and slowed the whole run.
+            _targets[_row] = (object)InputObject ?? Name;
             _badRows.Add(_row);
             _rowIssues.AddRange(issues);
         }
@@ -146,8 +147,11 @@ namespace BypassNat.Commands
             var report = new List<KeyValuePair<ForwardIssue, object>>();
             foreach (ForwardIssue issue in _columns?.Issues ?? new ForwardIssue[0])
                 report.Add(new KeyValuePair<ForwardIssue, object>(issue, _header));
+            // A set problem's row parsed: its target is the forward that row made.
+            Dictionary<int, BypassForward> parsed = setIssues.Count > 0 ? _forwards.ToDictionary(e => e.Key, e => e.Value) : null;
             foreach (ForwardIssue issue in rowIssues.OrderBy(i => i.Row))
-                report.Add(new KeyValuePair<ForwardIssue, object>(_columns != null ? issue.AtLine(issue.Row + 1) : issue, _targets[issue.Row]));
+                report.Add(new KeyValuePair<ForwardIssue, object>(_columns != null ? issue.AtLine(issue.Row + 1) : issue,
+                    _targets.TryGetValue(issue.Row, out object target) ? target : parsed != null && parsed.TryGetValue(issue.Row, out BypassForward forward) ? forward : null));
 
             if (_badRows.Count > 0 || report.Count > 0)
                 IssueReport.Stop(this, report,
