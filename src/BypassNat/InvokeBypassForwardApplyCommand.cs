@@ -144,7 +144,7 @@ namespace BypassNat.Commands
             if ((plan.NeedsWrite || (Persist && !uci)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
             ApplyResult result = confirm
-                ? applier.ApplyConfirmed(plan, Persist, ConfirmTimeout, s => RouterSession.Open(s, Stopping), Warn, Verbose, Stopping)
+                ? applier.ApplyConfirmed(plan, Persist, ConfirmTimeout, s => RouterSession.Open(s, StopToken), Warn, Verbose, StopToken)
                 : applier.Apply(plan, Persist, Warn);
             RecentForwards.Remember(router.Name, plan.Desired.Where(f => f.Enabled));
             result.ComputerName = router.Name;

@@ -104,7 +104,7 @@ namespace BypassNat.Commands
             string change = plan.Describe();
             if (confirm) change += $"\n  confirm  start a watchdog on the router first that restores the removed forwards after {ConfirmTimeout} s, unless a new SSH connection confirms the change";
             if (!Confirm($"{router.Name} ({applier.Choice.Backend.Kind})\n{change}\n", "Remove forwards")) return;
-            if (confirm) applier.ApplyConfirmed(plan, false, ConfirmTimeout, s => RouterSession.Open(s, Stopping), Warn, Verbose, Stopping);
+            if (confirm) applier.ApplyConfirmed(plan, false, ConfirmTimeout, s => RouterSession.Open(s, StopToken), Warn, Verbose, StopToken);
             else applier.Apply(plan, persist: false, Warn);
             RecentForwards.Remember(router.Name, remaining.Where(f => f.Enabled));
             if (PassThru) foreach (BypassForward forward in doomed) Emit(forward);

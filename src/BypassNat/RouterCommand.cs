@@ -58,7 +58,7 @@ namespace BypassNat.Commands
         private readonly System.Threading.CancellationTokenSource _stopping = new System.Threading.CancellationTokenSource();
 
         /// <summary>Cancelled by Ctrl-C, for waits of the command's own (a -ConfirmTimeout deadline).</summary>
-        protected System.Threading.CancellationToken Stopping => _stopping.Token;
+        protected System.Threading.CancellationToken StopToken => _stopping.Token;
 
         protected sealed override void ProcessRecord()
         {

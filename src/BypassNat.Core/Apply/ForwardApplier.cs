@@ -351,20 +351,8 @@ namespace BypassNat.Apply
             }
             else
             {
-                if (_confirmation != null)
-                {
-                    // This hop's write is several commands: the watchdog starts first, on its own, under the lock.
-                    string start = _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, installer != null), PreviousForwards(plan));
-                    _confirmation.Started(_session, RouterLock.Run(_session, RouterScript.Wrap(start), "starting the -ConfirmTimeout watchdog"));
-                }
-
-                if (installer != null)
-                {
-                    IReadOnlyList<string> saveWarnings = null;
-                    persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
-                    foreach (string warning in saveWarnings) warn(warning);
-                }
-
+                // Only UCI redirects write this way: the router's own config, so no saved set of
+                // -Persist (ApplyUci passes none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
                 result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
                 foreach (string warning in warnings) warn(warning);
                 Verify(plan.Desired, Choice.Backend.Read(_session));
@@ -419,7 +407,7 @@ namespace BypassNat.Apply
             }
 
             foreach (IScriptedBackend backend in cleared) script.Add("read-" + Section(backend), backend.ReadScript(p));
-            ProxyExemption exemption = Proxy == null ? null : ProxyExemption.For(Proxy, new BypassForward[0]);
+            ProxyExemption exemption = LeftoverExemption;
             CommandResult whole = RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation);
             _survey = null;
             IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
@@ -454,12 +442,15 @@ namespace BypassNat.Apply
 
         private static string Section(IRouterBackend backend) => backend.Kind.ToString().ToLowerInvariant();
 
+        // What removes BypassNat's proxy exemption along with every forward; null where no proxy was found.
+        private ProxyExemption LeftoverExemption => Proxy == null ? null : ProxyExemption.For(Proxy, new BypassForward[0]);
+
         private IReadOnlyList<BypassForward> RemoveAllStepByStep(PersistenceInstaller installer, IEnumerable<IRouterBackend> backends)
         {
             installer.Uninstall();
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
-            ProxyExemption exemption = Proxy == null ? null : ProxyExemption.For(Proxy, new BypassForward[0]);
+            ProxyExemption exemption = LeftoverExemption;
             foreach (IRouterBackend backend in backends)
             {
                 RouterState state = Read(backend);
