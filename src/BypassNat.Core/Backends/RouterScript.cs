@@ -17,6 +17,14 @@ namespace BypassNat.Backends
         // Non-root logins often lack the sbin directories in PATH.
         public const string Preamble = "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n";
 
+        /// <summary>Runs a scripted backend's read on its own (without a survey); a refused read is an error naming <paramref name="what"/>.</summary>
+        public static string RunRead(RouterSession session, IScriptedBackend backend, string what)
+        {
+            CommandResult result = session.Run(Preamble + backend.ReadScript(session.Privileged));
+            if (!result.Succeeded) throw Failure(session, what, result, backend.Tools);
+            return result.Output;
+        }
+
         public const string WarningPrefix = "bypassnat-warning: ";
 
         /// <summary>

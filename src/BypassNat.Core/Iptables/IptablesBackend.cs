@@ -16,12 +16,8 @@ namespace BypassNat.Iptables
 
         public RouterState Read(RouterSession session) => ReadState(session);
 
-        public IptablesState ReadState(RouterSession session)
-        {
-            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
-            if (!result.Succeeded) throw RouterScript.Failure(session, "read the nat table (iptables-save -t nat)", result, Tools);
-            return IptablesReader.Read(result.Output);
-        }
+        public IptablesState ReadState(RouterSession session) =>
+            IptablesReader.Read(RouterScript.RunRead(session, this, "read the nat table (iptables-save -t nat)"));
 
         public string ReadScript(string privileged) => privileged + "iptables-save -t nat\n";
 

@@ -18,12 +18,7 @@ namespace BypassNat.Main
 
         public string LoadTool => "iptables-restore";
 
-        public RouterState Read(RouterSession session)
-        {
-            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
-            if (!result.Succeeded) throw RouterScript.Failure(session, "read the nat table (iptables-save -t nat)", result, Tools);
-            return ParseRead(result.Output);
-        }
+        public RouterState Read(RouterSession session) => ParseRead(RouterScript.RunRead(session, this, "read the nat table (iptables-save -t nat)"));
 
         public string ReadScript(string privileged) => privileged + "iptables-save -t nat\n";
 

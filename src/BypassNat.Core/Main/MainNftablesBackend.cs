@@ -19,12 +19,7 @@ namespace BypassNat.Main
 
         public string LoadTool => "nft -f";
 
-        public RouterState Read(RouterSession session)
-        {
-            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
-            if (!result.Succeeded) throw RouterScript.Failure(session, "read the nftables ruleset (nft list)", result, Tools);
-            return ParseRead(result.Output);
-        }
+        public RouterState Read(RouterSession session) => ParseRead(RouterScript.RunRead(session, this, "read the nftables ruleset (nft list)"));
 
         public string ReadScript(string privileged) => NftablesBackend.ReadTableScript(privileged, MainTable.Qualified);
 

@@ -18,12 +18,7 @@ namespace BypassNat.Nftables
 
         public BackendKind Kind => BackendKind.Nftables;
 
-        public RouterState Read(RouterSession session)
-        {
-            CommandResult result = session.Run(RouterScript.Preamble + ReadScript(session.Privileged));
-            if (!result.Succeeded) throw RouterScript.Failure(session, "read the nftables ruleset (nft list)", result, Tools);
-            return NftablesReader.Read(result.Output);
-        }
+        public RouterState Read(RouterSession session) => ParseRead(RouterScript.RunRead(session, this, "read the nftables ruleset (nft list)"));
 
         // A missing table is normal, a refused listing is an error: when the listing fails, ask again
         // for the error alone. (Not nft list tables first: it fetches the whole ruleset, seconds on a
