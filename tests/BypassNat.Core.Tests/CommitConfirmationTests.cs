@@ -69,8 +69,12 @@ namespace BypassNat.Tests
             var confirmation = new CommitConfirmation(RouterHop.Bypass, 1, null, 1);
 
             Assert.Equal(0, Start(shell, confirmation).ExitCode);
+            int pid = WatchdogPid();
 
-            Assert.True(WaitUntil(() => File.Exists(State + ".result")), "the watchdog never rolled back");
+            // Its outcome is written before its other files go (a reader without the lock sees
+            // "waiting" a moment longer, never nothing), so the end to wait for is the watchdog's exit.
+            Assert.True(WaitUntil(() => !Alive(pid)), "the watchdog never finished");
+            Assert.True(File.Exists(State + ".result"), "the watchdog ended without rolling back");
             Assert.True(File.Exists(Marker));
             Assert.Equal(confirmation.Token + " 0", string.Join(" ", File.ReadAllText(State + ".result").Split(' ').Take(2)));
             Assert.False(File.Exists(State + ".token"));
@@ -175,6 +179,19 @@ namespace BypassNat.Tests
         }
 
         private string Private(string script) => script.Replace("bypassnat_lockdir=/run/bypassnat", "bypassnat_lockdir='" + _dir + "'");
+
+        // A watchdog with a 1 s timeout may be done (and its .pid gone) before the test reads it: 0 then.
+        private int WatchdogPid()
+        {
+            try
+            {
+                return int.Parse(File.ReadAllText(State + ".pid").Trim());
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        }
 
         // Running, and not a zombie its new parent has yet to reap.
         private static bool Alive(int pid)
