@@ -221,11 +221,13 @@ function Build-Help {
         }
         [void]$xml.Append('<command:syntax>')
         foreach ($set in $command.ParameterSets) {
-            [void]$xml.Append("<command:syntaxItem><maml:name>$($command.Name)</maml:name>")
             # Positional parameters first, in position order, -WhatIf and -Confirm last, the rest as
             # declared, as PowerShell's own syntax lines show them (-Stable: Sort-Object alone is not).
             $inSet = @($set.Parameters | Where-Object { $_.Name -notin $common -and $_.Name -in $visible.Name } |
                     Sort-Object -Stable @{ e = { if ($_.Position -ge 0) { $_.Position } else { [int]::MaxValue } } }, @{ e = { $_.Name -in 'WhatIf', 'Confirm' } })
+            # A set of hidden parameters only (New-BypassForward's fast pipeline set) is no syntax a user writes.
+            if (-not $inSet -and $command.ParameterSets.Count -gt 1) { continue }
+            [void]$xml.Append("<command:syntaxItem><maml:name>$($command.Name)</maml:name>")
             foreach ($p in $inSet) { [void]$xml.Append((& $parameterXml $command.Parameters[$p.Name] $set.Name)) }
             [void]$xml.Append('</command:syntaxItem>')
         }
@@ -300,7 +302,8 @@ function Test-NeedsLab([string] $Path) {
 }
 
 function Invoke-PesterTest {
-    $paths = if ($PesterPath) { @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ }) } else { @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | ForEach-Object FullName) }
+    # @(...) around the if: its value would be one string, not an array, for one -PesterPath.
+    $paths = @(if ($PesterPath) { $PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } } else { Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | ForEach-Object FullName })
     if ($NoLab) {
         $lab = @($paths | Where-Object { Test-NeedsLab $_ })
         $paths = @($paths | Where-Object { $_ -notin $lab })

@@ -9,62 +9,79 @@ namespace BypassNat.Commands
     /// property name). Every row is checked, every problem is reported, and the forwards are passed on
     /// only when all rows are good: a CSV with a bad row must never become a smaller desired set.
     /// </summary>
-    [Cmdlet(VerbsCommon.New, "BypassForward")]
+    /// <remarks>
+    /// Two parameter sets, for speed: PowerShell's binding of twelve parameters by property name cost
+    /// more than Import-Csv itself a row. A record piped with no field given on the command line binds
+    /// to InputObject alone (the default set, which the binder tries first) and its fields are read
+    /// here, as the binder would read them; once a field is named on the command line (or
+    /// -Comment { $_.Name }), the Fields set binds the rest by property name as before.
+    /// </remarks>
+    [Cmdlet(VerbsCommon.New, "BypassForward", DefaultParameterSetName = RecordSet)]
     [OutputType(typeof(BypassForward))]
     public sealed class NewBypassForwardCommand : PSCmdlet
     {
         // Every field is taken as text and checked by the core: a typed parameter ([int], [ipaddress])
         // would make PowerShell drop a row it cannot convert from the pipeline, with no row number.
-        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, Position = 0, ValueFromPipelineByPropertyName = true)]
         public string Name { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         [ArgumentCompleter(typeof(ProtocolCompleter))]
         public string Protocol { get; set; }
 
-        [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, Position = 1, ValueFromPipelineByPropertyName = true)]
         public string ExternalPort { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string BypassAddress { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string BypassPort { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string InternalAddress { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string InternalPort { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string SourceNat { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string Comment { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string Enabled { get; set; }
 
         /// <summary>The network's public (WAN) IPv4 address, so LAN clients can reach the service at it (hairpin).</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string PublicAddress { get; set; }
 
         /// <summary>
         /// The clients the forward admits: IPv4 addresses and prefixes, as an array or one string with
         /// the entries separated by spaces or ';' (a CSV cell). Empty: every client.
         /// </summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string[] AllowedSource { get; set; }
 
-        /// <summary>Takes every record, so a row whose columns match no parameter is still counted and reported.</summary>
-        [Parameter(ValueFromPipeline = true, DontShow = true)]
+        /// <summary>A pipeline record, read field by field here (the fast way, and the default set).</summary>
+        [Parameter(ParameterSetName = RecordSet, ValueFromPipeline = true, DontShow = true)]
         public PSObject InputObject { get; set; }
+
+        /// <summary>
+        /// The record in the Fields set, whose fields PowerShell binds: taken so a row whose columns
+        /// match no parameter is still counted and reported, with the record as its error's target.
+        /// </summary>
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipeline = true, DontShow = true)]
+        public PSObject FieldsRecord { get; set; }
+
+        private const string RecordSet = "Record";
+        private const string FieldsSet = "Fields";
 
         private const int ProgressEvery = 500;
         private readonly List<KeyValuePair<int, BypassForward>> _forwards = new List<KeyValuePair<int, BypassForward>>();
         private readonly Dictionary<int, object> _targets = new Dictionary<int, object>();
-        private readonly List<KeyValuePair<int, string>> _names = new List<KeyValuePair<int, string>>();
+        private readonly List<KeyValuePair<int, string>> _badNames = new List<KeyValuePair<int, string>>();
         private readonly List<ForwardIssue> _rowIssues = new List<ForwardIssue>();
         private readonly HashSet<int> _badRows = new HashSet<int>();
         private CsvColumns _columns;
@@ -76,8 +93,9 @@ namespace BypassNat.Commands
             _row++;
             if (_row % ProgressEvery == 0)
                 WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows"));
-            if (_row == 1) CheckColumns();
-            var input = new ForwardInput
+            PSObject record = ParameterSetName == RecordSet ? InputObject : FieldsRecord;
+            if (_row == 1) CheckColumns(record);
+            ForwardInput input = ParameterSetName == RecordSet ? PipelineRecord.Read(record) : new ForwardInput
             {
                 Name = Name,
                 Protocol = Protocol,
@@ -92,7 +110,6 @@ namespace BypassNat.Commands
                 PublicAddress = PublicAddress,
                 AllowedSource = AllowedSource == null ? null : string.Join(" ", AllowedSource),
             };
-            _names.Add(new KeyValuePair<int, string>(_row, Name));
 
             BypassForward forward = ForwardParser.Parse(input, _row, out IReadOnlyList<ForwardIssue> issues);
             if (forward != null)
@@ -103,16 +120,17 @@ namespace BypassNat.Commands
 
             // Only a bad row's record is kept, as its error's target: keeping every record of a 100,000-row
             // CSV until the end held them all in memory (3x Import-Csv's peak) and slowed the whole run.
-            _targets[_row] = (object)InputObject ?? Name;
+            _targets[_row] = (object)record ?? input.Name;
+            _badNames.Add(new KeyValuePair<int, string>(_row, input.Name));
             _badRows.Add(_row);
             _rowIssues.AddRange(issues);
         }
 
         // Records from Import-Csv (or ConvertFrom-Csv) carry the header as their note properties.
-        private void CheckColumns()
+        private void CheckColumns(PSObject record)
         {
-            if (!(InputObject?.BaseObject is PSCustomObject)) return;
-            var columns = InputObject.Properties.Where(p => p.MemberType == PSMemberTypes.NoteProperty).Select(p => p.Name).ToList();
+            if (!(record?.BaseObject is PSCustomObject)) return;
+            var columns = record.Properties.Where(p => p.MemberType == PSMemberTypes.NoteProperty).Select(p => p.Name).ToList();
             if (columns.Count == 0) return;
             var known = new List<string>();
             foreach (ParameterMetadata parameter in MyInvocation.MyCommand.Parameters.Values)
@@ -129,13 +147,26 @@ namespace BypassNat.Commands
                     $"The columns are {string.Join(", ", known)}.");
         }
 
+        // Every row's name in row order: the good rows' from their forwards, the bad rows' as written.
+        private List<KeyValuePair<int, string>> AllNames()
+        {
+            var names = new List<KeyValuePair<int, string>>(_forwards.Count + _badNames.Count);
+            int good = 0, bad = 0;
+            while (good < _forwards.Count || bad < _badNames.Count)
+                names.Add(bad == _badNames.Count || (good < _forwards.Count && _forwards[good].Key < _badNames[bad].Key)
+                    ? new KeyValuePair<int, string>(_forwards[good].Key, _forwards[good++].Value.Name)
+                    : _badNames[bad++]);
+            return names;
+        }
+
         protected override void EndProcessing()
         {
             if (_row >= ProgressEvery)
                 WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows") { RecordType = ProgressRecordType.Completed });
 
             var setIssues = new List<ForwardIssue>(ForwardSetValidator.Check(_forwards));
-            setIssues.AddRange(ForwardSetValidator.DuplicateNames(_names, _badRows));
+            // The set check saw the good rows' names; a name shared with a bad row needs every row's.
+            if (_badRows.Count > 0) setIssues.AddRange(ForwardSetValidator.DuplicateNames(AllNames(), _badRows));
             foreach (ForwardIssue issue in setIssues) _badRows.Add(issue.Row);
 
             // A misspelt or ';'-separated header is one problem, named once, not one per row.
@@ -159,7 +190,7 @@ namespace BypassNat.Commands
                     "No forward was passed on, so nothing will be applied and every router keeps its forwards.",
                     _row);
 
-            foreach (KeyValuePair<int, BypassForward> entry in _forwards) WriteObject(entry.Value);
+            WriteObject(_forwards.Select(entry => entry.Value), true);
         }
     }
 }

@@ -63,6 +63,7 @@ namespace BypassNat.Tests
         [InlineData("0.0.0.0/0", "leave AllowedSource empty")]
         [InlineData("127.0.0.1", "loopback")]
         [InlineData("224.0.0.1", "multicast")]
+        [InlineData("198.51.100.010", "leading zero")]
         public void ABadEntryIsNamedWithItsRowFieldAndReason(string entry, string reason)
         {
             BypassForward forward = Parse("198.51.100.7 " + entry + ";203.0.113.0/24", out IReadOnlyList<ForwardIssue> issues);

@@ -64,6 +64,15 @@ namespace BypassNat.Tests
         [InlineData("0.0.0.0")]
         [InlineData("224.0.0.1")]
         [InlineData("255.255.255.255")]
+        [InlineData("192.0.2.1.")]
+        [InlineData(".192.0.2.1")]
+        [InlineData("192..2.1")]
+        [InlineData("192.0.2.1.5")]
+        [InlineData("192.0.2.0x1")]
+        [InlineData("192.0.2.1000")]
+        [InlineData("192.0.2.-1")]
+        [InlineData("192.0.2.020")]
+        [InlineData("192.0.2.00")]
         public void RejectsAddressesThatAreNotAHostsIPv4Address(string address)
         {
             ForwardInput input = Good();
@@ -152,11 +161,37 @@ namespace BypassNat.Tests
         [InlineData("we b")]
         [InlineData("web\"")]
         [InlineData("a23456789012345678901234567890123")]
+        [InlineData("web\u00e9")]
+        [InlineData("_web")]
         public void NamesAreSafeEverywhere(string name)
         {
             ForwardInput input = Good();
             input.Name = name;
             Assert.Equal("Name", Assert.Single(Issues(input)).Field);
+        }
+
+        [Theory]
+        [InlineData("web\n")]
+        [InlineData("web\r\n")]
+        [InlineData("-web")]
+        public void ANameMadeInAScriptIsCheckedWhole(string name)
+        {
+            // A regex's "$" also matches before a final line break; a name from a script is not trimmed.
+            Assert.False(ForwardParser.IsSafeName(name));
+            Assert.True(ForwardParser.IsSafeName("a-b_c.9"));
+        }
+
+        [Fact]
+        public void AnAddressWithALeadingZeroIsRefusedNotReadAsOctal()
+        {
+            // IPAddress.Parse reads 192.0.2.010 as 192.0.2.8: the user meant .10 or made a typo.
+            ForwardInput input = Good();
+            input.InternalAddress = "192.0.2.010";
+            ForwardIssue issue = Assert.Single(Issues(input));
+            Assert.Equal("BypassNat.InvalidAddress", issue.ErrorId);
+            Assert.Contains("leading zero", issue.Message);
+            input.InternalAddress = "192.0.2.10";
+            Assert.Equal("192.0.2.10", ForwardParser.Parse(input, 1, out _).InternalAddress.ToString());
         }
     }
 }

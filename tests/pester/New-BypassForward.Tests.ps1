@@ -5,10 +5,10 @@ BeforeAll {
     function ConvertFrom-CsvText([string] $Text) { $Text.Trim() | ConvertFrom-Csv }
 
     # Runs New-BypassForward on CSV text and collects objects and errors, including the terminating one.
-    function Invoke-NewForward([string] $Csv) {
+    function Invoke-NewForward([string] $Csv, [hashtable] $Parameters = @{}) {
         $records = [System.Collections.Generic.List[object]]::new()
         try {
-            ConvertFrom-CsvText $Csv | New-BypassForward -ErrorAction Continue 2>&1 | ForEach-Object { $records.Add($_) }
+            ConvertFrom-CsvText $Csv | New-BypassForward @Parameters -ErrorAction Continue 2>&1 | ForEach-Object { $records.Add($_) }
         } catch {
             $records.Add($_)
         }
@@ -50,6 +50,53 @@ range,TcpUdp,6000-6010,192.0.2.2,16000-16010,192.0.2.22,,,,false
         "$($f.BypassPort)" | Should -Be '2222'
         "$($f.InternalPort)" | Should -Be '22'
         $f.SourceNat | Should -BeTrue
+    }
+
+    It 'reads a piped record as PowerShell binds it by property name: any case, any type, arrays, other objects' {
+        # A record piped alone is read by the cmdlet (its fast way); with a field on the command line
+        # (here -Comment as a script block) PowerShell binds the rest. Both must make the same forwards.
+        $withScript = [pscustomobject]@{ Name = 'scripted'; Protocol = 'Udp'; BypassAddress = '192.0.2.2'; InternalAddress = '192.0.2.23' } |
+            Add-Member -MemberType ScriptProperty -Name ExternalPort -Value { 4000 + 2 } -PassThru
+        $records = @(
+            [pscustomobject]@{ name = 'typed'; PROTOCOL = 'tcp'; externalPort = 8080; BypassAddress = '192.0.2.2'; InternalAddress = [ipaddress]'192.0.2.20'
+                InternalPort = [uint16]80; SourceNat = $true; AllowedSource = @('198.51.100.0/24', '203.0.113.7'); Unrelated = 'x' }
+            ('Name,Protocol,ExternalPort,BypassAddress,InternalAddress,Comment,AllowedSource', 'csv,TcpUdp,6000-6010,192.0.2.2,192.0.2.21,NAS,198.51.100.9;203.0.113.0/28' | ConvertFrom-Csv)
+            $withScript
+        )
+        $read = $records | New-BypassForward -WarningAction SilentlyContinue
+        $bound = $records | New-BypassForward -Comment { $_.Comment } -WarningAction SilentlyContinue
+        $again = $read | New-BypassForward
+
+        $read | Should -HaveCount 3
+        "$($read[0].ExternalPort) $($read[0].InternalAddress) $($read[0].InternalPort) $($read[0].SourceNat)" | Should -Be '8080 192.0.2.20 80 True'
+        "$($read[0].AllowedSource)" | Should -Be '198.51.100.0/24 203.0.113.7/32'
+        "$($read[1].Protocol) $($read[1].ExternalPort) $($read[1].Comment) $($read[1].AllowedSource)" | Should -Be 'TcpUdp 6000-6010 NAS 198.51.100.9/32 203.0.113.0/28'
+        "$($read[2].Name) $($read[2].ExternalPort)" | Should -Be 'scripted 4002'
+        foreach ($i in 0..2) {
+            foreach ($p in 'Name', 'Protocol', 'ExternalPort', 'BypassAddress', 'BypassPort', 'InternalAddress', 'InternalPort', 'SourceNat', 'Comment', 'Enabled', 'PublicAddress', 'AllowedSource') {
+                "$($bound[$i].$p)" | Should -Be "$($read[$i].$p)" -Because "$p of record $($i + 1), bound by PowerShell"
+                "$($again[$i].$p)" | Should -Be "$($read[$i].$p)" -Because "$p of forward $($i + 1), piped back in"
+            }
+        }
+    }
+
+    It 'applies a field given on the command line to every piped row, and reports a bad row with its record either way' {
+        $csv = @'
+Name,Protocol,ExternalPort,BypassAddress,InternalAddress
+web,Tcp,8080,192.0.2.2,192.0.2.20
+game,Udp,27015,192.0.2.2,192.0.2.21
+'@
+        $forwards = ConvertFrom-CsvText $csv | New-BypassForward -PublicAddress 203.0.113.5
+        $forwards | Should -HaveCount 2
+        $forwards.PublicAddress | ForEach-Object { "$_" | Should -Be '203.0.113.5' }
+
+        foreach ($parameters in @{}, @{ PublicAddress = '203.0.113.5' }) {
+            $result = Invoke-NewForward "Name,Protocol,ExternalPort,BypassAddress,InternalAddress`ngood,Tcp,8080,192.0.2.2,192.0.2.20`nbad,Tcp,8081,192.0.2.2,192.0.2.300" $parameters
+            $result.Output | Should -BeNullOrEmpty
+            $rowError = $result.Errors | Where-Object { $_.FullyQualifiedErrorId -like 'BypassNat.InvalidAddress*' } | Select-Object -First 1
+            $rowError.TargetObject.Name | Should -Be 'bad' -Because "the record is the target, with $($parameters.Keys) on the command line"
+            $rowError.Exception.Message | Should -Match "Row 2 \(CSV line 3\): InternalAddress '192.0.2.300'"
+        }
     }
 
     It 'reports every bad row with its row number, field, value and reason, and passes nothing on' {

@@ -36,16 +36,17 @@ namespace BypassNat
                 return false;
             }
 
-            string[] parts = text.Trim().Split('-');
-            if (parts.Length > 2)
+            text = text.Trim();
+            int dash = text.IndexOf('-');
+            if (dash >= 0 && text.IndexOf('-', dash + 1) >= 0)
             {
                 reason = "a range has exactly one dash, as in 6000-6010";
                 return false;
             }
 
-            if (!TryParsePort(parts[0], out int start, out reason)) return false;
+            if (!TryParsePort(dash < 0 ? text : text.Substring(0, dash), out int start, out reason)) return false;
             int end = start;
-            if (parts.Length == 2 && !TryParsePort(parts[1], out end, out reason)) return false;
+            if (dash >= 0 && !TryParsePort(text.Substring(dash + 1), out end, out reason)) return false;
             if (end < start)
             {
                 reason = "a range must run from the lower port to the higher one";

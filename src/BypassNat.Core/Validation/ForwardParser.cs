@@ -15,47 +15,58 @@ namespace BypassNat
     {
         public const int MaxNameLength = 32;
 
-        // Names end up in rule comments, nft element comments, file names and log lines:
-        // keep them to characters that need no quoting anywhere.
-        private static readonly Regex NamePattern = new Regex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", RegexOptions.CultureInvariant);
-
         /// <summary>Whether a name is safe everywhere it ends up; also applied to names read back from a router.</summary>
         public static bool IsSafeName(string name) =>
-            !string.IsNullOrEmpty(name) && name.Length <= MaxNameLength && NamePattern.IsMatch(name);
+            !string.IsNullOrEmpty(name) && name.Length <= MaxNameLength && HasNameCharacters(name);
+
+        // Names end up in rule comments, nft element comments, file names and log lines: letters,
+        // digits, '_', '.' and '-' only (no quoting needed anywhere), starting with a letter or digit.
+        // A loop, not a regex: "$" in a .NET regex also matches before a final line break.
+        private static bool HasNameCharacters(string name)
+        {
+            for (int i = 0; i < name.Length; i++)
+            {
+                char c = name[i];
+                bool alphanumeric = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alphanumeric && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
+            }
+
+            return true;
+        }
 
         public static BypassForward Parse(ForwardInput input, int row, out IReadOnlyList<ForwardIssue> issues)
         {
-            var found = new List<ForwardIssue>();
-            void Fail(string id, string field, string value, string reason) =>
-                found.Add(new ForwardIssue(id, row, field, value ?? string.Empty, reason));
+            // One collector a row, passed to the field parsers: a closure a row and a delegate a call
+            // were a fair part of the parse of a 100,000-row CSV.
+            var found = new RowIssues(row);
 
             string name = (input.Name ?? string.Empty).Trim();
             if (name.Length == 0)
-                Fail("BypassNat.MissingField", "Name", name, "every forward needs a name");
+                found.Add("BypassNat.MissingField", "Name", name, "every forward needs a name");
             else if (name.Length > MaxNameLength)
-                Fail("BypassNat.InvalidName", "Name", name, $"a name has at most {MaxNameLength} characters");
-            else if (!NamePattern.IsMatch(name))
-                Fail("BypassNat.InvalidName", "Name", name, "a name uses only letters, digits, '.', '_' and '-', and starts with a letter or digit");
+                found.Add("BypassNat.InvalidName", "Name", name, $"a name has at most {MaxNameLength} characters");
+            else if (!HasNameCharacters(name))
+                found.Add("BypassNat.InvalidName", "Name", name, "a name uses only letters, digits, '.', '_' and '-', and starts with a letter or digit");
 
             ForwardProtocol protocol = ForwardProtocol.Tcp;
             if (!string.IsNullOrWhiteSpace(input.Protocol) && !TryParseProtocol(input.Protocol, out protocol))
-                Fail("BypassNat.InvalidProtocol", "Protocol", input.Protocol, "use Tcp, Udp or TcpUdp");
+                found.Add("BypassNat.InvalidProtocol", "Protocol", input.Protocol, "use Tcp, Udp or TcpUdp");
 
             PortRange externalPort = default;
             bool externalOk = PortRange.TryParse(input.ExternalPort, out externalPort, out string reason);
-            if (!externalOk) Fail(IdFor(input.ExternalPort, "BypassNat.InvalidPort"), "ExternalPort", input.ExternalPort, reason);
+            if (!externalOk) found.Add(IdFor(input.ExternalPort, "BypassNat.InvalidPort"), "ExternalPort", input.ExternalPort, reason);
 
-            IPAddress bypassAddress = ParseAddress(input.BypassAddress, "BypassAddress", Fail);
-            IPAddress internalAddress = ParseAddress(input.InternalAddress, "InternalAddress", Fail);
+            IPAddress bypassAddress = ParseAddress(input.BypassAddress, "BypassAddress", found);
+            IPAddress internalAddress = ParseAddress(input.InternalAddress, "InternalAddress", found);
 
             PortRange bypassPort = externalPort;
             bool bypassOk = externalOk;
             if (!string.IsNullOrWhiteSpace(input.BypassPort))
             {
                 bypassOk = PortRange.TryParse(input.BypassPort, out bypassPort, out reason);
-                if (!bypassOk) Fail("BypassNat.InvalidPort", "BypassPort", input.BypassPort, reason);
+                if (!bypassOk) found.Add("BypassNat.InvalidPort", "BypassPort", input.BypassPort, reason);
                 else if (externalOk && bypassPort.Count != externalPort.Count)
-                    Fail("BypassNat.PortRangeMismatch", "BypassPort", input.BypassPort,
+                    found.Add("BypassNat.PortRangeMismatch", "BypassPort", input.BypassPort,
                         $"ports map one to one, so it needs {externalPort.Count} port(s) like ExternalPort '{externalPort}', not {bypassPort.Count}");
             }
 
@@ -63,23 +74,23 @@ namespace BypassNat
             if (!string.IsNullOrWhiteSpace(input.InternalPort))
             {
                 bool internalOk = PortRange.TryParse(input.InternalPort, out internalPort, out reason);
-                if (!internalOk) Fail("BypassNat.InvalidPort", "InternalPort", input.InternalPort, reason);
+                if (!internalOk) found.Add("BypassNat.InvalidPort", "InternalPort", input.InternalPort, reason);
                 else if (bypassOk && internalPort.Count != bypassPort.Count)
-                    Fail("BypassNat.PortRangeMismatch", "InternalPort", input.InternalPort,
+                    found.Add("BypassNat.PortRangeMismatch", "InternalPort", input.InternalPort,
                         $"ports map one to one, so it needs {bypassPort.Count} port(s) like BypassPort '{bypassPort}', not {internalPort.Count}");
             }
 
-            IPAddress publicAddress = string.IsNullOrWhiteSpace(input.PublicAddress) ? null : ParseAddress(input.PublicAddress, "PublicAddress", Fail);
-            SourceSet allowedSource = ParseSources(input.AllowedSource, Fail);
-            bool sourceNat = ParseSwitch(input.SourceNat, "SourceNat", false, Fail);
-            bool enabled = ParseSwitch(input.Enabled, "Enabled", true, Fail);
+            IPAddress publicAddress = string.IsNullOrWhiteSpace(input.PublicAddress) ? null : ParseAddress(input.PublicAddress, "PublicAddress", found);
+            SourceSet allowedSource = ParseSources(input.AllowedSource, found);
+            bool sourceNat = ParseSwitch(input.SourceNat, "SourceNat", false, found);
+            bool enabled = ParseSwitch(input.Enabled, "Enabled", true, found);
 
             string comment = (input.Comment ?? string.Empty).Trim();
             string commentProblem = CommentProblem(comment);
-            if (commentProblem != null) Fail("BypassNat.InvalidComment", "Comment", comment, commentProblem);
+            if (commentProblem != null) found.Add("BypassNat.InvalidComment", "Comment", comment, commentProblem);
 
-            issues = found;
-            if (found.Count > 0) return null;
+            issues = found.List;
+            if (found.List.Count > 0) return null;
             return new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress, allowedSource);
         }
 
@@ -116,44 +127,82 @@ namespace BypassNat
         /// <summary>One address field on its own: the address, or null and why not.</summary>
         public static IPAddress ParseAddressField(string text, string field, out ForwardIssue issue)
         {
-            ForwardIssue found = null;
-            IPAddress address = ParseAddress(text, field, (id, f, value, reason) => found = new ForwardIssue(id, 0, f, value, reason));
-            issue = found;
+            var found = new RowIssues(0);
+            IPAddress address = ParseAddress(text, field, found);
+            issue = found.List.Count > 0 ? found.List[0] : null;
             return address;
         }
 
-        private static IPAddress ParseAddress(string text, string field, Action<string, string, string, string> fail)
+        private static IPAddress ParseAddress(string text, string field, RowIssues fail)
         {
             string value = (text ?? string.Empty).Trim();
             if (value.Length == 0)
             {
-                fail("BypassNat.MissingField", field, value, "an IPv4 address such as 192.0.2.20 is required");
+                fail.Add("BypassNat.MissingField", field, value, "an IPv4 address such as 192.0.2.20 is required");
                 return null;
             }
 
-            // IPAddress.TryParse also takes "10" or "10.1" as shorthand; a forward wants all four parts.
-            string[] parts = value.Split('.');
-            bool dotted = parts.Length == 4 && Array.TrueForAll(parts, p =>
-                p.Length > 0 && p.Length <= 3 && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 255);
-            if (!dotted || !IPAddress.TryParse(value, out IPAddress address) || address.AddressFamily != AddressFamily.InterNetwork)
+            string problem = DottedQuadProblem(value, out IPAddress address, out byte first);
+            if (problem != null)
             {
-                fail("BypassNat.InvalidAddress", field, value, "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.20");
+                fail.Add("BypassNat.InvalidAddress", field, value, problem == LeadingZero ? problem : "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.20");
                 return null;
             }
 
-            byte[] b = address.GetAddressBytes();
-            string unusable = b[0] == 0 ? "0.0.0.0/8 is not a host address"
-                : b[0] == 127 ? "a loopback address is not reachable from another host"
-                : b[0] >= 224 && b[0] <= 239 ? "a multicast address cannot be forwarded to"
-                : b[0] >= 240 ? "a reserved or broadcast address cannot be forwarded to"
+            string unusable = first == 0 ? "0.0.0.0/8 is not a host address"
+                : first == 127 ? "a loopback address is not reachable from another host"
+                : first >= 224 && first <= 239 ? "a multicast address cannot be forwarded to"
+                : first >= 240 ? "a reserved or broadcast address cannot be forwarded to"
                 : null;
             if (unusable != null)
             {
-                fail("BypassNat.InvalidAddress", field, value, unusable);
+                fail.Add("BypassNat.InvalidAddress", field, value, unusable);
                 return null;
             }
 
             return address;
+        }
+
+        private const string LeadingZero = "a number with a leading zero (such as 010) is octal to some tools and decimal to others: write it without the zero";
+
+        /// <summary>
+        /// Reads exactly four decimal numbers 0-255 separated by dots, and nothing else: IPAddress.TryParse
+        /// also takes "10" or "10.1" as shorthand, and reads "010" as octal 8. Null when the text is such
+        /// an address; otherwise <see cref="LeadingZero"/> or another (unspecified) problem.
+        /// </summary>
+        private static string DottedQuadProblem(string text, out IPAddress address, out byte first)
+        {
+            address = null;
+            first = 0;
+            var bytes = new byte[4];
+            int part = 0, value = 0, digits = 0;
+            bool leadingZero = false;
+            for (int i = 0; i <= text.Length; i++)
+            {
+                char c = i < text.Length ? text[i] : '.';
+                if (c == '.')
+                {
+                    if (digits == 0 || part == 4) return "not four numbers";
+                    bytes[part++] = (byte)value;
+                    value = digits = 0;
+                }
+                else if (c >= '0' && c <= '9')
+                {
+                    if (digits == 1 && value == 0) leadingZero = true;
+                    value = value * 10 + (c - '0');
+                    if (++digits > 3 || value > 255) return "a number over 255";
+                }
+                else
+                {
+                    return "not a digit or a dot";
+                }
+            }
+
+            if (part != 4) return "not four numbers";
+            if (leadingZero) return LeadingZero;
+            first = bytes[0];
+            address = new IPAddress(bytes);
+            return null;
         }
 
         private static readonly char[] SourceSeparators = { ' ', '\t', ';', ',' };
@@ -163,13 +212,14 @@ namespace BypassNat
         /// own problem, naming the entry. A prefix with host bits set (198.51.100.7/24) is refused rather
         /// than widened: whoever wrote it may have meant the one address.
         /// </summary>
-        private static SourceSet ParseSources(string text, Action<string, string, string, string> fail)
+        private static SourceSet ParseSources(string text, RowIssues fail)
         {
             const string Field = "AllowedSource";
+            if (string.IsNullOrWhiteSpace(text)) return SourceSet.Any;
             string[] entries = (text ?? string.Empty).Split(SourceSeparators, StringSplitOptions.RemoveEmptyEntries);
             if (entries.Length > SourceSet.MaxEntries)
             {
-                fail("BypassNat.InvalidSource", Field, text, $"a forward admits at most {SourceSet.MaxEntries} addresses or prefixes, and this one lists {entries.Length}; use a shorter prefix that covers them");
+                fail.Add("BypassNat.InvalidSource", Field, text, $"a forward admits at most {SourceSet.MaxEntries} addresses or prefixes, and this one lists {entries.Length}; use a shorter prefix that covers them");
                 return SourceSet.Any;
             }
 
@@ -177,7 +227,7 @@ namespace BypassNat
             foreach (string entry in entries)
             {
                 string problem = SourceProblem(entry, out Ipv4Prefix prefix);
-                if (problem != null) fail("BypassNat.InvalidSource", Field, entry, problem);
+                if (problem != null) fail.Add("BypassNat.InvalidSource", Field, entry, problem);
                 else prefixes.Add(prefix);
             }
 
@@ -199,16 +249,12 @@ namespace BypassNat
                     return "a prefix length is a number from 1 to 32 after the '/'";
             }
 
-            string[] parts = addressText.Split('.');
-            bool dotted = parts.Length == 4 && Array.TrueForAll(parts, p =>
-                p.Length > 0 && p.Length <= 3 && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 255);
-            if (!dotted || !IPAddress.TryParse(addressText, out IPAddress address) || address.AddressFamily != AddressFamily.InterNetwork)
-                return Form;
+            string problem = DottedQuadProblem(addressText, out IPAddress address, out byte first);
+            if (problem != null) return problem == LeadingZero ? problem : Form;
             if (length == 0) return "0.0.0.0/0 admits every client: leave AllowedSource empty for that";
             var network = new Ipv4Prefix(address, length);
             if (!network.Network.Equals(address))
                 return $"the address has bits set beyond the /{length} prefix: write {network} for the network, or {address} for the one address";
-            byte first = address.GetAddressBytes()[0];
             string unusable = first == 0 ? "0.0.0.0/8 is never a client's source address"
                 : first == 127 ? "a loopback address is never a client's source on the network"
                 : first >= 224 ? "a multicast or reserved address is never a client's source address"
@@ -218,7 +264,7 @@ namespace BypassNat
             return null;
         }
 
-        private static bool ParseSwitch(string text, string field, bool byDefault, Action<string, string, string, string> fail)
+        private static bool ParseSwitch(string text, string field, bool byDefault, RowIssues fail)
         {
             string value = (text ?? string.Empty).Trim().ToLowerInvariant();
             switch (value)
@@ -227,7 +273,7 @@ namespace BypassNat
                 case "true": case "yes": case "1": case "on": case "$true": return true;
                 case "false": case "no": case "0": case "off": case "$false": return false;
                 default:
-                    fail("BypassNat.InvalidBoolean", field, text, "use true or false (yes/no, 1/0 and on/off work too)");
+                    fail.Add("BypassNat.InvalidBoolean", field, text, "use true or false (yes/no, 1/0 and on/off work too)");
                     return byDefault;
             }
         }
@@ -242,6 +288,20 @@ namespace BypassNat
             }
 
             return false;
+        }
+
+        /// <summary>The problems of one row, as the field parsers find them.</summary>
+        private sealed class RowIssues
+        {
+            private readonly int _row;
+            private List<ForwardIssue> _list;
+
+            public RowIssues(int row) => _row = row;
+
+            public IReadOnlyList<ForwardIssue> List => (IReadOnlyList<ForwardIssue>)_list ?? Array.Empty<ForwardIssue>();
+
+            public void Add(string id, string field, string value, string reason) =>
+                (_list ?? (_list = new List<ForwardIssue>())).Add(new ForwardIssue(id, _row, field, value ?? string.Empty, reason));
         }
 
         // Control characters (a line break, NUL) and the Unicode line separators.

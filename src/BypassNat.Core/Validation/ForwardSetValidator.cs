@@ -40,28 +40,28 @@ namespace BypassNat
             {
                 int row = forwards[i].Key;
                 BypassForward forward = forwards[i].Value;
-                var found = own[i] = new List<ForwardIssue>();
 
                 // Objects made in a script rather than by New-BypassForward get the same checks on the
                 // text that ends up in rules and scripts.
                 if (!ForwardParser.IsSafeName(forward.Name))
-                    found.Add(new ForwardIssue("BypassNat.InvalidName", row, "Name", forward.Name,
+                    AddTo(own, i, new ForwardIssue("BypassNat.InvalidName", row, "Name", forward.Name,
                         "a name uses only letters, digits, '.', '_' and '-', starts with a letter or digit, and has at most 32 characters"));
                 string commentProblem = ForwardParser.CommentProblem(forward.Comment);
                 if (commentProblem != null)
-                    found.Add(new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, commentProblem));
+                    AddTo(own, i, new ForwardIssue("BypassNat.InvalidComment", row, "Comment", forward.Comment, commentProblem));
 
                 if (rowByName.TryGetValue(forward.Name, out int firstRow))
-                    found.Add(new ForwardIssue("BypassNat.DuplicateName", row, "Name", forward.Name,
+                    AddTo(own, i, new ForwardIssue("BypassNat.DuplicateName", row, "Name", forward.Name,
                         $"the name is already used by row {firstRow}; names must be unique"));
                 else
                     rowByName.Add(forward.Name, row);
 
                 if (!forward.Enabled) continue;
-                foreach (string transport in forward.Transports)
+                foreach (string transport in Transports)
                 {
-                    foreach (KeyValuePair<IPAddress, PortRange> claim in Claims(forward))
-                        claims.Add(new PortClaim(claim.Key, transport, claim.Value, i));
+                    if (!forward.Carries(transport)) continue;
+                    claims.Add(new PortClaim(forward.BypassAddress, transport, forward.BypassPort, i));
+                    if (forward.PublicAddress != null) claims.Add(new PortClaim(forward.PublicAddress, transport, forward.ExternalPort, i));
                     deviceClaims.Add(new PortClaim(forward.InternalAddress, transport, forward.InternalPort, i));
                 }
             }
@@ -82,7 +82,7 @@ namespace BypassNat
             {
                 int row = forwards[i].Key;
                 BypassForward forward = forwards[i].Value;
-                issues.AddRange(own[i]);
+                if (own[i] != null) issues.AddRange(own[i]);
                 if (!forward.Enabled) continue;
 
                 if (earlierByPosition.TryGetValue(i, out SortedSet<int> conflicting))
@@ -137,6 +137,12 @@ namespace BypassNat
 
             return issues;
         }
+
+        private static readonly string[] Transports = { "tcp", "udp" };
+
+        // A list only for a forward with problems of its own: most have none.
+        private static void AddTo(List<ForwardIssue>[] lists, int i, ForwardIssue issue) =>
+            (lists[i] ?? (lists[i] = new List<ForwardIssue>())).Add(issue);
 
         // Each forward claims its bypass address and port, and with a public address also that address
         // and its external port: a packet to any of them must lead to exactly one device.
