@@ -49,6 +49,15 @@ namespace BypassNat.Tests
             "\t\tip daddr 192.0.2.2 tcp dport 8080 dnat to 192.0.2.20:80 comment \"bypassnat;name=web;ext=8080\" # handle 3\n" +
             "\t}\n" +
             "}\n" +
+            "table ip nat { # handle 12\n" +
+            "\tchain PREROUTING { # handle 1\n" +
+            "\t\ttype nat hook prerouting priority dstnat; policy accept;\n" +
+            "\t\tcounter packets 0 bytes 0 jump BYPASSNAT_PREROUTING # handle 2\n" +
+            "\t}\n" +
+            "\tchain BYPASSNAT_PREROUTING { # handle 3\n" +
+            "\t\tip daddr 192.0.2.2 tcp dport 8080 counter packets 0 bytes 0 dnat to 192.0.2.20:80 # handle 4\n" +
+            "\t}\n" +
+            "}\n" +
             "table inet sing { # handle 11\n" +
             "\tchain unused { # handle 1\n" +
             "\t\tmeta l4proto tcp tproxy ip to :7893 # handle 2\n" +
@@ -75,7 +84,10 @@ namespace BypassNat.Tests
             Directory.CreateDirectory(bin);
             File.WriteAllText(Path.Combine(_dir, "ruleset"), ruleset);
             File.WriteAllText(Path.Combine(bin, "nft"),
-                $"#!/bin/sh\ncase \"$*\" in\n  '-a list ruleset') cat '{_dir}/ruleset' ;;\n  '-f -') cat >> '{_dir}/batch' ;;\nesac\n");
+                // "list chains" prints the rules too: the survey reads only its table and type lines.
+                $"#!/bin/sh\ncase \"$*\" in\n  'list chains') cat '{_dir}/ruleset' ;;\n" +
+                $"  '-a list table '*) echo \"$4 $5\" >> '{_dir}/listed'; awk -v f=\"$4\" -v t=\"$5\" '$1 == \"table\" {{ p = ($2 == f && $3 == t) }} p' '{_dir}/ruleset' ;;\n" +
+                $"  '-f -') cat >> '{_dir}/batch' ;;\nesac\n");
             using (var chmod = System.Diagnostics.Process.Start("chmod", new[] { "+x", Path.Combine(bin, "nft") })) chmod.WaitForExit();
             if (shell[0].EndsWith("busybox", StringComparison.Ordinal))
                 using (var link = System.Diagnostics.Process.Start("ln", new[] { "-sf", shell[0], Path.Combine(bin, "awk") })) link.WaitForExit();
@@ -95,6 +107,9 @@ namespace BypassNat.Tests
         public void FindsThePreroutingBaseChainsThatLeadToTproxyAndBypassNatsRulesInThem(string[] shell)
         {
             ProxyCapture capture = Survey(shell, Ruleset);
+            // Only the tables a tproxy can be in are listed: not BypassNat's, not one of nat chains only
+            // (iptables-nft's nat table, thousands of rules with the iptables backend).
+            Assert.Equal(new[] { "inet fw4", "inet sing" }, File.ReadAllLines(Path.Combine(_dir, "listed")));
             // mangle_prerouting jumps to the tproxy chain; fw4's prerouting (helpers) and dstnat (nat) do not.
             Assert.Equal(new[] { "inet fw4 mangle_prerouting" }, capture.NftExemptChains);
             Assert.Equal(new[] { "inet fw4", "inet sing" }, capture.NftablesTproxyTables.OrderBy(t => t));

@@ -22,7 +22,7 @@ namespace BypassNat.Proxy
     public static class NftablesExemption
     {
         /// <summary>
-        /// Reads <c>nft -a list ruleset</c> (not BypassNat's own tables) into lines the workstation and
+        /// Reads <c>nft -a list table</c> of the tables <see cref="TablesAwk"/> picks (not BypassNat's own) into lines the workstation and
         /// the router's shell both read: <c>base F T C</c> (a filter base chain at the prerouting hook of an
         /// ip or inet table), <c>tproxy F T C</c>, <c>edge F T C TARGET</c> (a jump or goto),
         /// <c>own F T C HANDLE DISPLACED RULE</c> (BypassNat's rule; DISPLACED 1 when another rule comes
@@ -46,9 +46,21 @@ namespace BypassNat.Proxy
             "}\n" +
             "END { print \"@nft\"; for (k in tp) print k }\n";
 
-        /// <summary>The survey's and the read-back's listing of the proxy's tables.</summary>
+        /// <summary>
+        /// Picks from <c>nft list chains</c> (chains without their rules: cheap) the ip and inet tables
+        /// worth listing: not BypassNat's own, and not a table whose base chains are all of type nat
+        /// (iptables-nft's nat table, which holds the iptables backend's forwards: listing it made a
+        /// survey of 1,000 forwards 120 ms slower), where no tproxy can run. One "FAMILY:TABLE" a line.
+        /// </summary>
+        internal const string TablesAwk =
+            "$1 == \"table\" { t = $2 \":\" $3; if (!(t in seen) && ($2 == \"ip\" || $2 == \"inet\")) { seen[t] = 1; order[++n] = t }; next }\n" +
+            "$1 == \"type\" { if ($2 == \"nat\") nat[t] = 1; else other[t] = 1; next }\n" +
+            "END { for (i = 1; i <= n; i++) { t = order[i]; if (t == \"ip:bypassnat\" || t == \"ip:bypassnat_main\" || (nat[t] && !other[t])) continue; print t } }\n";
+
+        /// <summary>The survey's and the read-back's listing of the proxy's tables, read by <see cref="ListAwk"/>.</summary>
         public static string ListScript(string privileged) =>
-            "LC_ALL=C " + privileged + "nft -a list ruleset 2>/dev/null | awk '\n" + ListAwk + "'\n";
+            "for bypassnat_table in $(LC_ALL=C " + privileged + "nft list chains 2>/dev/null | awk '\n" + TablesAwk + "'); do " +
+            "LC_ALL=C " + privileged + "nft -a list table \"${bypassnat_table%%:*}\" \"${bypassnat_table#*:}\" 2>/dev/null; done | awk '\n" + ListAwk + "'\n";
 
         /// <summary>
         /// A shell function, <c>bypassnat_nft_batch MODE WANTED</c>, that prints the nft batch which makes
