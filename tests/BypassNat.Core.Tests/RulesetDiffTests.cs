@@ -33,6 +33,15 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void DescribesAThousandUnchangedForwardsInOneShortLine()
+        {
+            var set = Enumerable.Range(1, 1000).Select(i => Forwards.Make("f" + i, "tcp", (10000 + i).ToString())).ToList();
+            string described = RulesetDiff.Compute(set, set).Describe();
+            Assert.Equal("  unchanged: f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 990 more", described);
+            Assert.Equal("  unchanged: f1, f2", RulesetDiff.Compute(set.Take(2).ToList(), set.Take(2).ToList()).Describe());
+        }
+
+        [Fact]
         public void TheSameSetIsEmpty()
         {
             var set = new[] { Forwards.Make("web", "tcp", "8080") };

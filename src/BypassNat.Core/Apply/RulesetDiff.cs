@@ -65,6 +65,8 @@ namespace BypassNat.Apply
         public IEnumerable<BypassForward> Touched() =>
             Added.Concat(Removed).Concat(Changed.SelectMany(c => new[] { c.Current, c.Desired }));
 
+        private const int UnchangedNamesShown = 10;
+
         /// <summary>A few lines for -WhatIf and for logs: one per forward that changes.</summary>
         public string Describe()
         {
@@ -72,7 +74,9 @@ namespace BypassNat.Apply
             lines.AddRange(Added.Select(f => $"  add      {f}"));
             lines.AddRange(Changed.Select(c => $"  change   {c.Desired} ({string.Join(", ", c.Fields)})"));
             lines.AddRange(Removed.Select(f => $"  remove   {f}"));
-            lines.Add($"  unchanged: {(Unchanged.Count == 0 ? "none" : string.Join(", ", Unchanged.Select(f => f.Name)))}");
+            // The ones that change are the news; of the rest a few names and the count, not a line of thousands.
+            string more = Unchanged.Count > UnchangedNamesShown ? $" and {Unchanged.Count - UnchangedNamesShown} more" : string.Empty;
+            lines.Add($"  unchanged: {(Unchanged.Count == 0 ? "none" : string.Join(", ", Unchanged.Take(UnchangedNamesShown).Select(f => f.Name)) + more)}");
             return string.Join(Environment.NewLine, lines);
         }
     }
