@@ -466,7 +466,8 @@ function Invoke-Package {
     Copy-Item (Join-Path $Out '*') $stage -Recurse
     $manifest = Join-Path $stage 'BypassNat.psd1'
     $notes = (Get-ReleaseNote) -replace "'", "''"
-    (Get-Content $manifest -Raw) -replace "ReleaseNotes = ''", "ReleaseNotes = '$notes'" | Set-Content $manifest -Encoding utf8
+    # String.Replace, not -replace: in a regex replacement "$_" (as in a CHANGELOG's `{ $_.Name }`) is the whole input.
+    (Get-Content $manifest -Raw).Replace("ReleaseNotes = ''", "ReleaseNotes = '$notes'") | Set-Content $manifest -Encoding utf8
     $repository = 'BypassNatBuild' + [guid]::NewGuid().ToString('N').Substring(0, 8)
     Register-PSResourceRepository -Name $repository -Uri $package -Trusted
     try {
