@@ -84,6 +84,7 @@ namespace BypassNat.Commands
         private readonly List<KeyValuePair<int, string>> _badNames = new List<KeyValuePair<int, string>>();
         private readonly List<ForwardIssue> _rowIssues = new List<ForwardIssue>();
         private readonly HashSet<int> _badRows = new HashSet<int>();
+        private readonly List<ForwardIssue> _valueIssues = new List<ForwardIssue>();
         private CsvColumns _columns;
         private object _header;
         private int _row;
@@ -95,7 +96,8 @@ namespace BypassNat.Commands
                 WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows"));
             PSObject record = ParameterSetName == RecordSet ? InputObject : FieldsRecord;
             if (_row == 1) CheckColumns(record);
-            ForwardInput input = ParameterSetName == RecordSet ? PipelineRecord.Read(record) : new ForwardInput
+            _valueIssues.Clear();
+            ForwardInput input = ParameterSetName == RecordSet ? PipelineRecord.Read(record, _row, _valueIssues) : new ForwardInput
             {
                 Name = Name,
                 Protocol = Protocol,
@@ -111,8 +113,10 @@ namespace BypassNat.Commands
                 AllowedSource = AllowedSource == null ? null : string.Join(" ", AllowedSource),
             };
 
+            if (ParameterSetName == FieldsSet) PipelineRecord.CheckDropped(record, input, _row, _valueIssues);
+
             BypassForward forward = ForwardParser.Parse(input, _row, out IReadOnlyList<ForwardIssue> issues);
-            if (forward != null)
+            if (forward != null && _valueIssues.Count == 0)
             {
                 _forwards.Add(new KeyValuePair<int, BypassForward>(_row, forward));
                 return;
@@ -123,7 +127,9 @@ namespace BypassNat.Commands
             _targets[_row] = (object)record ?? input.Name;
             _badNames.Add(new KeyValuePair<int, string>(_row, input.Name));
             _badRows.Add(_row);
-            _rowIssues.AddRange(issues);
+            // A value that was no text is its field's one problem, not also "missing".
+            _rowIssues.AddRange(_valueIssues);
+            _rowIssues.AddRange(issues.Where(i => !_valueIssues.Any(v => v.Field == i.Field)));
         }
 
         // Records from Import-Csv (or ConvertFrom-Csv) carry the header as their note properties.

@@ -66,6 +66,22 @@ namespace BypassNat.Tests
         [InlineData("198.51.100.010", "leading zero")]
         public void ABadEntryIsNamedWithItsRowFieldAndReason(string entry, string reason)
         {
+            BadEntry(entry, reason);
+        }
+
+        [Theory]
+        [InlineData("\n")]
+        [InlineData("\u00a0")]
+        public void AValueOfOtherBlanksIsRefusedNotTakenAsEveryClient(string blank)
+        {
+            // Only an empty cell (or separators alone) admits every client: this is a cell gone wrong.
+            Assert.Null(Parse(blank, out IReadOnlyList<ForwardIssue> issues));
+            Assert.Equal("BypassNat.InvalidSource", Assert.Single(issues).ErrorId);
+            Assert.True(Parse(" ; ", out _).AllowedSource.IsAny);
+        }
+
+        private static void BadEntry(string entry, string reason)
+        {
             BypassForward forward = Parse("198.51.100.7 " + entry + ";203.0.113.0/24", out IReadOnlyList<ForwardIssue> issues);
             Assert.Null(forward);
             ForwardIssue issue = Assert.Single(issues);

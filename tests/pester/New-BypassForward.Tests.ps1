@@ -80,6 +80,19 @@ range,TcpUdp,6000-6010,192.0.2.2,16000-16010,192.0.2.22,,,,false
         }
     }
 
+    It 'refuses a list where one value is expected, with the row and field, whether it reads the record or PowerShell binds it' {
+        $record = [pscustomobject]@{ Name = 'web'; Protocol = @('Udp'); ExternalPort = 8080; BypassAddress = '192.0.2.2'; InternalAddress = '192.0.2.20'; Enabled = @($false, $true) }
+        foreach ($parameters in @{}, @{ Comment = 'x' }) {
+            $errors = @()
+            try { $record | New-BypassForward @parameters -ErrorAction Continue -ErrorVariable +errors 2>$null | Should -BeNullOrEmpty } catch { $errors += $_ }
+            $rowErrors = @($errors | Where-Object { $_.FullyQualifiedErrorId -like 'BypassNat.InvalidValue*' })
+            $rowErrors | Should -HaveCount 2 -Because "with $($parameters.Keys) on the command line, a CSV-like record must not silently become a TCP, enabled forward"
+            $rowErrors[0].Exception.Message | Should -Match "Row 1\b.*: Protocol 'Udp' is not valid: a list of 1 value\(s\) where one is expected"
+            $rowErrors[1].Exception.Message | Should -Match "Row 1\b.*: Enabled 'False True' is not valid: a list of 2 value\(s\)"
+            $rowErrors[0].TargetObject.Name | Should -Be 'web'
+        }
+    }
+
     It 'applies a field given on the command line to every piped row, and reports a bad row with its record either way' {
         $csv = @'
 Name,Protocol,ExternalPort,BypassAddress,InternalAddress

@@ -215,7 +215,7 @@ namespace BypassNat
         private static SourceSet ParseSources(string text, RowIssues fail)
         {
             const string Field = "AllowedSource";
-            if (string.IsNullOrWhiteSpace(text)) return SourceSet.Any;
+            if (string.IsNullOrEmpty(text)) return SourceSet.Any;
             string[] entries = (text ?? string.Empty).Split(SourceSeparators, StringSplitOptions.RemoveEmptyEntries);
             if (entries.Length > SourceSet.MaxEntries)
             {

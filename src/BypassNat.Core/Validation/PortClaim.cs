@@ -39,7 +39,12 @@ namespace BypassNat
             foreach (PortClaim claim in claims)
             {
                 if (claim.Position >= 1 << 24) throw new ArgumentOutOfRangeException(nameof(claims), "more than 16,777,216 forwards");
-                if (!groups.TryGetValue(claim.Address, out long address)) groups.Add(claim.Address, address = groups.Count);
+                if (!groups.TryGetValue(claim.Address, out long address))
+                {
+                    if (groups.Count >= 1 << 22) throw new ArgumentOutOfRangeException(nameof(claims), "more than 4,194,304 addresses");
+                    groups.Add(claim.Address, address = groups.Count);
+                }
+
                 long group = address * 2 + (string.Equals(claim.Transport, "tcp", StringComparison.Ordinal) ? 0 : 1);
                 keys[n] = (group << 40) | ((long)claim.Ports.Start << 24) | (long)claim.Position;
                 sorted[n++] = claim;
