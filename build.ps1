@@ -317,32 +317,38 @@ function Invoke-PesterTest {
     Get-ChildItem $results -Filter 'pester*.xml' | Remove-Item
     # Most of a lab test's time is waiting (SSH, timeouts, the kernel), not CPU: the files run in
     # -PesterJobs processes at once, each lab in namespaces of its own, and the logs are printed whole
-    # one after the other, so the output reads as one run.
+    # one after the other, so the output reads as one run. The processes share one queue, longest file
+    # first (its size stands in for its duration): each takes the next file nobody has taken when it is
+    # done with one, so none sits idle while the other has minutes of files left (fixed halves left
+    # one process 160 s behind the other).
     $jobs = [math]::Max(1, [math]::Min($PesterJobs, $paths.Count))
-    $groups = @(1..$jobs | ForEach-Object { , [System.Collections.Generic.List[string]]::new() })
-    $weights = @(1..$jobs | ForEach-Object { 0L })
-    # Longest first onto the lightest group; a file's size stands in for its duration.
-    foreach ($file in $paths | Sort-Object { (Get-Item $_).Length } -Descending) {
-        $lightest = 0
-        for ($g = 1; $g -lt $jobs; $g++) { if ($weights[$g] -lt $weights[$lightest]) { $lightest = $g } }
-        $groups[$lightest].Add((Resolve-Path $file).Path)
-        $weights[$lightest] += (Get-Item $file).Length
-    }
+    $queue = @($paths | Sort-Object { (Get-Item $_).Length } -Descending | ForEach-Object { (Resolve-Path $_).Path })
+    $claims = Join-Path $results 'claims'
+    Remove-Item $claims -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory $claims | Out-Null
     $pwsh = Join-Path $PSHOME 'pwsh.dll'
     $workers = for ($i = 0; $i -lt $jobs; $i++) {
         $log = Join-Path $results "pester-$i.log"
         $runner = @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$(Get-PesterModulePath)' -Force
-`$config = New-PesterConfiguration
-`$config.Run.Path = @($(($groups[$i] | ForEach-Object { "'$_'" }) -join ', '))
-`$config.Run.PassThru = `$true
-`$config.Output.Verbosity = 'Detailed'
-`$config.TestResult.Enabled = `$true
-`$config.TestResult.OutputPath = '$results/pester-$i.xml'
-`$result = Invoke-Pester -Configuration `$config
-[pscustomobject]@{ Passed = `$result.PassedCount; Failed = `$result.FailedCount + `$result.FailedBlocksCount + `$result.FailedContainersCount; Skipped = `$result.SkippedCount } |
-    ConvertTo-Json | Set-Content '$results/pester-$i.json'
+`$counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+`$queue = @($(($queue | ForEach-Object { "'$_'" }) -join ', '))
+for (`$n = 0; `$n -lt `$queue.Count; `$n++) {
+    # Taking a file is making its claim directory: only one process can.
+    try { New-Item -ItemType Directory (Join-Path '$claims' `$n) -ErrorAction Stop | Out-Null } catch { continue }
+    `$config = New-PesterConfiguration
+    `$config.Run.Path = `$queue[`$n]
+    `$config.Run.PassThru = `$true
+    `$config.Output.Verbosity = 'Detailed'
+    `$config.TestResult.Enabled = `$true
+    `$config.TestResult.OutputPath = "$results/pester-$i-`$n.xml"
+    `$result = Invoke-Pester -Configuration `$config
+    `$counts.Passed += `$result.PassedCount
+    `$counts.Failed += `$result.FailedCount + `$result.FailedBlocksCount + `$result.FailedContainersCount
+    `$counts.Skipped += `$result.SkippedCount
+}
+[pscustomobject]`$counts | ConvertTo-Json | Set-Content '$results/pester-$i.json'
 "@
         Set-Content (Join-Path $results "pester-$i.ps1") $runner
         Remove-Item (Join-Path $results "pester-$i.json") -ErrorAction Ignore
