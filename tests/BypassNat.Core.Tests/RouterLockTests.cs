@@ -137,6 +137,46 @@ namespace BypassNat.Tests
             Assert.StartsWith("restore-", File.ReadAllText(Path.Combine(_dir, "generation")));
         }
 
+        [Theory]
+        [MemberData(nameof(Shells))]
+        public void TheRestoreRollsBackAnApplyLeftUnconfirmedOnlyOnceItsWatchdogIsGone(string[] shell)
+        {
+            if (!HasFlock) return;
+            // The copy of the rollback that -ConfirmTimeout keeps beside the saved set: here it leaves a mark.
+            string rolledBack = Path.Combine(_dir, "rolled-back");
+            string pending = Path.Combine(_dir, "confirm-pending.sh");
+            File.WriteAllText(pending, $"# bypassnat-confirm-token=t1\ntouch '{rolledBack}'\n");
+            string bin = Path.Combine(_dir, "bin");
+            Directory.CreateDirectory(bin);
+            File.WriteAllText(Path.Combine(bin, "nft"), "#!/bin/sh\nexit 0\n");
+            Chmod(Path.Combine(bin, "nft"));
+            string restore = Private(new PersistenceInstaller(null).RestoreScriptText()).Replace("dir=/etc/bypassnat", "dir=" + _dir);
+            string script = $"PATH='{bin}':\"$PATH\"\nset -- --if-missing\n" + restore.Substring(restore.IndexOf('\n') + 1);
+            string state = Path.Combine(_dir, "confirm", "bypassnat");
+            Directory.CreateDirectory(Path.Combine(_dir, "confirm"));
+
+            // Its watchdog still waits (its token, a live pid): the change may yet be confirmed.
+            using (Process watchdog = Process.Start("sleep", "30"))
+            {
+                File.WriteAllText(state + ".token", "t1\n");
+                File.WriteAllText(state + ".pid", watchdog.Id + "\n");
+                Assert.Equal(0, Run(shell, script).ExitCode);
+                Assert.False(File.Exists(rolledBack));
+                Assert.True(File.Exists(pending));
+                watchdog.Kill();
+                watchdog.WaitForExit();
+            }
+
+            // A reboot: /run is empty, the copy is still there.
+            File.Delete(state + ".token");
+            File.Delete(state + ".pid");
+            CommandResult result = Run(shell, script);
+            Assert.Equal(0, result.ExitCode);
+            Assert.True(File.Exists(rolledBack), "the restore did not roll back the unconfirmed apply: " + result.Error);
+            Assert.False(File.Exists(pending));
+            Assert.Contains("never confirmed", result.Error);
+        }
+
         // The same script with its lock in this test's directory, so no test touches the machine's /run.
         private string Private(string script) =>
             script.Replace("bypassnat_lockdir=/run/bypassnat", "bypassnat_lockdir='" + _dir + "'")

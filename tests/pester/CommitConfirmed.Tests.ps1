@@ -111,6 +111,7 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
         $state = Get-WatchdogState $Lab
         $state.Files | Should -BeNullOrEmpty
         $state.Processes | Should -BeNullOrEmpty
+        Invoke-LabRouter $Lab 'ls /etc/bypassnat' | Should -Not -Contain 'confirm-pending.sh'
     }
 
     if ($Also -eq 'CutAndMove') {
@@ -147,6 +148,42 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
             Get-SavedRuleset $Lab | Should -Be $saved
             Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
             (Get-WatchdogState $Lab).Processes | Should -BeNullOrEmpty
+        }
+
+        It 'rolls back an unconfirmed apply at boot when the router reboots before the deadline, live and saved' {
+            $nat = Get-LabNatTable $Lab
+            $saved = Get-SavedRuleset $Lab
+            Set-LabRouterFault $Lab -Tool $Tool -Fault BlockNewSsh
+            try {
+                $job = Start-ThreadJob -ArgumentList $Lab, $After, (Join-Path $PSScriptRoot '../lab/Lab.psm1') {
+                    param($Lab, $Csv, $LabModule)
+                    Import-Module $LabModule
+                    Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -Persist -ConfirmTimeout 15 -ConnectTimeout 2 }
+                }
+                # The write has landed (the block fired with it) and the watchdog waits: the router reboots.
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not (Test-Path (Join-Path $Lab.Dir 'fault-fired')) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+                Test-Path (Join-Path $Lab.Dir 'fault-fired') | Should -BeTrue
+                (Invoke-LabRouter $Lab 'head -n 1 /etc/bypassnat/confirm-pending.sh') -join '' | Should -Match '^# bypassnat-confirm-token=[0-9a-f]{32}$'
+                # (Read on the router itself: the admin's new SSH connections are blocked.)
+                (Invoke-LabRouter $Lab 'nft list table ip bypassnat') -join "`n" | Should -Match '8443' -Because 'the unconfirmed change is live until the reboot'
+                # A reboot: the watchdog and /run/bypassnat are gone, and so are the kernel's rules; then the boot's restore.
+                Invoke-LabRouter $Lab 'd=/run/bypassnat/confirm/bypassnat; kill $(cat $d.pid); rm -rf /run/bypassnat/confirm; nft delete table ip bypassnat' | Out-Null
+                Invoke-LabRouter $Lab 'sh /etc/bypassnat/restore.sh' | Out-Null
+                $run = $job | Wait-Job -Timeout 90 | Receive-Job
+                $job | Remove-Job -Force
+            } finally {
+                Remove-LabRouterFault $Lab -Tool $Tool
+            }
+            $Faults.Add("$Backend`: the router rebooted inside a -ConfirmTimeout window")
+            Get-LabNatTable $Lab | Should -Be $nat -Because 'the boot put back the forwards the unconfirmed apply replaced, not the unconfirmed ones'
+            Get-SavedRuleset $Lab | Should -Be $saved -Because 'the next boot must not bring the unconfirmed change back either'
+            Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 80 '
+            Invoke-LabRouter $Lab 'ls /etc/bypassnat' | Should -Not -Contain 'confirm-pending.sh'
+            $run.Errors.Count | Should -Be 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.ConfirmFailed'
+            $run.Errors[0].Message | Should -Match 'holds neither this apply''s watchdog nor its outcome \(was /run cleared, or the router restarted\?\)'
+            $run.Errors[0].Message | Should -Match 'the router holds 2 forward\(s\): game, web, exactly its previous forwards'
         }
 
         It 'puts both backends back when an unconfirmed apply moved the forwards from iptables to nftables' {
@@ -190,6 +227,10 @@ Describe 'Commit-confirmed apply with the <Backend> backend' -ForEach @(
         Get-RouterNames $Lab | Should -Be @('admin', 'web')
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Match '^device tcp 443 '
         Get-SavedRuleset $Lab | Should -Match '443'
+        # Nothing is left for a later restore to take for an unconfirmed change.
+        Invoke-LabRouter $Lab 'ls /etc/bypassnat' | Should -Not -Contain 'confirm-pending.sh'
+        Invoke-LabRouter $Lab 'sh /etc/bypassnat/restore.sh --if-missing' | Out-Null
+        Get-RouterNames $Lab | Should -Be @('admin', 'web')
     }
 
     It 'refuses every other write of the hop while a watchdog waits, as its rollback would undo it, and changes nothing' {

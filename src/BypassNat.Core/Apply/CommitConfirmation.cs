@@ -35,6 +35,8 @@ namespace BypassNat.Apply
         private const string PendingPrefix = "bypassnat-confirm-pending: ";
 
         private readonly RouterHop _hop;
+        private string _privileged = string.Empty;
+        private bool _keepsPendingFile;
 
         public CommitConfirmation(RouterHop hop, int timeoutSeconds, string token = null)
             : this(hop, timeoutSeconds, token, MinimumSeconds)
@@ -62,6 +64,37 @@ namespace BypassNat.Apply
 
         /// <summary>How many forwards the router held before (for the messages).</summary>
         public IReadOnlyList<BypassForward> Previous { get; private set; } = new BypassForward[0];
+
+        /// <summary>
+        /// Where -Persist keeps its saved set, a copy of the rollback survives a reboot: /run (the
+        /// watchdog's state) does not, and the boot would otherwise restore the unconfirmed saved set and
+        /// keep it. restore.sh runs this copy when no live watchdog holds its token (<see cref="RestoreCheck"/>);
+        /// the confirmation and the rollback itself remove it.
+        /// </summary>
+        public static string PendingFile(RouterHop hop) => hop.Directory + "/" + PendingFileName;
+
+        private const string PendingFileName = "confirm-pending.sh";
+
+        private const string PendingTokenLine = "# bypassnat-confirm-token=";
+
+        /// <summary>
+        /// restore.sh's part (run under its lock; <paramref name="lockdir"/> and <paramref name="dir"/> name the
+        /// shell variables of the lock's directory and of the saved set's): a change whose watchdog is gone unconfirmed (a reboot cleared /run) is rolled back
+        /// before anything is restored, as the watchdog would have done.
+        /// </summary>
+        internal static string RestoreCheck(RouterHop hop, string lockdir, string dir) =>
+            "pending=\"$" + dir + "\"/" + PendingFileName + "\n" +
+            "if [ -f \"$pending\" ]; then\n" +
+            "  token=$(sed -n '1s/^" + PendingTokenLine + "//p' \"$pending\")\n" +
+            "  state=\"$" + lockdir + "\"/confirm/" + hop.UnitName + "\n" +
+            "  pid=$(cat \"$state.pid\" 2>/dev/null)\n" +
+            "  if [ \"$(cat \"$state.token\" 2>/dev/null)\" != \"$token\" ] || [ -z \"$pid\" ] || [ ! -d \"/proc/$pid\" ]; then\n" +
+            "    echo \"BypassNat: an apply was never confirmed (-ConfirmTimeout) and its watchdog is gone; putting back the forwards it replaced\" >&2\n" +
+            "    restored\n" +
+            "    sh \"$pending\" || echo 'BypassNat: the rollback of the unconfirmed apply failed' >&2\n" +
+            "    rm -f \"$pending\"\n" +
+            "  fi\n" +
+            "fi\n";
 
         // The path prefix of a hop's files (HOP.token, .pid, .deadline, .rollback.sh, .watchdog.sh,
         // .result, .log), beside the lock: tmpfs, so a reboot forgets a waiting watchdog.
@@ -108,9 +141,16 @@ namespace BypassNat.Apply
         /// </summary>
         /// <param name="rollback">What the watchdog runs, from <see cref="RollbackScript"/>.</param>
         /// <param name="privileged">The privilege prefix: a sudo login may need it once, to make the shared state directory.</param>
-        public string StartScript(string privileged, string rollback, IReadOnlyList<BypassForward> previous)
+        /// <param name="keepAcrossReboot">
+        /// A shell condition under which -Persist's saved set is part of the rollback, so a copy of it is
+        /// kept beside the saved set (<see cref="PendingFile"/>): "true" for a first -Persist, a test
+        /// for restore.sh where one may be installed; null when the apply does not touch a saved set.
+        /// </param>
+        public string StartScript(string privileged, string rollback, IReadOnlyList<BypassForward> previous, string keepAcrossReboot = null)
         {
             Previous = previous;
+            _privileged = privileged;
+            _keepsPendingFile = keepAcrossReboot != null;
             string timeout = TimeoutSeconds.ToString(CultureInfo.InvariantCulture);
             var s = new StringBuilder();
             s.Append(PendingCheckScript(_hop));
@@ -124,6 +164,16 @@ namespace BypassNat.Apply
             if (!rollback.EndsWith("\n", StringComparison.Ordinal)) s.Append('\n');
             s.Append("BYPASSNAT_ROLLBACK\n");
             s.Append("cat > \"$d.watchdog.sh\" <<'BYPASSNAT_WATCHDOG'\n").Append(WatchdogScript()).Append("BYPASSNAT_WATCHDOG\n");
+            if (keepAcrossReboot != null)
+            {
+                string pending = PendingFile(_hop);
+                s.Append("if ").Append(keepAcrossReboot).Append("; then\n");
+                s.Append("  { ").Append(privileged).Append("mkdir -p ").Append(_hop.Directory).Append(" && { printf '%s%s\\n' '").Append(PendingTokenLine).Append("' '").Append(Token)
+                    .Append("'; cat \"$d.rollback.sh\"; } | ").Append(privileged).Append("tee ").Append(pending).Append(" >/dev/null; } ||\n");
+                s.Append("    { echo \"the rollback could not be kept in ").Append(_hop.Directory).Append(" for a reboot\" >&2; ").Append(RemoveState).Append("; exit 1; }\n");
+                s.Append("fi\n");
+            }
+
             s.Append("now=$(date +%s)\necho $((now + ").Append(timeout).Append(")) > \"$d.deadline\"\n");
             // Detached: its own session where setsid exists, no terminal, none of this script's
             // descriptors (9 is the write's lock, 3 the section's output), so it outlives the SSH session
@@ -230,6 +280,8 @@ namespace BypassNat.Apply
                 s.Append("(\n").Append(persist);
                 if (!persist.EndsWith("\n", StringComparison.Ordinal)) s.Append('\n');
                 s.Append(") || { status=1; echo 'could not put back the saved set (-Persist)' >&2; }\n");
+                // Done: nothing is pending across a reboot any more.
+                s.Append(p).Append("rm -f ").Append(PendingFile(hop)).Append('\n');
             }
 
             s.Append("exit $status\n");
@@ -272,6 +324,10 @@ namespace BypassNat.Apply
             s.Append("  pid=$(cat \"$d.pid\" 2>/dev/null)\n");
             s.Append("  [ -z \"$pid\" ] || kill \"$pid\" 2>/dev/null\n");
             s.Append("  ").Append(RemoveState).Append('\n');
+            // Left behind, the next restore.sh would take this confirmed change for an unconfirmed one.
+            if (_keepsPendingFile)
+                s.Append("  ").Append(_privileged).Append("rm -f ").Append(PendingFile(_hop))
+                    .Append(" || { echo 'could not remove ").Append(PendingFile(_hop)).Append(": remove it, or the next restore undoes this change' >&2; exit 1; }\n");
             s.Append("  echo confirm=confirmed\n");
             s.Append("else\n");
             s.Append(OutcomeLines("  "));
@@ -323,10 +379,7 @@ namespace BypassNat.Apply
             }
 
             if (outcome == "rolled-back") throw RolledBack(old, result, "the confirmation arrived after the timeout", describe);
-            if (outcome == "gone")
-                throw new BypassNatException("BypassNat.ConfirmFailed", FailureKind.InvalidResult,
-                    $"The apply on {endpoint} could not be confirmed: the router holds neither this apply's watchdog nor its outcome (was /run cleared, or the router restarted?). " +
-                    $"Read back: {Describe(describe)}", endpoint);
+            if (outcome == "gone") throw Gone(endpoint, "could not be confirmed", describe);
             why = result.Succeeded ? "the router no longer held this apply's watchdog (was it restarted, or /run cleared?)"
                 : "the confirmation failed on the router: " + Detail(result);
             throw AfterDeadline(old, why, describe, verbose, cancel);
@@ -359,6 +412,7 @@ namespace BypassNat.Apply
                 }
 
                 if (result.Output.Contains("confirm=rolled-back")) return RolledBack(old, result, why, describe);
+                if (result.Output.Contains("confirm=gone")) return Gone(endpoint, $"was not confirmed ({why})", describe);
                 if (DateTime.UtcNow >= giveUp) break;
                 Wait(DateTime.UtcNow.AddSeconds(1), cancel);
             }
@@ -367,6 +421,13 @@ namespace BypassNat.Apply
                 $"The apply on {endpoint} was not confirmed: {why}, and the router could not be asked what it holds since. " +
                 $"{restores}, unless the new forwards are confirmed first; it never holds a mix. Check with Get-BypassForward once it answers.", endpoint);
         }
+
+        // Neither the watchdog's token nor its outcome: /run was cleared or the router restarted (whose
+        // restore.sh rolls an unconfirmed change back where -Persist kept the rollback). Says what it holds.
+        private static BypassNatException Gone(string endpoint, string what, Func<string> describe) =>
+            new BypassNatException("BypassNat.ConfirmFailed", FailureKind.InvalidResult,
+                $"The apply on {endpoint} {what}: the router holds neither this apply's watchdog nor its outcome (was /run cleared, or the router restarted?). " +
+                $"Read back: {Describe(describe)}", endpoint);
 
         private BypassNatException RolledBack(RouterSession old, CommandResult outcome, string why, Func<string> describe)
         {

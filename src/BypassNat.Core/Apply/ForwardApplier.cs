@@ -493,7 +493,11 @@ namespace BypassNat.Apply
             var script = new SectionedScript();
             bool save = persist || _survey == null || _survey.Persisted;
             if (_confirmation != null)
-                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan)), stopOnFailure: true);
+            {
+                // The saved set's rollback must outlive a reboot in the window (see CommitConfirmation.PendingFile).
+                string keep = !save ? null : persist ? "true" : $"[ -f {Hop.Directory}/restore.sh ]";
+                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan), keep), stopOnFailure: true);
+            }
             else
                 script.Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
             if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);

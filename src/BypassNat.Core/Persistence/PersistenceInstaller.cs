@@ -173,6 +173,7 @@ namespace BypassNat.Persistence
             "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n" +
             $"dir={Directory}\n" +
             RestoreLock +
+            Apply.CommitConfirmation.RestoreCheck(_hop, "lockdir", "dir") +
             RestoreExemption +
             RestoreNftExemption +
             "exempt \"$1\"\n" +
