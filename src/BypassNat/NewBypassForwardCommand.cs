@@ -94,10 +94,11 @@ namespace BypassNat.Commands
             _row++;
             if (_row % ProgressEvery == 0)
                 WriteProgress(new ProgressRecord(1, "New-BypassForward", $"Checked {_row} rows"));
-            PSObject record = ParameterSetName == RecordSet ? InputObject : FieldsRecord;
+            bool bound = ParameterSetName == FieldsSet;
+            PSObject record = bound ? FieldsRecord : InputObject;
             if (_row == 1) CheckColumns(record);
             _valueIssues.Clear();
-            ForwardInput input = ParameterSetName == RecordSet ? PipelineRecord.Read(record, _row, _valueIssues) : new ForwardInput
+            ForwardInput input = !bound ? PipelineRecord.Read(record, _row, _valueIssues) : new ForwardInput
             {
                 Name = Name,
                 Protocol = Protocol,
@@ -113,7 +114,7 @@ namespace BypassNat.Commands
                 AllowedSource = AllowedSource == null ? null : string.Join(" ", AllowedSource),
             };
 
-            if (ParameterSetName == FieldsSet) PipelineRecord.CheckDropped(record, input, _row, _valueIssues);
+            if (bound) PipelineRecord.CheckDropped(record, input, _row, _valueIssues);
 
             BypassForward forward = ForwardParser.Parse(input, _row, out IReadOnlyList<ForwardIssue> issues);
             if (forward != null && _valueIssues.Count == 0)

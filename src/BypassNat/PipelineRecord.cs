@@ -18,33 +18,34 @@ namespace BypassNat.Commands
     {
         public const string InvalidValue = "BypassNat.InvalidValue";
 
-        private static readonly string[] TextFields =
+        // The one-text fields, each with how to read and set it on a ForwardInput (AllowedSource, a list
+        // by nature, is read apart).
+        private static readonly (string Name, Func<ForwardInput, string> Get, Action<ForwardInput, string> Set)[] TextFields =
         {
-            nameof(ForwardInput.Name), nameof(ForwardInput.Protocol), nameof(ForwardInput.ExternalPort), nameof(ForwardInput.BypassAddress),
-            nameof(ForwardInput.BypassPort), nameof(ForwardInput.InternalAddress), nameof(ForwardInput.InternalPort), nameof(ForwardInput.SourceNat),
-            nameof(ForwardInput.Comment), nameof(ForwardInput.Enabled), nameof(ForwardInput.PublicAddress),
+            (nameof(ForwardInput.Name), f => f.Name, (f, v) => f.Name = v),
+            (nameof(ForwardInput.Protocol), f => f.Protocol, (f, v) => f.Protocol = v),
+            (nameof(ForwardInput.ExternalPort), f => f.ExternalPort, (f, v) => f.ExternalPort = v),
+            (nameof(ForwardInput.BypassAddress), f => f.BypassAddress, (f, v) => f.BypassAddress = v),
+            (nameof(ForwardInput.BypassPort), f => f.BypassPort, (f, v) => f.BypassPort = v),
+            (nameof(ForwardInput.InternalAddress), f => f.InternalAddress, (f, v) => f.InternalAddress = v),
+            (nameof(ForwardInput.InternalPort), f => f.InternalPort, (f, v) => f.InternalPort = v),
+            (nameof(ForwardInput.SourceNat), f => f.SourceNat, (f, v) => f.SourceNat = v),
+            (nameof(ForwardInput.Comment), f => f.Comment, (f, v) => f.Comment = v),
+            (nameof(ForwardInput.Enabled), f => f.Enabled, (f, v) => f.Enabled = v),
+            (nameof(ForwardInput.PublicAddress), f => f.PublicAddress, (f, v) => f.PublicAddress = v),
         };
 
         /// <summary>The record set's way: every field read here; a value that is no text is a problem of the row.</summary>
         public static ForwardInput Read(PSObject record, int row, List<ForwardIssue> issues)
         {
-            if (record == null) return new ForwardInput();
+            var input = new ForwardInput();
+            if (record == null) return input;
             PSMemberInfoCollection<PSPropertyInfo> properties = record.Properties;
-            return new ForwardInput
-            {
-                Name = Text(properties, nameof(ForwardInput.Name), row, issues),
-                Protocol = Text(properties, nameof(ForwardInput.Protocol), row, issues),
-                ExternalPort = Text(properties, nameof(ForwardInput.ExternalPort), row, issues),
-                BypassAddress = Text(properties, nameof(ForwardInput.BypassAddress), row, issues),
-                BypassPort = Text(properties, nameof(ForwardInput.BypassPort), row, issues),
-                InternalAddress = Text(properties, nameof(ForwardInput.InternalAddress), row, issues),
-                InternalPort = Text(properties, nameof(ForwardInput.InternalPort), row, issues),
-                SourceNat = Text(properties, nameof(ForwardInput.SourceNat), row, issues),
-                Comment = Text(properties, nameof(ForwardInput.Comment), row, issues),
-                Enabled = Text(properties, nameof(ForwardInput.Enabled), row, issues),
-                PublicAddress = Text(properties, nameof(ForwardInput.PublicAddress), row, issues),
-                AllowedSource = Sources(properties[nameof(ForwardInput.AllowedSource)]?.Value, row, issues),
-            };
+            foreach (var field in TextFields) field.Set(input, Text(properties[field.Name]?.Value, field.Name, row, issues));
+            object sources = properties[nameof(ForwardInput.AllowedSource)]?.Value;
+            input.AllowedSource = Unwrap(sources) is string one ? one
+                : Converted(sources, typeof(string[]), nameof(ForwardInput.AllowedSource), row, issues) is string[] many ? string.Join(" ", many) : null;
+            return input;
         }
 
         /// <summary>
@@ -55,21 +56,21 @@ namespace BypassNat.Commands
         {
             if (record == null) return;
             PSMemberInfoCollection<PSPropertyInfo> properties = record.Properties;
-            foreach (string field in TextFields)
+            foreach (var field in TextFields)
             {
-                if (Bound(bound, field) != null || properties[field]?.Value == null) continue;
+                object value = properties[field.Name]?.Value;
+                if (field.Get(bound) != null || value == null) continue;
                 int before = issues.Count;
-                Text(properties, field, row, issues);
+                Text(value, field.Name, row, issues);
                 if (issues.Count == before)
-                    issues.Add(new ForwardIssue(InvalidValue, row, field, Describe(properties[field].Value), "PowerShell could not bind it as text"));
+                    issues.Add(new ForwardIssue(InvalidValue, row, field.Name, Describe(value), "PowerShell could not bind it as text"));
             }
         }
 
         // A CSV cell is a string already: no conversion, and no lookup in LanguagePrimitives' cache.
-        private static string Text(PSMemberInfoCollection<PSPropertyInfo> properties, string field, int row, List<ForwardIssue> issues)
+        private static string Text(object value, string field, int row, List<ForwardIssue> issues)
         {
-            object value = properties[field]?.Value;
-            object inner = value is PSObject wrapped ? wrapped.BaseObject : value;
+            object inner = Unwrap(value);
             if (inner == null || inner is string) return (string)inner;
             if (inner is IEnumerable list)
             {
@@ -78,56 +79,31 @@ namespace BypassNat.Commands
                 return null;
             }
 
+            return (string)Converted(value, typeof(string), field, row, issues);
+        }
+
+        // As the binder converts: the value as PowerShell sees it, in the current culture; null and a
+        // problem of the row when it cannot.
+        private static object Converted(object value, Type type, string field, int row, List<ForwardIssue> issues)
+        {
+            if (value == null) return null;
             try
             {
-                // As the binder converts: the value as PowerShell sees it, in the current culture.
-                return (string)LanguagePrimitives.ConvertTo(value, typeof(string), CultureInfo.CurrentCulture);
+                return LanguagePrimitives.ConvertTo(value, type, CultureInfo.CurrentCulture);
             }
-            catch (Exception e) when (e is PSInvalidCastException || e is InvalidCastException || e is ArgumentException || e is RuntimeException)
+            catch (Exception e) when (e is InvalidCastException || e is ArgumentException || e is RuntimeException)
             {
                 issues.Add(new ForwardIssue(InvalidValue, row, field, Describe(value), "it cannot be read as text: " + e.Message));
                 return null;
             }
         }
 
-        // AllowedSource is a list by nature: one string, or an array of them.
-        private static string Sources(object value, int row, List<ForwardIssue> issues)
-        {
-            object inner = value is PSObject wrapped ? wrapped.BaseObject : value;
-            if (inner == null || inner is string) return (string)inner;
-            try
-            {
-                return string.Join(" ", (string[])LanguagePrimitives.ConvertTo(value, typeof(string[]), CultureInfo.CurrentCulture));
-            }
-            catch (Exception e) when (e is PSInvalidCastException || e is InvalidCastException || e is ArgumentException || e is RuntimeException)
-            {
-                issues.Add(new ForwardIssue(InvalidValue, row, nameof(ForwardInput.AllowedSource), Describe(value), "it cannot be read as text: " + e.Message));
-                return null;
-            }
-        }
-
-        private static string Bound(ForwardInput input, string field)
-        {
-            switch (field)
-            {
-                case nameof(ForwardInput.Name): return input.Name;
-                case nameof(ForwardInput.Protocol): return input.Protocol;
-                case nameof(ForwardInput.ExternalPort): return input.ExternalPort;
-                case nameof(ForwardInput.BypassAddress): return input.BypassAddress;
-                case nameof(ForwardInput.BypassPort): return input.BypassPort;
-                case nameof(ForwardInput.InternalAddress): return input.InternalAddress;
-                case nameof(ForwardInput.InternalPort): return input.InternalPort;
-                case nameof(ForwardInput.SourceNat): return input.SourceNat;
-                case nameof(ForwardInput.Comment): return input.Comment;
-                case nameof(ForwardInput.Enabled): return input.Enabled;
-                default: return input.PublicAddress;
-            }
-        }
+        private static object Unwrap(object value) => value is PSObject wrapped ? wrapped.BaseObject : value;
 
         // What the error shows as the value: the list's items, the first few, as PowerShell would write them.
         private static string Describe(object value)
         {
-            object inner = value is PSObject wrapped ? wrapped.BaseObject : value;
+            object inner = Unwrap(value);
             if (inner is IEnumerable list && !(inner is string))
             {
                 List<object> items = list.Cast<object>().Take(6).ToList();
@@ -145,7 +121,7 @@ namespace BypassNat.Commands
             }
             catch (Exception)
             {
-                return "(" + (value is PSObject wrapped ? wrapped.BaseObject : value).GetType().Name + ")";
+                return "(" + Unwrap(value).GetType().Name + ")";
             }
         }
     }

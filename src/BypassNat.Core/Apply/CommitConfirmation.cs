@@ -86,7 +86,7 @@ namespace BypassNat.Apply
             "pending=\"$" + dir + "\"/" + PendingFileName + "\n" +
             "if [ -f \"$pending\" ]; then\n" +
             "  token=$(sed -n '1s/^" + PendingTokenLine + "//p' \"$pending\")\n" +
-            "  state=\"$" + lockdir + "\"/confirm/" + hop.UnitName + "\n" +
+            "  state=" + StatePrefix(hop, lockdir) + "\n" +
             "  pid=$(cat \"$state.pid\" 2>/dev/null)\n" +
             "  if [ \"$(cat \"$state.token\" 2>/dev/null)\" != \"$token\" ] || [ -z \"$pid\" ] || [ ! -d \"/proc/$pid\" ]; then\n" +
             "    echo \"BypassNat: an apply was never confirmed (-ConfirmTimeout) and its watchdog is gone; putting back the forwards it replaced\" >&2\n" +
@@ -98,7 +98,10 @@ namespace BypassNat.Apply
 
         // The path prefix of a hop's files (HOP.token, .pid, .deadline, .rollback.sh, .watchdog.sh,
         // .result, .log), beside the lock: tmpfs, so a reboot forgets a waiting watchdog.
-        private string StateDirectory => "\"$bypassnat_lockdir\"/confirm/" + _hop.UnitName;
+        private string StateDirectory => StatePrefix(_hop, "bypassnat_lockdir");
+
+        // The prefix as shell text, with the lock's directory in the named variable (restore.sh calls it lockdir).
+        private static string StatePrefix(RouterHop hop, string lockdir) => "\"$" + lockdir + "\"/confirm/" + hop.UnitName;
 
         // The files of a waiting watchdog (DIR.result and DIR.log, its outcome, stay for the confirmation to read).
         private const string RemoveState = "rm -f \"$d.token\" \"$d.pid\" \"$d.deadline\" \"$d.rollback.sh\" \"$d.watchdog.sh\"";
@@ -112,7 +115,7 @@ namespace BypassNat.Apply
         {
             var s = new StringBuilder();
             s.Append(RouterLock.DirectoryScript);
-            s.Append("d=\"$bypassnat_lockdir\"/confirm/").Append(hop.UnitName).Append('\n');
+            s.Append("d=").Append(StatePrefix(hop, "bypassnat_lockdir")).Append('\n');
             // /proc, not kill -0: a sudo login cannot signal root's watchdog, but can see it.
             s.Append("if [ -f \"$d.token\" ] && [ -f \"$d.pid\" ] && [ -d \"/proc/$(cat \"$d.pid\")\" ]; then\n");
             s.Append("  printf '").Append(PendingPrefix).Append("%s\\n' \"$(cat \"$d.deadline\" 2>/dev/null)\" >&2\n");

@@ -57,11 +57,10 @@ namespace BypassNat
                     rowByName.Add(forward.Name, row);
 
                 if (!forward.Enabled) continue;
-                foreach (string transport in Transports)
+                foreach (string transport in forward.Transports)
                 {
-                    if (!forward.Carries(transport)) continue;
-                    claims.Add(new PortClaim(forward.BypassAddress, transport, forward.BypassPort, i));
-                    if (forward.PublicAddress != null) claims.Add(new PortClaim(forward.PublicAddress, transport, forward.ExternalPort, i));
+                    foreach (KeyValuePair<IPAddress, PortRange> claim in Claims(forward))
+                        claims.Add(new PortClaim(claim.Key, transport, claim.Value, i));
                     deviceClaims.Add(new PortClaim(forward.InternalAddress, transport, forward.InternalPort, i));
                 }
             }
@@ -137,8 +136,6 @@ namespace BypassNat
 
             return issues;
         }
-
-        private static readonly string[] Transports = { "tcp", "udp" };
 
         // A list only for a forward with problems of its own: most have none.
         private static void AddTo(List<ForwardIssue>[] lists, int i, ForwardIssue issue) =>
