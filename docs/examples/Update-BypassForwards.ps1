@@ -102,6 +102,9 @@ foreach ($name in 'KeyFile', 'KnownHostsFile', 'UserName', 'PublicAddress', 'Con
 }
 if ($Sudo) { $ssh.Sudo = $true }
 if ($Persist) { $ssh.Persist = $true }
+# The CSV is each router's whole set: a forward no longer in it is removed without asking (a scheduled
+# run has no one to ask).
+$ssh.RemoveUnlisted = $true
 
 $ok = $true
 # One router's failure is its own error (collected here), the others are still applied; a terminating

@@ -220,7 +220,21 @@ namespace BypassNat.Commands
         protected void OnCmdletThread(Action action) => _fanOut.OnCmdletThread(action);
 
         protected void Emit(object item) => OnCmdletThread(() => WriteObject(item));
-        protected void Verbose(string message) => OnCmdletThread(() => WriteVerbose(message));
+        protected void Verbose(string message) => OnCmdletThread(() => WriteVerboseLine(message));
+
+        /// <summary>
+        /// A verbose line. PowerShell turns a compiled cmdlet's verbose stream to Inquire when -Debug
+        /// is given without -Verbose (MshCommandRuntime.VerbosePreference), which asks "Continue with
+        /// this operation?" at every line and fails in a non-interactive session; so under -Debug alone
+        /// the line goes to the debug stream, which -Debug shows without asking.
+        /// </summary>
+        protected void WriteVerboseLine(string message)
+        {
+            bool debugOnly = MyInvocation.BoundParameters.TryGetValue("Debug", out object debug) && debug is SwitchParameter on && on.IsPresent
+                && !MyInvocation.BoundParameters.ContainsKey("Verbose");
+            if (debugOnly) WriteDebug(message);
+            else WriteVerbose(message);
+        }
         protected void Warn(string message) => OnCmdletThread(() => WriteWarning(message));
         protected void Report(ErrorRecord record) => OnCmdletThread(() => WriteError(record));
 

@@ -58,6 +58,15 @@ namespace BypassNat.Commands
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>
+        /// The forwards piped in are the router's whole set: forwards on the router that are not among
+        /// them are removed without asking. Without it, removing such forwards asks first, and a
+        /// session that cannot ask (-NonInteractive, a scheduled task) fails with
+        /// BypassNat.RemovalNotConfirmed and changes nothing.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter RemoveUnlisted { get; set; }
+
         private readonly List<BypassForward> _desired = new List<BypassForward>();
 
         // Duration in the result is the whole call: connecting, reading, writing, verifying.
@@ -143,6 +152,7 @@ namespace BypassNat.Commands
             Verbose($"Plan for {router.Name} ({Role} hop):\n" + change);
             if ((plan.NeedsWrite || (Persist && !uci)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
+            if (!ConfirmRemoval(router, plan)) return;
             ApplyResult result = confirm
                 ? applier.ApplyConfirmed(plan, Persist, ConfirmTimeout, s => RouterSession.Open(s, StopToken), Warn, Verbose, StopToken)
                 : applier.Apply(plan, Persist, Warn);
@@ -152,6 +162,48 @@ namespace BypassNat.Commands
             if (result.PreviousPublicAddress != null)
                 Warn($"The public address on {router.Name} changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
             Emit(result);
+        }
+
+        /// <summary>
+        /// A CSV of one row applied by hand would remove every other forward on the router: that is
+        /// the declarative model, but a person should see it coming. Removing forwards whose names are
+        /// nowhere in the input is asked first (ShouldContinue, which -Confirm:$false does not answer),
+        /// unless -RemoveUnlisted says the input is the whole set. A disabled row is not asked about:
+        /// it names its forward. Returns false when nothing may be written.
+        /// </summary>
+        private bool ConfirmRemoval(RouterTarget router, ApplyPlan plan)
+        {
+            if (RemoveUnlisted) return true;
+            var named = new HashSet<string>(_desired.Select(f => f.Name), System.StringComparer.OrdinalIgnoreCase);
+            List<string> unlisted = plan.Diff.Removed.Select(f => f.Name).Where(n => !named.Contains(n)).Distinct().ToList();
+            if (unlisted.Count == 0) return true;
+            string names = string.Join(", ", unlisted);
+            bool answer = false, cannotAsk = false;
+            // Caught on the cmdlet's thread: an exception there would end every router's work.
+            OnCmdletThread(() =>
+            {
+                try
+                {
+                    answer = ShouldContinue(
+                        $"{router.Name} holds {unlisted.Count} forward(s) that are not in the input: {names}. Applying the input removes them, because the input is taken as the router's whole set. " +
+                        "Remove them? (-RemoveUnlisted applies without asking.)",
+                        $"Remove forwards not in the input from {router.Name}");
+                }
+                catch (System.Exception e) when (e is PSInvalidOperationException || e is System.Management.Automation.Host.HostException || e is System.NotImplementedException || e is PSNotImplementedException)
+                {
+                    // No one to ask (-NonInteractive, a scheduled task, a host without a prompt).
+                    cannotAsk = true;
+                }
+            });
+            if (cannotAsk)
+            {
+                throw new BypassNatException("BypassNat.RemovalNotConfirmed", FailureKind.InvalidOperation,
+                    $"{router.Name} holds {unlisted.Count} forward(s) that are not in the input ({names}), and this session cannot ask whether to remove them. " +
+                    "Nothing was changed on " + router.Name + ". If the input is the router's whole set, add -RemoveUnlisted; otherwise add the missing rows.", router.Name);
+            }
+
+            if (!answer) Verbose($"Not removing {names} from {router.Name}: nothing was changed there.");
+            return answer;
         }
 
         /// <summary>

@@ -25,6 +25,7 @@ namespace BypassNat.Commands
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
                 BypassSession session = BypassSession.Open(router.Settings, _stopping.Token);
                 SessionTable.Add(session);
+                if (session.HostKeyAddedTo != null) Warn(RouterCommand.HostKeyAddedWarning(router.Name, session.HostKeyFingerprint, session.HostKeyAddedTo));
                 Verbose($"Session {session.Id} to {router.Name} opened as {session.UserName} with {session.Login}; host key {session.HostKeyFingerprint} accepted.");
                 Emit(session);
             });

@@ -151,12 +151,15 @@ namespace BypassNat.Commands
             else
             {
                 Verbose($"Connecting to {router.Settings.Endpoint} over SSH.");
+                // An unreachable router takes the whole -ConnectTimeout to say so: show what is being waited for.
+                Quietly(() => WriteProgress(NewProgress(router, $"connecting (waiting up to {ConnectTimeout} s for an answer)")));
                 var clock = Stopwatch.StartNew();
                 connection = RouterSession.Open(router.Settings, _stopping.Token);
                 Verbose($"Connected to {router.Name} as {router.Settings.UserName} with {connection.Login} in {clock.Elapsed.TotalSeconds:0.00} s; " +
                         $"host key {connection.HostKeyFingerprint} accepted" +
                         (connection.HostKeyAdded ? $" as a new host, and added to {connection.KnownHostsFile} (-AcceptNewHostKey)."
                             : connection.KnownHostsFile != null ? $" ({connection.KnownHostsFile})." : " (pinned)."));
+                if (connection.HostKeyAdded) Warn(HostKeyAddedWarning(router.Name, connection.HostKeyFingerprint, connection.KnownHostsFile));
             }
 
             Watch(router, connection);
@@ -164,6 +167,14 @@ namespace BypassNat.Commands
             if (_stopping.IsCancellationRequested) connection.Abort();
             return connection;
         }
+
+        /// <summary>
+        /// What ssh says when accept-new trusts a host ("Permanently added ... to the list of known
+        /// hosts"): a warning, because from now on that key is trusted, so the admin should check it once.
+        /// </summary>
+        internal static string HostKeyAddedWarning(string router, string fingerprint, string knownHosts) =>
+            $"Permanently added {router} ({fingerprint}) to the list of known hosts in '{knownHosts}' (-AcceptNewHostKey). " +
+            "Check that fingerprint on the router's console once (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub): from now on only this key is trusted.";
 
         /// <summary>
         /// Ctrl-C: closes every connection this command is using (a session's too: it reopens on its
@@ -187,12 +198,19 @@ namespace BypassNat.Commands
         /// </summary>
         private void Watch(RouterTarget router, RouterSession connection)
         {
-            int index = Routers.ToList().IndexOf(router);
-            var progress = new ProgressRecord(ProgressId + Math.Max(index, 0), $"BypassNat: {router.Name}", "Connected");
-            if (Routers.Count > 1) progress.ParentActivityId = RouterFanOut.ProgressId;
+            ProgressRecord progress = NewProgress(router, "connected");
             connection.Starting = step => Quietly(() => { progress.StatusDescription = step; WriteProgress(progress); });
-            connection.Trace = line => Quietly(() => WriteVerbose(line));
+            connection.Trace = line => Quietly(() => WriteVerboseLine(line));
             connection.TraceScript = script => Quietly(() => WriteDebug(script));
+        }
+
+        /// <summary>The progress bar of one router (beneath the bar of all routers when there are several).</summary>
+        private ProgressRecord NewProgress(RouterTarget router, string status)
+        {
+            int index = Routers.ToList().IndexOf(router);
+            var progress = new ProgressRecord(ProgressId + Math.Max(index, 0), $"BypassNat: {router.Name}", status);
+            if (Routers.Count > 1) progress.ParentActivityId = RouterFanOut.ProgressId;
+            return progress;
         }
 
         private void Quietly(Action write)
@@ -214,7 +232,7 @@ namespace BypassNat.Commands
         {
             if (publicAddress == null) return;
             IPAddress resolved = PublicAddressResolver.Resolve(publicAddress);
-            WriteVerbose($"Public address {publicAddress}: {resolved}.");
+            WriteVerboseLine($"Public address {publicAddress}: {resolved}.");
             for (int i = 0; i < forwards.Count; i++)
                 if (forwards[i].PublicAddress == null) forwards[i] = forwards[i].WithPublicAddress(resolved);
         }

@@ -310,6 +310,29 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void EachStepIsNamedAsAPersonWouldNotByItsShell()
+        {
+            FakeRouter router = RouterWithOld(persisted: false);
+            var progress = new List<string>();
+            var verbose = new List<string>();
+            using (RouterSession session = RouterSession.Open(Settings(), router))
+            {
+                session.Starting = progress.Add;
+                session.Trace = verbose.Add;
+                ForwardApplier applier = ForwardApplier.For(session, BackendKind.Auto, RouterHop.Bypass, null);
+                applier.Apply(applier.Plan(New), false, _ => { });
+            }
+
+            int enabled = New.Count(f => f.Enabled);
+            Assert.Equal(2, progress.Count);
+            Assert.Equal("reading the router", progress[0]);
+            Assert.StartsWith($"writing {enabled} forward(s) and verifying (", progress[1]);
+            Assert.Equal(2, verbose.Count);
+            Assert.Matches(@"^SSH \S+: reading the router: exit 0 in \d+\.\d\d s\.$", verbose[0]);
+            Assert.DoesNotContain(progress.Concat(verbose), line => line.Contains("bypassnat_") || line.Contains("()"));
+        }
+
+        [Fact]
         public void AWriteOfAPlanAnotherWriterOvertookChangesNothing()
         {
             FakeRouter router = RouterWithOld(persisted: false);

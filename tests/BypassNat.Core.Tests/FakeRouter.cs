@@ -131,7 +131,7 @@ namespace BypassNat.Tests
             return new Connection(this, settings);
         }
 
-        public const string FakeFingerprint = "ZmFrZSByb3V0ZXIga2V5";
+        public const string FakeFingerprint = "ZmFrZSByb3V0ZXIga2V5LCB0aGlydHktdHdvIGJ5dGU";
 
         public void CheckLogin(SshSettings settings)
         {

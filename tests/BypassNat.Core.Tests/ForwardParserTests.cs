@@ -19,6 +19,29 @@ namespace BypassNat.Tests
         };
 
         [Fact]
+        public void RefusesTextThatWasReadInTheWrongEncoding()
+        {
+            // "名称NAS" saved as GBK and read as UTF-8.
+            ForwardInput comment = Good();
+            comment.Comment = "\uFFFD\uFFFD\uFFFD\uFFFDNAS";
+            ForwardIssue issue = Assert.Single(Issues(comment));
+            Assert.Equal("BypassNat.InvalidEncoding", issue.ErrorId);
+            Assert.Equal("Comment", issue.Field);
+            Assert.Equal(7, issue.Row);
+            Assert.Contains("Import-Csv -Encoding 936", issue.Message);
+            Assert.Contains("CSV UTF-8", issue.Message);
+
+            // A garbled name is that one problem, not also an invalid name.
+            ForwardInput name = Good();
+            name.Name = "nas\uFFFD";
+            Assert.Equal(new[] { "BypassNat.InvalidEncoding:Name" }, Issues(name).Select(i => i.ErrorId + ":" + i.Field));
+
+            ForwardInput clean = Good();
+            clean.Comment = "名称NAS";
+            Assert.NotNull(ForwardParser.Parse(clean, 1, out _));
+        }
+
+        [Fact]
         public void FillsInTheDefaults()
         {
             BypassForward forward = Forwards.Make("web", null, "8080");

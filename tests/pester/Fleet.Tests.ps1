@@ -250,6 +250,19 @@ Describe 'Logging in as ssh does' {
         $hostKey = (Get-Content (Join-Path $Lab.Dir 'host_ed25519.pub') -Raw).Split(' ')[0..1] -join ' '
         @($run.Output -like '192.0.2.2 ssh-ed25519 *') | Should -Be @("192.0.2.2 $hostKey")
         @($run.Output -like 'VERBOSE: *accepted as a new host, and added to */.ssh/known_hosts (-AcceptNewHostKey).') | Should -HaveCount 1
+        # As ssh's "Permanently added ... to the list of known hosts", once: the second call knew the key.
+        $run.Warnings | Should -HaveCount 1
+        $run.Warnings[0] | Should -BeLike "Permanently added 192.0.2.2 ($($Lab.Fingerprint)) to the list of known hosts in '*/.ssh/known_hosts' (-AcceptNewHostKey).*"
+    }
+
+    It 'refuses an MD5-style -HostKeyFingerprint as a wrong format, before connecting' {
+        $run = Invoke-WithHome @{ id_ecdsa = 'admin_ecdsa' } { Get-BypassForward -ComputerName 192.0.2.2 -HostKeyFingerprint 11:22:33 -Verbose }
+        $run.Errors | Should -HaveCount 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.InvalidFingerprint*'
+        $run.Errors[0].Category | Should -Be 'InvalidData'
+        $run.Errors[0].Message | Should -BeLike "-HostKeyFingerprint '11:22:33' is not a SHA256 fingerprint*MD5*"
+        $run.Errors[0].Message | Should -Not -BeLike '*intercepting*'
+        @($run.Output -like 'VERBOSE: Connecting*') | Should -BeNullOrEmpty
     }
 
     It 'still refuses a changed host key with -AcceptNewHostKey, showing both fingerprints' {

@@ -249,6 +249,9 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.NotRoot*'
         $run.Errors[0].Category | Should -Be 'PermissionDenied'
         $run.Errors[0].Message | Should -BeLike '*-Sudo*'
+        # The router uses nftables, which a login that is not root cannot even probe: the message must not call it an iptables router.
+        $run.Errors[0].Message | Should -BeLike "*did not let user 'bnadmin' read its NAT rules: neither nft nor iptables-save runs for a user who is not root*"
+        $run.Errors[0].Message | Should -Not -Match 'Iptables rules'
 
         # A fresh boot: no lock file yet, in a folder only root may write (as /run is on a router).
         Invoke-LabRouter $Lab 'rm -f /run/bypassnat/lock /run/bypassnat/holder /run/bypassnat/generation' | Out-Null
@@ -317,6 +320,40 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         $run.Output[0].ConntrackEntriesDeleted | Should -BeGreaterThan 0
         (Invoke-LabCommand $Lab byp 'conntrack -L -p udp --orig-dst 192.0.2.2 --orig-port-dst 9000') -join "`n" | Should -Not -Match 'dport=9000'
         (Invoke-LabCommand $Lab byp 'conntrack -L -p udp --orig-dst 192.0.2.2 --orig-port-dst 19001') -join "`n" | Should -Match 'sport=40100 dport=19001'
+        (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
+    }
+
+    It 'asks before removing forwards that are not in the input, and without anyone to ask changes nothing' {
+        (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
+        $before = Get-LabNatTable $Lab
+        # As a person runs it, with no default saying the input is the whole set; Invoke-AsAdmin runs
+        # -NonInteractive, so there is no one to ask.
+        $asPerson = {
+            $PSDefaultParameterValues.Remove('Invoke-BypassForwardApply:RemoveUnlisted')
+            $ssh = $Lab.Ssh
+            $extra = $Params.Extra
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh @extra
+        }
+        $oneRow = ($Csv -split "`r?`n")[0..1] -join "`n"
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $oneRow; Extra = @{} } $asPerson
+        $run.Output | Should -BeNullOrEmpty
+        $run.Errors | Should -HaveCount 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.RemovalNotConfirmed*'
+        $run.Errors[0].Category | Should -Be 'InvalidOperation'
+        $run.Errors[0].Target | Should -Be '192.0.2.2'
+        $run.Errors[0].Message | Should -BeLike '*holds 2 forward(s) that are not in the input (game, voip)*Nothing was changed on 192.0.2.2*-RemoveUnlisted*'
+        Get-LabNatTable $Lab | Should -Be $before
+
+        # A disabled row names its forward: removing it asks nothing.
+        $disabled = ($Csv -replace '(?m)^Name,(.*)$', 'Name,$1,Enabled' -replace '(?m)^(web|voip),(.*)$', '$1,$2,true' -replace '(?m)^game,(.*)$', 'game,$1,false')
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $disabled; Extra = @{} } $asPerson
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output[0].Removed) | Should -Be @('game')
+
+        # -RemoveUnlisted: the one row is the whole set.
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $oneRow; Extra = @{ RemoveUnlisted = $true } } $asPerson
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output[0].Removed) | Should -Be @('voip')
         (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
     }
 }

@@ -213,6 +213,26 @@ ssh,2222,192.0.2.2,192.0.2.20,22
         $errors[1].FullyQualifiedErrorId | Should -BeLike 'BypassNat.InvalidForwardSet*'
     }
 
+    It 'refuses a GBK file read as UTF-8, naming the row and field and how to read it' {
+        $path = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-$([guid]::NewGuid().ToString('N')).csv"
+        # As Excel on Chinese Windows saves it: the comment 名称NAS in GBK (code page 936).
+        $gbk = [byte[]](0xC3, 0xFB, 0xB3, 0xC6)
+        $header = [Text.Encoding]::ASCII.GetBytes("Name,ExternalPort,BypassAddress,InternalAddress,Comment`nweb,8080,192.0.2.2,192.0.2.20,ok`nnas,8081,192.0.2.2,192.0.2.20,")
+        [IO.File]::WriteAllBytes($path, $header + $gbk + [Text.Encoding]::ASCII.GetBytes("NAS`n"))
+        try {
+            $records = @(try { Import-Csv $path | New-BypassForward -ErrorAction Continue 2>&1 } catch { $_ })
+            $read = Import-Csv $path -Encoding 936 | New-BypassForward
+        } finally { Remove-Item $path }
+        @($records | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }) | Should -HaveCount 0
+        $errors = @($records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.InvalidEncoding*'
+        $errors[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $errors[0].Exception.Message | Should -BeLike "Row 2 (CSV line 3): Comment '*NAS' is not valid: it holds U+FFFD*Import-Csv -Encoding 936*CSV UTF-8*"
+        $errors[-1].FullyQualifiedErrorId | Should -BeLike 'BypassNat.InvalidForwardSet*'
+        # Read with its code page, the same file is fine.
+        $read[1].Comment | Should -Be '名称NAS'
+    }
+
     It 'reports a later row that repeats the name of a bad row' {
         $result = Invoke-NewForward "Name,ExternalPort,BypassAddress,InternalAddress`nweb,99999,192.0.2.2,192.0.2.20`nweb,8080,192.0.2.2,192.0.2.20"
         $messages = @($result.Errors | ForEach-Object { "$($_.Exception.Message)" })

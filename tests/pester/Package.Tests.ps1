@@ -47,7 +47,7 @@ $ruleset = $forward | ConvertTo-BypassRuleset
     Ruleset  = $ruleset
     Help     = (Get-Help New-BypassForward).Synopsis
     # SSH.NET loads from the package's own folder, when a connection needs it.
-    Refused  = try { Get-BypassForward -ComputerName 127.0.0.1 -HostKeyFingerprint SHA256:x -KeyFile /nonexistent } catch { $_.FullyQualifiedErrorId }
+    Refused  = try { Get-BypassForward -ComputerName 127.0.0.1 -HostKeyFingerprint SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -KeyFile /nonexistent } catch { $_.FullyQualifiedErrorId }
 } | ConvertTo-Json
 '@
         $env:PSModulePath, $saved = $Clean, $env:PSModulePath

@@ -513,7 +513,8 @@ namespace BypassNat.Apply
             try
             {
                 // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
-                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation);
+                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation,
+                    $"writing {plan.Desired.Count(f => f.Enabled)} forward(s) and verifying ({backend.LoadTool})");
             }
             catch (BypassNatException lost) when (save && RouterScript.Interrupted(lost))
             {

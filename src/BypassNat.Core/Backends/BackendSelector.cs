@@ -18,7 +18,7 @@ namespace BypassNat.Backends
 
         /// <param name="wanInterface">The main hop's WAN interface, for reading its rules against; null elsewhere.</param>
         public static BackendChoice Choose(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface) =>
-            Choose(session, requested, hop, wanInterface, session.Run(RouterScript.Preamble + ProbeScript(session.Privileged, hop)));
+            Choose(session, requested, hop, wanInterface, session.Run(RouterScript.Preamble + ProbeScript(session.Privileged, hop), "looking for nft and iptables"));
 
         /// <summary>
         /// What the router has, as key=value lines; always exits 0. Without <paramref name="owned"/>

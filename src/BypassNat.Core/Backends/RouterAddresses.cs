@@ -48,7 +48,7 @@ namespace BypassNat.Backends
         /// <summary>Lists the addresses, then the default routes; needs no privileges.</summary>
         public const string Script = "ip -4 -o addr show || exit 1\necho '--routes--'\nip -4 route show default\n";
 
-        public static RouterAddresses Read(RouterSession session) => Parse(session, session.Run(RouterScript.Preamble + Script));
+        public static RouterAddresses Read(RouterSession session) => Parse(session, session.Run(RouterScript.Preamble + Script, "reading the router's addresses"));
 
         public static RouterAddresses Parse(RouterSession session, CommandResult result)
         {

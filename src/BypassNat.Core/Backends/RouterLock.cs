@@ -115,7 +115,7 @@ namespace BypassNat.Backends
         /// </summary>
         public static CommandResult Run(RouterSession session, string script, string what, string expectedGeneration = null)
         {
-            CommandResult result = session.Run(Prologue(session.LockTimeoutSeconds, Holder(session, what), expectedGeneration, NewGeneration(), session.Privileged) + script);
+            CommandResult result = session.Run(Prologue(session.LockTimeoutSeconds, Holder(session, what), expectedGeneration, NewGeneration(), session.Privileged) + script, what);
             string endpoint = session.Settings.Endpoint;
             if (result.ExitCode == BusyExitCode && TryLine(result.Error, BusyPrefix, out string holder))
                 throw new BypassNatException("BypassNat.RouterBusy", FailureKind.InvalidOperation,

@@ -166,11 +166,11 @@ namespace BypassNat.Backends
         /// kernel takes a ruleset whole, so the router is on one side of the write or the other, and
         /// only a new look can tell which.
         /// </summary>
-        public static CommandResult RunChange(RouterSession session, string script, string tool, string expectedGeneration = null)
+        public static CommandResult RunChange(RouterSession session, string script, string tool, string expectedGeneration = null, string what = null)
         {
             try
             {
-                return RouterLock.Run(session, script, "writing the rules (" + tool + ")", expectedGeneration);
+                return RouterLock.Run(session, script, what ?? "writing the rules (" + tool + ")", expectedGeneration);
             }
             catch (BypassNatException lost) when (Interrupted(lost))
             {

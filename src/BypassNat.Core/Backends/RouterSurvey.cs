@@ -117,7 +117,14 @@ namespace BypassNat.Backends
         {
             if (TryState(backend.Kind, out RouterState state)) return state;
             CommandResult result = SectionedScript.Section(_sections, ReadSection(backend.Kind), _whole);
-            throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules", result, _backends[backend.Kind].Tools);
+            BypassNatException failure = RouterScript.Failure(_session, $"read BypassNat's {backend.Kind.ToString().ToLowerInvariant()} rules", result, _backends[backend.Kind].Tools);
+            // A login that is not root can run neither nft nor iptables-save, so the probe cannot tell
+            // which one the router uses: name neither as if it were the router's.
+            if (failure.ErrorId == "BypassNat.NotRoot" && !TryState(Other(backend.Kind), out _))
+                failure = new BypassNatException(failure.ErrorId, failure.Kind,
+                    $"The router {_session.Settings.Endpoint} did not let user '{_session.Settings.UserName}' read its NAT rules: neither nft nor iptables-save runs for a user who is not root " +
+                    $"({FirstLine(result)}). Nothing was changed. Log in as root, or add -Sudo.", failure.Target);
+            throw failure;
         }
 
         /// <summary>Whether the survey read <paramref name="backend"/>'s rules (the UCI backend reads its own).</summary>
@@ -130,6 +137,11 @@ namespace BypassNat.Backends
             state = _states[kind] = _backends[kind].ParseRead(result.Output);
             return true;
         }
+
+        private static BackendKind Other(BackendKind kind) => kind == BackendKind.Nftables ? BackendKind.Iptables : BackendKind.Nftables;
+
+        private static string FirstLine(CommandResult result) =>
+            (result.Error.Trim().Length > 0 ? result.Error : result.Output).Trim().Split('\n')[0].Trim();
 
         internal static string ReadSection(BackendKind kind) => "read-" + kind.ToString().ToLowerInvariant();
     }

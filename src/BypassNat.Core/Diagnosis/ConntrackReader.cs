@@ -14,7 +14,7 @@ namespace BypassNat.Diagnosis
             string script = "command -v conntrack >/dev/null 2>&1 || { echo 'conntrack: not found' >&2; exit 127; }\n";
             foreach (IPAddress address in destinations.Distinct())
                 script += session.Privileged + "conntrack -L --orig-dst " + address + " </dev/null || exit $?\n";
-            CommandResult result = session.Run(RouterScript.Wrap(script));
+            CommandResult result = session.Run(RouterScript.Wrap(script), "reading the connection table");
             if (!result.Succeeded) throw RouterScript.Failure(session, "read its connection tracking table (conntrack -L)", result, "conntrack");
             return result.Output.Split('\n').Select(ConntrackEntry.Parse).Where(e => e != null).ToList();
         }

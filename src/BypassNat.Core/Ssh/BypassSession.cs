@@ -34,6 +34,7 @@ namespace BypassNat.Ssh
             HostKeyFingerprint = connection.HostKeyFingerprint;
             Login = connection.Login;
             Opened = DateTime.Now;
+            HostKeyAddedTo = connection.HostKeyAdded ? connection.KnownHostsFile : null;
         }
 
         public int Id { get; }
@@ -49,6 +50,9 @@ namespace BypassNat.Ssh
 
         /// <summary>Why the session is Broken, when it is.</summary>
         public string LastError { get; private set; }
+
+        /// <summary>The known_hosts file -AcceptNewHostKey added the router's key to when the session opened; null otherwise.</summary>
+        public string HostKeyAddedTo { get; }
 
         /// <summary>Which key (or password) the router accepted.</summary>
         public string Login { get; }

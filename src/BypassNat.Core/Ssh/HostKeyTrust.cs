@@ -39,7 +39,16 @@ namespace BypassNat.Ssh
         {
             var fingerprints = new HashSet<string>(StringComparer.Ordinal);
             foreach (string given in settings.HostKeyFingerprints ?? new List<string>())
+            {
+                // A fingerprint in another form (ssh's old MD5 "aa:bb:...", a typo) could never match,
+                // and would be reported as a changed key, as if someone were intercepting: say what it is.
+                if (!IsSha256(given))
+                    throw new BypassNatException("BypassNat.InvalidFingerprint", FailureKind.InvalidData,
+                        $"-HostKeyFingerprint '{given}' is not a SHA256 fingerprint. Give it as ssh-keygen -l prints it by default: SHA256: and 43 characters of base64 " +
+                        "(on the router: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub; Dropbear: dropbearkey -y -f KEYFILE). MD5 fingerprints (aa:bb:cc:...) are not accepted. Nothing was done.",
+                        given);
                 fingerprints.Add(Normalize(given));
+            }
 
             string path = settings.KnownHostsFile;
             if (!string.IsNullOrEmpty(path) && !File.Exists(path) && !settings.AcceptNewHostKey)
@@ -52,6 +61,13 @@ namespace BypassNat.Ssh
 
             KnownHosts knownHosts = !string.IsNullOrEmpty(path) && File.Exists(path) ? KnownHosts.Load(path) : null;
             return new HostKeyTrust(settings, fingerprints, knownHosts, path);
+        }
+
+        /// <summary>A SHA256 fingerprint: 32 bytes as base64, with or without "SHA256:" and padding.</summary>
+        public static bool IsSha256(string fingerprint)
+        {
+            string text = Normalize(fingerprint);
+            return text.Length == 43 && text.All(c => (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/');
         }
 
         /// <summary>"SHA256:abc=" and "abc" name the same key; ssh-keygen prints base64 without padding.</summary>

@@ -104,10 +104,11 @@ namespace BypassNat.Ssh
         /// Runs a POSIX shell script on the router. The script travels on standard input; the command
         /// line is always the same two words.
         /// </summary>
-        public CommandResult Run(string script)
+        /// <param name="step">What the script does, as a person would say it ("reading the router"); by default taken from the script.</param>
+        public CommandResult Run(string script, string step = null)
         {
             CommandsRun++;
-            string step = StepName(script);
+            step = step ?? StepName(script);
             Starting?.Invoke(step);
             TraceScript?.Invoke($"Script for {Settings.Endpoint} ({step}):\n{script}");
             var clock = Stopwatch.StartNew();
@@ -116,9 +117,16 @@ namespace BypassNat.Ssh
             return result;
         }
 
-        /// <summary>The script's first command, which says what it is for (a script's own comments never reach the log).</summary>
+        /// <summary>
+        /// What a script does, for the progress bar and the verbose stream: a sectioned script by its
+        /// sections (the survey is "reading the router"), another by its first command (a script's
+        /// own comments never reach the log).
+        /// </summary>
         internal static string StepName(string script)
         {
+            var sections = new List<string>();
+            foreach (System.Text.RegularExpressions.Match m in SectionBegin.Matches(script)) sections.Add(m.Groups[1].Value);
+            if (sections.Count > 0) return SectionsStep(sections);
             foreach (string raw in script.Split('\n'))
             {
                 string line = raw.Trim();
@@ -127,6 +135,19 @@ namespace BypassNat.Ssh
             }
 
             return "empty script";
+        }
+
+        private static readonly System.Text.RegularExpressions.Regex SectionBegin =
+            new System.Text.RegularExpressions.Regex("'@@bypassnat-[0-9a-f]+ begin ([A-Za-z0-9_-]+)'", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        private static string SectionsStep(List<string> sections)
+        {
+            bool Has(string prefix) => sections.Exists(n => n.StartsWith(prefix, StringComparison.Ordinal));
+            if (Has("load")) return "writing the forwards" + (Has("read-back") ? " and verifying" : string.Empty);
+            if (Has("remove")) return "removing BypassNat's rules" + (Has("read") ? " and verifying" : string.Empty);
+            var reads = new[] { "probe", "addresses", "persisted", "generation", "proxy", "read" };
+            if (sections.TrueForAll(n => Array.Exists(reads, r => n.StartsWith(r, StringComparison.Ordinal)))) return "reading the router";
+            return string.Join(", ", sections);
         }
 
         /// <summary>How many commands (SSH round trips) this session has run; an apply keeps it a small constant.</summary>

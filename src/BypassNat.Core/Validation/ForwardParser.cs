@@ -34,14 +34,50 @@ namespace BypassNat
             return true;
         }
 
+        /// <summary>The replacement character a reader puts where bytes were not valid in the encoding it read them with.</summary>
+        public const char ReplacementCharacter = '\uFFFD';
+
+        internal const string GarbledReason =
+            "it holds U+FFFD (\uFFFD), the mark left where bytes were not UTF-8: the file is in another encoding, such as GBK from Excel on Chinese Windows. " +
+            "Read it with Import-Csv -Encoding 936 (or the file's code page), or save it as \"CSV UTF-8\" and import it again";
+
+        /// <summary>
+        /// A CSV saved in GBK (Excel on Chinese Windows) and read as UTF-8 gives "\uFFFD\uFFFD\uFFFD\uFFFDNAS":
+        /// accepted, it would put that on the router. Each field holding U+FFFD is an issue of its
+        /// own; returns whether the Name was one (its other checks would only repeat it).
+        /// </summary>
+        private static bool Garbled(ForwardInput input, RowIssues found)
+        {
+            bool name = IsGarbled(input.Name);
+            if (name) found.Add("BypassNat.InvalidEncoding", "Name", input.Name, GarbledReason);
+            if (IsGarbled(input.Protocol)) found.Add("BypassNat.InvalidEncoding", "Protocol", input.Protocol, GarbledReason);
+            if (IsGarbled(input.ExternalPort)) found.Add("BypassNat.InvalidEncoding", "ExternalPort", input.ExternalPort, GarbledReason);
+            if (IsGarbled(input.BypassAddress)) found.Add("BypassNat.InvalidEncoding", "BypassAddress", input.BypassAddress, GarbledReason);
+            if (IsGarbled(input.BypassPort)) found.Add("BypassNat.InvalidEncoding", "BypassPort", input.BypassPort, GarbledReason);
+            if (IsGarbled(input.InternalAddress)) found.Add("BypassNat.InvalidEncoding", "InternalAddress", input.InternalAddress, GarbledReason);
+            if (IsGarbled(input.InternalPort)) found.Add("BypassNat.InvalidEncoding", "InternalPort", input.InternalPort, GarbledReason);
+            if (IsGarbled(input.SourceNat)) found.Add("BypassNat.InvalidEncoding", "SourceNat", input.SourceNat, GarbledReason);
+            if (IsGarbled(input.Comment)) found.Add("BypassNat.InvalidEncoding", "Comment", input.Comment, GarbledReason);
+            if (IsGarbled(input.Enabled)) found.Add("BypassNat.InvalidEncoding", "Enabled", input.Enabled, GarbledReason);
+            if (IsGarbled(input.PublicAddress)) found.Add("BypassNat.InvalidEncoding", "PublicAddress", input.PublicAddress, GarbledReason);
+            if (IsGarbled(input.AllowedSource)) found.Add("BypassNat.InvalidEncoding", "AllowedSource", input.AllowedSource, GarbledReason);
+            return name;
+        }
+
+        private static bool IsGarbled(string field) => field != null && field.IndexOf(ReplacementCharacter) >= 0;
+
         public static BypassForward Parse(ForwardInput input, int row, out IReadOnlyList<ForwardIssue> issues)
         {
             // One collector a row, passed to the field parsers: a closure a row and a delegate a call
             // were a fair part of the parse of a 100,000-row CSV.
             var found = new RowIssues(row);
+            bool garbledName = Garbled(input, found);
 
             string name = (input.Name ?? string.Empty).Trim();
-            if (name.Length == 0)
+            if (garbledName)
+            {
+            }
+            else if (name.Length == 0)
                 found.Add("BypassNat.MissingField", "Name", name, "every forward needs a name");
             else if (name.Length > MaxNameLength)
                 found.Add("BypassNat.InvalidName", "Name", name, $"a name has at most {MaxNameLength} characters");
