@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
+using BypassNat.Apply;
 using BypassNat.Diagnosis;
 
 namespace BypassNat.Commands
@@ -24,18 +25,42 @@ namespace BypassNat.Commands
         {
             ForEachRouter((router, session) =>
             {
-                List<BypassForward> forwards = SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" })
+                ForwardApplier applier = Applier(router, session);
+                Backends.RouterState state = applier.ReadState();
+                List<BypassForward> forwards = SelectByName(router, state.Forwards, Name ?? new[] { "*" })
                     .Where(f => f.Enabled).ToList();
                 if (forwards.Count == 0) return;
+                var facts = new PathFacts { Hooked = state.InPlace };
+                if (applier.Proxy != null)
+                {
+                    var exemption = Proxy.ProxyExemption.For(applier.Proxy, state.Forwards);
+                    IReadOnlyList<string> advice = exemption.Advice(router.Name);
+                    if (advice.Count > 0 || exemption.NeedsWrite)
+                    {
+                        facts.Proxy = HopState.Failed;
+                        facts.ProxyDetail = exemption.NeedsWrite ? "a proxy captures the replies and BypassNat's exemption is missing or out of date: apply again"
+                            : "a proxy captures the replies and needs rules BypassNat cannot add (see Invoke-BypassForwardApply's warning)";
+                    }
+                    else if (exemption.Relevant)
+                    {
+                        facts.Proxy = HopState.Ok;
+                        facts.ProxyDetail = "a proxy captures LAN traffic; the replies are exempted";
+                    }
+                }
+
+                IReadOnlyDictionary<string, string> ports = DevicePortProbe.Run(session,
+                    forwards.Where(f => f.Protocol != ForwardProtocol.Udp).Select(f => new KeyValuePair<IPAddress, int>(f.InternalAddress, f.InternalPort.Start)));
                 IEnumerable<IPAddress> addresses = forwards.Select(f => f.BypassAddress)
                     .Concat(forwards.Where(f => f.PublicAddress != null).Select(f => f.PublicAddress));
                 IReadOnlyList<ConntrackEntry> entries = ConntrackReader.Read(session, addresses);
                 Verbose($"{entries.Count} TCP/UDP connection(s) to the forwards' addresses in the connection table of {router.Name}.");
                 foreach (BypassForward forward in forwards)
                 {
-                    ForwardDiagnosis diagnosis = ForwardDiagnosis.Diagnose(router.Name, forward, entries);
-                    if (diagnosis.Status == DiagnosisStatus.Unreplied || diagnosis.Status == DiagnosisStatus.NotForwarded)
-                        Warn($"{router.Name}: forward '{forward.Name}': {diagnosis.Cause} {diagnosis.Fix}");
+                    facts.DevicePort = ports.TryGetValue(DevicePortProbe.Key(forward.InternalAddress, forward.InternalPort.Start), out string answer) ? answer : DevicePortProbe.Unknown;
+                    ForwardDiagnosis diagnosis = ForwardDiagnosis.Diagnose(router.Name, forward, entries, facts);
+                    if (diagnosis.Status == DiagnosisStatus.Unreplied || diagnosis.Status == DiagnosisStatus.NotForwarded || diagnosis.Path.Any(h => h.State == HopState.Failed))
+                        Warn($"{router.Name}: forward '{forward.Name}': " + (diagnosis.Cause != null ? $"{diagnosis.Cause} {diagnosis.Fix}"
+                            : string.Join("; ", diagnosis.Path.Where(h => h.State == HopState.Failed).Select(h => $"{h.Hop}: {h.Detail}")) + "."));
                     Emit(diagnosis);
                 }
             });

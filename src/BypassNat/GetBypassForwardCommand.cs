@@ -2,13 +2,13 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using System.Reflection;
+using System.Collections.Concurrent;
 
 namespace BypassNat.Commands
 {
     /// <summary>Reads the forwards BypassNat manages back from a router, as the objects New-BypassForward makes.</summary>
     [Cmdlet(VerbsCommon.Get, "BypassForward", DefaultParameterSetName = ComputerNameSet)]
-    [OutputType(typeof(BypassForward))]
+    [OutputType(typeof(RouterForward))]
     public sealed class GetBypassForwardCommand : RouterCommand
     {
         /// <summary>Only forwards whose name matches one of these wildcard patterns.</summary>
@@ -19,42 +19,22 @@ namespace BypassNat.Commands
 
         protected override void ProcessRouters()
         {
+            // Several routers answer in parallel and in any order; their forwards are written when all
+            // are read, router by router in the order given, so a table reads router by router.
+            var read = new ConcurrentDictionary<RouterTarget, List<BypassForward>>();
             ForEachRouter((router, session) =>
             {
                 List<BypassForward> forwards = SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" });
                 // nftables keeps no order (a map lists in hash order), so both backends answer in
                 // one that reads well and stays put: by bypass address, then port.
-                foreach (BypassForward forward in forwards.OrderBy(f => f.BypassAddress.GetAddressBytes().Aggregate(0L, (n, b) => n * 256 + b))
-                             .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.OrdinalIgnoreCase))
-                {
-                    // Which router it came from, so that several routers' forwards can be told apart
-                    // (and piped on to Remove-BypassForward, which binds ComputerName by property name).
-                    PSObject item = PSObject.AsPSObject(forward);
-                    item.Properties.Add(Hidden(new PSNoteProperty("ComputerName", router.Name)));
-                    Emit(item);
-                }
+                forwards = forwards.OrderBy(f => f.BypassAddress.GetAddressBytes().Aggregate(0L, (n, b) => n * 256 + b))
+                    .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.OrdinalIgnoreCase).ToList();
+                if (Routers.Count == 1) foreach (BypassForward forward in forwards) Emit(new RouterForward(forward, router.Name));
+                else read[router] = forwards;
             });
-        }
-
-        private static readonly PropertyInfo IsHidden = typeof(PSMemberInfo).GetProperty("IsHidden", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
-
-        /// <summary>
-        /// Hidden like a class's <c>hidden</c> member: it binds by property name and reads as
-        /// $forward.ComputerName, but Export-Csv writes only the CSV columns, so the file applies again
-        /// as it is. (PowerShell sets IsHidden only internally; where it cannot be set the property
-        /// simply stays visible.)
-        /// </summary>
-        private static PSNoteProperty Hidden(PSNoteProperty property)
-        {
-            try
-            {
-                if (IsHidden?.SetMethod != null) IsHidden.SetValue(property, true);
-            }
-            catch (Exception e) when (e is TargetInvocationException || e is MethodAccessException || e is ArgumentException)
-            {
-            }
-
-            return property;
+            foreach (RouterTarget router in Routers)
+                if (read.TryGetValue(router, out List<BypassForward> forwards))
+                    foreach (BypassForward forward in forwards) WriteObject(new RouterForward(forward, router.Name));
         }
     }
 }

@@ -34,8 +34,12 @@ namespace BypassNat.Commands
 
         private readonly List<BypassForward> _desired = new List<BypassForward>();
 
+        // Whether any forward (or an explicit empty -Forward) was given: without, the router is compared with nothing.
+        private bool _given;
+
         protected override void ProcessInput()
         {
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(Forward))) _given = true;
             if (Forward != null) _desired.AddRange(Forward);
         }
 
@@ -51,6 +55,11 @@ namespace BypassNat.Commands
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
 
+            // Every forward would read "Unexpected" without a word of why: say what it is compared with.
+            if (!_given)
+                WriteWarning($"No forwards were piped in or given with -Forward, so {RouterNames} is compared with an empty set: every forward it holds is reported Unexpected. " +
+                             "To compare it with your CSV: Import-Csv forwards.csv | New-BypassForward | Test-BypassForward ... (-Forward @() says on purpose that it should hold none).");
+
             int drifting = 0;
             IReadOnlyList<RouterTarget> read = ForEachRouter((router, session) =>
             {
@@ -61,6 +70,9 @@ namespace BypassNat.Commands
                     desired = _desired.Where(f => applier.Addresses.Owns(f.BypassAddress)).ToList();
 
                 IReadOnlyList<ForwardDrift> drift = ForwardDrift.Compare(router.Name, applier.Project(desired), applier.ReadState());
+                if (!_given)
+                    foreach (ForwardDrift item in drift.Where(d => d.Kind == DriftKind.Unexpected))
+                        item.Detail = "on the router; no forwards were given to compare with";
                 var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, applier.Project(desired));
                 if (exemption != null && exemption.NeedsWrite)
                     drift = drift.Concat(new[] { new ForwardDrift { ComputerName = router.Name, Kind = DriftKind.Unexempted, Detail = exemption.Describe().Trim() } }).ToList();

@@ -35,13 +35,13 @@ namespace BypassNat.Apply
         {
             RulesetDiff diff = RulesetDiff.Compute(desired, state.Forwards);
             var drift = new List<ForwardDrift>();
-            drift.AddRange(diff.Added.Select(f => new ForwardDrift { ComputerName = computerName, Name = f.Name, Kind = DriftKind.Missing, Desired = f }));
+            drift.AddRange(diff.Added.Select(f => new ForwardDrift { ComputerName = computerName, Name = f.Name, Kind = DriftKind.Missing, Desired = f, Detail = "in the input, not on the router" }));
             drift.AddRange(diff.Changed.Select(c => new ForwardDrift
             {
                 ComputerName = computerName, Name = c.Desired.Name, Kind = DriftKind.Different, Fields = c.Fields.ToArray(), Desired = c.Desired, Actual = c.Current,
                 Detail = string.Join(", ", c.Fields.Select(field => $"{field}: {Field(c.Current, field)} -> {Field(c.Desired, field)}")),
             }));
-            drift.AddRange(diff.Removed.Select(f => new ForwardDrift { ComputerName = computerName, Name = f.Name, Kind = DriftKind.Unexpected, Actual = f }));
+            drift.AddRange(diff.Removed.Select(f => new ForwardDrift { ComputerName = computerName, Name = f.Name, Kind = DriftKind.Unexpected, Actual = f, Detail = "on the router, not in the input" }));
             if (state.Forwards.Count > 0 && !state.InPlace)
                 drift.Add(new ForwardDrift { ComputerName = computerName, Kind = DriftKind.Unhooked, Detail = state.Repair });
             drift.AddRange(state.Problems.Select(p => new ForwardDrift { ComputerName = computerName, Kind = DriftKind.Unreadable, Detail = p }));

@@ -9,8 +9,9 @@ namespace BypassNat
     /// One port forward through the bypass router: the main router sends ExternalPort to
     /// BypassAddress:BypassPort, and the bypass router sends that on to InternalAddress:InternalPort.
     /// Instances are made valid by <see cref="ForwardParser"/>; the constructor trusts its caller.
+    /// Not sealed only so the module can add where a forward was read (its RouterForward).
     /// </summary>
-    public sealed class BypassForward
+    public class BypassForward
     {
         public BypassForward(
             string name,
@@ -38,6 +39,13 @@ namespace BypassNat
             Enabled = enabled;
             PublicAddress = publicAddress;
             AllowedSource = allowedSource ?? SourceSet.Any;
+        }
+
+        /// <summary>A copy of <paramref name="other"/>, for a subclass that adds to it.</summary>
+        protected BypassForward(BypassForward other)
+            : this(other.Name, other.Protocol, other.ExternalPort, other.BypassAddress, other.BypassPort, other.InternalAddress, other.InternalPort,
+                other.SourceNat, other.Comment, other.Enabled, other.PublicAddress, other.AllowedSource)
+        {
         }
 
         public string Name { get; }
