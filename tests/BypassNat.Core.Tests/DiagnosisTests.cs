@@ -20,6 +20,79 @@ namespace BypassNat.Tests
 
         private static List<ConntrackEntry> Parse(params string[] lines) => lines.Select(ConntrackEntry.Parse).ToList();
 
+        // A restricted forward: only 198.51.100.0/24 may use it.
+        private static readonly BypassForward Restricted = Forwards.Make("only", "Tcp", "8080", internalPort: "80")
+            .WithAllowedSource(SourceSet.Of(new[] { Prefix("198.51.100.0/24") }));
+
+        private static Ipv4Prefix Prefix(string text)
+        {
+            Assert.True(Ipv4Prefix.TryParse(text, out Ipv4Prefix prefix));
+            return prefix;
+        }
+
+        // From 203.0.113.10, which Restricted does not admit: not DNATed (the router itself refused it).
+        private const string Refused =
+            "tcp      6 9 CLOSE src=203.0.113.10 dst=192.0.2.2 sport=40320 dport=8080 src=192.0.2.2 dst=203.0.113.10 sport=8080 dport=40320 mark=0 use=1";
+        private const string RefusedUnreplied =
+            "tcp      6 117 SYN_SENT src=203.0.113.10 dst=192.0.2.2 sport=40321 dport=8080 [UNREPLIED] src=192.0.2.2 dst=203.0.113.10 sport=8080 dport=40321 mark=0 use=1";
+
+        [Fact]
+        public void Counts_clients_AllowedSource_does_not_admit_apart_instead_of_calling_them_old_connections()
+        {
+            ForwardDiagnosis d = ForwardDiagnosis.Diagnose("r", Restricted, Parse(Refused, RefusedUnreplied));
+            Assert.Equal(DiagnosisStatus.NotAllowed, d.Status);
+            Assert.Equal(2, d.NotAdmitted);
+            Assert.Equal(0, d.Connections);
+            Assert.Equal("198.51.100.0/24", d.AllowedSource);
+            Assert.Contains("AllowedSource (198.51.100.0/24) does not admit (203.0.113.10)", d.Cause);
+            Assert.Contains("only from 198.51.100.0/24 (2 from other clients, not forwarded)", d.Path[1].Detail);
+
+            // The same entries for a forward open to every client are the old-connection case.
+            Assert.Equal(DiagnosisStatus.NotForwarded, ForwardDiagnosis.Diagnose("r", Web, Parse(RefusedUnreplied)).Status);
+        }
+
+        [Fact]
+        public void Draws_each_hop_of_the_path_with_what_shows_it()
+        {
+            var facts = new PathFacts { DevicePort = DevicePortProbe.Open };
+            ForwardDiagnosis gateway = ForwardDiagnosis.Diagnose("r", Web, Parse(Unreplied), facts);
+            Assert.Equal(new[] { "main router", "bypass router", "proxy", "conntrack", "device" }, gateway.Path.Select(h => h.Hop));
+            Assert.Equal(new[] { HopState.Ok, HopState.Ok, HopState.NotNeeded, HopState.Failed, HopState.Failed }, gateway.Path.Select(h => h.State));
+            Assert.Equal(HopState.Failed, gateway.DeviceGateway);
+            Assert.Equal(HopState.Ok, gateway.DevicePort);
+            Assert.Contains("its gateway is another router", gateway.Path[4].Detail);
+
+            // The device does not answer the router either: the device is the cause, not its gateway.
+            ForwardDiagnosis closed = ForwardDiagnosis.Diagnose("r", Web, Parse(Unreplied), new PathFacts { DevicePort = DevicePortProbe.Closed });
+            Assert.Equal(HopState.Failed, closed.DevicePort);
+            Assert.NotEqual(HopState.Failed, closed.DeviceGateway);
+            Assert.Contains("does not answer the router either", closed.Cause);
+
+            // Unhooked rules and an unexempted proxy are this router's hops failing.
+            ForwardDiagnosis unhooked = ForwardDiagnosis.Diagnose("r", Web, Parse(Replied),
+                new PathFacts { Hooked = false, Proxy = HopState.Failed, ProxyDetail = "not exempted" });
+            Assert.Equal(HopState.Failed, unhooked.BypassRule);
+            Assert.Equal(HopState.Failed, unhooked.ProxyExemption);
+            Assert.Equal(HopState.Ok, unhooked.Conntrack);
+            Assert.Equal(HopState.Ok, unhooked.DeviceGateway);
+
+            ForwardDiagnosis idle = ForwardDiagnosis.Diagnose("r", Game, Parse());
+            Assert.Equal(HopState.Unknown, idle.MainRouter);
+            Assert.Equal(HopState.Unknown, idle.DevicePort);
+            Assert.Contains("UDP", idle.Path[4].Detail);
+        }
+
+        [Fact]
+        public void The_device_probe_reads_only_its_own_lines_and_never_quotes_user_text()
+        {
+            string script = DevicePortProbe.Script(new[] { new KeyValuePair<System.Net.IPAddress, int>(System.Net.IPAddress.Parse("192.0.2.20"), 80) });
+            Assert.Contains("bypassnat_probe 192.0.2.20 80", script);
+            IReadOnlyDictionary<string, string> found = DevicePortProbe.Parse("192.0.2.20 80 open\nnoise\n192.0.2.21 81 closed\n");
+            Assert.Equal("open", found[DevicePortProbe.Key(System.Net.IPAddress.Parse("192.0.2.20"), 80)]);
+            Assert.Equal("closed", found["192.0.2.21 81"]);
+            Assert.Equal(2, found.Count);
+        }
+
         [Fact]
         public void Parses_both_directions_and_the_unreplied_flag()
         {

@@ -50,6 +50,29 @@ Describe 'Several routers at once' {
         Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8081 | Should -Match '^device tcp 81 peer 192\.0\.2\.3'
     }
 
+    It 'shows several routers'' results as one table, and their forwards router by router in the order given' {
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } {
+            $keys = @{ KeyFile = $Lab.Ssh.KeyFile; KnownHostsFile = $Lab.Ssh.KnownHostsFile }
+            $results = $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply -ComputerName 192.0.2.2, 192.0.2.3 @keys
+            'APPLY=' + ($results | Out-String -Width 80)
+            'GET=' + (Get-BypassForward -ComputerName 192.0.2.3, 192.0.2.2 @keys | Out-String -Width 80)
+            # Routers answer in any order; the forwards come in the order the routers were given.
+            foreach ($i in 1..3) { 'ORDER=' + ((Get-BypassForward -ComputerName 192.0.2.3, 192.0.2.2 @keys | ForEach-Object ComputerName) -join ',') }
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $apply = (@($run.Output -like 'APPLY=*') -join '').Substring(6) -split "`n"
+        $apply | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        @($apply -match '^ComputerName +Role +Backend +Changed +What changed') | Should -HaveCount 1
+        @($apply -match '^192\.0\.2\.2 +Bypass +\w+ +False +1 unchanged') | Should -HaveCount 1
+        @($apply -match '^192\.0\.2\.3 +Bypass +\w+ +False +1 unchanged') | Should -HaveCount 1
+        $get = (@($run.Output -like 'GET=*') -join '').Substring(4) -split "`n"
+        $get | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        $groups = @($get -match '^\s*Router: ' | ForEach-Object { $_.Trim() })
+        $groups | Should -Be @('Router: 192.0.2.3', 'Router: 192.0.2.2')
+        @($get -match '^web2 +Tcp +8081 +192\.0\.2\.3:8081 +192\.0\.2\.20:81 +source NAT') | Should -HaveCount 1
+        @($run.Output -like 'ORDER=*') | Should -Be @('ORDER=192.0.2.3,192.0.2.2', 'ORDER=192.0.2.3,192.0.2.2', 'ORDER=192.0.2.3,192.0.2.2')
+    }
+
     It 'refuses a forward that no router given has, names it, and changes nothing on either router' {
         $before = (Get-LabNatTable $Lab), (Get-LabNatTable $Lab -Node byp2)
         $stray = $Csv + "`nstray,Tcp,8082,192.0.2.4,,192.0.2.20,83,false`nextra,Tcp,8083,192.0.2.2,,192.0.2.20,82,false"
@@ -90,7 +113,7 @@ Describe 'Several routers at once' {
                 ForEach-Object { "$($_.ComputerName) $($_.Name)" }
         }
         $run.Errors | Should -BeNullOrEmpty
-        $run.Output | Sort-Object | Should -Be @('192.0.2.2 web', '192.0.2.3 web2')
+        $run.Output | Should -Be @('192.0.2.2 web', '192.0.2.3 web2')
     }
 
     It 'removes forwards piped in from Get-BypassForward on the router each came from' {

@@ -265,6 +265,32 @@ web,Tcp,8090,192.0.2.2,,192.0.2.20,80
         (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
     }
 
+    It 'says what the router holds when -Persist is refused to a sudo user, once, without claiming an undo failed' {
+        $before = Get-LabNatTable $Lab
+        $asUser = @{ UserName = 'bnadmin'; Sudo = $true; Persist = $true }
+        $changed = $Csv -replace '(?m)^game,.*\r?\n', ''
+        # No earlier -Persist: the save is refused at its first sudo, and nothing of it is left.
+        $run = Invoke-Apply $changed $asUser
+        $run.Errors | Should -HaveCount 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.SudoRefused*'
+        $message = $run.Errors[0].Message
+        $message | Should -BeLike '*No forwards were applied: the router keeps the forwards it had. Nothing of -Persist is on it (read back after the failure).'
+        $message | Should -Not -Match 'Undoing'
+        ([regex]::Matches($message, 'refused sudo -n')).Count | Should -Be 1
+        Get-LabNatTable $Lab | Should -Be $before
+        Invoke-LabRouter $Lab 'ls /etc/bypassnat 2>/dev/null | wc -l' | Should -Be '0'
+
+        # An earlier -Persist (as root): its saved set is read back and found unchanged.
+        (Invoke-Apply $Csv @{ Persist = $true }).Errors | Should -BeNullOrEmpty
+        $saved = Invoke-LabRouter $Lab 'cat /etc/bypassnat/ruleset.*'
+        $run = Invoke-Apply $changed $asUser
+        $run.Errors[0].Message | Should -BeLike '*the router keeps the forwards it had. Its saved set still holds those forwards (read back after the failure).'
+        Invoke-LabRouter $Lab 'cat /etc/bypassnat/ruleset.*' | Should -Be $saved
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }
+        $run.Errors | Should -BeNullOrEmpty
+        (Invoke-Apply $Csv).Errors | Should -BeNullOrEmpty
+    }
+
     It 'refuses a forward that would capture its own SSH port, and changes nothing' {
         $before = Get-LabNatTable $Lab
         $lockout = $Csv + "`nssh,Tcp,22,192.0.2.2,,192.0.2.20,80,"

@@ -277,13 +277,31 @@ range,TcpUdp,6000-6010,192.0.2.2,16000-16010,192.0.2.22,7000-7010,,
         }
     }
 
-    It 'exports exactly the CSV columns, and its table fits 80 columns with one line a forward' {
+    It 'exports exactly the CSV columns, and its table fits 80 columns with nothing cut' {
         $forwards = Import-Csv (Join-Path $PSScriptRoot '../../docs/examples/forwards.csv') | New-BypassForward
         ($forwards | ConvertTo-Csv)[0] | Should -Be '"Name","Protocol","ExternalPort","BypassAddress","BypassPort","InternalAddress","InternalPort","SourceNat","Comment","Enabled","PublicAddress","AllowedSource"'
         $lines = ($forwards | Format-Table | Out-String -Width 80) -split "`n" | Where-Object { $_.Trim() }
         $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
-        $lines | Should -HaveCount ($forwards.Count + 2)
         $lines[0] | Should -Match '^Name\s+Proto\s+External\s+Bypass\s+Internal\s+Notes'
-        @($lines -match '192\.0\.2\.2:19001-19003 +192\.0\.2\.20:9001-9003').Count | Should -Be 1
+        @($lines -match '^web +Tcp +8080 +192\.0\.2\.2:8080 +192\.0\.2\.20:80 +Web server on the NAS$') | Should -HaveCount 1
+        # A range too wide for its column goes on to the next line of the cell, whole.
+        @($lines -match '^voip +TcpUdp +9001-9003 +192\.0\.2\.2: +192\.0\.2\.20:') | Should -HaveCount 1
+        @($lines -match '^ +19001-19003 +9001-9003') | Should -HaveCount 1
+        $lines | Should -Not -Match '…'
+    }
+
+    It 'shows a long comment, a wide range and AllowedSource whole at 80 columns, wrapped instead of cut' {
+        $csv = @'
+Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,Comment,AllowedSource
+nas,Tcp,10000-10010,192.168.100.200,,192.168.100.201,,家庭NAS的网页管理界面，只给家人用,203.0.113.0/24 198.51.100.7
+'@
+        $text = ConvertFrom-CsvText $csv | New-BypassForward | Format-Table | Out-String -Width 80
+        $text -split "`n" | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        $text | Should -Not -Match '…'
+        # Each value reads whole once the cell's lines are joined.
+        $cells = ($text -split "`n" | Select-Object -Skip 3 | ForEach-Object { if ($_.Length -gt 65) { $_.Substring(65).TrimEnd() } }) -join ''
+        $cells -replace '\s' | Should -Be 'from198.51.100.7203.0.113.0/24;家庭NAS的网页管理界面，只给家人用'
+        $text | Should -Match '192\.168\.100\.200:'
+        $text | Should -Match '192\.168\.100\.201:'
     }
 }

@@ -46,8 +46,34 @@ admin,Tcp,8443,192.0.2.2,192.0.2.20,443
         $byName['web'].Kind | Should -Be 'Different'
         @($byName['web'].Fields) | Should -Be @('InternalAddress')
         $byName['web'].Detail | Should -Be 'InternalAddress: 192.0.2.20 -> 192.0.2.21'
+        $byName['admin'].Detail | Should -Be 'in the input, not on the router'
+        $byName['game'].Detail | Should -Be 'on the router, not in the input'
         (Test-Drift $desired -Quiet).Output | Should -Be @($false)
         Get-LabNatTable $Lab | Should -Be $before
+    }
+
+    It 'says what it compared with when no forwards were given, and its table shows the detail whole at 80 columns' {
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh
+            $drift = @(Test-BypassForward @ssh)
+            $drift | ForEach-Object { [pscustomobject]@{ Name = $_.Name; Kind = "$($_.Kind)"; Detail = $_.Detail } }
+            'TABLE=' + ($drift | Out-String -Width 80)
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Warnings | Should -HaveCount 1
+        $run.Warnings[0] | Should -BeLike 'No forwards were piped in or given with -Forward, so 192.0.2.2 is compared with an empty set: every forward it holds is reported Unexpected.*Import-Csv forwards.csv | New-BypassForward | Test-BypassForward*'
+        $drift = @($run.Output | Where-Object { $_ -isnot [string] })
+        @($drift.Name | Sort-Object) | Should -Be @('game', 'web')
+        $drift | ForEach-Object { $_.Kind | Should -Be 'Unexpected'; $_.Detail | Should -Be 'on the router; no forwards were given to compare with' }
+        $table = (@($run.Output -like 'TABLE=*') -join '').Substring(6)
+        $table -split "`n" | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        ($table -replace '\s+', ' ') | Should -Match 'web Unexpected on the router; no forwards were given to compare with'
+        $table | Should -Not -Match '…'
+
+        # An empty set given on purpose is compared without a warning.
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Test-BypassForward @ssh -Forward @() -Quiet }
+        $run.Warnings | Should -BeNullOrEmpty
+        $run.Output | Should -Be @($false)
     }
 
     It 'reports every forward missing after the ruleset was flushed' {

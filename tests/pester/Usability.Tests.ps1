@@ -25,6 +25,21 @@ AfterAll {
 }
 
 Describe 'Verbose and debug output' {
+    It 'shows -Debug without asking at every line, in a non-interactive session too' {
+        # Invoke-AsAdmin runs pwsh -NonInteractive, where a question fails; -Debug alone used to turn
+        # every verbose line into "Continue with this operation?".
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh
+            Get-BypassForward @ssh -Debug 5>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.DebugRecord]) { "D: $($_.Message)" } else { "O: $($_.Name)" } }
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $lines = @($run.Output)
+        # The verbose lines come as debug lines, and each script whole, named by what it does.
+        @($lines -like 'D: Connected to 192.0.2.2 as root with key *') | Should -HaveCount 1
+        @($lines -match '^D: SSH 192\.0\.2\.2: reading the router: exit 0 in \d+\.\d\d s\.$') | Should -HaveCount 1
+        @($lines -like "D: Script for 192.0.2.2 (reading the router):`n*") | Should -HaveCount 1
+    }
+
     It 'gives each SSH step with its duration, shows the rendered ruleset under -Debug, and never the password' {
         $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv; Streams = "$Streams" } {
             $password = (Get-Content (Join-Path $Lab.Dir 'bnadmin_password') -Raw).Trim()
@@ -43,6 +58,10 @@ Describe 'Verbose and debug output' {
         $steps = @($lines -match '^V: SSH 192\.0\.2\.2: .+: exit \d+ in \d+\.\d\d s\.$')
         # One line per SSH command the apply ran (a changing apply is two: the survey and the write).
         $steps.Count | Should -BeGreaterOrEqual 2
+        # Named as a person would, never by the script's first shell line.
+        @($steps -match '^V: SSH 192\.0\.2\.2: reading the router: exit 0 in ') | Should -HaveCount 1
+        @($steps -match '^V: SSH 192\.0\.2\.2: writing 3 forward\(s\) and verifying \([a-z-]+\): exit 0 in ') | Should -HaveCount 1
+        @($steps -match 'bypassnat_|\(\) \{') | Should -BeNullOrEmpty
         @($lines -match '^V: Connected to 192\.0\.2\.2 as bnadmin with password in \d+\.\d\d s; host key SHA256:').Count | Should -Be 1
         # The rendered nftables ruleset, as it travels to the router.
         $debug = $lines -match '^D: ' | Out-String

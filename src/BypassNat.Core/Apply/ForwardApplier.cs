@@ -320,8 +320,14 @@ namespace BypassNat.Apply
             }
             catch (BypassNatException undo)
             {
-                return held + $" Undoing the partial save failed too, so the files and hooks of -Persist on it may hold the new set: {undo.Message} " +
-                    "Run Remove-BypassForward -All to clear them, or apply again.";
+                // The undo needs the rights the save lacked (a sudo that refuses both): read what the router holds instead of guessing.
+                IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
+                PersistenceInstaller.SavedState now = installer.Holds(before.Kind, wasInstalled ? (plan.Leftover ?? plan.State).Forwards : null, plan.Context);
+                if (!wasInstalled && now == PersistenceInstaller.SavedState.Nothing) return held + " Nothing of -Persist is on it (read back after the failure).";
+                if (wasInstalled && now == PersistenceInstaller.SavedState.Same) return held + " Its saved set still holds those forwards (read back after the failure).";
+                return held + " Undoing the partial save failed too, so the files and hooks of -Persist on it may hold the new set" +
+                    (undo.ErrorId == "BypassNat.SudoRefused" || undo.ErrorId == "BypassNat.NotRoot" ? " (the undo was refused the same way)" : $": {undo.Message}") +
+                    ". Run Remove-BypassForward -All to clear them, or apply again.";
             }
         }
 

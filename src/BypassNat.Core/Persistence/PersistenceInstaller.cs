@@ -119,6 +119,26 @@ namespace BypassNat.Persistence
             return script.ToString();
         }
 
+        /// <summary>What a read-back after a failed save found: nothing of -Persist, the given set, or something else (or it could not tell).</summary>
+        public enum SavedState { Nothing, Same, Other }
+
+        /// <summary>
+        /// After a save failed (and its undo, which needs the same rights, too): reads what the router
+        /// holds, without privileges (the files are world-readable), so the error can say it instead
+        /// of guessing. The saved ruleset is compared with the one <paramref name="forwards"/> render to.
+        /// </summary>
+        public SavedState Holds(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context)
+        {
+            string file = $"{Directory}/{(backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables")}";
+            CommandResult result = _session.Run(RouterScript.Wrap(
+                $"if [ -e {RestoreScript} ] || [ -e {Directory}/ruleset.nft ] || [ -e {Directory}/ruleset.iptables ]; then echo '@@installed'; fi\n" +
+                $"[ -r {file} ] && cat {file}\nexit 0\n"), "reading back what -Persist left");
+            if (!result.Succeeded) return SavedState.Other;
+            if (!result.Output.StartsWith("@@installed\n", System.StringComparison.Ordinal)) return SavedState.Nothing;
+            string saved = result.Output.Substring("@@installed\n".Length);
+            return forwards != null && saved.Trim() == _hop.RenderSaved(backend, forwards, context).Trim() ? SavedState.Same : SavedState.Other;
+        }
+
         /// <summary>Whether an earlier -Persist installed the forwards on the router.</summary>
         public bool IsInstalled()
         {
