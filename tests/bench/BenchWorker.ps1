@@ -68,6 +68,10 @@ function New-BenchForwards([int] $Count) {
     @(1..$Count | ForEach-Object { [pscustomobject]@{ Name = "f$_"; Protocol = 'Tcp'; ExternalPort = 9999 + $_; BypassAddress = '192.0.2.2'; InternalAddress = '192.0.2.20' } } | New-BypassForward)
 }
 
+# Each apply is the router's whole set, and this worker runs -NonInteractive: no question about the
+# forwards it removes (a build without -RemoveUnlisted ignores a default for a parameter it lacks).
+$PSDefaultParameterValues['Invoke-BypassForwardApply:RemoveUnlisted'] = $true
+
 function Reset-Router { Remove-BypassForward @ssh -All -Confirm:$false | Out-Null }
 
 function Invoke-Apply($Forwards, [string] $Backend) {

@@ -31,7 +31,7 @@ function Use-OtherSshNet {
 if ('$Order' -eq 'OtherFirst') { `$report.Other = Use-OtherSshNet }
 Import-Module '$($Lab.ModulePath)/BypassNat.psd1'
 `$forward = New-BypassForward -Name 'iso-$Order' -ExternalPort $Port -BypassAddress 192.0.2.2 -InternalAddress 192.0.2.20 -InternalPort 80
-`$result = `$forward | Invoke-BypassForwardApply -ComputerName 192.0.2.2 -KeyFile `$key -KnownHostsFile '$($Lab.Ssh.KnownHostsFile)' -Confirm:`$false
+`$result = `$forward | Invoke-BypassForwardApply -ComputerName 192.0.2.2 -KeyFile `$key -KnownHostsFile '$($Lab.Ssh.KnownHostsFile)' -Confirm:`$false -RemoveUnlisted
 `$report.Applied = @(`$result.Added) -join ','
 if ('$Order' -ne 'OtherFirst') { `$report.Other = Use-OtherSshNet }
 `$report.TypeByName = [BypassNat.BypassForward].FullName

@@ -283,11 +283,32 @@ range,TcpUdp,6000-6010,192.0.2.2,16000-16010,192.0.2.22,7000-7010,,
         $lines = ($forwards | Format-Table | Out-String -Width 80) -split "`n" | Where-Object { $_.Trim() }
         $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
         $lines[0] | Should -Match '^Name\s+Proto\s+External\s+Bypass\s+Internal\s+Notes'
-        @($lines -match '^web +Tcp +8080 +192\.0\.2\.2:8080 +192\.0\.2\.20:80 +Web server on the NAS$') | Should -HaveCount 1
+        @($lines -match '^web +Tcp +8080 +192\.0\.2\.2:8080 +192\.0\.2\.20:80 +Web server') | Should -HaveCount 1
+        ($lines -join ' ') -replace '\s+', ' ' | Should -Match 'Web server on t ?he NAS'
         # A range too wide for its column goes on to the next line of the cell, whole.
         @($lines -match '^voip +TcpUdp +9001-9003 +192\.0\.2\.2: +192\.0\.2\.20:') | Should -HaveCount 1
         @($lines -match '^ +19001-19003 +9001-9003') | Should -HaveCount 1
         $lines | Should -Not -Match '…'
+    }
+
+    It 'gives Get-BypassForwardPlan a table that fits 80 columns: whole step headers, AllowedSource and Comment' {
+        $csv = @'
+Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,Comment,AllowedSource
+web,Tcp,8080,192.168.100.200,,192.168.100.201,80,Web server on the NAS,203.0.113.0/24 198.51.100.7
+voip,TcpUdp,10000-10010,192.168.100.200,,192.168.100.201,,,
+'@
+        $text = ConvertFrom-CsvText $csv | New-BypassForward | Get-BypassForwardPlan -Role Main, Bypass | Out-String -Width 80
+        $lines = $text -split "`n"
+        $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        $text | Should -Not -Match '…'
+        @($lines -match '^ *Step: 1, main router: forward these WAN ports to the bypass router$') | Should -HaveCount 1
+        @($lines -match '^ *Step: 2, bypass router 192\.168\.100\.200: forward these ports to the device$') | Should -HaveCount 1
+        @($lines -match '^Name +Protocol +Port +Forward to +From +Comment$') | Should -HaveCount 2
+        # Too wide for its cell, the address and port go on two lines, AllowedSource one entry a line, and the comment wraps.
+        @($lines -match '^web +TCP +8080 +192\.168\.100\.200: +198\.51\.100\.7 +Web server') | Should -HaveCount 1
+        @($lines -match '^ +8080 +203\.0\.113\.0/24') | Should -HaveCount 1
+        ($text -replace '\s+', ' ') | Should -Match 'Web server .*on .*the NAS'
+        @($lines -match '^voip +TCP\+UDP +10000-10010 +192\.168\.100\.200: +any') | Should -HaveCount 1
     }
 
     It 'shows a long comment, a wide range and AllowedSource whole at 80 columns, wrapped instead of cut' {
