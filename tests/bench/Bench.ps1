@@ -356,6 +356,16 @@ $($table.ToString())
   lever is the lookups of columns a CSV lacks (PublicAddress, AllowedSource): each costs PowerShell a
   search of the type table and the .NET adapter, five times a present column's, and proving a column
   absent takes that search.
+- "shape" rows: CSVs generated in the bench of the set check's hard shapes (many public ports to one
+  device port, one bypass port on many bypass addresses, one port on every row, overlapping and
+  nested ranges, every row bad), Import-Csv alone and piped to New-BypassForward, each in a fresh
+  process, at two sizes; a failing shape ends in ``BypassNat.InvalidForwardSet`` (a conflicting row
+  names at most three earlier rows). Target: one device port, 50,000 rows, <= 2x Import-Csv in time
+  and in peak working set.
+- "cold" rows: a fresh pwsh each run, from the admin workstation: docs/examples/Update-BypassForwards.ps1
+  with 1,000 unchanged forwards against a fresh pwsh running ``ssh router true`` (target <= 1.5x), and
+  the first apply of 1,000 in a fresh process against ``ssh true`` beside it (target <= 2x).
+  "reused session": a no-op through one New-BypassSession (target <= 100 ms).
 - The survey of an iptables router lists only the nft tables a tproxy can work in (from
   ``nft list chains``); ``nft -a list ruleset`` also listed iptables-nft's nat table, 120 ms with
   1,000 forwards.
