@@ -6,9 +6,10 @@
 .DESCRIPTION
     Imports the CSV and applies it with Invoke-BypassForwardApply, every router in parallel, each in
     one atomic transaction (a router is never left half-applied). Writes one log line per router to
-    the output (and to -LogPath):
+    the output (and to -LogPath), naming at most ten forwards a list and counting the rest:
 
       2026-11-28T06:00:00Z router=192.0.2.2 role=bypass result=ok changed=True added=web removed=- modified=- duration=0.41s
+      2026-11-28T06:00:00Z router=192.0.2.2 role=bypass result=ok changed=True added=f1,f10,f100,f1000,f101,f102,f103,f104,f105,f106,+990more removed=- ...
       2026-11-28T06:00:00Z router=192.0.2.3 role=bypass result=failed error=BypassNat.ConnectionFailed message="..."
 
     Exit code: 0 only when every router holds its forwards; 1 when any router failed (the others were
@@ -60,7 +61,13 @@ function Write-Log([string] $Router, [string] $Role, [string] $Text) {
     Write-Host $line
 }
 
-function Format-Names($Names) { if (@($Names).Count) { (@($Names) | Sort-Object) -join ',' } else { '-' } }
+# The first few names and how many more, as -Verbose does: a line of a thousand names is no log line.
+function Format-Names($Names) {
+    $all = @($Names)
+    if (-not $all.Count) { return '-' }
+    $shown = @($all | Sort-Object | Select-Object -First 10) -join ','
+    if ($all.Count -gt 10) { "$shown,+$($all.Count - 10)more" } else { $shown }
+}
 
 function Format-Error($ErrorRecord) {
     $id = $ErrorRecord.FullyQualifiedErrorId -replace ',.*$'
@@ -90,7 +97,9 @@ try {
 catch {
     # -ErrorVariable holds the row errors (records) and, last, the exception that stopped the set.
     $messages = @($rowErrors | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { $_.Exception.Message })
-    $why = if ($messages.Count) { $messages -join '; ' } else { $_.Exception.Message }
+    # The first few problems and how many more: a CSV of thousands of bad rows is still one readable line.
+    $why = if ($messages.Count -gt 3) { ($messages[0..2] -join '; ') + "; and $($messages.Count - 3) more problems" }
+        elseif ($messages.Count) { $messages -join '; ' } else { $_.Exception.Message }
     $id = if ($messages.Count) { 'BypassNat.InvalidForwardSet' } else { $_.FullyQualifiedErrorId -replace ',.*$' }
     foreach ($router in $all) { Write-Log $router.Name $router.Role "result=not-applied error=$id message=`"$(($why -replace '\s+', ' ') -replace '"', "'")`"" }
     exit 2

@@ -88,7 +88,6 @@ namespace BypassNat.Commands
             {
                 ResolvePublicAddress(PublicAddress, _desired);
                 StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
-                if (Role == RouterRole.Main) StopOnIssues(ForwardPlacement.CheckMainSet(_desired), _desired);
             }
             catch (BypassNatException failure)
             {

@@ -35,7 +35,8 @@ namespace BypassNat.Tests
             IReadOnlyList<ForwardIssue> issues = ForwardSetValidator.Check(Forwards.Numbered(
                 Forwards.Make("a", "tcp", "53"),
                 Forwards.Make("b", "udp", "53"),
-                Forwards.Make("c", "tcp", "53", bypassAddress: "192.0.2.3", internalAddress: "192.0.2.21"),
+                // The same bypass port on another bypass router (the external port is the main router's, one a forward).
+                Forwards.Make("c", "tcp", "54", bypassPort: "53", bypassAddress: "192.0.2.3", internalAddress: "192.0.2.21"),
                 Forwards.Make("d", "tcp", "53", enabled: "false")));
             Assert.Empty(issues);
         }

@@ -140,11 +140,12 @@ namespace BypassNat.Tests
         [Fact]
         public void TwoForwardsCannotShareAnExternalPortOnTheMainRouter()
         {
-            var set = new[] { Forwards.Make("a", "tcpudp", "8080"), Forwards.Make("b", "udp", "8080", bypassAddress: "192.0.2.3", bypassPort: "9000") };
-            ForwardIssue issue = Assert.Single(ForwardPlacement.CheckMainSet(set));
-            Assert.Equal("BypassNat.PortConflict", issue.ErrorId);
-            Assert.Equal(2, issue.Row);
-            Assert.Empty(ForwardPlacement.CheckMainSet(new[] { Forwards.Make("a", "tcp", "8080"), Forwards.Make("b", "udp", "8080") }));
+            // Checked where the set is made (the set is for both hops), even to two bypass routers.
+            var set = new[] { Forwards.Make("a", "tcpudp", "8080"), Forwards.Make("b", "udp", "8080", bypassAddress: "192.0.2.3", bypassPort: "9000", internalAddress: "192.0.2.21") };
+            ForwardIssue issue = Assert.Single(ForwardSetValidator.Check(set));
+            Assert.Equal(("BypassNat.PortConflict", 2, "ExternalPort"), (issue.ErrorId, issue.Row, issue.Field));
+            Assert.StartsWith("UDP port 8080 on the main router's WAN is already forwarded by 'a' (row 1)", issue.Reason);
+            Assert.Empty(ForwardSetValidator.Check(new[] { Forwards.Make("a", "tcp", "8080"), Forwards.Make("b", "udp", "8080") }));
         }
 
         [Fact]

@@ -116,6 +116,23 @@ foreach ($backend in $p.Backends) {
         Add-Row "re-apply $($size.Count) (no-op)" $backend $again ($noopCommands | Select-Object -Last 1)
     }
 
+    # The same no-op through one session kept open (New-BypassSession): what is left without the login.
+    $forwards = New-BenchForwards $p.SessionCount
+    Invoke-Apply $forwards $backend | Out-Null
+    $session = New-BypassSession @ssh
+    try {
+        $times = @(); $before = 0; $commands = $null
+        foreach ($i in 0..$p.SessionReps) {
+            $run = Measure-Seconds { $forwards | Invoke-BypassForwardApply -Session $session -Backend $backend }
+            if ($run.Result.Changed) { throw "A no-op apply through a session changed something." }
+            # The first one pays for the session's first command; not counted. A session counts all its
+            # commands: this apply's are the difference.
+            if ($i -gt 0) { $times += $run.Seconds; $commands = (Get-Commands $run.Result) - $before }
+            $before = Get-Commands $run.Result
+        }
+        Add-Row "re-apply $($p.SessionCount) (no-op, reused session)" $backend $times $commands
+    } finally { Remove-BypassSession -Session $session }
+
     $all = New-BenchForwards $p.RemoveFrom
     $kept = @($all | Select-Object -First ($p.RemoveFrom - $p.RemoveCount))
     $times = @(); $commands = $null

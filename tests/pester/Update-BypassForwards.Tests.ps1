@@ -94,4 +94,20 @@ Describe 'Update-BypassForwards.ps1 as a scheduled job' {
         $again.ExitCode | Should -Be 0
         @($again.Lines -match 'router=192\.0\.2\.1 role=main result=ok changed=False') | Should -HaveCount 1
     }
+
+    It 'names at most ten forwards and counts the rest, for many added forwards and for many bad rows' {
+        $many = "Name,Protocol,ExternalPort,BypassAddress,InternalAddress`n" + ((1..25 | ForEach-Object { "m$_,Tcp,$(20000 + $_),192.0.2.2,192.0.2.20" }) -join "`n")
+        $run = Invoke-Scheduled $many '192.0.2.2'
+        $run.ExitCode | Should -Be 0 -Because ($run.Lines -join "`n")
+        @($run.Lines -match 'router=192\.0\.2\.2 role=bypass result=ok changed=True added=m1,m10,m11,m12,m13,m14,m15,m16,m17,m18,\+15more removed=game,web modified=- ') | Should -HaveCount 1
+        Get-ForwardNames byp | Should -HaveCount 25
+
+        $bad = "Name,Protocol,ExternalPort,BypassAddress,InternalAddress`n" + ((1..25 | ForEach-Object { "b$_,Tcp,x$_,192.0.2.2,192.0.2.20" }) -join "`n")
+        $run = Invoke-Scheduled $bad '192.0.2.2'
+        $run.ExitCode | Should -Be 2
+        $line = @($run.Lines -match 'router=192\.0\.2\.2 role=bypass result=not-applied error=BypassNat.InvalidForwardSet ')
+        $line | Should -HaveCount 1
+        $line[0] | Should -Match "message=`"Row 1 \(CSV line 2\): ExternalPort 'x1'.*; Row 3 \(CSV line 4\): ExternalPort 'x3'[^;]*; and 22 more problems`"$"
+        Get-ForwardNames byp | Should -HaveCount 25
+    }
 }

@@ -45,30 +45,5 @@ namespace BypassNat
 
             return issues;
         }
-
-        /// <summary>
-        /// On the main router a forward is keyed by protocol and external port alone, so two forwards
-        /// (even to two bypass routers) cannot share one.
-        /// </summary>
-        public static IReadOnlyList<ForwardIssue> CheckMainSet(IReadOnlyList<BypassForward> forwards)
-        {
-            var issues = new List<ForwardIssue>();
-            for (int i = 0; i < forwards.Count; i++)
-            {
-                if (!forwards[i].Enabled) continue;
-                for (int j = 0; j < i; j++)
-                {
-                    BypassForward earlier = forwards[j], forward = forwards[i];
-                    if (!earlier.Enabled || !earlier.ExternalPort.Overlaps(forward.ExternalPort)) continue;
-                    string transport = forward.Transports.FirstOrDefault(earlier.Carries);
-                    if (transport == null) continue;
-                    issues.Add(new ForwardIssue("BypassNat.PortConflict", i + 1, "ExternalPort", forward.ExternalPort.ToString(),
-                        $"{transport.ToUpperInvariant()} port {forward.ExternalPort} on the main router's WAN is already forwarded by '{earlier.Name}' (row {j + 1})"));
-                    break;
-                }
-            }
-
-            return issues;
-        }
     }
 }

@@ -33,8 +33,15 @@ namespace BypassNat
             int count = forwards.Count;
             var own = new List<ForwardIssue>[count];
             var rowByName = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            // Claims on one address and protocol (bypass address and port, public address and external
+            // port), on the main router's WAN (protocol and external port: the set is for both hops, and
+            // the main router keys a forward by those alone), and on a device (address, protocol and
+            // port, colored by the bypass address it is reached through).
             var claims = new List<PortClaim>();
             var deviceClaims = new List<PortClaim>();
+            var groups = new Dictionary<IPAddress, int>();
+            var deviceGroups = new Dictionary<IPAddress, int>();
+            var colors = new Dictionary<IPAddress, int>();
 
             for (int i = 0; i < count; i++)
             {
@@ -57,24 +64,22 @@ namespace BypassNat
                     rowByName.Add(forward.Name, row);
 
                 if (!forward.Enabled) continue;
+                int color = Number(colors, forward.BypassAddress);
                 foreach (string transport in forward.Transports)
                 {
+                    int protocol = transport == "tcp" ? 0 : 1;
+                    // Group 0 and 1: the WAN; addresses from 2 on.
+                    claims.Add(new PortClaim(protocol, forward.ExternalPort, i));
                     foreach (KeyValuePair<IPAddress, PortRange> claim in Claims(forward))
-                        claims.Add(new PortClaim(claim.Key, transport, claim.Value, i));
-                    deviceClaims.Add(new PortClaim(forward.InternalAddress, transport, forward.InternalPort, i));
+                        claims.Add(new PortClaim(2 * (1 + Number(groups, claim.Key)) + protocol, claim.Value, i));
+                    deviceClaims.Add(new PortClaim(2 * Number(deviceGroups, forward.InternalAddress) + protocol, forward.InternalPort, i, color));
                 }
             }
 
-            // Only forwards whose ports overlap can conflict: find those pairs by sorting the claims
-            // instead of comparing every forward with every other one, which made 60,000 rows take a minute.
-            var earlierByPosition = new Dictionary<int, SortedSet<int>>();
-            foreach (PortClaim[] pair in PortClaim.Overlapping(claims).Concat(PortClaim.Overlapping(deviceClaims)))
-            {
-                int earlier = Math.Min(pair[0].Position, pair[1].Position), later = Math.Max(pair[0].Position, pair[1].Position);
-                if (earlier == later) continue;
-                if (!earlierByPosition.TryGetValue(later, out SortedSet<int> set)) earlierByPosition[later] = set = new SortedSet<int>();
-                set.Add(earlier);
-            }
+            // Each forward is compared with the first few earlier forwards it conflicts with, not with
+            // every one: n forwards on one port are n conflicts reported, not n squared.
+            int[][] clashes = PortClaim.EarlierOverlaps(claims, count, MaxConflictsShown + 1, otherColorOnly: false);
+            int[][] splits = PortClaim.EarlierOverlaps(deviceClaims, count, MaxConflictsShown + 1, otherColorOnly: true);
 
             var issues = new List<ForwardIssue>();
             for (int i = 0; i < count; i++)
@@ -84,20 +89,26 @@ namespace BypassNat
                 if (own[i] != null) issues.AddRange(own[i]);
                 if (!forward.Enabled) continue;
 
-                if (earlierByPosition.TryGetValue(i, out SortedSet<int> conflicting))
-                    foreach (int e in conflicting)
+                int[] clash = clashes[i] ?? NoPositions, split = splits[i] ?? NoPositions;
+                int shownClashes = Math.Min(clash.Length, MaxConflictsShown), shownSplits = Math.Min(split.Length, MaxConflictsShown);
+                for (int c = 0, s = 0; c < shownClashes || s < shownSplits;)
+                {
+                    int e = Math.Min(c < shownClashes ? clash[c] : int.MaxValue, s < shownSplits ? split[s] : int.MaxValue);
+                    KeyValuePair<int, BypassForward> earlier = forwards[e];
+                    if (s < shownSplits && split[s] == e)
                     {
-                        KeyValuePair<int, BypassForward> earlier = forwards[e];
-                        string split = SplitDevice(earlier.Value, forward);
-                        if (split != null)
-                            issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassAddress", forward.BypassAddress.ToString(),
-                                $"{split} is also reached through {earlier.Value.BypassAddress} by '{earlier.Value.Name}' (row {earlier.Key}); " +
-                                "the router can answer for a device's port through one bypass address only"));
-                        string clash = Clash(earlier.Value, forward);
-                        if (clash != null)
-                            issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassPort", forward.BypassPort.ToString(),
-                                $"{clash} is already forwarded by '{earlier.Value.Name}' (row {earlier.Key})"));
+                        string more = ++s == shownSplits && split.Length > MaxConflictsShown ? MoreConflicts : string.Empty;
+                        issues.Add(new ForwardIssue("BypassNat.PortConflict", row, "BypassAddress", forward.BypassAddress.ToString(),
+                            $"{SplitDevice(earlier.Value, forward)} is also reached through {earlier.Value.BypassAddress} by '{earlier.Value.Name}' (row {earlier.Key}); " +
+                            "the router can answer for a device's port through one bypass address only" + more));
                     }
+
+                    if (c < shownClashes && clash[c] == e)
+                    {
+                        string more = ++c == shownClashes && clash.Length > MaxConflictsShown ? MoreConflicts : string.Empty;
+                        issues.Add(Clash(earlier.Value, earlier.Key, forward, row, more));
+                    }
+                }
 
                 if (forward.PublicAddress != null && forward.PublicAddress.Equals(forward.BypassAddress))
                     issues.Add(new ForwardIssue("BypassNat.InvalidAddress", row, "PublicAddress", forward.PublicAddress.ToString(),
@@ -137,6 +148,19 @@ namespace BypassNat
             return issues;
         }
 
+        /// <summary>How many earlier forwards a forward's conflicts name at most (of each kind).</summary>
+        public const int MaxConflictsShown = 3;
+
+        private const string MoreConflicts = "; more earlier rows conflict with this one too";
+
+        private static readonly int[] NoPositions = new int[0];
+
+        private static int Number(Dictionary<IPAddress, int> numbers, IPAddress address)
+        {
+            if (!numbers.TryGetValue(address, out int number)) numbers.Add(address, number = numbers.Count);
+            return number;
+        }
+
         // A list only for a forward with problems of its own: most have none.
         private static void AddTo(List<ForwardIssue>[] lists, int i, ForwardIssue issue) =>
             (lists[i] ?? (lists[i] = new List<ForwardIssue>())).Add(issue);
@@ -149,18 +173,32 @@ namespace BypassNat
             if (f.PublicAddress != null) yield return new KeyValuePair<System.Net.IPAddress, PortRange>(f.PublicAddress, f.ExternalPort);
         }
 
-        private static string Clash(BypassForward a, BypassForward b)
+        // The first conflict of a pair, on the bypass router's addresses first (as reported before the
+        // WAN was checked here), named by the column the user wrote: a BypassPort left out is the
+        // ExternalPort, so a CSV without a BypassPort column hears of its ExternalPort.
+        private static ForwardIssue Clash(BypassForward a, int aRow, BypassForward b, int row, string more)
         {
+            string transport = null;
+            foreach (string t in b.Transports)
+                if (a.Carries(t)) { transport = t.ToUpperInvariant(); break; }
+
+            bool bypassClaim = true;
             foreach (var mine in Claims(b))
+            {
                 foreach (var theirs in Claims(a))
                 {
                     if (!mine.Key.Equals(theirs.Key) || !mine.Value.Overlaps(theirs.Value)) continue;
-                    foreach (string transport in b.Transports)
-                        if (a.Carries(transport))
-                            return $"{transport.ToUpperInvariant()} port {Overlap(mine.Value, theirs.Value)} on {mine.Key}";
+                    string field = bypassClaim && b.BypassPort != b.ExternalPort ? "BypassPort" : "ExternalPort";
+                    return new ForwardIssue("BypassNat.PortConflict", row, field, (field == "BypassPort" ? b.BypassPort : b.ExternalPort).ToString(),
+                        $"{transport} port {Overlap(mine.Value, theirs.Value)} on {mine.Key} is already forwarded by '{a.Name}' (row {aRow}){more}");
                 }
 
-            return null;
+                bypassClaim = false;
+            }
+
+            return new ForwardIssue("BypassNat.PortConflict", row, "ExternalPort", b.ExternalPort.ToString(),
+                $"{transport} port {Overlap(a.ExternalPort, b.ExternalPort)} on the main router's WAN is already forwarded by '{a.Name}' (row {aRow}); " +
+                $"the set is for both routers, and the main router sends a port to one forward only{more}");
         }
 
         // Two forwards to the same device port are fine (8080 and 80 both to :80), but then both must
