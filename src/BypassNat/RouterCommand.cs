@@ -15,7 +15,7 @@ namespace BypassNat.Commands
     /// -Session, the backend, and one connection per router for the whole command, reused by every
     /// step and closed at the end (a session's connection stays open).
     /// </summary>
-    public abstract class RouterCommand : ConnectionCommand
+    public abstract partial class RouterCommand : ConnectionCommand
     {
         private const int ProgressId = 7;
 
@@ -102,9 +102,12 @@ namespace BypassNat.Commands
         {
             if (Session == null)
             {
-                base.CaptureRouters();
+                if (Backend == BackendKind.IKuai) CaptureIKuaiRouters();
+                else base.CaptureRouters();
                 return;
             }
+
+            RefuseIKuaiSession();
 
             var given = new List<string>();
             foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout", "CommandTimeout" })
