@@ -9,7 +9,8 @@ namespace's iptables (its own nat chain), so a packet really crosses.
 State for the tests, rewritten after every request: STATE/status.json (login attempts, logins, write
 calls, the rows). SIGUSR1 expires every 3.x session (the next call answers Result 10014). SIGUSR2
 reads STATE/control.json: {"edit": {"id": ..., field: value}} changes a row behind the API's back,
-{"fail_write": N} makes the Nth write call from now fail (Result 30001 / code 3001).
+{"fail_write": N} makes the Nth write call from now fail (Result 30001 / code 3001),
+{"expire_after": N} expires every 3.x session just before the Nth /Action/call from now.
 
   ikuai_sim.py --version 3|4 --addr A --state DIR [--chain NAME] [--http-port P] [--https-port P --cert C --key K]
                [--user U --password P] [--token T] [--pass-variant plain|md5] [--seed JSON]
@@ -27,8 +28,9 @@ class Sim:
         self.rows = []
         self.next_id = 1
         self.sessions = set()
-        self.status = {"login_attempts": 0, "logins": 0, "writes": 0, "calls": 0, "pass_variants": [], "refused_tokens": 0}
+        self.status = {"login_attempts": 0, "logins": 0, "writes": 0, "calls": 0, "pass_variants": [], "refused_tokens": 0, "expired_answers": 0}
         self.fail_write = 0
+        self.expire_after = 0
         if args.seed:
             for row in json.loads(args.seed):
                 self.add(row)
@@ -120,6 +122,8 @@ class Sim:
             if "edit" in command:
                 row = self.find(command["edit"]["id"])
                 row.update({k: v for k, v in command["edit"].items() if k != "id"})
+            if "expire_after" in command:
+                self.expire_after = int(command["expire_after"])
             if "fail_write" in command:
                 self.fail_write = int(command["fail_write"])
             self.render()
@@ -221,8 +225,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer({"Result": 10000, "ErrMsg": "Success"}, cookie="sess_key=%s; path=/; HttpOnly" % key)
         if self.path != "/Action/call":
             return self.answer({"Result": 10001, "ErrMsg": "not found"}, 404)
+        if sim.expire_after > 0:
+            sim.expire_after -= 1
+            if sim.expire_after == 0:
+                sim.sessions.clear()
         cookies = dict(c.strip().split("=", 1) for c in self.headers.get("Cookie", "").split(";") if "=" in c)
         if cookies.get("sess_key") not in sim.sessions:
+            sim.status["expired_answers"] = sim.status.get("expired_answers", 0) + 1
             return self.answer({"Result": 10014, "ErrMsg": "no login authentication"})
         if body.get("func_name") != "dnat" or not isinstance(body.get("param"), dict) or not every_value_a_string(body["param"]):
             return self.answer({"Result": 30001, "ErrMsg": "参数错误: every value must be a string"})
