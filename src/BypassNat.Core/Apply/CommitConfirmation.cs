@@ -235,47 +235,14 @@ namespace BypassNat.Apply
         /// </summary>
         /// <param name="live">Each backend this apply touches, with what it held before.</param>
         /// <param name="persist">The script that puts the saved set back (or removes a first -Persist); null when the apply does not touch it.</param>
-        public static string RollbackScript(RouterHop hop, string p, IEnumerable<KeyValuePair<BackendKind, RouterState>> live, RenderContext context, string persist)
+        public static string RollbackScript(RouterHop hop, string p, IEnumerable<KeyValuePair<IScriptedBackend, RouterState>> live, RenderContext context, string persist)
         {
             var s = new StringBuilder();
             s.Append(RouterScript.Preamble).Append("status=0\n");
-            foreach (KeyValuePair<BackendKind, RouterState> backend in live)
+            foreach (KeyValuePair<IScriptedBackend, RouterState> backend in live)
             {
-                s.Append("(\n");
-                bool present = backend.Value.Present;
-                if (backend.Key == BackendKind.Nftables)
-                {
-                    s.Append(p).Append("nft -f - <<'BYPASSNAT_RULES'\n");
-                    s.Append(present ? hop.RenderSaved(BackendKind.Nftables, backend.Value.Forwards, context)
-                        : $"table {hop.NftTable}\ndelete table {hop.NftTable}\n");
-                    s.Append("BYPASSNAT_RULES\n");
-                }
-                else
-                {
-                    // Only iptables-save and iptables-restore, the tools a sudo login may already run.
-                    string pre = hop.IptablesPrerouting, post = hop.IptablesPostrouting;
-                    s.Append("rules=$(").Append(p).Append("iptables-save -t nat) || exit 1\n");
-                    s.Append("{\n");
-                    if (present)
-                    {
-                        s.Append("  cat <<'BYPASSNAT_RULES'\n").Append(hop.RenderSaved(BackendKind.Iptables, backend.Value.Forwards, context)).Append("BYPASSNAT_RULES\n");
-                        s.Append($"  printf '%s\\n' \"$rules\" | grep -qx -- '-A PREROUTING -j {pre}' || echo '-I PREROUTING 1 -j {pre}'\n");
-                        s.Append($"  printf '%s\\n' \"$rules\" | grep -qx -- '-A POSTROUTING -j {post}' || echo '-I POSTROUTING 1 -j {post}'\n");
-                    }
-                    else
-                    {
-                        s.Append("  echo '*nat'\n");
-                        s.Append($"  printf '%s\\n' \"$rules\" | grep -x -- '-A PREROUTING -j {pre}' | sed 's/^-A/-D/'\n");
-                        s.Append($"  printf '%s\\n' \"$rules\" | grep -x -- '-A POSTROUTING -j {post}' | sed 's/^-A/-D/'\n");
-                        foreach (string chain in new[] { pre, post })
-                            s.Append($"  if printf '%s\\n' \"$rules\" | grep -q '^:{chain} '; then printf -- '-F {chain}\\n-X {chain}\\n'; fi\n");
-                    }
-
-                    s.Append("  echo COMMIT\n");
-                    s.Append("} | ").Append(p).Append("iptables-restore --noflush --wait 10\n");
-                }
-
-                s.Append($") || {{ status=1; echo 'could not put back the {backend.Key} rules' >&2; }}\n");
+                s.Append("(\n").Append(backend.Key.RollbackScript(p, backend.Value, context));
+                s.Append($") || {{ status=1; echo 'could not put back the {backend.Key.Kind} rules' >&2; }}\n");
             }
 
             if (persist != null)

@@ -33,6 +33,17 @@ namespace BypassNat.Apply
             _wanInterface = wanInterface;
         }
 
+        /// <summary>
+        /// An applier for a backend that owns a transport other than the router's shell (a web API):
+        /// no survey, no saved set, no watchdog; <paramref name="context"/> is what rendering needs
+        /// from the router, found by the caller.
+        /// </summary>
+        public ForwardApplier(BackendChoice choice, RouterHop hop, RenderContext context)
+            : this(null, choice, hop)
+        {
+            _context = context;
+        }
+
         public BackendChoice Choice { get; }
 
         /// <summary>
@@ -42,17 +53,15 @@ namespace BypassNat.Apply
         /// route's), so a read can tell rules on an old WAN interface from current ones; a router
         /// without a default route can still be read, and fails only when applying.
         /// </summary>
-        public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface)
+        /// <param name="options">The user's settings for the backends that take them (-WanZone, -LanZone).</param>
+        public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface, BackendOptions options = null)
         {
-            RouterSurvey survey = RouterSurvey.Run(session, requested, hop, wanInterface);
+            RouterSurvey survey = RouterSurvey.Run(session, requested, hop, wanInterface, options);
             var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface)
             {
                 _survey = survey, _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
                 Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null,
             };
-            // firewall4's reflection answers on the WAN's own address: that is the public address a UCI redirect holds.
-            if (applier.Choice.Backend is Uci.UciBackend uci && survey.MainContext != null && survey.MainContext.WanAddresses.Count > 0)
-                uci.ReflectionAddress = survey.MainContext.WanAddresses[0];
             return applier;
         }
 
@@ -60,7 +69,7 @@ namespace BypassNat.Apply
         public List<BypassForward> Project(IEnumerable<BypassForward> forwards)
         {
             List<BypassForward> projected = Hop.Project(forwards);
-            return Choice?.Backend is Uci.UciBackend uci ? projected.Select(uci.Shape).ToList() : projected;
+            return Choice?.Backend == null ? projected : projected.Select(Choice.Backend.Shape).ToList();
         }
 
         /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
@@ -77,12 +86,12 @@ namespace BypassNat.Apply
         /// every one but the WAN's) and, on the main router, the WAN interface and its addresses.
         /// </summary>
         public RenderContext Context => _context ?? (_context = Hop.Role == RouterRole.Main
-            ? Addresses.MainContext(_wanInterface, _session.Settings.Endpoint)
+            ? Addresses.MainContext(_wanInterface, Endpoint)
             : new RenderContext(Addresses.Addresses.Select(a => a.Prefix)));
 
         /// <summary>Forwards that belong elsewhere (not this router's address, not on its LAN, or capturing SSH from the WAN).</summary>
         public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
-            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, _session.Settings.Endpoint, sshGuard ? _session.Addresses : null, sshPort);
+            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, Endpoint, sshGuard ? _session.Addresses : null, sshPort);
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
         {
@@ -110,7 +119,16 @@ namespace BypassNat.Apply
         /// <summary>What the other backend holds (forwards a change of backend left behind); null when there is no other.</summary>
         public RouterState ReadOtherState() => Choice.Other == null ? null : Read(Choice.Other);
 
-        private RouterState Read(IRouterBackend backend) => _survey != null && _survey.Covers(backend) ? _survey.State(backend) : backend.Read(_session);
+        private RouterState Read(IRouterBackend backend) => _survey != null && _survey.Covers(backend) ? _survey.State(backend) : backend.Read();
+
+        /// <summary>The connection the apply goes through: the SSH session, or the backend's own transport.</summary>
+        private IRouterTransport Transport => (IRouterTransport)_session ?? Choice.Backend.Transport;
+
+        private string Endpoint => Transport.Endpoint;
+
+        /// <summary>The backend as one that runs on the router's shell; only those offer a saved set or a watchdog (their capabilities say so).</summary>
+        private static IScriptedBackend Scripted(IRouterBackend backend) =>
+            backend as IScriptedBackend ?? throw new InvalidOperationException($"The {backend.Kind} backend declares a capability that only a backend on the router's shell can have.");
 
         /// <summary>
         /// Applies the plan. Where -Persist installed the forwards on the router (or
@@ -120,7 +138,7 @@ namespace BypassNat.Apply
         /// </summary>
         public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
         {
-            if (Choice.Backend.Kind == BackendKind.Uci) return ApplyUci(plan, persist, warn);
+            if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.SavedSet)) return ApplyWithoutSavedSet(plan, persist, warn);
             string persisted = null;
             var installer = new PersistenceInstaller(_session, Hop);
             // Whether an earlier -Persist installed this hop: a failed save must put back exactly that.
@@ -130,7 +148,7 @@ namespace BypassNat.Apply
             if (!plan.NeedsWrite && persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
+                persisted = GuardSave(installer, plan, () => installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
                 foreach (string warning in saveWarnings) warn(warning);
             }
 
@@ -150,7 +168,7 @@ namespace BypassNat.Apply
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 try
                 {
-                    installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                    installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
                 }
                 catch (BypassNatException rollback)
                 {
@@ -163,7 +181,7 @@ namespace BypassNat.Apply
             }
 
             result.Persisted = persisted;
-            result.SshCommands = _session.CommandsRun;
+            result.SshCommands = Transport.RoundTrips;
             return result;
         }
 
@@ -206,21 +224,20 @@ namespace BypassNat.Apply
                 // Ctrl-C while waiting out an unconfirmed change: the router needs no one to roll back.
                 string at = _confirmation.Deadline.Value.ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
                 throw new BypassNatException("BypassNat.Stopped", FailureKind.InvalidOperation,
-                    $"Stopped (Ctrl-C) before the change on {_session.Settings.Endpoint} was confirmed: the watchdog on the router puts back its previous forwards by itself at {at}.",
-                    _session.Settings.Endpoint);
+                    $"Stopped (Ctrl-C) before the change on {Endpoint} was confirmed: the watchdog on the router puts back its previous forwards by itself at {at}.",
+                    Endpoint);
             }
 
             return result;
         }
 
-        /// <summary>Refuses -ConfirmTimeout where BypassNat cannot roll back on the router's side (UCI redirects).</summary>
+        /// <summary>Refuses -ConfirmTimeout where the backend cannot have the router roll back by itself (UCI redirects).</summary>
         public void CheckConfirmable()
         {
-            if (Choice.Backend.Kind == BackendKind.Uci)
+            if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.CommitConfirmed))
                 throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation,
-                    $"-ConfirmTimeout is not supported for an OpenWrt main router's UCI redirects ({_session.Settings.Endpoint}): their rollback belongs to OpenWrt's own " +
-                    "apply-with-rollback (LuCI's Save & Apply, ubus session apply), which BypassNat does not drive. Nothing was changed. Apply without -ConfirmTimeout, or use LuCI.",
-                    _session.Settings.Endpoint);
+                    Choice.Backend.Explain(BackendCapabilities.CommitConfirmed) ?? $"-ConfirmTimeout is not supported for the {Choice.Backend.Kind} backend ({Endpoint}). Nothing was changed.",
+                    Endpoint);
         }
 
         // Set by ApplyConfirmed for the write it guards.
@@ -229,9 +246,9 @@ namespace BypassNat.Apply
         /// <summary>What the router holds now, read through this command's connection, against what it held before the apply.</summary>
         private string DescribeHeld(ApplyPlan plan)
         {
-            RouterState now = Choice.Backend.Read(_session);
+            RouterState now = Choice.Backend.Read();
             var held = new List<BypassForward>(now.Forwards);
-            if (plan.Leftover != null) held.AddRange(Choice.Other.Read(_session).Forwards);
+            if (plan.Leftover != null) held.AddRange(Choice.Other.Read().Forwards);
             IReadOnlyList<BypassForward> before = PreviousForwards(plan);
             string names = held.Count == 0 ? "none of BypassNat's forwards" : $"{held.Count} forward(s): {string.Join(", ", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))}";
             RulesetDiff diff = RulesetDiff.Compute(before, held);
@@ -251,15 +268,15 @@ namespace BypassNat.Apply
         private string ConfirmRollback(ApplyPlan plan, bool save)
         {
             string p = _session.Privileged;
-            var live = new List<KeyValuePair<BackendKind, RouterState>> { new KeyValuePair<BackendKind, RouterState>(Choice.Backend.Kind, plan.State) };
-            if (plan.Leftover != null) live.Add(new KeyValuePair<BackendKind, RouterState>(Choice.Other.Kind, plan.Leftover));
+            var live = new List<KeyValuePair<IScriptedBackend, RouterState>> { new KeyValuePair<IScriptedBackend, RouterState>(Scripted(Choice.Backend), plan.State) };
+            if (plan.Leftover != null) live.Add(new KeyValuePair<IScriptedBackend, RouterState>(Scripted(Choice.Other), plan.Leftover));
             string persist = null;
             if (save)
             {
                 var installer = new PersistenceInstaller(_session, Hop);
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 persist = _wasInstalled
-                    ? installer.SaveScript(p, before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
+                    ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
                     : installer.UninstallScript(p);
             }
 
@@ -267,15 +284,15 @@ namespace BypassNat.Apply
         }
 
         /// <summary>
-        /// UCI redirects are the router's own persistent config: no saved set, no hooks. Refusals come
-        /// from <see cref="Uci.UciRedirectApplier"/> with what the router holds (kept, or rolled back).
+        /// A backend without a saved set (UCI redirects: the router's own persistent config) writes
+        /// alone: no saved set, no hooks. Its refusals say what the router holds (kept, or rolled back).
         /// </summary>
-        private ApplyResult ApplyUci(ApplyPlan plan, bool persist, Action<string> warn)
+        private ApplyResult ApplyWithoutSavedSet(ApplyPlan plan, bool persist, Action<string> warn)
         {
             string unused = null;
             ApplyResult result = ApplyRules(plan, false, null, ref unused, warn);
-            if (persist) result.Persisted = "uci";
-            result.SshCommands = _session.CommandsRun;
+            if (persist && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself)) result.Persisted = Choice.Backend.Kind.ToString().ToLowerInvariant();
+            result.SshCommands = Transport.RoundTrips;
             return result;
         }
 
@@ -315,7 +332,7 @@ namespace BypassNat.Apply
                 }
 
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
                 return held + " Its saved set (from an earlier -Persist) was put back to them.";
             }
             catch (BypassNatException undo)
@@ -330,7 +347,7 @@ namespace BypassNat.Apply
             var clock = Stopwatch.StartNew();
             var result = new ApplyResult
             {
-                ComputerName = _session.Settings.ComputerName,
+                ComputerName = Transport.ComputerName,
                 Role = Hop.Role.ToString(),
                 Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
@@ -351,16 +368,17 @@ namespace BypassNat.Apply
             }
             else
             {
-                // Only UCI redirects write this way: the router's own config, so no saved set of
-                // -Persist (ApplyUci passes none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
-                result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
-                foreach (string warning in warnings) warn(warning);
-                Verify(plan.Desired, Choice.Backend.Read(_session));
+                // A backend that writes by itself (not on the router's shell): no saved set of -Persist
+                // (its capabilities offer none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
+                BackendWriteOutcome outcome = Choice.Backend.Write(new BackendWrite(plan.Desired, plan.Context, plan.State, touched));
+                result.ConntrackEntriesDeleted = outcome.ConntrackEntriesDeleted;
+                foreach (string warning in outcome.Warnings) warn(warning);
+                Verify(plan.Desired, Choice.Backend.Read());
             }
 
             if (plan.Leftover != null)
             {
-                Choice.Other.Remove(_session, plan.Leftover);
+                Choice.Other.Remove(plan.Leftover);
                 result.MovedFrom = Choice.Other.Kind.ToString();
             }
 
@@ -388,7 +406,7 @@ namespace BypassNat.Apply
         {
             var installer = new PersistenceInstaller(_session, Hop);
             List<IRouterBackend> backends = new[] { Choice.Backend, Choice.Other }.Where(b => b != null).ToList();
-            if (_survey == null || !backends.All(_survey.Covers)) return RemoveAllStepByStep(installer, backends);
+            if (_survey == null || !backends.All(_survey.Covers)) return RemoveAllStepByStep(_session == null ? null : installer, backends);
 
             string p = _session.Privileged;
             var removed = new List<BypassForward>();
@@ -432,7 +450,7 @@ namespace BypassNat.Apply
                     throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules back after removing them; they are removed but not verified", readBack, backend.Tools);
                 if (backend.ParseRead(readBack.Output).Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {Endpoint} after removing them.", Endpoint);
             }
 
             // The mangle table is iptables' whatever the forwards' backend: its own locked command, only where a proxy made one.
@@ -447,7 +465,7 @@ namespace BypassNat.Apply
 
         private IReadOnlyList<BypassForward> RemoveAllStepByStep(PersistenceInstaller installer, IEnumerable<IRouterBackend> backends)
         {
-            installer.Uninstall();
+            installer?.Uninstall();
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
             ProxyExemption exemption = LeftoverExemption;
@@ -455,11 +473,11 @@ namespace BypassNat.Apply
             {
                 RouterState state = Read(backend);
                 removed.AddRange(state.Forwards);
-                backend.Remove(_session, state);
+                backend.Remove(state);
                 _survey = null;
-                if (backend.Read(_session).Present)
+                if (backend.Read().Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {Endpoint} after removing them.", Endpoint);
             }
 
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
@@ -477,7 +495,7 @@ namespace BypassNat.Apply
             string left = exemption.Verify(result.Output);
             if (left != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                    $"BypassNat's forwards are removed from {_session.Settings.Endpoint}, but its proxy exemption is not: {left}.", _session.Settings.Endpoint);
+                    $"BypassNat's forwards are removed from {Endpoint}, but its proxy exemption is not: {left}.", Endpoint);
         }
 
         /// <summary>
@@ -500,13 +518,14 @@ namespace BypassNat.Apply
             }
             else
                 script.Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
-            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);
+            if (save) script.Add("persist", installer.SaveScript(p, backend, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
             if (exempt) script.Add("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
-            script.Add("conntrack", RouterScript.ForgetConntrack(p, ConntrackTargets(touched, plan.Context)));
+            if (backend.Capabilities.HasFlag(BackendCapabilities.ConntrackCleanup))
+                script.Add("conntrack", RouterScript.ForgetConntrack(p, backend.ConntrackTargets(touched, plan.Context)));
             script.Add("read-back", backend.ReadScript(p));
             if (exempt) script.Add("proxy-read-back", plan.Exemption.ReadScript(p));
             CommandResult whole;
@@ -570,13 +589,9 @@ namespace BypassNat.Apply
             string differs = exemption.Verify(readBack.Output);
             if (differs != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                    $"The forwards on {_session.Settings.Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
-                    "Another program (the proxy restarting?) may be changing its rules at the same time. Run the apply again.", _session.Settings.Endpoint);
+                    $"The forwards on {Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
+                    "Another program (the proxy restarting?) may be changing its rules at the same time. Run the apply again.", Endpoint);
         }
-
-        /// <summary>The flows of the touched forwards as this hop's router sees them (the main router's arrive at its WAN addresses).</summary>
-        private IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
-            Hop.Role == RouterRole.Main ? RouterScript.MainConntrackTargets(touched, context) : RouterScript.BypassConntrackTargets(touched);
 
         private void Verify(IReadOnlyList<BypassForward> desired, RouterState after)
         {
@@ -588,9 +603,9 @@ namespace BypassNat.Apply
             string holds = after.Forwards.Count == 0 ? "none of BypassNat's forwards"
                 : $"{after.Forwards.Count} forward(s): {string.Join(", ", after.Forwards.Select(f => f.Name))}";
             throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                $"The rules read back from {_session.Settings.Endpoint} differ from what was applied; it now holds {holds}. Another program may be changing the ruleset at the same time. " +
+                $"The rules read back from {Endpoint} differ from what was applied; it now holds {holds}. Another program may be changing the ruleset at the same time. " +
                 $"Run the apply again, and if this repeats, compare with Get-BypassForward.\n{detail}",
-                _session.Settings.Endpoint);
+                Endpoint);
         }
 
         private static string[] Names(IEnumerable<BypassForward> forwards) => forwards.Select(f => f.Name).ToArray();

@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Generic;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
 using BypassNat.Persistence;
 using BypassNat.Proxy;
 using BypassNat.Ssh;
@@ -41,11 +39,9 @@ namespace BypassNat.Backends
         // The hop's scripted backends, each reading against the WAN interface the survey found.
         private readonly Dictionary<BackendKind, IScriptedBackend> _backends = new Dictionary<BackendKind, IScriptedBackend>();
 
-        /// <summary>The backends whose rules a survey reads.</summary>
-        public static IReadOnlyList<BackendKind> Kinds { get; } = new[] { BackendKind.Nftables, BackendKind.Iptables };
-
         /// <param name="wanInterface">The main hop's WAN interface as the user named it; null for its default route's (ignored on the bypass hop).</param>
-        public static RouterSurvey Run(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface = null)
+        /// <param name="options">The user's settings for the backends that take them (-WanZone, -LanZone).</param>
+        public static RouterSurvey Run(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface = null, BackendOptions options = null)
         {
             string p = session.Privileged;
             var script = new SectionedScript()
@@ -56,8 +52,8 @@ namespace BypassNat.Backends
             // A transparent proxy matters where the device's replies pass: the bypass router.
             if (hop.Role == RouterRole.Bypass) script.Add("proxy", ProxyCapture.Script(p));
             // A backend whose tool is missing reads as empty; the probe says it is missing.
-            script.Add(ReadSection(BackendKind.Nftables), "command -v nft >/dev/null 2>&1 || exit 0\n" + ((IScriptedBackend)hop.Backend(BackendKind.Nftables)).ReadScript(p));
-            script.Add(ReadSection(BackendKind.Iptables), "command -v iptables-save >/dev/null 2>&1 || exit 0\n" + ((IScriptedBackend)hop.Backend(BackendKind.Iptables)).ReadScript(p));
+            foreach (IScriptedBackend backend in BackendRegistry.Surveyed(new BackendSite(hop, session)))
+                script.Add(ReadSection(backend.Kind), "command -v " + backend.ListingTool + " >/dev/null 2>&1 || exit 0\n" + backend.ReadScript(p));
             CommandResult whole = session.Run(script.Render());
             var survey = new RouterSurvey(session, script.Parse(whole), whole);
 
@@ -77,20 +73,17 @@ namespace BypassNat.Backends
                 }
             }
 
-            foreach (BackendKind kind in Kinds) survey._backends[kind] = (IScriptedBackend)hop.Backend(kind, expected);
+            var site = new BackendSite(hop, session, expected, survey.MainContext, options);
+            foreach (IScriptedBackend backend in BackendRegistry.Surveyed(site)) survey._backends[backend.Kind] = backend;
 
             // Where BypassNat's rules are follows from the reads; a listing that failed owns nothing.
             CommandResult probe = SectionedScript.Section(survey._sections, "probe", whole);
             string owned = string.Empty;
-            if (survey.TryState(BackendKind.Nftables, out RouterState nft) && nft.Present) owned += "nft-owned=yes\n";
-            if (survey.TryState(BackendKind.Iptables, out RouterState iptables) && OwnsIptables(iptables)) owned += "iptables-owned=yes\n";
-            survey.Choice = BackendSelector.Choose(session, requested, hop, expected, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
+            foreach (IScriptedBackend backend in survey._backends.Values)
+                if (survey.TryState(backend.Kind, out RouterState state) && backend.Owns(state)) owned += backend.ProbeFact + "-owned=yes\n";
+            survey.Choice = BackendSelector.Choose(site, requested, new CommandResult(probe.ExitCode, probe.Output + "\n" + owned, probe.Error));
             return survey;
         }
-
-        // As the probe's own test: the hop's prerouting chain exists.
-        private static bool OwnsIptables(RouterState state) =>
-            state is IptablesState bypass ? bypass.HasPreroutingChain : ((Main.MainState)state).Chains.Contains(Main.MainTable.IptablesPrerouting);
 
         /// <summary>
         /// An earlier -Persist left a saved set on the router, which every change must keep current
