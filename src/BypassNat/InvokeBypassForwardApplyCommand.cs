@@ -140,14 +140,15 @@ namespace BypassNat.Commands
             string change = plan.Describe();
             // A proxy BypassNat cannot exempt the forwards from: the exact fix, before anything is written.
             if (plan.Exemption != null) foreach (string advice in plan.Exemption.Advice(router.Name)) Warn(advice);
-            bool uci = applier.Choice.Backend.Kind == BackendKind.Uci;
-            if (Persist && uci)
-                Verbose($"-Persist: {router.Name} holds the forwards as UCI redirects in /etc/config/firewall, which is its persistent config: firewall4 renders them at boot and on every reload, so nothing more is installed.");
+            // A router whose own config is persistent (UCI redirects) needs nothing more for -Persist.
+            bool persistsItself = applier.Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself);
+            if (Persist && persistsItself)
+                Verbose($"-Persist: {router.Name} {applier.Choice.Backend.Explain(BackendCapabilities.PersistsItself)}");
             else if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
             if (confirm && plan.NeedsWrite)
                 change += $"\n  confirm  start a watchdog on the router first that restores the previous forwards{(Persist ? " and saved set" : string.Empty)} after {ConfirmTimeout} s, unless a new SSH connection confirms the change";
             Verbose($"Plan for {router.Name} ({Role} hop):\n" + change);
-            if ((plan.NeedsWrite || (Persist && !uci)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
+            if ((plan.NeedsWrite || (Persist && !persistsItself)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
             ApplyResult result = confirm
                 ? applier.ApplyConfirmed(plan, Persist, ConfirmTimeout, s => RouterSession.Open(s, StopToken), Warn, Verbose, StopToken)

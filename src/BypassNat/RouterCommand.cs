@@ -251,18 +251,13 @@ namespace BypassNat.Commands
             if (WanInterface != null && Role != RouterRole.Main)
                 throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
                     "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);
-            ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
+            ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface, new BackendOptions { WanZone = WanZone, LanZone = LanZone });
             applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
             Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
             if (applier.Proxy != null && (applier.Proxy.Found || applier.Proxy.HasExemptionChain || applier.Proxy.MangleRefused || applier.Proxy.NftOwnRules.Count > 0))
                 Verbose($"Proxy on {router.Name}: {applier.Proxy.Describe()}" + (applier.Proxy.HasExemptionChain ? $"; BypassNat's exemption chain {Proxy.ProxyExemption.Chain} is in the mangle table" : "") +
                         (applier.Proxy.NftOwnRules.Count > 0 ? $"; {applier.Proxy.NftOwnRules.Count} of BypassNat's exemption rules are in the proxy's nftables chains" : "") + ".");
-            if (applier.Choice.Backend is Uci.UciBackend uci)
-            {
-                uci.WanZone = WanZone ?? uci.WanZone;
-                uci.LanZone = LanZone ?? uci.LanZone;
-            }
-            else if (WanZone != null || LanZone != null)
+            if ((WanZone != null || LanZone != null) && !applier.Choice.Backend.Capabilities.HasFlag(BackendCapabilities.Zones))
             {
                 throw new BypassNatException("BypassNat.ZoneNotUci", FailureKind.InvalidData,
                     $"-WanZone and -LanZone are for an OpenWrt main router's UCI redirects (-Role Main, backend Uci); {router.Name} uses {applier.Choice.Backend.Kind}. Nothing was changed.",
