@@ -19,23 +19,9 @@ namespace BypassNat.Commands
 
         protected override void ProcessRouters()
         {
-            if (Backend == Backends.BackendKind.IKuai)
+            ForEachRouter((router, session) =>
             {
-                ForEachIKuai((router, ikuai) =>
-                {
-                    IKuai.IKuaiState state = ikuai.Read();
-                    WarnProblems(router, state);
-                    Write(router, SelectByName(router, state.Forwards, Name ?? new[] { "*" }));
-                });
-                return;
-            }
-
-            ForEachRouter((router, session) => Write(router, SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" })));
-        }
-
-        private void Write(RouterTarget router, List<BypassForward> forwards)
-        {
-            {
+                List<BypassForward> forwards = SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" });
                 // nftables keeps no order (a map lists in hash order), so both backends answer in
                 // one that reads well and stays put: by bypass address, then port.
                 foreach (BypassForward forward in forwards.OrderBy(f => f.BypassAddress.GetAddressBytes().Aggregate(0L, (n, b) => n * 256 + b))
@@ -47,7 +33,7 @@ namespace BypassNat.Commands
                     item.Properties.Add(Hidden(new PSNoteProperty("ComputerName", router.Name)));
                     Emit(item);
                 }
-            }
+            });
         }
 
         private static readonly PropertyInfo IsHidden = typeof(PSMemberInfo).GetProperty("IsHidden", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);

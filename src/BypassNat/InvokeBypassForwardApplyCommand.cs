@@ -86,12 +86,6 @@ namespace BypassNat.Commands
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
 
-            if (Backend == BackendKind.IKuai)
-            {
-                ForEachIKuai((router, ikuai) => ApplyIKuai(router, ikuai));
-                return;
-            }
-
             // One router (or main routers, which own no BypassAddress): each gets the whole set, and the
             // applier's placement check refuses a forward that does not belong there.
             if (Role == RouterRole.Main || Routers.Count == 1)
@@ -126,12 +120,17 @@ namespace BypassNat.Commands
 
         private void Apply(RouterTarget router, RouterSession session, List<BypassForward> desired)
         {
-            session.LockTimeoutSeconds = LockTimeout;
             ForwardApplier applier = Applier(router, session);
             var misplaced = new List<ForwardIssue>();
-            if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)
-                misplaced.AddRange(ForwardSetValidator.Check(desired, session.Addresses, session.Settings.Port));
-            misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
+            // A backend with a transport of its own (no SSH session: iKuai's web API) has no lock, and no SSH port to capture.
+            if (session != null)
+            {
+                session.LockTimeoutSeconds = LockTimeout;
+                if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)
+                    misplaced.AddRange(ForwardSetValidator.Check(desired, session.Addresses, session.Settings.Port));
+                misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
+            }
+
             Refuse(router, misplaced, desired);
 
             bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
@@ -158,27 +157,6 @@ namespace BypassNat.Commands
             result.Duration = _clock.Elapsed;
             if (result.PreviousPublicAddress != null)
                 Warn($"The public address on {router.Name} changed from {result.PreviousPublicAddress} to {result.PublicAddress ?? "none"}; the hairpin rules moved with it.");
-            Emit(result);
-        }
-
-        /// <summary>The main router's half on an iKuai router: its mappings through the web API, call by call.</summary>
-        private void ApplyIKuai(RouterTarget router, IKuai.IKuaiRouter ikuai)
-        {
-            if (MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout)))
-                throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidData,
-                    $"-ConfirmTimeout needs a watchdog on the router; iKuai's web API cannot run one. Nothing was changed on {router.Name}.", router.Name);
-            if (_desired.Any(f => f.PublicAddress != null))
-                Verbose($"{router.Name}: iKuai answers LAN clients at its WAN address by its own setting (NAT loopback), so the public address is not part of a mapping.");
-            IKuai.IKuaiChange change = ikuai.Prepare(_desired);
-            if (Persist) Verbose($"-Persist: {router.Name} keeps its port mappings in its own configuration across reboots, so nothing more is installed.");
-            string plan = change.Plan.Describe();
-            Verbose($"Plan for {router.Name} (Main hop, IKuai):\n" + plan);
-            if (change.Plan.NeedsWrite && !Confirm($"{router.Name} (Main hop, IKuai)\n{plan}\n", "Apply the forwards")) return;
-            ApplyResult result = ikuai.Apply(change);
-            RecentForwards.Remember(router.Name, _desired.Where(f => f.Enabled));
-            result.ComputerName = router.Name;
-            result.Persisted = Persist ? "ikuai" : null;
-            result.Duration = _clock.Elapsed;
             Emit(result);
         }
 

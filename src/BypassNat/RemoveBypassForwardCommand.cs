@@ -67,12 +67,6 @@ namespace BypassNat.Commands
 
         protected override void ProcessRouters()
         {
-            if (Backend == BackendKind.IKuai)
-            {
-                ForEachIKuai(RemoveIKuai);
-                return;
-            }
-
             ForEachRouter((router, session) =>
             {
                 ForwardApplier applier = Applier(router, session);
@@ -81,20 +75,20 @@ namespace BypassNat.Commands
             });
         }
 
-        /// <summary>On an iKuai router: only BypassNat's mappings (by their tag), the named ones or all of them; the user's own stay.</summary>
-        private void RemoveIKuai(RouterTarget router, IKuai.IKuaiRouter ikuai)
+        /// <summary>
+        /// On an iKuai router only the named mappings go: the set is not rewritten, so our mappings that
+        /// are switched off (which the orchestration counts as absent) stay as they are.
+        /// </summary>
+        private void RemoveNamedMappings(RouterTarget router, IKuai.IKuaiBackend ikuai)
         {
             if (MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout)))
-                throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidData,
-                    $"-ConfirmTimeout needs a watchdog on the router; iKuai's web API cannot run one. Nothing was changed on {router.Name}.", router.Name);
-            IKuai.IKuaiState state = ikuai.Read();
-            List<BypassForward> doomed = All ? state.Forwards
-                : SelectByName(router, state.Forwards, _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
-            if (!All && doomed.Count == 0) return;
-            IKuai.IKuaiChange change = ikuai.PrepareRemoval(All ? null : doomed.Select(f => f.Name).ToList());
-            string plan = change.Plan.NeedsWrite ? change.Plan.Describe() : "  (no forwards)";
-            if (!Confirm($"{router.Name} (IKuai){(All ? ": every mapping BypassNat made (the others stay)" : "")}\n{plan}\n", "Remove forwards")) return;
-            ikuai.Apply(change);
+                throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation, ikuai.Explain(BackendCapabilities.CommitConfirmed), router.Name);
+            List<BypassForward> doomed = SelectByName(router, ikuai.Router.Read().Forwards,
+                _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
+            if (doomed.Count == 0) return;
+            IKuai.IKuaiChange change = ikuai.Router.PrepareRemoval(doomed.Select(f => f.Name).ToList());
+            if (!Confirm($"{router.Name} (IKuai)\n{change.Plan.Describe()}\n", "Remove forwards")) return;
+            ikuai.Router.Apply(change);
             RecentForwards.Remember(router.Name, change.DesiredForwards.Where(f => f.Enabled));
             if (PassThru) foreach (BypassForward forward in doomed) Emit(forward);
         }
@@ -116,6 +110,12 @@ namespace BypassNat.Commands
 
         private void RemoveNamed(RouterTarget router, ForwardApplier applier)
         {
+            if (applier.Choice.Backend is IKuai.IKuaiBackend ikuai)
+            {
+                RemoveNamedMappings(router, ikuai);
+                return;
+            }
+
             RouterState state = applier.ReadState();
             List<BypassForward> doomed = SelectByName(router, state.Forwards,
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());

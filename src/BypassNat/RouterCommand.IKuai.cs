@@ -5,6 +5,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.IKuai;
 using BypassNat.Ssh;
@@ -91,37 +92,45 @@ namespace BypassNat.Commands
             return settings;
         }
 
-        /// <summary>
-        /// The one way a cmdlet works on iKuai routers: each router's API opened (and closed after),
-        /// <paramref name="work"/> run with it, one error per router that fails.
-        /// </summary>
-        internal IReadOnlyList<RouterTarget> ForEachIKuai(Action<RouterTarget, IKuaiRouter> work) =>
-            ForEachTarget(Routers, router =>
-            {
-                IKuaiSettings settings = IKuaiSettingsFor(router);
-                if (!settings.UseHttps)
-                    Warn($"{router.Name}: talking to iKuai over plain HTTP ({settings.Endpoint}): the login and the session cookie cross the LAN unencrypted. " +
-                         "Use -UseSsl with -CertificateFingerprint (or -AcceptNewCertificate) where its web UI serves HTTPS.");
-                using (var api = (IKuaiApi)IKuaiApi.Open(settings, Verbose, StopToken))
-                {
-                    Verbose($"Backend on {router.Name}: IKuai (as requested; {api.Describe}).");
-                    var ikuai = new IKuaiRouter(api, router.Name, settings.WanInterface) { Trace = Verbose };
-                    try
-                    {
-                        work(router, ikuai);
-                    }
-                    finally
-                    {
-                        if (api.Trust.AcceptedBy != null) Verbose($"Certificate of {router.Name}: SHA-256 {api.Trust.Presented}, {api.Trust.AcceptedBy}.");
-                        Verbose($"{router.Name}: {api.WriteCalls} write call(s) to the iKuai API.");
-                    }
-                }
-            });
+        private readonly List<KeyValuePair<RouterTarget, IKuaiBackend>> _ikuai = new List<KeyValuePair<RouterTarget, IKuaiBackend>>();
 
-        /// <summary>What the iKuai router holds that BypassNat did not write as it is, as warnings.</summary>
-        internal void WarnProblems(RouterTarget router, IKuaiState state)
+        /// <summary>
+        /// The applier for an iKuai router: the backend from the registry with the web API as its
+        /// transport (no survey, no SSH), in the main hop's shape. Its API is closed when the command ends.
+        /// </summary>
+        private ForwardApplier IKuaiApplier(RouterTarget router)
         {
-            foreach (string problem in state.Problems) Warn($"{router.Name}: {problem}; the next apply writes it afresh.");
+            IKuaiSettings settings = IKuaiSettingsFor(router);
+            settings.Trace = Verbose;
+            settings.Cancel = StopToken;
+            if (!settings.UseHttps)
+                Warn($"{router.Name}: talking to iKuai over plain HTTP ({settings.Endpoint}): the login and the session cookie cross the LAN unencrypted. " +
+                     "Use -UseSsl with -CertificateFingerprint (or -AcceptNewCertificate) where its web UI serves HTTPS.");
+            var backend = (IKuaiBackend)BackendRegistry.Create(BackendKind.IKuai,
+                new BackendSite(RouterHop.For(Role), null, WanInterface, null, new BackendOptions { IKuai = settings }));
+            lock (_ikuai) _ikuai.Add(new KeyValuePair<RouterTarget, IKuaiBackend>(router, backend));
+            var applier = new ForwardApplier(new BackendChoice(backend, null, $"IKuai (as requested; {backend.Api.Describe})"), RouterHop.For(Role),
+                new RenderContext(new Ipv4Prefix[0], WanInterface));
+            applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
+            Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
+            return applier;
+        }
+
+        /// <summary>Closes the iKuai APIs this command opened, saying how each certificate was accepted and how many writes went.</summary>
+        private void CloseIKuai()
+        {
+            lock (_ikuai)
+            {
+                foreach (KeyValuePair<RouterTarget, IKuaiBackend> open in _ikuai)
+                {
+                    CertificateTrust trust = (open.Value.Api as IKuaiApi)?.Trust;
+                    if (trust?.AcceptedBy != null) WriteVerbose($"Certificate of {open.Key.Name}: SHA-256 {trust.Presented}, {trust.AcceptedBy}.");
+                    WriteVerbose($"{open.Key.Name}: {open.Value.Api.Requests} request(s) to the iKuai API, {open.Value.Api.WriteCalls} of them write calls.");
+                    open.Value.Dispose();
+                }
+
+                _ikuai.Clear();
+            }
         }
     }
 }

@@ -92,6 +92,8 @@ namespace BypassNat.Commands
 
                     _connections.Clear();
                 }
+
+                CloseIKuai();
             }
         }
 
@@ -136,7 +138,7 @@ namespace BypassNat.Commands
         /// Returns the routers whose work succeeded; each failure is that router's error.
         /// </summary>
         internal IReadOnlyList<RouterTarget> ForEachRouter(IReadOnlyList<RouterTarget> routers, Action<RouterTarget, RouterSession> work) =>
-            ForEachTarget(routers, router => work(router, Connection(router)));
+            ForEachTarget(routers, router => work(router, Backend == BackendKind.IKuai ? null : Connection(router)));
 
         internal IReadOnlyList<RouterTarget> ForEachRouter(Action<RouterTarget, RouterSession> work) => ForEachRouter(Routers, work);
 
@@ -248,6 +250,7 @@ namespace BypassNat.Commands
         /// <summary>Picks the backend on the router and says which one and why.</summary>
         internal ForwardApplier Applier(RouterTarget router, RouterSession session)
         {
+            if (Backend == BackendKind.IKuai) return IKuaiApplier(router);
             if (WanInterface != null && Role != RouterRole.Main)
                 throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
                     "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);

@@ -52,13 +52,6 @@ namespace BypassNat.Commands
             }
 
             int drifting = 0;
-            if (Backend == BackendKind.IKuai)
-            {
-                IReadOnlyList<RouterTarget> reached = ForEachIKuai((router, ikuai) => EmitDrift(ikuai.Drift(router.Name, _desired), ref drifting));
-                if (Quiet) WriteObject(drifting == 0 && reached.Count == Routers.Count);
-                return;
-            }
-
             IReadOnlyList<RouterTarget> read = ForEachRouter((router, session) =>
             {
                 // With several routers, each is compared with the forwards for its own addresses.
@@ -71,22 +64,17 @@ namespace BypassNat.Commands
                 var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, applier.Project(desired));
                 if (exemption != null && exemption.NeedsWrite)
                     drift = drift.Concat(new[] { new ForwardDrift { ComputerName = router.Name, Kind = DriftKind.Unexempted, Detail = exemption.Describe().Trim() } }).ToList();
-                EmitDrift(drift, ref drifting);
+                if (Name != null)
+                {
+                    // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.
+                    var patterns = Name.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+                    drift = drift.Where(d => d.Name == null || patterns.Any(p => p.IsMatch(d.Name))).ToList();
+                }
+
+                Interlocked.Add(ref drifting, drift.Count);
+                if (!Quiet) foreach (ForwardDrift item in drift) Emit(item);
             });
             if (Quiet) WriteObject(drifting == 0 && read.Count == Routers.Count);
-        }
-
-        private void EmitDrift(IReadOnlyList<ForwardDrift> drift, ref int drifting)
-        {
-            if (Name != null)
-            {
-                // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.
-                var patterns = Name.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
-                drift = drift.Where(d => d.Name == null || patterns.Any(p => p.IsMatch(d.Name))).ToList();
-            }
-
-            Interlocked.Add(ref drifting, drift.Count);
-            if (!Quiet) foreach (ForwardDrift item in drift) Emit(item);
         }
     }
 }

@@ -44,6 +44,9 @@ namespace BypassNat.Backends
 
         /// <summary>-LanZone; null for the backend's default.</summary>
         public string LanZone { get; set; }
+
+        /// <summary>How to reach an iKuai router's web API (-Backend IKuai); null for the others.</summary>
+        public IKuai.IKuaiSettings IKuai { get; set; }
     }
 
     /// <summary>One backend as the registry knows it: its name, the hops it serves, and how it is made.</summary>
@@ -91,6 +94,9 @@ namespace BypassNat.Backends
                 // firewall4's reflection answers on the WAN's own address: that is the public address a UCI redirect holds.
                 ReflectionAddress = site.MainContext != null && site.MainContext.WanAddresses.Count > 0 ? site.MainContext.WanAddresses[0] : IPAddress.Any,
             }),
+            // Its transport is the router's web API, not the site's SSH session.
+            new BackendRegistration(BackendKind.IKuai, new[] { RouterRole.Main }, surveyed: false, site =>
+                IKuai.IKuaiBackend.Open(site.Options.IKuai ?? throw new ArgumentException("The IKuai backend needs the API's settings (BackendOptions.IKuai).", nameof(site)))),
         };
 
         public static BackendRegistration Find(BackendKind kind) =>

@@ -19,6 +19,9 @@ namespace BypassNat.IKuai
         /// <summary>How many write calls (add, edit, delete) were made, for the result and the tests.</summary>
         int WriteCalls { get; }
 
+        /// <summary>How many HTTP requests went to the router (logins and reads too).</summary>
+        int Requests { get; }
+
         IReadOnlyList<IKuaiMapping> List();
 
         /// <summary>Adds the mapping; returns its id when the router says it (otherwise the read-back finds it).</summary>
@@ -45,6 +48,7 @@ namespace BypassNat.IKuai
 
         public abstract string Describe { get; }
         public int WriteCalls { get; protected set; }
+        public int Requests => Http.Requests;
 
         public static IIKuaiApi Open(IKuaiSettings settings, Action<string> trace, System.Threading.CancellationToken cancel = default)
         {

@@ -54,6 +54,9 @@ namespace BypassNat.IKuai
 
         public string BaseAddress => _settings.Endpoint;
 
+        /// <summary>How many requests went to the router so far.</summary>
+        public int Requests { get; private set; }
+
         public IKuaiAnswer Send(HttpMethod method, string path, JsonValue body, IEnumerable<KeyValuePair<string, string>> headers, string what)
         {
             using (var request = new HttpRequestMessage(method, new Uri(BaseAddress + path)))
@@ -63,6 +66,7 @@ namespace BypassNat.IKuai
                 request.Headers.TryAddWithoutValidation("Accept", "application/json");
                 if (body != null) request.Content = new StringContent(body.ToString(), new UTF8Encoding(false), "application/json");
                 HttpResponseMessage response;
+                Requests++;
                 try
                 {
                     response = _client.SendAsync(request, _cancel).GetAwaiter().GetResult();

@@ -187,36 +187,5 @@ namespace BypassNat.IKuai
                     Name, failure);
             }
         }
-
-        /// <summary>How the router differs from <paramref name="desired"/>: Missing, Unexpected, Different (Enabled too), Unreadable.</summary>
-        public IReadOnlyList<ForwardDrift> Drift(string computerName, IReadOnlyList<BypassForward> desired)
-        {
-            IKuaiState state = Read();
-            var drift = new List<ForwardDrift>();
-            var actual = state.Forwards.GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
-            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            foreach (BypassForward want in desired.Select(IKuaiMapping.Project))
-            {
-                seen.Add(want.Name);
-                if (!actual.TryGetValue(want.Name, out BypassForward have))
-                {
-                    drift.Add(new ForwardDrift { ComputerName = computerName, Name = want.Name, Kind = DriftKind.Missing, Desired = want });
-                    continue;
-                }
-
-                IReadOnlyList<string> fields = want.DifferingFields(have);
-                if (fields.Count > 0)
-                    drift.Add(new ForwardDrift
-                    {
-                        ComputerName = computerName, Name = want.Name, Kind = DriftKind.Different, Fields = fields.ToArray(), Desired = want, Actual = have,
-                        Detail = string.Join(", ", fields.Select(f => $"{f}: {typeof(BypassForward).GetProperty(f)?.GetValue(have)} -> {typeof(BypassForward).GetProperty(f)?.GetValue(want)}")),
-                    });
-            }
-
-            drift.AddRange(actual.Values.Where(f => !seen.Contains(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal)
-                .Select(f => new ForwardDrift { ComputerName = computerName, Name = f.Name, Kind = DriftKind.Unexpected, Actual = f }));
-            drift.AddRange(state.Problems.Select(p => new ForwardDrift { ComputerName = computerName, Kind = DriftKind.Unreadable, Detail = p }));
-            return drift;
-        }
     }
 }

@@ -42,6 +42,12 @@ namespace BypassNat.IKuai
 
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
+        /// <summary>Told of each request and write call (method, path, what; never a body), for -Verbose.</summary>
+        public Action<string> Trace { get; set; }
+
+        /// <summary>Ctrl-C: abandons the request under way.</summary>
+        public System.Threading.CancellationToken Cancel { get; set; }
+
         public int EffectivePort => Port != 0 ? Port : UseHttps ? 443 : 80;
 
         /// <summary>The router as messages name it: no user, no secret.</summary>

@@ -68,7 +68,7 @@ namespace BypassNat.Tests.IKuai
                 ApplyResult again = router.Apply(router.Prepare(desired));
                 Assert.False(again.Changed);
                 Assert.Equal(writes, sim.Count("writes"));
-                Assert.Empty(router.Drift("r", desired));
+                Assert.Empty(Drift(router, desired));
 
                 // Remove all takes only ours.
                 ApplyResult removed = router.Apply(router.PrepareRemoval(null));
@@ -198,7 +198,7 @@ namespace BypassNat.Tests.IKuai
                 router.Apply(router.Prepare(new[] { Web }));
                 string id = sim.Status()["rows"].Items.Single()["id"].AsText();
                 sim.Control("{\"edit\": {\"id\": " + id + ", \"lan_port\": \"18888\"}}");
-                ForwardDrift drift = router.Drift("r", new[] { Web }).Single();
+                ForwardDrift drift = Drift(router, new[] { Web }).Single();
                 Assert.Equal(DriftKind.Different, drift.Kind);
                 Assert.Equal(new[] { "BypassPort", "InternalPort" }, drift.Fields);
                 ApplyResult repaired = router.Apply(router.Prepare(new[] { Web }));
@@ -301,6 +301,44 @@ namespace BypassNat.Tests.IKuai
             Assert.Equal("{\"k\":\"a\\\"b\\\\c\\n中文\",\"n\":-5,\"l\":[true,null]}", text);
             Assert.Equal(text, JsonValue.Parse(text).ToString());
             Assert.Equal("é", JsonValue.Parse("\"\\u00e9\"").AsText());
+        }
+
+        private static IReadOnlyList<ForwardDrift> Drift(IKuaiRouter router, IEnumerable<BypassForward> desired) =>
+            ForwardDrift.Compare("r", desired.Select(IKuaiMapping.Project).ToList(), new IKuaiRouterState(router.Read()));
+
+        [SkippableFact]
+        public void Behind_the_seam_the_applier_plans_writes_verifies_and_removes_through_the_web_api()
+        {
+            string why = IKuaiSimulator.Unavailable();
+            Skip.If(why != null, why);
+            using (var sim = new IKuaiSimulator(4, UsersOwn))
+            {
+                IKuaiSettings settings = sim.Settings();
+                var backend = (IKuaiBackend)Backends.BackendRegistry.Create(Backends.BackendKind.IKuai,
+                    new Backends.BackendSite(Backends.RouterHop.For(RouterRole.Main), null, null, null, new Backends.BackendOptions { IKuai = settings }));
+                using (backend)
+                {
+                    ForwardApplier Applier() => new ForwardApplier(new Backends.BackendChoice(backend, null, "test"), Backends.RouterHop.For(RouterRole.Main), new RenderContext(new Ipv4Prefix[0]));
+                    var desired = new[] { Web.WithPublicAddress(System.Net.IPAddress.Parse("203.0.113.1")), Game, Dns };
+                    ApplyResult first = Applier().Apply(Applier().Plan(desired), true, _ => { });
+                    Assert.True(first.Changed);
+                    Assert.Equal(new[] { "web", "game" }, first.Added);
+                    Assert.Equal("ikuai", first.Persisted);
+                    // The disabled forward is a mapping switched off, absent to the orchestration.
+                    Assert.Equal("no", sim.Status()["rows"].Items.Single(r => r["comment"].AsText().Contains("name=dns"))["enabled"].AsText());
+
+                    long writes = sim.Count("writes");
+                    ApplyPlan again = Applier().Plan(desired);
+                    Assert.False(again.NeedsWrite);
+                    Assert.False(Applier().Apply(again, false, _ => { }).Changed);
+                    Assert.Equal(writes, sim.Count("writes"));
+
+                    Assert.Equal("BypassNat.ConfirmNotSupported", Assert.Throws<BypassNatException>(() => Applier().CheckConfirmable()).ErrorId);
+                    IReadOnlyList<BypassForward> removed = Applier().RemoveAll();
+                    Assert.Equal(new[] { "game", "web" }, removed.Select(f => f.Name).OrderBy(n => n));
+                    Assert.Equal("我的NAS", sim.Status()["rows"].Items.Single()["comment"].AsText());
+                }
+            }
         }
 
         private static Ipv4Prefix Prefix(string text)
