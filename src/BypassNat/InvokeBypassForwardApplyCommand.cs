@@ -86,9 +86,9 @@ namespace BypassNat.Commands
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
 
-            // One router (or main routers, which own no BypassAddress): each gets the whole set, and the
+            // One router (or main routers, which own no BypassAddress; iKuai refuses the bypass hop itself): each gets the whole set, and the
             // applier's placement check refuses a forward that does not belong there.
-            if (Role == RouterRole.Main || Routers.Count == 1)
+            if (Role == RouterRole.Main || Routers.Count == 1 || Backend == BackendKind.IKuai)
             {
                 ForEachRouter((router, session) => Apply(router, session, _desired));
                 return;

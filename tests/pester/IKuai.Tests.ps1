@@ -45,6 +45,33 @@ Describe 'An iKuai main router through its web API' {
         Stop-BypassLab $script:Lab
     }
 
+    It 'refuses what the iKuai backend cannot do, before any request' {
+        $sim = $Sims[4]
+        $calls = (Get-IKuaiSimStatus $sim).calls
+        $run = Invoke-IKuai $Lab $sim {
+            . ([scriptblock]::Create($Params.Setup))
+            $forwards = $Params.Csv | ConvertFrom-Csv | New-BypassForward
+            $bypass = $main.Clone(); $bypass.Remove('Role')
+            $forwards | Invoke-BypassForwardApply @bypass
+            $both = $main.Clone(); $both.Credential = [pscredential]::new('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))
+            $forwards | Invoke-BypassForwardApply @both
+            Get-BypassForward @main -KeyFile /nonexistent
+            $bad = $main.Clone(); $bad.CertificateFingerprint = 'SHA256:abc'
+            Get-BypassForward @bad
+        }
+        @($run.Errors | ForEach-Object { $_.FullyQualifiedErrorId.Split(',')[0] }) | Should -Be @(
+            'BypassNat.IKuaiNotForBypass', 'BypassNat.NoCredentials', 'BypassNat.ParameterNotIKuai', 'BypassNat.InvalidFingerprint')
+        # -ConfirmTimeout needs a watchdog on the router: refused after the read, before any write.
+        $run = Invoke-IKuai $Lab $sim {
+            . ([scriptblock]::Create($Params.Setup))
+            $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -ConfirmTimeout 30
+        }
+        $run.Errors.FullyQualifiedErrorId | Should -BeLike 'BypassNat.ConfirmNotSupported,*'
+        $status = Get-IKuaiSimStatus $sim
+        $status.writes | Should -Be 0
+        $status.calls - $calls | Should -BeLessOrEqual 1
+    }
+
     Context 'iKuai <Version>.x' -ForEach @(@{ Version = 3 }, @{ Version = 4 }) {
         BeforeAll { $script:Sim = $Sims[$Version] }
 
