@@ -78,8 +78,7 @@ namespace BypassNat.Commands
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
-                StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
-                if (Role == RouterRole.Main) StopOnIssues(ForwardPlacement.CheckMainSet(_desired), _desired);
+                StopOnIssues(ForwardSetCheck.WithoutRouter(_desired, Role), _desired);
             }
             catch (BypassNatException failure)
             {
@@ -111,6 +110,7 @@ namespace BypassNat.Commands
             if (assignment.Problems.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.ForwardNotOwned", ErrorCategory.InvalidData,
                     string.Join("\n", assignment.Problems) + $"\nNothing was changed on any router ({RouterNames}).", RouterNames));
+            // The SSH lockout of every router before any write (each router's own check repeats it for its part).
             if (!Force)
                 foreach (RouterTarget router in reached)
                     StopOnIssues(ForwardSetValidator.Check(_desired, sessions[router].Addresses, sessions[router].Settings.Port), _desired, RouterNames);
@@ -120,18 +120,11 @@ namespace BypassNat.Commands
 
         private void Apply(RouterTarget router, RouterSession session, List<BypassForward> desired)
         {
+            // A backend with a transport of its own (no SSH session: iKuai's web API) has no lock, and no
+            // router addresses or SSH port to check the set against.
+            if (session != null) session.LockTimeoutSeconds = LockTimeout;
             ForwardApplier applier = Applier(router, session);
-            var misplaced = new List<ForwardIssue>();
-            // A backend with a transport of its own (no SSH session: iKuai's web API) has no lock, and no SSH port to capture.
-            if (session != null)
-            {
-                session.LockTimeoutSeconds = LockTimeout;
-                if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)
-                    misplaced.AddRange(ForwardSetValidator.Check(desired, session.Addresses, session.Settings.Port));
-                misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
-            }
-
-            Refuse(router, misplaced, desired);
+            if (session != null) Refuse(router, applier.CheckOnRouter(desired, Force), desired);
 
             bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
             if (confirm) applier.CheckConfirmable();

@@ -96,9 +96,12 @@ namespace BypassNat.Apply
             ? Addresses.MainContext(_wanInterface, Endpoint)
             : new RenderContext(Addresses.Addresses.Select(a => a.Prefix)));
 
-        /// <summary>Forwards that belong elsewhere (not this router's address, not on its LAN, or capturing SSH from the WAN).</summary>
-        public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
-            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, Endpoint, sshGuard ? _session.Addresses : null, sshPort);
+        /// <summary>
+        /// The set against this router's facts (<see cref="ForwardSetCheck.OnRouter"/>): forwards that
+        /// belong elsewhere, or that would capture the SSH port this session uses (unless <paramref name="force"/>).
+        /// </summary>
+        public IReadOnlyList<ForwardIssue> CheckOnRouter(IReadOnlyList<BypassForward> desired, bool force) =>
+            ForwardSetCheck.OnRouter(desired, Hop.Role, Addresses, Context, Endpoint, _session.Addresses, _session.Settings.Port, force);
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
         {
