@@ -89,7 +89,7 @@ namespace BypassNat.Tests.IKuai
             ApiToken = Token,
             CertificateFingerprints = new[] { Fingerprint },
             KnownCertificatesFile = Path.Combine(Dir, CertificateTrust.FileName),
-            Timeout = TimeSpan.FromSeconds(10),
+            Timeout = TimeSpan.FromSeconds(30),
         };
 
         public JsonValue Status() => JsonValue.Parse(File.ReadAllText(Path.Combine(Dir, "status.json")));
