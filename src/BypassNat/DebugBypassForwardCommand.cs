@@ -24,7 +24,12 @@ namespace BypassNat.Commands
         {
             ForEachRouter((router, session) =>
             {
-                List<BypassForward> forwards = SelectByName(router, Applier(router, session).ReadState().Forwards, Name ?? new[] { "*" })
+                Apply.ForwardApplier applier = Applier(router, session);
+                // No SSH session: the router is reached through a web API (iKuai), which does not show its connection table.
+                if (session == null)
+                    throw new BypassNatException("BypassNat.DiagnosisNotSupported", FailureKind.InvalidOperation,
+                        $"Debug-BypassForward reads the router's connection table over SSH; {router.Name} is reached through the {applier.Choice.Backend.Kind} web API, which does not show it. Run it against the bypass router. Nothing was changed.", router.Name);
+                List<BypassForward> forwards = SelectByName(router, applier.ReadState().Forwards, Name ?? new[] { "*" })
                     .Where(f => f.Enabled).ToList();
                 if (forwards.Count == 0) return;
                 IEnumerable<IPAddress> addresses = forwards.Select(f => f.BypassAddress)
