@@ -87,16 +87,16 @@ namespace BypassNat.Commands
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
-                StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
+                StopOnIssues(ForwardSetCheck.WithoutRouter(_desired, Role), _desired);
             }
             catch (BypassNatException failure)
             {
                 ThrowTerminatingError(ErrorRecords.From(failure));
             }
 
-            // One router (or main routers, which own no BypassAddress): each gets the whole set, and the
+            // One router (or main routers, which own no BypassAddress; iKuai refuses the bypass hop itself): each gets the whole set, and the
             // applier's placement check refuses a forward that does not belong there.
-            if (Role == RouterRole.Main || Routers.Count == 1)
+            if (Role == RouterRole.Main || Routers.Count == 1 || Backend == BackendKind.IKuai)
             {
                 ForEachRouter((router, session) => Apply(router, session, _desired));
                 return;
@@ -119,6 +119,7 @@ namespace BypassNat.Commands
             if (assignment.Problems.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.ForwardNotOwned", ErrorCategory.InvalidData,
                     string.Join("\n", assignment.Problems) + $"\nNothing was changed on any router ({RouterNames}).", RouterNames));
+            // The SSH lockout of every router before any write (each router's own check repeats it for its part).
             if (!Force)
                 foreach (RouterTarget router in reached)
                     StopOnIssues(ForwardSetValidator.Check(_desired, sessions[router].Addresses, sessions[router].Settings.Port), _desired, RouterNames);
@@ -128,13 +129,11 @@ namespace BypassNat.Commands
 
         private void Apply(RouterTarget router, RouterSession session, List<BypassForward> desired)
         {
-            session.LockTimeoutSeconds = LockTimeout;
+            // A backend with a transport of its own (no SSH session: iKuai's web API) has no lock, and no
+            // router addresses or SSH port to check the set against.
+            if (session != null) session.LockTimeoutSeconds = LockTimeout;
             ForwardApplier applier = Applier(router, session);
-            var misplaced = new List<ForwardIssue>();
-            if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)
-                misplaced.AddRange(ForwardSetValidator.Check(desired, session.Addresses, session.Settings.Port));
-            misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
-            Refuse(router, misplaced, desired);
+            if (session != null) Refuse(router, applier.CheckOnRouter(desired, Force), desired);
 
             bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
             if (confirm) applier.CheckConfirmable();
@@ -142,14 +141,15 @@ namespace BypassNat.Commands
             string change = plan.Describe();
             // A proxy BypassNat cannot exempt the forwards from: the exact fix, before anything is written.
             if (plan.Exemption != null) foreach (string advice in plan.Exemption.Advice(router.Name)) Warn(advice);
-            bool uci = applier.Choice.Backend.Kind == BackendKind.Uci;
-            if (Persist && uci)
-                Verbose($"-Persist: {router.Name} holds the forwards as UCI redirects in /etc/config/firewall, which is its persistent config: firewall4 renders them at boot and on every reload, so nothing more is installed.");
+            // A router whose own config is persistent (UCI redirects) needs nothing more for -Persist.
+            bool persistsItself = applier.Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself);
+            if (Persist && persistsItself)
+                Verbose($"-Persist: {router.Name} {applier.Choice.Backend.Explain(BackendCapabilities.PersistsItself)}");
             else if (Persist) change += "\n  persist  save them on the router, restored at boot and after a flush";
             if (confirm && plan.NeedsWrite)
                 change += $"\n  confirm  start a watchdog on the router first that restores the previous forwards{(Persist ? " and saved set" : string.Empty)} after {ConfirmTimeout} s, unless a new SSH connection confirms the change";
             Verbose($"Plan for {router.Name} ({Role} hop):\n" + change);
-            if ((plan.NeedsWrite || (Persist && !uci)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
+            if ((plan.NeedsWrite || (Persist && !persistsItself)) && !Confirm($"{router.Name} ({Role} hop, {applier.Choice.Backend.Kind})\n{change}\n", "Apply the forwards"))
                 return;
             if (!ConfirmRemoval(router, plan)) return;
             ApplyResult result = confirm

@@ -75,6 +75,24 @@ namespace BypassNat.Commands
             });
         }
 
+        /// <summary>
+        /// On an iKuai router only the named mappings go: the set is not rewritten, so our mappings that
+        /// are switched off (which the orchestration counts as absent) stay as they are.
+        /// </summary>
+        private void RemoveNamedMappings(RouterTarget router, IKuai.IKuaiBackend ikuai)
+        {
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout)))
+                throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation, ikuai.Explain(BackendCapabilities.CommitConfirmed), router.Name);
+            List<BypassForward> doomed = SelectByName(router, ikuai.Router.Read().Forwards,
+                _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
+            if (doomed.Count == 0) return;
+            IKuai.IKuaiChange change = ikuai.Router.PrepareRemoval(doomed.Select(f => f.Name).ToList());
+            if (!Confirm($"{router.Name} (IKuai)\n{change.Plan.Describe()}\n", "Remove forwards")) return;
+            ikuai.Router.Apply(change);
+            RecentForwards.Remember(router.Name, change.DesiredForwards.Where(f => f.Enabled));
+            if (PassThru) foreach (BypassForward forward in doomed) Emit(forward);
+        }
+
         private void RemoveAll(RouterTarget router, ForwardApplier applier)
         {
             // -WhatIf and -Confirm name every forward that would go, from both backends.
@@ -92,6 +110,12 @@ namespace BypassNat.Commands
 
         private void RemoveNamed(RouterTarget router, ForwardApplier applier)
         {
+            if (applier.Choice.Backend is IKuai.IKuaiBackend ikuai)
+            {
+                RemoveNamedMappings(router, ikuai);
+                return;
+            }
+
             RouterState state = applier.ReadState();
             List<BypassForward> doomed = SelectByName(router, state.Forwards,
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());

@@ -15,7 +15,7 @@ namespace BypassNat.Commands
     /// -Session, the backend, and one connection per router for the whole command, reused by every
     /// step and closed at the end (a session's connection stays open).
     /// </summary>
-    public abstract class RouterCommand : ConnectionCommand
+    public abstract partial class RouterCommand : ConnectionCommand
     {
         private const int ProgressId = 7;
 
@@ -92,6 +92,8 @@ namespace BypassNat.Commands
 
                     _connections.Clear();
                 }
+
+                CloseIKuai();
             }
         }
 
@@ -102,9 +104,12 @@ namespace BypassNat.Commands
         {
             if (Session == null)
             {
-                base.CaptureRouters();
+                if (Backend == BackendKind.IKuai) CaptureIKuaiRouters();
+                else base.CaptureRouters();
                 return;
             }
+
+            RefuseIKuaiSession();
 
             var given = new List<string>();
             foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout", "CommandTimeout" })
@@ -133,7 +138,7 @@ namespace BypassNat.Commands
         /// Returns the routers whose work succeeded; each failure is that router's error.
         /// </summary>
         internal IReadOnlyList<RouterTarget> ForEachRouter(IReadOnlyList<RouterTarget> routers, Action<RouterTarget, RouterSession> work) =>
-            ForEachTarget(routers, router => work(router, Connection(router)));
+            ForEachTarget(routers, router => work(router, Backend == BackendKind.IKuai ? null : Connection(router)));
 
         internal IReadOnlyList<RouterTarget> ForEachRouter(Action<RouterTarget, RouterSession> work) => ForEachRouter(Routers, work);
 
@@ -263,21 +268,17 @@ namespace BypassNat.Commands
         /// <summary>Picks the backend on the router and says which one and why.</summary>
         internal ForwardApplier Applier(RouterTarget router, RouterSession session)
         {
+            if (Backend == BackendKind.IKuai) return IKuaiApplier(router);
             if (WanInterface != null && Role != RouterRole.Main)
                 throw new BypassNatException("BypassNat.WanInterfaceNotMain", FailureKind.InvalidData,
                     "-WanInterface is for the main router (-Role Main); the bypass router's rules match on its own address. Nothing was changed.", WanInterface);
-            ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface);
+            ForwardApplier applier = ForwardApplier.For(session, Backend, RouterHop.For(Role), WanInterface, new BackendOptions { WanZone = WanZone, LanZone = LanZone });
             applier.Observed = state => RecentForwards.Remember(router.Name, state.Forwards);
             Verbose($"Backend on {router.Name}: {applier.Choice.Reason}.");
             if (applier.Proxy != null && (applier.Proxy.Found || applier.Proxy.HasExemptionChain || applier.Proxy.MangleRefused || applier.Proxy.NftOwnRules.Count > 0))
                 Verbose($"Proxy on {router.Name}: {applier.Proxy.Describe()}" + (applier.Proxy.HasExemptionChain ? $"; BypassNat's exemption chain {Proxy.ProxyExemption.Chain} is in the mangle table" : "") +
                         (applier.Proxy.NftOwnRules.Count > 0 ? $"; {applier.Proxy.NftOwnRules.Count} of BypassNat's exemption rules are in the proxy's nftables chains" : "") + ".");
-            if (applier.Choice.Backend is Uci.UciBackend uci)
-            {
-                uci.WanZone = WanZone ?? uci.WanZone;
-                uci.LanZone = LanZone ?? uci.LanZone;
-            }
-            else if (WanZone != null || LanZone != null)
+            if ((WanZone != null || LanZone != null) && !applier.Choice.Backend.Capabilities.HasFlag(BackendCapabilities.Zones))
             {
                 throw new BypassNatException("BypassNat.ZoneNotUci", FailureKind.InvalidData,
                     $"-WanZone and -LanZone are for an OpenWrt main router's UCI redirects (-Role Main, backend Uci); {router.Name} uses {applier.Choice.Backend.Kind}. Nothing was changed.",

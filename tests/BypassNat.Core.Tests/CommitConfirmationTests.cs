@@ -126,8 +126,8 @@ namespace BypassNat.Tests
             var previous = new[] { Forwards.Make("web", "tcp", "8080") };
             var live = new[]
             {
-                new KeyValuePair<BackendKind, RouterState>(BackendKind.Nftables, NftablesReader.Read(string.Empty)),
-                new KeyValuePair<BackendKind, RouterState>(BackendKind.Iptables, IptablesReader.Read(string.Empty)),
+                new KeyValuePair<IScriptedBackend, RouterState>(new NftablesBackend(), NftablesReader.Read(string.Empty)),
+                new KeyValuePair<IScriptedBackend, RouterState>(new IptablesBackend(), IptablesReader.Read(string.Empty)),
             };
 
             string rollback = CommitConfirmation.RollbackScript(RouterHop.Bypass, string.Empty, live, RenderContext.None, null);
@@ -142,7 +142,7 @@ namespace BypassNat.Tests
             // With forwards before: their whole ruleset, and a jump only where the router lacks one.
             var before = new IptablesState { HasPreroutingChain = true, HasPostroutingChain = true };
             before.Forwards.AddRange(previous);
-            var held = new[] { new KeyValuePair<BackendKind, RouterState>(BackendKind.Iptables, before) };
+            var held = new[] { new KeyValuePair<IScriptedBackend, RouterState>(new IptablesBackend(), before) };
             File.WriteAllText(Path.Combine(bin, "iptables-save"), "#!/bin/sh\nprintf '%s\\n' '*nat' '-A PREROUTING -j BYPASSNAT_PREROUTING' COMMIT\n");
             Assert.Equal(0, Run(shell, $"PATH='{bin}':\"$PATH\"\n" + CommitConfirmation.RollbackScript(RouterHop.Bypass, string.Empty, held, RenderContext.None, null)).ExitCode);
             string loaded = File.ReadAllText(Path.Combine(_dir, "iptables-input"));
@@ -160,7 +160,7 @@ namespace BypassNat.Tests
             Directory.CreateDirectory(bin);
             File.WriteAllText(Path.Combine(bin, "nft"), "#!/bin/sh\ncat >/dev/null\necho 'Error: refused' >&2\nexit 1\n");
             Chmod(Path.Combine(bin, "nft"));
-            var live = new[] { new KeyValuePair<BackendKind, RouterState>(BackendKind.Nftables, NftablesReader.Read(string.Empty)) };
+            var live = new[] { new KeyValuePair<IScriptedBackend, RouterState>(new NftablesBackend(), NftablesReader.Read(string.Empty)) };
             string persist = $"touch '{Marker}'\n";
 
             CommandResult result = Run(shell, $"PATH='{bin}':\"$PATH\"\n" + CommitConfirmation.RollbackScript(RouterHop.Bypass, string.Empty, live, RenderContext.None, persist));
@@ -173,7 +173,7 @@ namespace BypassNat.Tests
         private CommandResult Start(string[] shell, CommitConfirmation confirmation)
         {
             string rollback = $"touch '{Marker}'\n";
-            var script = new SectionedScript().Add("confirm", confirmation.StartScript(string.Empty, rollback, new BypassForward[0]), stopOnFailure: true);
+            var script = new SectionedScript().Add("confirm", confirmation.StartScript(rollback), stopOnFailure: true);
             CommandResult whole = Run(shell, Private(RouterLock.Prologue(5, "apply", null, "g1") + script.Render()));
             return SectionedScript.Section(script.Parse(whole), "confirm", whole);
         }

@@ -73,7 +73,8 @@ namespace BypassNat.Tests
         [Fact]
         public void OnlyTheMainHopTakesTheUciBackend()
         {
-            Assert.IsType<UciBackend>(RouterHop.Main.Backend(BackendKind.Uci));
+            Assert.IsType<UciBackend>(BackendRegistry.Create(BackendKind.Uci, new BackendSite(RouterHop.Main, null)));
+            Assert.DoesNotContain(RouterRole.Bypass, BackendRegistry.Find(BackendKind.Uci).Roles);
             Assert.Contains("openwrt-uci=yes", BackendSelector.ProbeScript("", RouterHop.Main));
             Assert.DoesNotContain("openwrt", BackendSelector.ProbeScript("", RouterHop.Bypass));
         }

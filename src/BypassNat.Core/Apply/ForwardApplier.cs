@@ -21,16 +21,34 @@ namespace BypassNat.Apply
         private RouterAddresses _addresses;
         private RenderContext _context;
 
-        // What one SSH command read before anything changed; null once the rules changed.
-        private RouterSurvey _survey;
+        // What one SSH command read before anything changed. An applier makes one change: after it,
+        // reads go to the router (DescribeHeld, the step-by-step removal), never to the survey.
+        private readonly RouterSurvey _survey;
 
         /// <param name="wanInterface">The main router's WAN interface as the user named it; null for its default route's.</param>
         public ForwardApplier(RouterSession session, BackendChoice choice, RouterHop hop = null, string wanInterface = null)
+            : this(session, choice, hop, wanInterface, null)
+        {
+        }
+
+        private ForwardApplier(RouterSession session, BackendChoice choice, RouterHop hop, string wanInterface, RouterSurvey survey)
         {
             _session = session;
+            _survey = survey;
             Choice = choice;
             Hop = hop ?? RouterHop.Bypass;
             _wanInterface = wanInterface;
+        }
+
+        /// <summary>
+        /// An applier for a backend that owns a transport other than the router's shell (a web API):
+        /// no survey, no saved set, no watchdog; <paramref name="context"/> is what rendering needs
+        /// from the router, found by the caller.
+        /// </summary>
+        public ForwardApplier(BackendChoice choice, RouterHop hop, RenderContext context)
+            : this(null, choice, hop)
+        {
+            _context = context;
         }
 
         public BackendChoice Choice { get; }
@@ -42,17 +60,15 @@ namespace BypassNat.Apply
         /// route's), so a read can tell rules on an old WAN interface from current ones; a router
         /// without a default route can still be read, and fails only when applying.
         /// </summary>
-        public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface)
+        /// <param name="options">The user's settings for the backends that take them (-WanZone, -LanZone).</param>
+        public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface, BackendOptions options = null)
         {
-            RouterSurvey survey = RouterSurvey.Run(session, requested, hop, wanInterface);
-            var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface)
+            RouterSurvey survey = RouterSurvey.Run(session, requested, hop, wanInterface, options);
+            var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface, survey)
             {
-                _survey = survey, _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
+                _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
                 Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null,
             };
-            // firewall4's reflection answers on the WAN's own address: that is the public address a UCI redirect holds.
-            if (applier.Choice.Backend is Uci.UciBackend uci && survey.MainContext != null && survey.MainContext.WanAddresses.Count > 0)
-                uci.ReflectionAddress = survey.MainContext.WanAddresses[0];
             return applier;
         }
 
@@ -60,7 +76,7 @@ namespace BypassNat.Apply
         public List<BypassForward> Project(IEnumerable<BypassForward> forwards)
         {
             List<BypassForward> projected = Hop.Project(forwards);
-            return Choice?.Backend is Uci.UciBackend uci ? projected.Select(uci.Shape).ToList() : projected;
+            return Choice?.Backend == null ? projected : projected.Select(Choice.Backend.Shape).ToList();
         }
 
         /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
@@ -77,12 +93,15 @@ namespace BypassNat.Apply
         /// every one but the WAN's) and, on the main router, the WAN interface and its addresses.
         /// </summary>
         public RenderContext Context => _context ?? (_context = Hop.Role == RouterRole.Main
-            ? Addresses.MainContext(_wanInterface, _session.Settings.Endpoint)
+            ? Addresses.MainContext(_wanInterface, Endpoint)
             : new RenderContext(Addresses.Addresses.Select(a => a.Prefix)));
 
-        /// <summary>Forwards that belong elsewhere (not this router's address, not on its LAN, or capturing SSH from the WAN).</summary>
-        public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
-            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, _session.Settings.Endpoint, sshGuard ? _session.Addresses : null, sshPort);
+        /// <summary>
+        /// The set against this router's facts (<see cref="ForwardSetCheck.OnRouter"/>): forwards that
+        /// belong elsewhere, or that would capture the SSH port this session uses (unless <paramref name="force"/>).
+        /// </summary>
+        public IReadOnlyList<ForwardIssue> CheckOnRouter(IReadOnlyList<BypassForward> desired, bool force) =>
+            ForwardSetCheck.OnRouter(desired, Hop.Role, Addresses, Context, Endpoint, _session.Addresses, _session.Settings.Port, force);
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
         {
@@ -110,7 +129,16 @@ namespace BypassNat.Apply
         /// <summary>What the other backend holds (forwards a change of backend left behind); null when there is no other.</summary>
         public RouterState ReadOtherState() => Choice.Other == null ? null : Read(Choice.Other);
 
-        private RouterState Read(IRouterBackend backend) => _survey != null && _survey.Covers(backend) ? _survey.State(backend) : backend.Read(_session);
+        private RouterState Read(IRouterBackend backend) => _survey != null && _survey.Covers(backend) ? _survey.State(backend) : backend.Read();
+
+        /// <summary>The connection the apply goes through: the SSH session, or the backend's own transport.</summary>
+        private IRouterTransport Transport => (IRouterTransport)_session ?? Choice.Backend.Transport;
+
+        private string Endpoint => Transport.Endpoint;
+
+        /// <summary>The backend as one that runs on the router's shell; only those offer a saved set or a watchdog (their capabilities say so).</summary>
+        private static IScriptedBackend Scripted(IRouterBackend backend) =>
+            backend as IScriptedBackend ?? throw new InvalidOperationException($"The {backend.Kind} backend declares a capability that only a backend on the router's shell can have.");
 
         /// <summary>
         /// Applies the plan. Where -Persist installed the forwards on the router (or
@@ -118,28 +146,62 @@ namespace BypassNat.Apply
         /// watcher restores whatever is saved, so it must never see the new rules beside the old file.
         /// If the kernel then refuses the rules, the saved set goes back to what the router holds.
         /// </summary>
-        public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
+        public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn) => Apply(new ApplyRun(plan, persist, warn, null));
+
+        /// <summary>
+        /// One apply's values, handed from step to step as one value instead of fields of the applier:
+        /// the plan and the user's switches, and what the steps found on the way.
+        /// </summary>
+        private sealed class ApplyRun
         {
-            if (Choice.Backend.Kind == BackendKind.Uci) return ApplyUci(plan, persist, warn);
-            string persisted = null;
-            var installer = new PersistenceInstaller(_session, Hop);
-            // Whether an earlier -Persist installed this hop: a failed save must put back exactly that.
-            _wasInstalled = !persist || (_survey != null ? _survey.Persisted : installer.IsInstalled());
+            public ApplyRun(ApplyPlan plan, bool persist, Action<string> warn, CommitConfirmation confirmation)
+            {
+                Plan = plan;
+                Persist = persist;
+                Warn = warn;
+                Confirmation = confirmation;
+            }
+
+            public ApplyPlan Plan { get; }
+            public bool Persist { get; }
+            public Action<string> Warn { get; }
+
+            /// <summary>The watchdog this write starts first (-ConfirmTimeout); null without one.</summary>
+            public CommitConfirmation Confirmation { get; }
+
+            public PersistenceInstaller Installer { get; set; }
+
+            /// <summary>Whether an earlier -Persist installed this hop: a failed save must put back exactly that.</summary>
+            public bool WasInstalled { get; set; }
+
+            /// <summary>How the router persists the set, once a save succeeded; null before.</summary>
+            public string Persisted { get; set; }
+
+            /// <summary>When the router rolls back unless confirmed, once the watchdog started; null before.</summary>
+            public DateTime? Deadline { get; set; }
+        }
+
+        private ApplyResult Apply(ApplyRun run)
+        {
+            ApplyPlan plan = run.Plan;
+            if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.SavedSet)) return ApplyWithoutSavedSet(run);
+            run.Installer = new PersistenceInstaller(_session, Hop);
+            run.WasInstalled = !run.Persist || (_survey != null ? _survey.Persisted : run.Installer.IsInstalled());
             // A change saves the set in the same command as the rules (see Write); a no-op apply with
             // -Persist only installs.
-            if (!plan.NeedsWrite && persist)
+            if (!plan.NeedsWrite && run.Persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Choice.Backend.Kind, plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
-                foreach (string warning in saveWarnings) warn(warning);
+                run.Persisted = GuardSave(run, () => run.Installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, run.Persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
+                foreach (string warning in saveWarnings) run.Warn(warning);
             }
 
             ApplyResult result;
             try
             {
-                result = ApplyRules(plan, persist, installer, ref persisted, warn);
+                result = ApplyRules(run);
             }
-            catch (BypassNatException failure) when (persisted != null)
+            catch (BypassNatException failure) when (run.Persisted != null)
             {
                 // With the connection gone the live rules may be the new ones: the saved set stays new,
                 // so the router's next restore converges on what was asked for.
@@ -150,7 +212,7 @@ namespace BypassNat.Apply
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 try
                 {
-                    installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                    run.Installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
                 }
                 catch (BypassNatException rollback)
                 {
@@ -162,13 +224,13 @@ namespace BypassNat.Apply
                 throw;
             }
 
-            result.Persisted = persisted;
-            result.SshCommands = _session.CommandsRun;
+            result.Persisted = run.Persisted;
+            result.SshCommands = Transport.RoundTrips;
             return result;
         }
 
         /// <summary>
-        /// <see cref="Apply"/> with a commit-confirmed safety net (-ConfirmTimeout): the write starts a
+        /// <see cref="Apply(ApplyPlan, bool, Action{string})"/> with a commit-confirmed safety net (-ConfirmTimeout): the write starts a
         /// watchdog on the router first (<see cref="CommitConfirmation"/>), and once the router holds
         /// the new set a new SSH connection (<paramref name="open"/>) confirms it. A change that is
         /// not confirmed in time is rolled back by the router itself, and the error says what it holds.
@@ -180,58 +242,59 @@ namespace BypassNat.Apply
             CheckConfirmable();
             if (!plan.NeedsWrite) return Apply(plan, persist, warn);
 
-            _confirmation = new CommitConfirmation(Hop, timeoutSeconds);
+            // The saved set's rollback must outlive a reboot in the window (see CommitConfirmation.PendingFile).
+            string keep = !SavesSet(persist) ? null : persist ? "true" : $"[ -f {Hop.Directory}/restore.sh ]";
+            var run = new ApplyRun(plan, persist, warn, new CommitConfirmation(Hop, timeoutSeconds, null, _session.Privileged, PreviousForwards(plan), keep));
             ApplyResult result;
             try
             {
-                result = Apply(plan, persist, warn);
+                result = Apply(run);
             }
-            catch (BypassNatException failure) when (_confirmation.Deadline != null || failure.ErrorId == "BypassNat.ConnectionLost")
+            catch (BypassNatException failure) when (run.Deadline != null || failure.ErrorId == "BypassNat.ConnectionLost")
             {
                 // The watchdog is the safety net for exactly this: it restores the previous state unless confirmed.
-                string at = (_confirmation.Deadline ?? DateTime.UtcNow.AddSeconds(timeoutSeconds)).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
-                string note = _confirmation.Deadline != null
+                string at = (run.Deadline ?? DateTime.UtcNow.AddSeconds(timeoutSeconds)).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+                string note = run.Deadline != null
                     ? $" -ConfirmTimeout: the watchdog started on the router before the change puts back its previous forwards by itself at {at}, as nothing confirmed this apply."
                     : $" -ConfirmTimeout: if the connection was lost after the watchdog started (the first step of that command), the router puts back its previous forwards by itself at about {at}.";
                 throw new BypassNatException(failure.ErrorId, failure.Kind, failure.Message + note, failure.Target, failure);
             }
 
-            if (_confirmation.Deadline == null) return result;
+            if (run.Deadline == null) return result;
             try
             {
-                _confirmation.Confirm(_session, open, () => DescribeHeld(plan), verbose, cancel);
+                run.Confirmation.Confirm(_session, open, () => DescribeHeld(plan), verbose, run.Deadline.Value, cancel);
             }
             catch (OperationCanceledException)
             {
                 // Ctrl-C while waiting out an unconfirmed change: the router needs no one to roll back.
-                string at = _confirmation.Deadline.Value.ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+                string at = run.Deadline.Value.ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
                 throw new BypassNatException("BypassNat.Stopped", FailureKind.InvalidOperation,
-                    $"Stopped (Ctrl-C) before the change on {_session.Settings.Endpoint} was confirmed: the watchdog on the router puts back its previous forwards by itself at {at}.",
-                    _session.Settings.Endpoint);
+                    $"Stopped (Ctrl-C) before the change on {Endpoint} was confirmed: the watchdog on the router puts back its previous forwards by itself at {at}.",
+                    Endpoint);
             }
 
             return result;
         }
 
-        /// <summary>Refuses -ConfirmTimeout where BypassNat cannot roll back on the router's side (UCI redirects).</summary>
+        /// <summary>Whether a change refreshes -Persist's saved set: asked for now, or installed earlier (or unknown: the save checks again by itself).</summary>
+        private bool SavesSet(bool persist) => persist || _survey == null || _survey.Persisted;
+
+        /// <summary>Refuses -ConfirmTimeout where the backend cannot have the router roll back by itself (UCI redirects).</summary>
         public void CheckConfirmable()
         {
-            if (Choice.Backend.Kind == BackendKind.Uci)
+            if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.CommitConfirmed))
                 throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation,
-                    $"-ConfirmTimeout is not supported for an OpenWrt main router's UCI redirects ({_session.Settings.Endpoint}): their rollback belongs to OpenWrt's own " +
-                    "apply-with-rollback (LuCI's Save & Apply, ubus session apply), which BypassNat does not drive. Nothing was changed. Apply without -ConfirmTimeout, or use LuCI.",
-                    _session.Settings.Endpoint);
+                    Choice.Backend.Explain(BackendCapabilities.CommitConfirmed) ?? $"-ConfirmTimeout is not supported for the {Choice.Backend.Kind} backend ({Endpoint}). Nothing was changed.",
+                    Endpoint);
         }
-
-        // Set by ApplyConfirmed for the write it guards.
-        private CommitConfirmation _confirmation;
 
         /// <summary>What the router holds now, read through this command's connection, against what it held before the apply.</summary>
         private string DescribeHeld(ApplyPlan plan)
         {
-            RouterState now = Choice.Backend.Read(_session);
+            RouterState now = Choice.Backend.Read();
             var held = new List<BypassForward>(now.Forwards);
-            if (plan.Leftover != null) held.AddRange(Choice.Other.Read(_session).Forwards);
+            if (plan.Leftover != null) held.AddRange(Choice.Other.Read().Forwards);
             IReadOnlyList<BypassForward> before = PreviousForwards(plan);
             string names = held.Count == 0 ? "none of BypassNat's forwards" : $"{held.Count} forward(s): {string.Join(", ", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))}";
             RulesetDiff diff = RulesetDiff.Compute(before, held);
@@ -248,18 +311,19 @@ namespace BypassNat.Apply
         /// The rollback the watchdog runs: the backends this apply writes put back to what they held,
         /// and -Persist's saved set with them (a first -Persist removed again).
         /// </summary>
-        private string ConfirmRollback(ApplyPlan plan, bool save)
+        private string ConfirmRollback(ApplyRun run, bool save)
         {
+            ApplyPlan plan = run.Plan;
             string p = _session.Privileged;
-            var live = new List<KeyValuePair<BackendKind, RouterState>> { new KeyValuePair<BackendKind, RouterState>(Choice.Backend.Kind, plan.State) };
-            if (plan.Leftover != null) live.Add(new KeyValuePair<BackendKind, RouterState>(Choice.Other.Kind, plan.Leftover));
+            var live = new List<KeyValuePair<IScriptedBackend, RouterState>> { new KeyValuePair<IScriptedBackend, RouterState>(Scripted(Choice.Backend), plan.State) };
+            if (plan.Leftover != null) live.Add(new KeyValuePair<IScriptedBackend, RouterState>(Scripted(Choice.Other), plan.Leftover));
             string persist = null;
             if (save)
             {
                 var installer = new PersistenceInstaller(_session, Hop);
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                persist = _wasInstalled
-                    ? installer.SaveScript(p, before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
+                persist = run.WasInstalled
+                    ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
                     : installer.UninstallScript(p);
             }
 
@@ -267,20 +331,16 @@ namespace BypassNat.Apply
         }
 
         /// <summary>
-        /// UCI redirects are the router's own persistent config: no saved set, no hooks. Refusals come
-        /// from <see cref="Uci.UciRedirectApplier"/> with what the router holds (kept, or rolled back).
+        /// A backend without a saved set (UCI redirects: the router's own persistent config) writes
+        /// alone: no saved set, no hooks. Its refusals say what the router holds (kept, or rolled back).
         /// </summary>
-        private ApplyResult ApplyUci(ApplyPlan plan, bool persist, Action<string> warn)
+        private ApplyResult ApplyWithoutSavedSet(ApplyRun run)
         {
-            string unused = null;
-            ApplyResult result = ApplyRules(plan, false, null, ref unused, warn);
-            if (persist) result.Persisted = "uci";
-            result.SshCommands = _session.CommandsRun;
+            ApplyResult result = ApplyRules(run);
+            if (run.Persist && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself)) result.Persisted = Choice.Backend.Kind.ToString().ToLowerInvariant();
+            result.SshCommands = Transport.RoundTrips;
             return result;
         }
-
-        // Set by Apply: whether -Persist was installed before this apply.
-        private bool _wasInstalled;
 
         /// <summary>
         /// Runs a save of the set. The rules are written only after it (or in the same script, which
@@ -288,7 +348,7 @@ namespace BypassNat.Apply
         /// the failed save left behind goes back, so that no watcher or firewall reload brings in the
         /// new set later, and the error says what the router holds.
         /// </summary>
-        private string GuardSave(PersistenceInstaller installer, ApplyPlan plan, Func<string> save)
+        private string GuardSave(ApplyRun run, Func<string> save)
         {
             try
             {
@@ -296,7 +356,7 @@ namespace BypassNat.Apply
             }
             catch (BypassNatException e)
             {
-                throw new BypassNatException(e.ErrorId, e.Kind, e.Message + " " + UndoSave(installer, plan, _wasInstalled), e.Target, e);
+                throw new BypassNatException(e.ErrorId, e.Kind, e.Message + " " + UndoSave(run.Installer, run.Plan, run.WasInstalled), e.Target, e);
             }
         }
 
@@ -315,14 +375,14 @@ namespace BypassNat.Apply
                 }
 
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                installer.Save(before.Kind, (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
                 return held + " Its saved set (from an earlier -Persist) was put back to them.";
             }
             catch (BypassNatException undo)
             {
                 // The undo needs the rights the save lacked (a sudo that refuses both): read what the router holds instead of guessing.
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                PersistenceInstaller.SavedState now = installer.Holds(before.Kind, wasInstalled ? (plan.Leftover ?? plan.State).Forwards : null, plan.Context);
+                PersistenceInstaller.SavedState now = installer.Holds(Scripted(before), wasInstalled ? (plan.Leftover ?? plan.State).Forwards : null, plan.Context);
                 if (!wasInstalled && now == PersistenceInstaller.SavedState.Nothing) return held + " Nothing of -Persist is on it (read back after the failure).";
                 if (wasInstalled && now == PersistenceInstaller.SavedState.Same) return held + " Its saved set still holds those forwards (read back after the failure).";
                 return held + " Undoing the partial save failed too, so the files and hooks of -Persist on it may hold the new set" +
@@ -331,12 +391,13 @@ namespace BypassNat.Apply
             }
         }
 
-        private ApplyResult ApplyRules(ApplyPlan plan, bool persist, PersistenceInstaller installer, ref string persisted, Action<string> warn)
+        private ApplyResult ApplyRules(ApplyRun run)
         {
+            ApplyPlan plan = run.Plan;
             var clock = Stopwatch.StartNew();
             var result = new ApplyResult
             {
-                ComputerName = _session.Settings.ComputerName,
+                ComputerName = Transport.ComputerName,
                 Role = Hop.Role.ToString(),
                 Backend = Choice.Backend.Kind.ToString(),
                 Unchanged = Names(plan.Diff.Unchanged),
@@ -353,20 +414,21 @@ namespace BypassNat.Apply
             if (plan.Leftover != null) touched = touched.Concat(plan.Leftover.Forwards);
             if (Choice.Backend is IScriptedBackend scripted)
             {
-                result.ConntrackEntriesDeleted = Write(scripted, plan, touched, persist, installer, ref persisted, warn);
+                result.ConntrackEntriesDeleted = Write(scripted, run, touched);
             }
             else
             {
-                // Only UCI redirects write this way: the router's own config, so no saved set of
-                // -Persist (ApplyUci passes none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
-                result.ConntrackEntriesDeleted = Choice.Backend.Write(_session, plan.Desired, plan.Context, plan.State, touched, out IReadOnlyList<string> warnings);
-                foreach (string warning in warnings) warn(warning);
-                Verify(plan.Desired, Choice.Backend.Read(_session));
+                // A backend that writes by itself (not on the router's shell): no saved set of -Persist
+                // (its capabilities offer none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
+                BackendWriteOutcome outcome = Choice.Backend.Write(new BackendWrite(plan.Desired, plan.Context, plan.State, touched));
+                result.ConntrackEntriesDeleted = outcome.ConntrackEntriesDeleted;
+                foreach (string warning in outcome.Warnings) run.Warn(warning);
+                Verify(plan.Desired, Choice.Backend.Read());
             }
 
             if (plan.Leftover != null)
             {
-                Choice.Other.Remove(_session, plan.Leftover);
+                Choice.Other.Remove(plan.Leftover);
                 result.MovedFrom = Choice.Other.Kind.ToString();
             }
 
@@ -394,35 +456,33 @@ namespace BypassNat.Apply
         {
             var installer = new PersistenceInstaller(_session, Hop);
             List<IRouterBackend> backends = new[] { Choice.Backend, Choice.Other }.Where(b => b != null).ToList();
-            if (_survey == null || !backends.All(_survey.Covers)) return RemoveAllStepByStep(installer, backends);
+            if (_survey == null || !backends.All(_survey.Covers)) return RemoveAllStepByStep(_session == null ? null : installer, backends);
 
             string p = _session.Privileged;
             var removed = new List<BypassForward>();
-            var script = new SectionedScript()
-                .Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true)
-                .Add("persist", installer.UninstallScript(p), stopOnFailure: true);
-            var cleared = new List<IScriptedBackend>();
+            var script = new SectionedScript();
+            ScriptStep confirm = script.Step("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
+            ScriptStep persist = script.Step("persist", installer.UninstallScript(p), stopOnFailure: true);
+            var cleared = new List<KeyValuePair<IScriptedBackend, ScriptStep>>();
             foreach (IScriptedBackend backend in backends.Cast<IScriptedBackend>())
             {
                 RouterState state = Read(backend);
                 removed.AddRange(state.Forwards);
                 string removal = backend.RemoveScript(p, state);
                 if (removal == null) continue;
-                script.Add("remove-" + Section(backend), removal, stopOnFailure: true);
-                cleared.Add(backend);
+                cleared.Add(new KeyValuePair<IScriptedBackend, ScriptStep>(backend, script.Step("remove-" + Section(backend), removal, stopOnFailure: true)));
             }
 
-            foreach (IScriptedBackend backend in cleared) script.Add("read-" + Section(backend), backend.ReadScript(p));
+            var readBacks = cleared.Select(c => script.Step("read-" + Section(c.Key), c.Key.ReadScript(p))).ToList();
             ProxyExemption exemption = LeftoverExemption;
-            CommandResult whole = RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation);
-            _survey = null;
-            IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
-            CommitConfirmation.ThrowIfPending(_session, Hop, SectionedScript.Section(sections, "confirm", whole));
-            installer.Uninstalled(SectionedScript.Section(sections, "persist", whole));
+            ScriptOutcome outcome = script.Outcome(RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation));
+            CommitConfirmation.ThrowIfPending(_session, Hop, outcome[confirm]);
+            installer.Uninstalled(outcome[persist]);
             var gone = new List<string>();
-            foreach (IScriptedBackend backend in cleared)
+            foreach (KeyValuePair<IScriptedBackend, ScriptStep> step in cleared)
             {
-                CommandResult result = SectionedScript.Section(sections, "remove-" + Section(backend), whole);
+                IScriptedBackend backend = step.Key;
+                CommandResult result = outcome[step.Value];
                 if (!result.Succeeded)
                     throw RouterScript.Failure(_session,
                         $"remove BypassNat's {backend.Kind} rules ({Hop.Role} hop, {backend.LoadTool}); what -Persist installed is gone" +
@@ -431,14 +491,15 @@ namespace BypassNat.Apply
                 gone.Add(backend.Kind.ToString());
             }
 
-            foreach (IScriptedBackend backend in cleared)
+            for (int i = 0; i < cleared.Count; i++)
             {
-                CommandResult readBack = SectionedScript.Section(sections, "read-" + Section(backend), whole);
+                IScriptedBackend backend = cleared[i].Key;
+                CommandResult readBack = outcome[readBacks[i]];
                 if (!readBack.Succeeded)
                     throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules back after removing them; they are removed but not verified", readBack, backend.Tools);
                 if (backend.ParseRead(readBack.Output).Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {Endpoint} after removing them.", Endpoint);
             }
 
             // The mangle table is iptables' whatever the forwards' backend: its own locked command, only where a proxy made one.
@@ -453,19 +514,21 @@ namespace BypassNat.Apply
 
         private IReadOnlyList<BypassForward> RemoveAllStepByStep(PersistenceInstaller installer, IEnumerable<IRouterBackend> backends)
         {
-            installer.Uninstall();
+            installer?.Uninstall();
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
             ProxyExemption exemption = LeftoverExemption;
+            // The survey holds the rules as they were before the first removal; each later backend is read afresh.
+            bool changed = false;
             foreach (IRouterBackend backend in backends)
             {
-                RouterState state = Read(backend);
+                RouterState state = changed ? backend.Read() : Read(backend);
                 removed.AddRange(state.Forwards);
-                backend.Remove(_session, state);
-                _survey = null;
-                if (backend.Read(_session).Present)
+                backend.Remove(state);
+                changed = true;
+                if (backend.Read().Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {_session.Settings.Endpoint} after removing them.", _session.Settings.Endpoint);
+                        $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {Endpoint} after removing them.", Endpoint);
             }
 
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
@@ -483,7 +546,7 @@ namespace BypassNat.Apply
             string left = exemption.Verify(result.Output);
             if (left != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                    $"BypassNat's forwards are removed from {_session.Settings.Endpoint}, but its proxy exemption is not: {left}.", _session.Settings.Endpoint);
+                    $"BypassNat's forwards are removed from {Endpoint}, but its proxy exemption is not: {left}.", Endpoint);
         }
 
         /// <summary>
@@ -492,35 +555,35 @@ namespace BypassNat.Apply
         /// the workstation then compares with the desired set. A refused save or transaction stops
         /// the script there, so nothing after it runs.
         /// </summary>
-        private int Write(IScriptedBackend backend, ApplyPlan plan, IEnumerable<BypassForward> touched, bool persist,
-            PersistenceInstaller installer, ref string persisted, Action<string> warn)
+        private int Write(IScriptedBackend backend, ApplyRun run, IEnumerable<BypassForward> touched)
         {
+            ApplyPlan plan = run.Plan;
+            CommitConfirmation confirmation = run.Confirmation;
             string p = _session.Privileged;
             var script = new SectionedScript();
-            bool save = persist || _survey == null || _survey.Persisted;
-            if (_confirmation != null)
-            {
-                // The saved set's rollback must outlive a reboot in the window (see CommitConfirmation.PendingFile).
-                string keep = !save ? null : persist ? "true" : $"[ -f {Hop.Directory}/restore.sh ]";
-                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan), keep), stopOnFailure: true);
-            }
-            else
-                script.Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
-            if (save) script.Add("persist", installer.SaveScript(p, backend.Kind, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);
+            bool save = SavesSet(run.Persist);
+            ScriptStep confirm = confirmation != null
+                ? script.Step("confirm", confirmation.StartScript(ConfirmRollback(run, save)), stopOnFailure: true)
+                : script.Step("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
+            ScriptStep persist = save
+                ? script.Step("persist", run.Installer.SaveScript(p, backend, plan.Desired, plan.Context, run.Persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true)
+                : null;
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
-            if (exempt) script.Add("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true);
-            script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
-            script.Add("conntrack", RouterScript.ForgetConntrack(p, ConntrackTargets(touched, plan.Context)));
-            script.Add("read-back", backend.ReadScript(p));
-            if (exempt) script.Add("proxy-read-back", plan.Exemption.ReadScript(p));
-            CommandResult whole;
+            ScriptStep exemption = exempt ? script.Step("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true) : null;
+            ScriptStep load = script.Step("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
+            ScriptStep conntrack = backend.Capabilities.HasFlag(BackendCapabilities.ConntrackCleanup)
+                ? script.Step("conntrack", RouterScript.ForgetConntrack(p, backend.ConntrackTargets(touched, plan.Context)))
+                : null;
+            ScriptStep readBack = script.Step("read-back", backend.ReadScript(p));
+            ScriptStep exemptionReadBack = exempt ? script.Step("proxy-read-back", plan.Exemption.ReadScript(p)) : null;
+            ScriptOutcome outcome;
             try
             {
                 // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
-                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation,
-                    $"writing {plan.Desired.Count(f => f.Enabled)} forward(s) and verifying ({backend.LoadTool})");
+                outcome = script.Outcome(RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation,
+                    $"writing {plan.Desired.Count(f => f.Enabled)} forward(s) and verifying ({backend.LoadTool})"));
             }
             catch (BypassNatException lost) when (save && RouterScript.Interrupted(lost))
             {
@@ -530,43 +593,37 @@ namespace BypassNat.Apply
                     lost.Target, lost.InnerException);
             }
 
-            _survey = null;
-            IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
-            foreach (string warning in RouterScript.Warnings(whole)) warn(warning);
+            foreach (string warning in RouterScript.Warnings(outcome.Whole)) run.Warn(warning);
             // A watchdog that did not start stopped the script before anything changed.
-            if (_confirmation != null) _confirmation.Started(_session, SectionedScript.Section(sections, "confirm", whole));
-            else CommitConfirmation.ThrowIfPending(_session, Hop, SectionedScript.Section(sections, "confirm", whole));
+            if (confirmation != null) run.Deadline = confirmation.Started(_session, outcome[confirm]);
+            else CommitConfirmation.ThrowIfPending(_session, Hop, outcome[confirm]);
 
-            if (save)
+            if (persist != null)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                CommandResult saved = SectionedScript.Section(sections, "persist", whole);
-                persisted = GuardSave(installer, plan, () => installer.Saved(saved, out saveWarnings));
-                foreach (string warning in saveWarnings) warn(warning);
+                CommandResult saved = outcome[persist];
+                run.Persisted = GuardSave(run, () => run.Installer.Saved(saved, out saveWarnings));
+                foreach (string warning in saveWarnings) run.Warn(warning);
             }
 
-            if (exempt)
-            {
-                CommandResult exemption = SectionedScript.Section(sections, "proxy-exemption", whole);
-                if (!exemption.Succeeded)
-                    throw RouterScript.Failure(_session,
-                        $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table with iptables-restore, or rules first in the proxy's nftables chains with nft); the kernel refused it, so the router keeps its previous forwards",
-                        exemption, "iptables-save and iptables-restore, or nft");
-            }
-
-            CommandResult load = SectionedScript.Section(sections, "load", whole);
-            if (!load.Succeeded)
+            if (exemption != null && !outcome[exemption].Succeeded)
                 throw RouterScript.Failure(_session,
-                    $"apply the rules ({backend.LoadTool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", load, backend.Tools);
-            CommandResult conntrack = SectionedScript.Section(sections, "conntrack", whole);
-            foreach (string warning in RouterScript.Warnings(load).Concat(RouterScript.Warnings(conntrack))) warn(warning);
+                    $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table with iptables-restore, or rules first in the proxy's nftables chains with nft); the kernel refused it, so the router keeps its previous forwards",
+                    outcome[exemption], "iptables-save and iptables-restore, or nft");
 
-            CommandResult readBack = SectionedScript.Section(sections, "read-back", whole);
-            if (!readBack.Succeeded)
-                throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", readBack, backend.Tools);
-            Verify(plan.Desired, backend.ParseRead(readBack.Output));
-            if (exempt) VerifyExemption(plan.Exemption, SectionedScript.Section(sections, "proxy-read-back", whole));
-            return RouterScript.ConntrackDeleted(conntrack);
+            CommandResult loaded = outcome[load];
+            if (!loaded.Succeeded)
+                throw RouterScript.Failure(_session,
+                    $"apply the rules ({backend.LoadTool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", loaded, backend.Tools);
+            CommandResult forgotten = conntrack != null ? outcome[conntrack] : null;
+            foreach (string warning in RouterScript.Warnings(loaded).Concat(forgotten != null ? RouterScript.Warnings(forgotten) : new string[0])) run.Warn(warning);
+
+            CommandResult listed = outcome[readBack];
+            if (!listed.Succeeded)
+                throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", listed, backend.Tools);
+            Verify(plan.Desired, backend.ParseRead(listed.Output));
+            if (exemptionReadBack != null) VerifyExemption(plan.Exemption, outcome[exemptionReadBack]);
+            return forgotten != null ? RouterScript.ConntrackDeleted(forgotten) : 0;
         }
 
         private void VerifyExemption(ProxyExemption exemption, CommandResult readBack)
@@ -577,13 +634,9 @@ namespace BypassNat.Apply
             string differs = exemption.Verify(readBack.Output);
             if (differs != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                    $"The forwards on {_session.Settings.Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
-                    "Another program (the proxy restarting?) may be changing its rules at the same time. Run the apply again.", _session.Settings.Endpoint);
+                    $"The forwards on {Endpoint} are applied, but the exemption of their replies from the proxy read back wrong: {differs}. " +
+                    "Another program (the proxy restarting?) may be changing its rules at the same time. Run the apply again.", Endpoint);
         }
-
-        /// <summary>The flows of the touched forwards as this hop's router sees them (the main router's arrive at its WAN addresses).</summary>
-        private IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
-            Hop.Role == RouterRole.Main ? RouterScript.MainConntrackTargets(touched, context) : RouterScript.BypassConntrackTargets(touched);
 
         private void Verify(IReadOnlyList<BypassForward> desired, RouterState after)
         {
@@ -595,9 +648,9 @@ namespace BypassNat.Apply
             string holds = after.Forwards.Count == 0 ? "none of BypassNat's forwards"
                 : $"{after.Forwards.Count} forward(s): {string.Join(", ", after.Forwards.Select(f => f.Name))}";
             throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                $"The rules read back from {_session.Settings.Endpoint} differ from what was applied; it now holds {holds}. Another program may be changing the ruleset at the same time. " +
+                $"The rules read back from {Endpoint} differ from what was applied; it now holds {holds}. Another program may be changing the ruleset at the same time. " +
                 $"Run the apply again, and if this repeats, compare with Get-BypassForward.\n{detail}",
-                _session.Settings.Endpoint);
+                Endpoint);
         }
 
         private static string[] Names(IEnumerable<BypassForward> forwards) => forwards.Select(f => f.Name).ToArray();

@@ -9,5 +9,8 @@ namespace BypassNat.Backends
 
         /// <summary>The main router's forwards as UCI redirect sections that firewall4 renders (OpenWrt, -Role Main only).</summary>
         Uci,
+
+        /// <summary>An iKuai main router's port mappings through its web API (-Role Main only; no SSH).</summary>
+        IKuai,
     }
 }

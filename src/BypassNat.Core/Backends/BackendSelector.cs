@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using System.Linq;
 using BypassNat.Ssh;
 
 namespace BypassNat.Backends
@@ -14,12 +13,6 @@ namespace BypassNat.Backends
     /// </summary>
     public static class BackendSelector
     {
-        public static BackendChoice Choose(RouterSession session, BackendKind requested) => Choose(session, requested, RouterHop.Bypass, null);
-
-        /// <param name="wanInterface">The main hop's WAN interface, for reading its rules against; null elsewhere.</param>
-        public static BackendChoice Choose(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface) =>
-            Choose(session, requested, hop, wanInterface, session.Run(RouterScript.Preamble + ProbeScript(session.Privileged, hop), "looking for nft and iptables"));
-
         /// <summary>
         /// What the router has, as key=value lines; always exits 0. Without <paramref name="owned"/>
         /// it leaves out where the hop's rules are, for a caller that reads both backends anyway
@@ -48,9 +41,11 @@ namespace BypassNat.Backends
                 : "") +
             "exit 0\n";
 
-        /// <summary>Picks the hop's backend from what <see cref="ProbeScript"/> printed.</summary>
-        public static BackendChoice Choose(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface, CommandResult result)
+        /// <summary>Picks the hop's backend from what <see cref="ProbeScript"/> printed, and makes it (and the other one) for <paramref name="site"/>.</summary>
+        public static BackendChoice Choose(BackendSite site, BackendKind requested, CommandResult result)
         {
+            RouterSession session = site.Session;
+            RouterHop hop = site.Hop;
             var facts = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (string line in result.Output.Split('\n'))
             {
@@ -60,18 +55,18 @@ namespace BypassNat.Backends
 
             bool hasNft = facts.ContainsKey("nft"), nftUsable = facts.ContainsKey("nft-usable"), hasIptables = facts.ContainsKey("iptables");
             string found = Describe(facts);
-            IRouterBackend nft = hop.Backend(BackendKind.Nftables, wanInterface), iptables = hop.Backend(BackendKind.Iptables, wanInterface);
+            IRouterBackend nft = BackendRegistry.Create(BackendKind.Nftables, site), iptables = BackendRegistry.Create(BackendKind.Iptables, site);
 
             bool hasUci = facts.ContainsKey("openwrt-uci");
-            if (requested == BackendKind.Uci && hop.Role != RouterRole.Main)
+            if (requested != BackendKind.Auto && !BackendRegistry.Find(requested).Roles.Contains(hop.Role))
                 throw new BypassNatException("BypassNat.UciNotForBypass", FailureKind.InvalidData,
-                    "-Backend Uci is for the main router (-Role Main): the bypass router's forwards live in its own nftables table or iptables chains. Nothing was changed.",
+                    $"-Backend {requested} is for the main router (-Role Main): the bypass router's forwards live in its own nftables table or iptables chains. Nothing was changed.",
                     session.Settings.Endpoint);
             switch (requested)
             {
                 case BackendKind.Uci:
                     if (!hasUci) throw Missing(session, "OpenWrt firewall4 with uci (/etc/openwrt_release, uci, fw4)", found);
-                    return new BackendChoice(hop.Backend(BackendKind.Uci), hasNft ? nft : null, $"Uci (as requested; OpenWrt with firewall4; {found})");
+                    return new BackendChoice(BackendRegistry.Create(BackendKind.Uci, site), hasNft ? nft : null, $"Uci (as requested; OpenWrt with firewall4; {found})");
                 case BackendKind.Nftables:
                     if (!hasNft) throw Missing(session, "nft (nftables)", found);
                     return new BackendChoice(nft, hasIptables ? iptables : null, $"Nftables (as requested; {found})");
@@ -85,7 +80,7 @@ namespace BypassNat.Backends
             if (facts.ContainsKey("iptables-owned"))
                 return new BackendChoice(iptables, hasNft ? nft : null, $"Iptables (auto: BypassNat's chains are there; {found})");
             if (hasUci)
-                return new BackendChoice(hop.Backend(BackendKind.Uci), hasNft ? nft : null, $"Uci (auto: OpenWrt with firewall4; {found})");
+                return new BackendChoice(BackendRegistry.Create(BackendKind.Uci, site), hasNft ? nft : null, $"Uci (auto: OpenWrt with firewall4; {found})");
             if (nftUsable)
                 return new BackendChoice(nft, hasIptables ? iptables : null, $"Nftables (auto: nft works; {found})");
             if (hasIptables)

@@ -52,25 +52,8 @@ namespace BypassNat.Backends
         public string UciSection { get; }
         public string Description { get; }
 
-        public IRouterBackend Backend(BackendKind kind, string wanInterface = null)
-        {
-            if (Role == RouterRole.Main && kind == BackendKind.Uci) return new Uci.UciBackend();
-            if (Role == RouterRole.Main)
-                return kind == BackendKind.Nftables ? new MainNftablesBackend(wanInterface) : (IRouterBackend)new MainIptablesBackend(wanInterface);
-            return kind == BackendKind.Nftables ? new NftablesBackend() : (IRouterBackend)new IptablesBackend();
-        }
-
         /// <summary>The forwards as this hop holds them (the main router's "internal" side is the bypass router).</summary>
         public List<BypassForward> Project(IEnumerable<BypassForward> forwards) =>
             Role == RouterRole.Main ? forwards.Select(MainHop.Project).ToList() : forwards.ToList();
-
-        /// <summary>The whole set as one nft file, or the iptables chains with their jumps but without COMMIT.</summary>
-        public string RenderSaved(BackendKind kind, IReadOnlyList<BypassForward> forwards, RenderContext context)
-        {
-            var hooked = new IptablesJumpRepair { PreroutingJumps = 1, PreroutingJumpFirst = true, PostroutingJumps = 1, PostroutingJumpFirst = true };
-            if (Role == RouterRole.Main)
-                return kind == BackendKind.Nftables ? MainNftablesRenderer.Render(forwards, context) : MainIptablesRenderer.RenderChains(forwards, hooked, context);
-            return kind == BackendKind.Nftables ? NftablesRenderer.Render(forwards, context) : IptablesRenderer.RenderChains(forwards, hooked, context);
-        }
     }
 }

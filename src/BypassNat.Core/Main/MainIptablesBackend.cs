@@ -6,41 +6,53 @@ using BypassNat.Ssh;
 namespace BypassNat.Main
 {
     /// <summary>The main router's half in its own nat chains, written with iptables-restore --noflush.</summary>
-    public sealed class MainIptablesBackend : IScriptedBackend
+    public sealed class MainIptablesBackend : ShellBackend
     {
         private readonly string _wanInterface;
 
-        public MainIptablesBackend(string wanInterface = null) => _wanInterface = wanInterface;
+        /// <param name="wanInterface">The WAN interface the rules should match on, to tell a moved WAN from a current one; null when only reading.</param>
+        public MainIptablesBackend(RouterSession session = null, string wanInterface = null) : base(session) => _wanInterface = wanInterface;
 
-        public BackendKind Kind => BackendKind.Iptables;
+        public override BackendKind Kind => BackendKind.Iptables;
 
-        public string Tools => "iptables-save, iptables-restore and conntrack";
+        public override string Tools => "iptables-save, iptables-restore and conntrack";
 
-        public string LoadTool => "iptables-restore";
+        public override string LoadTool => "iptables-restore";
 
-        public RouterState Read(RouterSession session) => ParseRead(RouterScript.RunRead(session, this, "read the nat table (iptables-save -t nat)"));
+        public override string SavedFile => "ruleset.iptables";
 
-        public string ReadScript(string privileged) => privileged + "iptables-save -t nat\n";
+        public override bool FirewallIncludesSavedFile => false;
 
-        public RouterState ParseRead(string output) => MainIptablesReader.Read(output, _wanInterface);
+        public override string ListingTool => "iptables-save";
 
-        public string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
+        public override string ProbeFact => "iptables";
+
+        // As the probe's own test: the hop's prerouting chain exists.
+        public override bool Owns(RouterState state) => ((MainState)state).Chains.Contains(MainTable.IptablesPrerouting);
+
+        protected override string ReadStep => "read the nat table (iptables-save -t nat)";
+
+        protected override string RemoveStep => "removing the main router's iptables rules";
+
+        protected override string RemoveWhat => "remove the main router's chains (iptables-restore); nothing was removed";
+
+        public override string ReadScript(string privileged) => privileged + "iptables-save -t nat\n";
+
+        public override RouterState ParseRead(string output) => MainIptablesReader.Read(output, _wanInterface);
+
+        public override string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
             IptablesBackend.Restore(privileged, MainIptablesRenderer.RenderRestore(desired, ((MainState)current).Jumps, context));
 
-        public string RemoveScript(string privileged, RouterState current) =>
+        public override string RemoveScript(string privileged, RouterState current) =>
             current.Present ? IptablesBackend.Restore(privileged, MainIptablesRenderer.RenderRemoval((MainState)current)) : null;
 
-        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
-            IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings) =>
-            RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool,
-                RouterScript.MainConntrackTargets(touched, context), Tools, out warnings);
+        public override string RenderSaved(IReadOnlyList<BypassForward> forwards, RenderContext context) =>
+            MainIptablesRenderer.RenderChains(forwards, IptablesBackend.Hooked, context);
 
-        public void Remove(RouterSession session, RouterState current)
-        {
-            if (!current.Present) return;
-            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(RemoveScript(session.Privileged, current)), "removing the main router's iptables rules");
-            if (!result.Succeeded)
-                throw RouterScript.Failure(session, "remove the main router's chains (iptables-restore); nothing was removed", result, Tools);
-        }
+        public override string RollbackScript(string privileged, RouterState previous, RenderContext context) =>
+            IptablesBackend.Rollback(privileged, MainTable.IptablesPrerouting, MainTable.IptablesPostrouting, previous.Present ? RenderSaved(previous.Forwards, context) : null);
+
+        public override IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
+            RouterScript.MainConntrackTargets(touched, context);
     }
 }

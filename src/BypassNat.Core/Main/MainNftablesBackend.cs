@@ -6,44 +6,51 @@ using BypassNat.Ssh;
 namespace BypassNat.Main
 {
     /// <summary>The main router's half in table ip bypassnat_main, replaced whole by one <c>nft -f -</c> transaction.</summary>
-    public sealed class MainNftablesBackend : IScriptedBackend
+    public sealed class MainNftablesBackend : ShellBackend
     {
         private readonly string _wanInterface;
 
         /// <param name="wanInterface">The WAN interface the rules should match on, to tell a moved WAN from a current one; null when only reading.</param>
-        public MainNftablesBackend(string wanInterface = null) => _wanInterface = wanInterface;
+        public MainNftablesBackend(RouterSession session = null, string wanInterface = null) : base(session) => _wanInterface = wanInterface;
 
-        public BackendKind Kind => BackendKind.Nftables;
+        public override BackendKind Kind => BackendKind.Nftables;
 
-        public string Tools => "nft and conntrack";
+        public override string Tools => "nft and conntrack";
 
-        public string LoadTool => "nft -f";
+        public override string LoadTool => "nft -f";
 
-        public RouterState Read(RouterSession session) => ParseRead(RouterScript.RunRead(session, this, "read the nftables ruleset (nft list)"));
+        public override string SavedFile => "ruleset.nft";
 
-        public string ReadScript(string privileged) => NftablesBackend.ReadTableScript(privileged, MainTable.Qualified);
+        public override bool FirewallIncludesSavedFile => true;
 
-        public RouterState ParseRead(string output) => MainNftablesReader.Read(output, _wanInterface);
+        public override string ListingTool => "nft";
 
-        public string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
-            NftLoad(privileged, MainNftablesRenderer.Render(desired, context));
+        public override string ProbeFact => "nft";
 
-        public string RemoveScript(string privileged, RouterState current) =>
-            current.Present ? NftLoad(privileged, "delete table " + MainTable.Qualified + "\n") : null;
+        public override bool Owns(RouterState state) => state.Present;
 
-        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
-            IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings) =>
-            RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool,
-                RouterScript.MainConntrackTargets(touched, context), Tools, out warnings);
+        protected override string ReadStep => "read the nftables ruleset (nft list)";
 
-        public void Remove(RouterSession session, RouterState current)
-        {
-            if (!current.Present) return;
-            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(RemoveScript(session.Privileged, current)), "removing the main router's nftables table");
-            if (!result.Succeeded) throw RouterScript.Failure(session, "delete table " + MainTable.Qualified + " (nft)", result, Tools);
-        }
+        protected override string RemoveStep => "removing the main router's nftables table";
 
-        internal static string NftLoad(string privileged, string ruleset) =>
-            privileged + "nft -f - <<'BYPASSNAT_RULES' || exit 3\n" + ruleset + "BYPASSNAT_RULES\n";
+        protected override string RemoveWhat => "delete table " + MainTable.Qualified + " (nft)";
+
+        public override string ReadScript(string privileged) => NftablesBackend.ReadTableScript(privileged, MainTable.Qualified);
+
+        public override RouterState ParseRead(string output) => MainNftablesReader.Read(output, _wanInterface);
+
+        public override string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
+            NftablesBackend.Load(privileged, MainNftablesRenderer.Render(desired, context));
+
+        public override string RemoveScript(string privileged, RouterState current) =>
+            current.Present ? NftablesBackend.Load(privileged, "delete table " + MainTable.Qualified + "\n") : null;
+
+        public override string RenderSaved(IReadOnlyList<BypassForward> forwards, RenderContext context) => MainNftablesRenderer.Render(forwards, context);
+
+        public override string RollbackScript(string privileged, RouterState previous, RenderContext context) =>
+            NftablesBackend.Rollback(privileged, MainTable.Qualified, previous.Present ? RenderSaved(previous.Forwards, context) : null);
+
+        public override IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
+            RouterScript.MainConntrackTargets(touched, context);
     }
 }

@@ -10,20 +10,38 @@ namespace BypassNat.Nftables
     /// transaction. Every other table is left alone, and the proxy's <c>iptables -t nat -F</c> does not
     /// reach it.
     /// </summary>
-    public sealed class NftablesBackend : IScriptedBackend
+    public sealed class NftablesBackend : ShellBackend
     {
-        public string Tools => "nft and conntrack";
+        public NftablesBackend(RouterSession session = null) : base(session)
+        {
+        }
 
-        public string LoadTool => "nft -f";
+        public override string Tools => "nft and conntrack";
 
-        public BackendKind Kind => BackendKind.Nftables;
+        public override string LoadTool => "nft -f";
 
-        public RouterState Read(RouterSession session) => ParseRead(RouterScript.RunRead(session, this, "read the nftables ruleset (nft list)"));
+        public override BackendKind Kind => BackendKind.Nftables;
+
+        public override string SavedFile => "ruleset.nft";
+
+        public override bool FirewallIncludesSavedFile => true;
+
+        public override string ListingTool => "nft";
+
+        public override string ProbeFact => "nft";
+
+        public override bool Owns(RouterState state) => state.Present;
+
+        protected override string ReadStep => "read the nftables ruleset (nft list)";
+
+        protected override string RemoveStep => "removing the nftables table";
+
+        protected override string RemoveWhat => "delete table ip bypassnat (nft)";
 
         // A missing table is normal, a refused listing is an error: when the listing fails, ask again
         // for the error alone. (Not nft list tables first: it fetches the whole ruleset, seconds on a
         // router with many iptables-nft rules.)
-        public string ReadScript(string privileged) => ReadTableScript(privileged, NftablesTable.Qualified);
+        public override string ReadScript(string privileged) => ReadTableScript(privileged, NftablesTable.Qualified);
 
         /// <summary>Prints the table <paramref name="table"/> ("ip name"); nothing when it is absent, exit 4 when nft refuses.</summary>
         internal static string ReadTableScript(string privileged, string table) =>
@@ -33,30 +51,25 @@ namespace BypassNat.Nftables
             "echo \"$nft_error\" >&2\n" +
             "exit 4\n";
 
-        public RouterState ParseRead(string output) => NftablesReader.Read(output);
+        public override RouterState ParseRead(string output) => NftablesReader.Read(output);
 
-        public string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
+        public override string LoadScript(string privileged, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current) =>
             Load(privileged, NftablesRenderer.Render(desired, context));
 
-        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
-            IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
-        {
-            return RouterScript.RunWrite(session, LoadScript(session.Privileged, desired, context, current), LoadTool, touched, Tools, out warnings);
-        }
-
-        public string RemoveScript(string privileged, RouterState current) =>
+        public override string RemoveScript(string privileged, RouterState current) =>
             current.Present ? Load(privileged, "delete table " + NftablesTable.Qualified + "\n") : null;
 
-        public void Remove(RouterSession session, RouterState current)
-        {
-            if (!current.Present) return;
-            CommandResult result = RouterLock.Run(session, RouterScript.Wrap(RemoveScript(session.Privileged, current)), "removing the nftables table");
-            if (!result.Succeeded) throw RouterScript.Failure(session, "delete table ip bypassnat (nft)", result, Tools);
-        }
+        public override string RenderSaved(IReadOnlyList<BypassForward> forwards, RenderContext context) => NftablesRenderer.Render(forwards, context);
+
+        public override string RollbackScript(string privileged, RouterState previous, RenderContext context) =>
+            Rollback(privileged, NftablesTable.Qualified, previous.Present ? RenderSaved(previous.Forwards, context) : null);
+
+        public override IReadOnlyList<string> ConntrackTargets(IEnumerable<BypassForward> touched, RenderContext context) =>
+            RouterScript.BypassConntrackTargets(touched);
 
         public string RenderRuleset(IEnumerable<BypassForward> forwards) => NftablesRenderer.Render(forwards);
 
-        private static string Load(string privileged, string ruleset)
+        internal static string Load(string privileged, string ruleset)
         {
             var script = new StringBuilder();
             script.Append(privileged).Append("nft -f - <<'BYPASSNAT_RULES' || exit 3\n");
@@ -64,5 +77,9 @@ namespace BypassNat.Nftables
             script.Append("BYPASSNAT_RULES\n");
             return script.ToString();
         }
+
+        /// <summary>Puts the table <paramref name="table"/> back to <paramref name="ruleset"/>, or deletes it when null.</summary>
+        internal static string Rollback(string p, string table, string ruleset) =>
+            p + "nft -f - <<'BYPASSNAT_RULES'\n" + (ruleset ?? $"table {table}\ndelete table {table}\n") + "BYPASSNAT_RULES\n";
     }
 }

@@ -36,19 +36,19 @@ namespace BypassNat.Persistence
         /// A commit writes every pending change of the config, not only ours, so a firewall config with
         /// someone else's uncommitted changes (<c>uci changes firewall</c>) is refused, not committed.
         /// </summary>
-        public string FirewallFunction(string p, BackendKind backend)
+        public string FirewallFunction(string p, IScriptedBackend backend)
         {
             var s = new StringBuilder();
             s.Append("hook_firewall() {\n");
             s.Append(RefusePendingChanges(p));
             s.Append($"  {p}uci -q delete {Section} || true\n");
             s.Append($"  {p}uci set {Section}=include\n");
-            if (backend == BackendKind.Nftables)
+            if (backend.FirewallIncludesSavedFile)
             {
                 // Included after fw4's own table; the file flushes its own table first, so a reload
                 // replaces the table instead of adding a second copy of every rule.
                 s.Append($"  {p}uci set {Section}.type=nftables\n");
-                s.Append($"  {p}uci set {Section}.path={_hop.Directory}/ruleset.nft\n");
+                s.Append($"  {p}uci set {Section}.path={_hop.Directory}/{backend.SavedFile}\n");
                 s.Append($"  {p}uci set {Section}.position=ruleset-append\n");
             }
             else

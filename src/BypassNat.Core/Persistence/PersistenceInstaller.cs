@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using BypassNat.Backends;
 using BypassNat.Iptables;
@@ -41,7 +42,7 @@ namespace BypassNat.Persistence
         /// </summary>
         /// <param name="exemption">The proxy exemption's chain (<see cref="Proxy.ProxyExemption.SavedChain"/>); empty: none, null: leave the saved one as it is.</param>
         /// <param name="nftExemption">The same for the rules in a native nftables proxy's chains (<see cref="Proxy.ProxyExemption.SavedNft"/>).</param>
-        public string Save(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings,
+        public string Save(IScriptedBackend backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings,
             string exemption = null, string nftExemption = null)
         {
             CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install, exemption, nftExemption)), "saving the forwards for boot (-Persist)");
@@ -63,12 +64,11 @@ namespace BypassNat.Persistence
         }
 
         /// <summary>The save as a script body, so an apply can run it in the same command as the rules it saves.</summary>
-        public string SaveScript(string p, BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, string exemption = null,
+        public string SaveScript(string p, IScriptedBackend backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, string exemption = null,
             string nftExemption = null)
         {
-            string ruleset = _hop.RenderSaved(backend, forwards, context);
-            string file = backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables";
-            string stale = backend == BackendKind.Nftables ? "ruleset.iptables" : "ruleset.nft";
+            string ruleset = backend.RenderSaved(forwards, context);
+            string file = backend.SavedFile;
 
             var script = new StringBuilder();
             script.Append("set -e\numask 022\n");
@@ -76,7 +76,9 @@ namespace BypassNat.Persistence
             script.Append($"{p}mkdir -p {Directory}\n");
             script.Append("put() {\n  tmp=\"$1.bypassnat-new\"\n  ").Append(p).Append("tee \"$tmp\" >/dev/null\n  ").Append(p).Append("mv -f \"$tmp\" \"$1\"\n}\n");
             AppendFile(script, $"{Directory}/{file}", ruleset);
-            script.Append($"{p}rm -f {Directory}/{stale}\n");
+            // The other backends' saved sets: restore.sh must find only this one.
+            foreach (string stale in BackendRegistry.Surveyed(new BackendSite(_hop, _session)).Select(b => b.SavedFile).Where(f => f != file).Distinct())
+                script.Append($"{p}rm -f {Directory}/{stale}\n");
             if (exemption != null && exemption.Length > 0) AppendFile(script, $"{Directory}/{ExemptionFile}", exemption);
             else if (exemption != null) script.Append($"{p}rm -f {Directory}/{ExemptionFile}\n");
             if (nftExemption != null && nftExemption.Length > 0) AppendFile(script, $"{Directory}/{NftExemptionFile}", nftExemption);
@@ -86,7 +88,7 @@ namespace BypassNat.Persistence
             if (!install)
             {
                 // The include names the backend's file: after a change of backend it must name the other one.
-                string hooked = backend == BackendKind.Nftables ? $"{Directory}/{file}" : RestoreScript;
+                string hooked = backend.FirewallIncludesSavedFile ? $"{Directory}/{file}" : RestoreScript;
                 script.Append($"if [ -f /etc/openwrt_release ] && command -v uci >/dev/null 2>&1 && uci -q get {Hooks.Section} >/dev/null \\\n");
                 script.Append($"   && [ \"$(uci -q get {Hooks.Section}.path)\" != {hooked} ]; then hook_firewall; fi\n");
                 script.Append("echo persisted=updated\n");
@@ -127,16 +129,16 @@ namespace BypassNat.Persistence
         /// holds, without privileges (the files are world-readable), so the error can say it instead
         /// of guessing. The saved ruleset is compared with the one <paramref name="forwards"/> render to.
         /// </summary>
-        public SavedState Holds(BackendKind backend, IReadOnlyList<BypassForward> forwards, RenderContext context)
+        public SavedState Holds(IScriptedBackend backend, IReadOnlyList<BypassForward> forwards, RenderContext context)
         {
-            string file = $"{Directory}/{(backend == BackendKind.Nftables ? "ruleset.nft" : "ruleset.iptables")}";
+            string file = $"{Directory}/{backend.SavedFile}";
             CommandResult result = _session.Run(RouterScript.Wrap(
                 $"if [ -e {RestoreScript} ] || [ -e {Directory}/ruleset.nft ] || [ -e {Directory}/ruleset.iptables ]; then echo '@@installed'; fi\n" +
                 $"[ -r {file} ] && cat {file}\nexit 0\n"), "reading back what -Persist left");
             if (!result.Succeeded) return SavedState.Other;
             if (!result.Output.StartsWith("@@installed\n", System.StringComparison.Ordinal)) return SavedState.Nothing;
             string saved = result.Output.Substring("@@installed\n".Length);
-            return forwards != null && saved.Trim() == _hop.RenderSaved(backend, forwards, context).Trim() ? SavedState.Same : SavedState.Other;
+            return forwards != null && saved.Trim() == backend.RenderSaved(forwards, context).Trim() ? SavedState.Same : SavedState.Other;
         }
 
         /// <summary>Whether an earlier -Persist installed the forwards on the router.</summary>

@@ -11,7 +11,7 @@ namespace BypassNat.Ssh
     /// One SSH connection to a router, with strict host-key checking. Scripts are sent on the
     /// command's standard input to a fixed <c>sh -s</c>, so no user text ever reaches a command line.
     /// </summary>
-    public sealed class RouterSession : IDisposable
+    public sealed class RouterSession : IDisposable, Backends.IRouterTransport
     {
         private readonly IRouterConnection _connection;
 
@@ -42,6 +42,12 @@ namespace BypassNat.Ssh
         public IReadOnlyList<IPAddress> Addresses { get; }
 
         public string HostKeyFingerprint { get; }
+
+        string Backends.IRouterTransport.ComputerName => Settings.ComputerName;
+
+        string Backends.IRouterTransport.Endpoint => Settings.Endpoint;
+
+        int Backends.IRouterTransport.RoundTrips => CommandsRun;
 
         public static IReadOnlyList<IPAddress> Resolve(string computerName)
         {

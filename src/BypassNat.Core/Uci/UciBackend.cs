@@ -34,13 +34,36 @@ namespace BypassNat.Uci
     /// </remarks>
     public sealed class UciBackend : IRouterBackend
     {
-        public UciBackend(string wanZone = "wan", string lanZone = "lan")
+        public UciBackend(RouterSession session = null, string wanZone = "wan", string lanZone = "lan")
         {
+            Session = session;
             WanZone = wanZone;
             LanZone = lanZone;
         }
 
+        /// <summary>The SSH connection to the router, whose uci and fw4 this backend drives.</summary>
+        public RouterSession Session { get; }
+
+        public IRouterTransport Transport => Session;
+
         public BackendKind Kind => BackendKind.Uci;
+
+        // The router's own config is persistent, and its rollback is OpenWrt's (not BypassNat's watchdog).
+        public BackendCapabilities Capabilities => BackendCapabilities.PersistsItself | BackendCapabilities.Zones;
+
+        public string Explain(BackendCapabilities capability)
+        {
+            switch (capability)
+            {
+                case BackendCapabilities.CommitConfirmed:
+                    return $"-ConfirmTimeout is not supported for an OpenWrt main router's UCI redirects ({Session?.Settings.Endpoint}): their rollback belongs to OpenWrt's own " +
+                        "apply-with-rollback (LuCI's Save & Apply, ubus session apply), which BypassNat does not drive. Nothing was changed. Apply without -ConfirmTimeout, or use LuCI.";
+                case BackendCapabilities.PersistsItself:
+                    return "holds the forwards as UCI redirects in /etc/config/firewall, which is its persistent config: firewall4 renders them at boot and on every reload, so nothing more is installed.";
+                default:
+                    return null;
+            }
+        }
 
         /// <summary>The firewall zones the redirects go from and to (OpenWrt's defaults: wan, lan).</summary>
         public string WanZone { get; set; }
@@ -52,7 +75,7 @@ namespace BypassNat.Uci
         /// </summary>
         public IPAddress ReflectionAddress { get; set; } = IPAddress.Any;
 
-        public RouterState Read(RouterSession session) => Read(new UciRedirectApplier(session).Read());
+        public RouterState Read() => Read(new UciRedirectApplier(Session).Read());
 
         public RouterState Read(UciState held)
         {
@@ -84,18 +107,14 @@ namespace BypassNat.Uci
             forward.InternalAddress, forward.InternalPort, forward.SourceNat, string.Empty, forward.Enabled,
             forward.PublicAddress == null ? null : ReflectionAddress, forward.AllowedSource);
 
-        public int Write(RouterSession session, IReadOnlyList<BypassForward> desired, RenderContext context, RouterState current,
-            IEnumerable<BypassForward> touched, out IReadOnlyList<string> warnings)
-        {
-            warnings = new UciRedirectApplier(session).Apply(desired, WanZone, LanZone).Warnings;
-            return 0;
-        }
+        public BackendWriteOutcome Write(BackendWrite write) =>
+            new BackendWriteOutcome(0, new UciRedirectApplier(Session).Apply(write.Desired, WanZone, LanZone).Warnings);
 
         /// <summary>Deletes every section named with BypassNat's prefix (the user's own stay), committed and reloaded as one step.</summary>
-        public void Remove(RouterSession session, RouterState current)
+        public void Remove(RouterState current)
         {
             if (!current.Present) return;
-            new UciRedirectApplier(session).Apply(new BypassForward[0], WanZone, LanZone);
+            new UciRedirectApplier(Session).Apply(new BypassForward[0], WanZone, LanZone);
         }
 
         /// <summary>The forward a redirect of ours stands for, in the main hop's shape; null when it is not one BypassNat could have written.</summary>
