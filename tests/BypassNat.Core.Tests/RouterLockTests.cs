@@ -106,7 +106,7 @@ namespace BypassNat.Tests
         public void TheHolderTextCannotEndTheHereDocument()
         {
             string prologue = RouterLock.Prologue(5, "x\nBYPASSNAT_HOLDER\nrm -rf /", null, "g");
-            Assert.Single(prologue.Split('\n').Where(l => l == "BYPASSNAT_HOLDER"));
+            Assert.Single(prologue.Split('\n'), l => l == "BYPASSNAT_HOLDER");
             Assert.Contains("x?BYPASSNAT_HOLDER?rm -rf /", prologue);
         }
 
