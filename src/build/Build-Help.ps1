@@ -58,6 +58,45 @@ function Get-HelpExample([string[]] $Lines) {
     $examples
 }
 
+# What a parameter is when the user does not give it, as the compiled cmdlet initialises it: shown by
+# Get-Help -Full and -Parameter. Zero, false and nothing are "None" (0 means "not set" for the
+# timeouts that have no default, e.g. -ConfirmTimeout), an enum its name, a list its items.
+function Get-DefaultValue([object] $Instance, [System.Management.Automation.ParameterMetadata] $Parameter) {
+    # -WhatIf and -Confirm are PowerShell's, not properties of the cmdlet.
+    $property = $Instance.GetType().GetProperty($Parameter.Name)
+    if (-not $property) { return 'None' }
+    $value = $property.GetValue($Instance)
+    if ($null -eq $value -or $value -is [System.Management.Automation.SwitchParameter]) { return 'None' }
+    if ($value -is [Array]) { return $(if ($value.Count) { $value -join ', ' } else { 'None' }) }
+    if ($value -isnot [Enum] -and $value -is [ValueType] -and $value -eq [Activator]::CreateInstance($value.GetType())) { return 'None' }
+    "$value"
+}
+
+# The SYNTAX block of a page is what PowerShell itself says of the compiled cmdlet (Get-Command
+# -Syntax), one line a parameter set, without the parameters it hides from users (DontShow: New-
+# BypassForward's fast pipeline set); a set of hidden parameters only is no syntax a user writes.
+# The build writes it into docs/<Cmdlet>.md, so the page can never drift from the code.
+function Get-PageSyntax([System.Management.Automation.CommandInfo] $Command, [string[]] $Hidden) {
+    $lines = @((Get-Command $Command.Name -Syntax) -split '\r?\n' | ForEach-Object Trim | Where-Object { $_ })
+    $lines = @(foreach ($line in $lines) {
+            foreach ($name in $Hidden) { $line = $line -replace "\s\[{0,2}-$name\]?(\s<[^>]+>)?\]?(?=\s|$)", '' }
+            $line
+        })
+    if ($lines.Count -gt 1) { $lines = @($lines | Where-Object { $_ -ne "$($Command.Name) [<CommonParameters>]" }) }
+    $lines
+}
+
+function Update-PageSyntax([string] $Page, [string[]] $Syntax) {
+    $text = [IO.File]::ReadAllText($Page)
+    $pattern = '(?s)(## SYNTAX\r?\n```[^\n]*\n)(.*?)(\r?\n```)'
+    if ($text -notmatch $pattern) { throw "$Page has no '## SYNTAX' section with a code block for the build to fill in." }
+    $updated = [regex]::new($pattern).Replace($text, { param($m) $m.Groups[1].Value + ($Syntax -join "`n") + $m.Groups[3].Value }, 1)
+    if ($updated -ne $text) {
+        [IO.File]::WriteAllText($Page, $updated)
+        Write-Host "Wrote the SYNTAX of $([IO.Path]::GetFileName($Page)) from the compiled cmdlet."
+    }
+}
+
 $module = Import-Module (Join-Path $Out 'BypassNat.psd1') -PassThru -Force
 $xml = [Text.StringBuilder]::new()
 [void]$xml.AppendLine('<?xml version="1.0" encoding="utf-8"?>')
@@ -78,6 +117,9 @@ foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet | Sort
     foreach ($entry in $shared.GetEnumerator()) { $parameterText[$entry.Key] = $entry.Value }
     foreach ($entry in (Get-ParameterText $sections['PARAMETERS']).GetEnumerator()) { $parameterText[$entry.Key] = $entry.Value }
     $visible = @($command.Parameters.Values | Where-Object { $_.Name -notin $common -and -not ($_.Attributes | Where-Object $isParameterAttribute | Where-Object DontShow) })
+    $hidden = @($command.Parameters.Values | Where-Object { $_.Name -notin $common -and $_.Name -notin $visible.Name } | ForEach-Object Name)
+    Update-PageSyntax $page (Get-PageSyntax $command $hidden)
+    $instance = [Activator]::CreateInstance($command.ImplementingType)
 
     [void]$xml.AppendLine('<command:command xmlns:maml="http://schemas.microsoft.com/maml/2004/10" xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">')
     [void]$xml.AppendLine("<command:details><command:name>$($command.Name)</command:name><maml:description><maml:para>$(ConvertTo-MamlText $synopsis)</maml:para></maml:description><command:verb>$($command.Verb)</command:verb><command:noun>$($command.Noun)</command:noun></command:details>")
@@ -94,6 +136,7 @@ foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet | Sort
         "<command:parameter required=`"$required`" pipelineInput=`"$(if ($pipeline) { "True ($($pipeline -join ', '))" } else { 'False' })`" position=`"$position`" globbing=`"$($globbing.ToString().ToLower())`">" +
         "<maml:name>$($p.Name)</maml:name><maml:description><maml:para>$(ConvertTo-MamlText $parameterText[$p.Name])</maml:para></maml:description>" +
         $(if ($type -ne [System.Management.Automation.SwitchParameter]) { "<command:parameterValue required=`"true`">$($type.Name)</command:parameterValue><dev:type><maml:name>$($type.FullName)</maml:name></dev:type>" }) +
+        "<dev:defaultValue>$(ConvertTo-MamlText (Get-DefaultValue $instance $p))</dev:defaultValue>" +
         '</command:parameter>'
     }
     [void]$xml.Append('<command:syntax>')

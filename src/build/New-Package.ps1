@@ -21,6 +21,8 @@ $stage = Join-Path $Root 'out/package-stage/BypassNat'
 Remove-Item $package, (Split-Path $stage) -Recurse -Force -ErrorAction Ignore
 New-Item -ItemType Directory $package, $stage | Out-Null
 Copy-Item (Join-Path $Out '*') $stage -Recurse
+# The scheduled re-apply script and a sample CSV (docs/scheduling.md), so an installed module has them.
+Copy-Item (Join-Path $Root 'docs/examples') (Join-Path $stage 'examples') -Recurse
 $manifest = Join-Path $stage 'BypassNat.psd1'
 $notes = (Get-ReleaseNote) -replace "'", "''"
 # String.Replace, not -replace: in a regex replacement "$_" (as in a CHANGELOG's `{ $_.Name }`) is the whole input.
