@@ -16,6 +16,10 @@
              not part of Test). -Smoke: every row once with tiny sizes, nothing written. -Micro: the
              BenchmarkDotNet micro-benchmarks of rendering, diffing and parsing instead. -BenchRow
              Applies, Csv or DataPath: only those rows, printed, nothing written (e.g. -BenchRow DataPath).
+    Mutation - Stryker.NET over src/BypassNat.Core with the unit tests, one folder a run, and the score
+             of each folder measured written to docs/mutation.md (long: not part of Test). -MutateFolder
+             Model,Validation: only those folders. -MutationConcurrency: test processes at once (1).
+             -Smoke: one small file, printed, nothing written.
     OpenWrtLab - builds OpenWrt's uci, libubox and ucode (cmake) from -Source and stages firewall4,
              BusyBox and the lab's stand-ins into the OpenWrt lab cache ($env:BYPASSNAT_OPENWRT_CACHE,
              default ~/.cache/bypassnat/openwrt). The OpenWrt tests run when it exists and are
@@ -28,7 +32,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Package', 'Demo', 'Bench', 'OpenWrtLab', 'Clean')]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Package', 'Demo', 'Bench', 'Mutation', 'OpenWrtLab', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -38,7 +42,15 @@ param(
     [string[]] $PesterPath,
 
     # Bench: every row once with tiny sizes, to check the bench itself; writes no docs/benchmarks.md.
+    # Mutation: one small file, to check the mutation run itself; writes no docs/mutation.md.
     [switch] $Smoke,
+
+    # Mutation: the folders of src/BypassNat.Core to mutate (all by default); the others' rows stay.
+    [string[]] $MutateFolder,
+
+    # Mutation: how many test processes Stryker runs at once.
+    [ValidateRange(1, 8)]
+    [int] $MutationConcurrency = 1,
 
     # Bench: the BenchmarkDotNet micro-benchmarks (tests/BypassNat.Benchmarks) instead of the lab.
     [switch] $Micro,
@@ -118,6 +130,7 @@ switch ($Task) {
         & (Join-Path $Root 'tests/lab/Demo.ps1') -ModulePath $Out -CsvPath (Join-Path $Root 'docs/examples/forwards.csv')
     }
     'Bench' { Invoke-Build; Invoke-Bench }
+    'Mutation' { & (Join-Path $Jobs 'Invoke-MutationRun.ps1') -Root $Root -Folder $MutateFolder -Concurrency $MutationConcurrency -Smoke:$Smoke }
     'OpenWrtLab' {
         if (-not $Source) { throw "OpenWrtLab needs -Source: a folder with the sources of uci, libubox, ucode and firewall4 (one folder each)." }
         & (Join-Path $Jobs 'Build-OpenWrtLab.ps1') -Root $Root -Source $Source
