@@ -78,9 +78,9 @@ function Measure-Report([hashtable] $Report, [string] $Folder) {
 }
 
 if ($Smoke) {
-    $run = Invoke-Stryker 'smoke' '**/BypassNat.Core/Model/PortRange.cs'
+    $run = Invoke-Stryker 'smoke' '**/BypassNat.Core/Plan/ForwardPlanEntry.cs'
     $m = Measure-Report $run.Report
-    Write-Host "Smoke run (Model/PortRange.cs, $($run.Minutes) min): $($m.Killed + $m.Timeout) of $($m.Tested) mutants caught, $($m.Score)%. docs/mutation.md untouched."
+    Write-Host "Smoke run (Plan/ForwardPlanEntry.cs, $($run.Minutes) min): $($m.Killed + $m.Timeout) of $($m.Tested) mutants caught, $($m.Score)%. docs/mutation.md untouched."
     return
 }
 

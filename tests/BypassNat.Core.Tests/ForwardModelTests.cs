@@ -153,7 +153,7 @@ namespace BypassNat.Tests
             Assert.Equal("198.51.100.0/24", SourceSet.Of(new[] { P("198.51.100.0/25"), P("198.51.100.0/24") }).ToString());
             Assert.Equal("198.51.100.0/24", SourceSet.Of(new[] { P("198.51.100.0/24"), P("198.51.100.128/25"), P("198.51.100.7/32") }).ToString());
             Assert.Equal("192.0.2.1 198.51.100.0/24", SourceSet.Of(new[] { P("198.51.100.0/24"), P("192.0.2.1/32") }).ToString());
-            Assert.Same(SourceSet.Any, SourceSet.Of(null));
+            Assert.True(SourceSet.Of(null).IsAny);
             Assert.True(SourceSet.Of(new Ipv4Prefix[0]).IsAny);
         }
 
