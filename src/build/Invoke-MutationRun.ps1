@@ -36,8 +36,9 @@ function Invoke-Stryker([string] $Label, [string[]] $Pattern) {
     try {
         while (-not $process.WaitForExit(10000)) {
             foreach ($line in @(& ps -eo 'pid=,sid=,etimes=,comm=')) {
+                # [long]: ps can print an elapsed time beyond Int32 for a process that is just starting.
                 $f = -split $line
-                if ($f.Count -ge 4 -and [int]$f[1] -eq $session -and [int]$f[2] -gt 120 -and $f[3] -in 'sh', 'ash', 'dash', 'busybox') {
+                if ($f.Count -ge 4 -and [long]$f[1] -eq $session -and [long]$f[2] -gt 120 -and $f[3] -in 'sh', 'ash', 'dash', 'busybox') {
                     Write-Host "Ending a runaway test shell (pid $($f[0]), $($f[2]) s old)."
                     & kill -9 $f[0] 2>$null
                 }
@@ -47,7 +48,7 @@ function Invoke-Stryker([string] $Label, [string[]] $Pattern) {
         if (-not $process.HasExited) { & kill -TERM -- "-$session" 2>$null }
         foreach ($line in @(& ps -eo 'pid=,sid=')) {
             $f = -split $line
-            if ($f.Count -ge 2 -and [int]$f[1] -eq $session) { & kill -9 $f[0] 2>$null }
+            if ($f.Count -ge 2 -and [long]$f[1] -eq $session) { & kill -9 $f[0] 2>$null }
         }
     }
     $json = Get-ChildItem $output -Recurse -Filter 'mutation-report.json' | Select-Object -First 1
