@@ -90,9 +90,10 @@ $rows = [ordered]@{}
 $notes = ''
 if (Test-Path $report) {
     $text = Get-Content $report -Raw
-    foreach ($match in [regex]::Matches($text, '(?m)^\| (\w+) \| (\d.*)$')) { $rows[$match.Groups[1].Value] = $match.Value }
+    # The score table is the one above the notes; the notes (kept as written) may hold tables too.
     $at = $text.IndexOf('## Surviving mutants')
-    if ($at -ge 0) { $notes = $text.Substring($at) }
+    if ($at -ge 0) { $notes = $text.Substring($at); $text = $text.Substring(0, $at) }
+    foreach ($match in [regex]::Matches($text, '(?m)^\| (\w+) \| (\d.*)$')) { $rows[$match.Groups[1].Value] = $match.Value }
 }
 Write-Host "Mutation: $($folders -join ', ') (concurrency $Concurrency) ..."
 $run = Invoke-Stryker 'run' @($folders | ForEach-Object { "**/BypassNat.Core/$_/**/*.cs" })
