@@ -90,6 +90,56 @@ Describe 'Help for <Name>' -ForEach $Cmdlets {
     }
 }
 
+Describe 'The SYNTAX of <Name>' -ForEach $Cmdlets {
+    It 'is what PowerShell says of the compiled cmdlet, on its page and in Get-Help' {
+        $command = Get-Command $Name
+        $hidden = @($command.Parameters.Values | Where-Object { $_.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.DontShow } } | ForEach-Object Name)
+        $expected = @(($command | Get-Command -Syntax) -split '\r?\n' | ForEach-Object Trim | Where-Object { $_ } | ForEach-Object {
+                $line = $_
+                foreach ($h in $hidden) { $line = $line.Replace(" [-$h <psobject>]", '') }
+                $line
+            } | Where-Object { $_ -ne "$Name [<CommonParameters>]" })
+        $page = Get-Content (Join-Path $PSScriptRoot "../../docs/$Name.md") -Raw
+        $block = [regex]::Match($page, '(?s)## SYNTAX\r?\n```[^\n]*\n(.*?)\r?\n```').Groups[1].Value
+        @($block -split '\r?\n') | Should -Be $expected -Because "docs/$Name.md's SYNTAX is written by the build from the compiled cmdlet"
+        # Every parameter a set takes is in that set's line, on the page and in Get-Help.
+        $shown = (Get-Help $Name -Full).Syntax | Out-String -Width 4000
+        foreach ($set in $command.ParameterSets) {
+            $names = @($set.Parameters.Name | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters -and $_ -notin $hidden })
+            if (-not $names) { continue }
+            $line = $expected | Where-Object { $l = $_; -not ($names | Where-Object { $l -notmatch "-$_\b" }) } | Select-Object -First 1
+            $line | Should -Not -BeNullOrEmpty -Because "set $($set.Name) of $Name takes $($names -join ', ')"
+            foreach ($n in $names) { $shown | Should -Match "-$n\b" }
+        }
+    }
+
+    It 'shows the default value of each parameter the cmdlet sets itself' {
+        $command = Get-Command $Name
+        $instance = [Activator]::CreateInstance($command.ImplementingType)
+        foreach ($p in $command.Parameters.Values) {
+            $property = $command.ImplementingType.GetProperty($p.Name)
+            if (-not $property -or $p.ParameterType -eq [switch]) { continue }
+            $value = $property.GetValue($instance)
+            if ($null -eq $value -or ($value -is [ValueType] -and $value -isnot [Enum] -and $value -eq [Activator]::CreateInstance($value.GetType()))) { continue }
+            $help = Get-Help $Name -Parameter $p.Name
+            "$($help.defaultValue)" | Should -Be (@($value) -join ', ') -Because "-$($p.Name) of $Name starts as $value"
+        }
+    }
+}
+
+Describe 'Default values in Get-Help' {
+    It 'says what the router parameters are when not given' {
+        (Get-Help Invoke-BypassForwardApply -Parameter Port).defaultValue | Should -Be '22'
+        (Get-Help Invoke-BypassForwardApply -Parameter ThrottleLimit).defaultValue | Should -Be '8'
+        (Get-Help Get-BypassForward -Parameter Backend).defaultValue | Should -Be 'Auto'
+        (Get-Help Remove-BypassForward -Parameter Role).defaultValue | Should -Be 'Bypass'
+        (Get-Help ConvertTo-BypassRuleset -Parameter Format).defaultValue | Should -Be 'Nftables'
+        (Get-Help Get-BypassForwardPlan -Parameter Role).defaultValue | Should -Be 'Main, Bypass'
+        (Get-Help Invoke-BypassForwardApply -Parameter ConfirmTimeout).defaultValue | Should -Be 'None'
+        Get-Help Invoke-BypassForwardApply -Parameter CommandTimeout | Out-String -Width 200 | Should -Match 'Default value\s+300'
+    }
+}
+
 Describe 'New-BypassForward help' {
     It 'says what each CSV value is, whole' {
         $text = Get-Help New-BypassForward -Parameter SourceNat | Out-String -Width 400
@@ -106,6 +156,20 @@ Describe 'about_BypassNat' {
 
     It 'is installed as a help topic' {
         $About | Should -Match 'double forward'
+    }
+
+    It 'says each thing once: no heading and no sentence twice' {
+        $lines = Get-Content (Join-Path $PSScriptRoot '../../docs/about_BypassNat.md')
+        $headings = @($lines | Where-Object { $_ -cmatch '^[A-Z][A-Z ]+$' })
+        $headings | Group-Object | Where-Object Count -gt 1 | ForEach-Object Name | Should -BeNullOrEmpty
+        $sentences = (($lines | Where-Object { $_ -cnotmatch '^[A-Z][A-Z ]+$' }) -join ' ') -replace '\s+', ' ' -split '(?<=[.:;])\s' | Where-Object { $_.Length -ge 30 }
+        $sentences | Group-Object | Where-Object Count -gt 1 | ForEach-Object Name | Should -BeNullOrEmpty
+    }
+
+    It 'applies an OpenWrt main router over SSH, not through ConvertTo-BypassRuleset' {
+        $openwrt = [regex]::Match($About, 'OPENWRT (.*?) THE CSV').Groups[1].Value
+        $openwrt | Should -Match 'Invoke-BypassForwardApply -Role Main'
+        $openwrt | Should -Not -Match 'ConvertTo-BypassRuleset'
     }
 
     It 'names every CSV column New-BypassForward takes, both backends and scheduling' {

@@ -34,6 +34,12 @@ Describe 'The BypassNat package' {
     It 'saves into a clean module path, imports by name there, and works' {
         Save-PSResource -Name BypassNat -Repository $Repository -Path $Clean -TrustRepository
         Test-Path (Join-Path $Clean 'BypassNat/*/dependencies/Renci.SshNet.dll') | Should -BeTrue
+        # The examples the docs point to (docs/scheduling.md) come with the module, as they are in docs/examples.
+        foreach ($example in Get-ChildItem (Join-Path $Root 'docs/examples') -File) {
+            $packaged = Get-Item (Join-Path $Clean "BypassNat/*/examples/$($example.Name)") -ErrorAction Ignore
+            $packaged | Should -Not -BeNullOrEmpty -Because "the package carries docs/examples/$($example.Name)"
+            (Get-FileHash $packaged.FullName).Hash | Should -Be (Get-FileHash $example.FullName).Hash
+        }
         $script = @'
 $ErrorActionPreference = 'Stop'
 Import-Module BypassNat
@@ -45,6 +51,8 @@ $ruleset = $forward | ConvertTo-BypassRuleset
     Editions = @($module.CompatiblePSEditions) -join ','
     Cmdlets  = @($module.ExportedCmdlets.Keys | Sort-Object) -join ','
     Ruleset  = $ruleset
+    # The sample CSV in the package's own examples folder makes forwards.
+    Sample   = @(Import-Csv (Join-Path $module.ModuleBase 'examples/forwards.csv') | New-BypassForward).Count
     Help     = (Get-Help New-BypassForward).Synopsis
     # SSH.NET loads from the package's own folder, when a connection needs it.
     Refused  = try { Get-BypassForward -ComputerName 127.0.0.1 -HostKeyFingerprint SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -KeyFile /nonexistent } catch { $_.FullyQualifiedErrorId }
@@ -62,6 +70,7 @@ $ruleset = $forward | ConvertTo-BypassRuleset
         $result.Cmdlets | Should -Match 'Invoke-BypassForwardApply'
         $result.Ruleset | Should -Match 'table ip bypassnat'
         $result.Help | Should -Not -BeNullOrEmpty
+        $result.Sample | Should -BeGreaterThan 0
         $result.Refused | Should -BeLike 'BypassNat.KeyFileUnreadable*'
     }
 }

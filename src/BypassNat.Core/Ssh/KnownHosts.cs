@@ -79,18 +79,20 @@ namespace BypassNat.Ssh
         public KnownHostVerdict Check(string host, int port, byte[] key)
         {
             string token = HostToken(host, port);
-            bool listed = false;
+            bool listed = false, trusted = false;
+            // A revoked key is refused wherever its @revoked line stands, as OpenSSH does: a line that
+            // lists the same key earlier in the file must not win.
             foreach (Entry entry in _entries)
             {
                 if (!Matches(entry.Patterns, token)) continue;
                 bool sameKey = entry.Key.SequenceEqual(key);
                 if (entry.Marker == "@revoked" && sameKey) return KnownHostVerdict.Revoked;
                 if (entry.Marker != null) continue;
-                if (sameKey) return KnownHostVerdict.Trusted;
+                if (sameKey) trusted = true;
                 listed = true;
             }
 
-            return listed ? KnownHostVerdict.Changed : KnownHostVerdict.Unknown;
+            return trusted ? KnownHostVerdict.Trusted : listed ? KnownHostVerdict.Changed : KnownHostVerdict.Unknown;
         }
 
         /// <summary>The SHA256 fingerprints of the keys the file lists for the host (not the @revoked ones), as ssh-keygen -l prints them.</summary>
