@@ -25,11 +25,12 @@ namespace BypassNat.Commands
         {
             ForEachRouter((router, session) =>
             {
-                Apply.ForwardApplier applier = Applier(router, session);
-                // No SSH session: the router is reached through a web API (iKuai), which does not show its connection table.
+                // No SSH session: the router is reached through a web API (iKuai), which does not show its
+                // connection table. Refused before the API is opened, so no plain-HTTP warning comes first.
                 if (session == null)
                     throw new BypassNatException("BypassNat.DiagnosisNotSupported", FailureKind.InvalidOperation,
-                        $"Debug-BypassForward reads the router's connection table over SSH; {router.Name} is reached through the {applier.Choice.Backend.Kind} web API, which does not show it. Run it against the bypass router. Nothing was changed.", router.Name);
+                        $"Debug-BypassForward reads the router's connection table over SSH; {router.Name} is reached through the {Backend} web API, which does not show it. Run it against the bypass router. Nothing was changed.", router.Name);
+                Apply.ForwardApplier applier = Applier(router, session);
                 Backends.RouterState state = applier.ReadState();
                 List<BypassForward> forwards = SelectByName(router, state.Forwards, Name ?? new[] { "*" })
                     .Where(f => f.Enabled).ToList();

@@ -42,7 +42,8 @@ namespace BypassNat.Commands
         [Parameter]
         public SwitchParameter UseSsl { get; set; }
 
-        private static readonly string[] SshOnly = { "KeyFile", "HostKeyFingerprint", "Sudo", "AcceptNewHostKey", "WanZone", "LanZone" };
+        // -CommandTimeout and -LockTimeout time an SSH script and the router-side lock; a web API call has -ConnectTimeout.
+        private static readonly string[] SshOnly = { "KeyFile", "HostKeyFingerprint", "Sudo", "AcceptNewHostKey", "WanZone", "LanZone", "CommandTimeout", "LockTimeout" };
 
         private void CaptureIKuaiRouters()
         {

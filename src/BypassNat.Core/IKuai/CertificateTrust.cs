@@ -67,9 +67,10 @@ namespace BypassNat.IKuai
         }
 
         /// <summary>
-        /// Decides on the certificate the router presented (its DER bytes). A certificate that a CA the
-        /// system trusts vouches for, for this name, is accepted as any HTTPS client would; otherwise it
-        /// must match a pin or the remembered one.
+        /// Decides on the certificate the router presented (its DER bytes): it must match a pin or the
+        /// remembered one; with -AcceptNewCertificate an unknown one is remembered (pinned from then on);
+        /// otherwise only a certificate that a CA the system trusts vouches for, for this name, is
+        /// accepted, as any HTTPS client would. Never unchecked.
         /// </summary>
         public bool Check(byte[] certificate, bool systemTrusted)
         {
@@ -105,18 +106,20 @@ namespace BypassNat.IKuai
                     $"If the change is expected, remove the line for {_settings.CertificateKey} from {file}, or pin the new one with -CertificateFingerprint.");
             }
 
-            if (systemTrusted)
-            {
-                AcceptedBy = "trusted by the system's certificate authorities";
-                return true;
-            }
-
             if (_settings.AcceptNewCertificate && file != null)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file)));
                 File.AppendAllText(file, $"{_settings.CertificateKey} {actual}\n", new UTF8Encoding(false));
                 Added = true;
                 AcceptedBy = $"new, and added to {file} (-AcceptNewCertificate)";
+                return true;
+            }
+
+            // A certificate a CA the system trusts vouches for (for this name) is checked as any HTTPS
+            // client checks it. Trust on first use pins even that one (above), so a later change is caught.
+            if (systemTrusted)
+            {
+                AcceptedBy = "trusted by the system's certificate authorities";
                 return true;
             }
 
