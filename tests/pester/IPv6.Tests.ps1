@@ -36,6 +36,25 @@ game,Udp,9000,192.0.2.2,192.0.2.20,,::20
         Invoke-LabCommand $Lab main 'ip6tables -I FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp --dport 80 -j ACCEPT' | Out-Null
         Invoke-LabCommand $Lab main 'ip6tables -I FORWARD -d ::20/::ffff:ffff:ffff:ffff -p udp --dport 9000 -j ACCEPT' | Out-Null
     }
+    # Applies the CSV to both routers (bypass first, then main) with -Verbose; fails the test on any error.
+    function Invoke-BothApply([string] $Text = $Csv, [hashtable] $Extra = @{}) {
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Text; Extra = $Extra } {
+            $forwards = $Params.Csv | ConvertFrom-Csv | New-BypassForward
+            $ssh = $Lab.Ssh; $main = $Lab.MainSsh; $extra = $Params.Extra
+            $forwards | Invoke-BypassForwardApply @ssh @extra -Verbose 4>&1
+            $forwards | Invoke-BypassForwardApply @main @extra -Verbose 4>&1
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        [pscustomobject]@{
+            Results = @($run.Output | Where-Object { $_.PSObject.Properties['Changed'] })
+            Verbose = ($run.Output | Where-Object { $_ -is [string] -or $_.PSObject.TypeNames -contains 'Deserialized.System.Management.Automation.VerboseRecord' } | ForEach-Object { "$_" }) -join "`n"
+        }
+    }
+
+    function Get-Ip6([string] $Node, [string] $Table) {
+        @(Invoke-LabCommand $Lab $Node "ip6tables-save -t $Table" | Where-Object { $_ -notmatch '^#' } | ForEach-Object { $_ -replace ' \[\d+:\d+\]$' })
+    }
+
     function Close-ManualPinhole {
         Invoke-LabCommand $Lab main 'ip6tables -D FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp --dport 80 -j ACCEPT' | Out-Null
         Invoke-LabCommand $Lab main 'ip6tables -D FORWARD -d ::20/::ffff:ffff:ffff:ffff -p udp --dport 9000 -j ACCEPT' | Out-Null
@@ -45,7 +64,7 @@ game,Udp,9000,192.0.2.2,192.0.2.20,,::20
 Describe 'IPv6 behind a bypass router running Debian''s v2ray in TPROXY mode' {
     BeforeAll {
         $script:Lab = $null
-        $script:Lab = Start-BypassLab -ModulePath $ModulePath -Proxy v2ray -IPv6 -Service 'tcp:80', 'udp:9000'
+        $script:Lab = Start-BypassLab -ModulePath $ModulePath -Proxy v2ray -IPv6 -Service 'tcp:80', 'udp:9000', 'tcp:2222'
     }
     AfterAll { Stop-BypassLab $script:Lab }
 
@@ -66,5 +85,100 @@ Describe 'IPv6 behind a bypass router running Debian''s v2ray in TPROXY mode' {
         } finally {
             Close-ManualPinhole
         }
+    }
+
+    It 'Invoke-BypassForwardApply on both routers opens the pinhole by interface identifier and exempts the replies: TCP and UDP cross' {
+        $run = Invoke-BothApply
+        $run.Results.Count | Should -Be 2
+        $run.Results[0].Ipv6 | Should -Be 'replies untracked and exempted from the proxy (BYPASSNAT6_RAW, BYPASSNAT6_PROXY: 2 rule(s))'
+        $run.Results[1].Ipv6 | Should -Be 'pinholes in ip6tables filter FORWARD (BYPASSNAT6_FORWARD, 2 rule(s))'
+        $filter = Get-Ip6 main filter
+        $filter | Should -Contain '-A FORWARD -j BYPASSNAT6_FORWARD'
+        ($filter | Where-Object { $_ -like '-A FORWARD *' } | Select-Object -First 1) | Should -Be '-A FORWARD -j BYPASSNAT6_FORWARD'
+        $filter | Should -Contain '-A BYPASSNAT6_FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp -m tcp --dport 80 -m comment --comment "bypassnat;name=web6;ext=80;role=pinhole" -j ACCEPT'
+        $filter | Should -Contain '-A BYPASSNAT6_FORWARD -d ::20/::ffff:ffff:ffff:ffff -p udp -m udp --dport 9000 -m comment --comment "bypassnat;name=game;ext=9000;role=pinhole" -j ACCEPT'
+        @($filter | Where-Object { $_ -like '-A BYPASSNAT6_FORWARD *' }).Count | Should -Be 2
+        Get-Ip6 byp raw | Should -Contain '-A BYPASSNAT6_RAW -s ::20/::ffff:ffff:ffff:ffff -p tcp -m tcp --sport 80 -m comment --comment "bypassnat;name=web6;ext=80;role=reply6" -j CT --notrack'
+        $mangle = Get-Ip6 byp mangle
+        ($mangle | Where-Object { $_ -like '-A PREROUTING *' } | Select-Object -First 1) | Should -Be '-A PREROUTING -j BYPASSNAT6_PROXY'
+        $mangle | Should -Contain '-A BYPASSNAT6_PROXY -s ::20/::ffff:ffff:ffff:ffff -p udp -m udp --sport 9000 -m conntrack --ctstate UNTRACKED -m comment --comment "bypassnat;name=game;ext=9000;role=reply6" -j ACCEPT'
+
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-Inbound udp | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+    }
+
+    It 'opens only the forwarded ports: another service of the device stays closed to the internet' {
+        Send-Inbound tcp -Port 2222 | Should -BeNullOrEmpty
+        # ...while the LAN reaches it directly.
+        Format-Peer (Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:1::20 -Port 2222 -From cli) | Should -Be 'device tcp 2222 peer 2001:db8:1::30'
+    }
+
+    It 'the LAN''s own IPv6 traffic, the device''s included, still goes through v2ray' {
+        Send-Outbound6 cli | Should -Be 'inet tcp 7000 peer 2001:db8:1::2'
+        Send-Outbound6 dev | Should -Be 'inet tcp 7000 peer 2001:db8:1::2'
+        Get-Content (Join-Path $Lab.Dir 'v2ray-access.log') -Raw | Should -Match '\[2001:db8:1::20\]:\d+ accepted tcp:\[2001:db8:ff::10\]:7000'
+    }
+
+    It 'a second apply changes nothing' {
+        $run = Invoke-BothApply
+        $run.Results.Changed | Should -Be @($false, $false)
+    }
+
+    It 'the delegated prefix changes (a PPPoE reconnect): the forward keeps working without a re-apply, and the LAN is still proxied' {
+        Set-LabPrefix $Lab 2
+        Invoke-LabCommand $Lab dev 'ip -6 addr show dev eth0 scope global' | Should -Match '2001:db8:2::20/64'
+        Send-Inbound tcp -PrefixNumber 2 | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-Inbound udp -PrefixNumber 2 | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+        Send-Outbound6 cli | Should -Be 'inet tcp 7000 peer 2001:db8:2::2'
+        (Invoke-BothApply).Results.Changed | Should -Be @($false, $false)
+    }
+
+    It 'a CSV without InternalIPv6 removes the IPv6 rules from both routers, and the IPv6 forward is closed again' {
+        $ipv4Only = ($Csv -split "`n" | ForEach-Object { $_ -replace ',::20\s*$', ',' }) -join "`n"
+        $run = Invoke-BothApply $ipv4Only
+        $run.Results.Changed | Should -Be @($true, $true)
+        Get-Ip6 main filter | Should -Not -Match 'BYPASSNAT6'
+        Get-Ip6 byp raw | Should -Not -Match 'BYPASSNAT6'
+        Get-Ip6 byp mangle | Should -Not -Match 'BYPASSNAT6'
+        Send-Inbound tcp -PrefixNumber 2 | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'IPv6 with the lab''s own TPROXY proxy chain (Clash TPROXY mode)' {
+    BeforeAll {
+        $script:Lab = $null
+        $script:Lab = Start-BypassLab -ModulePath $ModulePath -Proxy tproxy-iptables -IPv6 -Service 'tcp:80', 'udp:9000'
+    }
+    AfterAll { Stop-BypassLab $script:Lab }
+
+    It 'a pinhole alone is not enough; with BypassNat on both routers TCP and UDP cross, and the LAN is still captured' {
+        Open-ManualPinhole
+        try {
+            Send-Inbound tcp | Should -BeNullOrEmpty
+            Send-Inbound udp | Should -BeNullOrEmpty
+        } finally {
+            Close-ManualPinhole
+        }
+        Invoke-BothApply | Out-Null
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-Inbound udp | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+        # The lab's proxy answers for what it captured.
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From cli | Should -Be 'proxy tcp 2001:db8:ff::10'
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From dev | Should -Be 'proxy tcp 2001:db8:ff::10'
+        Set-LabPrefix $Lab 2
+        Send-Inbound tcp -PrefixNumber 2 | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+    }
+
+    It 'refuses port translation on IPv6, naming the row, and changes nothing' {
+        $before = (Get-Ip6 main filter) -join "`n"
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh
+            "Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort,InternalIPv6`nweb6,Tcp,8443,192.0.2.2,192.0.2.20,443,::20" | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh
+        }
+        $run.Errors.Count | Should -Be 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.Ipv6PortTranslation'
+        $run.Errors[0].Message | Should -Match 'Row 1: InternalIPv6 ''::20'''
+        $run.Errors[0].Message | Should -Match 'ExternalPort 8443'
+        (Get-Ip6 main filter) -join "`n" | Should -Be $before
     }
 }

@@ -60,7 +60,7 @@ namespace BypassNat.Apply
             var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface)
             {
                 _survey = survey, _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
-                Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null,
+                Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null, Ipv6State = survey.Ipv6,
             };
             return applier;
         }
@@ -97,8 +97,13 @@ namespace BypassNat.Apply
         {
             var plan = new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
             if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
+            // From the forwards as given: the main hop's projection keeps only their IPv4 side.
+            if (Ipv6State != null) plan.Ipv6 = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
             return plan;
         }
+
+        /// <summary>BypassNat's IPv6 rules as the survey read them; null where the hop was not surveyed (then IPv6 is not touched).</summary>
+        public Ipv6.Ipv6State Ipv6State { get; private set; }
 
         /// <summary>
         /// How a transparent proxy on the bypass router captures LAN traffic, as the survey found it
@@ -353,6 +358,7 @@ namespace BypassNat.Apply
                 Unchanged = Names(plan.Diff.Unchanged),
                 PublicAddress = PublicAddresses(plan.Desired),
                 Proxy = plan.Exemption?.Summary,
+                Ipv6 = plan.Ipv6?.Summary,
             };
             if (!plan.NeedsWrite)
             {
@@ -523,11 +529,14 @@ namespace BypassNat.Apply
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
             if (exempt) script.Add("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true);
+            bool ipv6 = plan.Ipv6 != null && plan.Ipv6.Relevant;
+            if (ipv6) script.Add("ipv6", plan.Ipv6.Script(p), stopOnFailure: true);
             script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             if (backend.Capabilities.HasFlag(BackendCapabilities.ConntrackCleanup))
                 script.Add("conntrack", RouterScript.ForgetConntrack(p, backend.ConntrackTargets(touched, plan.Context)));
             script.Add("read-back", backend.ReadScript(p));
             if (exempt) script.Add("proxy-read-back", plan.Exemption.ReadScript(p));
+            if (ipv6) script.Add("ipv6-read-back", plan.Ipv6.ReadScript(p));
             CommandResult whole;
             try
             {
@@ -566,6 +575,15 @@ namespace BypassNat.Apply
                         exemption, "iptables-save and iptables-restore, or nft");
             }
 
+            if (ipv6)
+            {
+                CommandResult written = SectionedScript.Section(sections, "ipv6", whole);
+                if (!written.Succeeded)
+                    throw RouterScript.Failure(_session,
+                        "write the IPv6 rules (ip6tables-restore); the kernel refused them, so the router keeps its previous forwards, IPv4 and IPv6",
+                        written, "ip6tables-save and ip6tables-restore");
+            }
+
             CommandResult load = SectionedScript.Section(sections, "load", whole);
             if (!load.Succeeded)
                 throw RouterScript.Failure(_session,
@@ -578,7 +596,18 @@ namespace BypassNat.Apply
                 throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", readBack, backend.Tools);
             Verify(plan.Desired, backend.ParseRead(readBack.Output));
             if (exempt) VerifyExemption(plan.Exemption, SectionedScript.Section(sections, "proxy-read-back", whole));
+            if (ipv6) VerifyIpv6(plan.Ipv6, SectionedScript.Section(sections, "ipv6-read-back", whole));
             return RouterScript.ConntrackDeleted(conntrack);
+        }
+
+        private void VerifyIpv6(Ipv6.Ipv6Pinholes rules, CommandResult readBack)
+        {
+            if (!readBack.Succeeded)
+                throw RouterScript.Failure(_session, "read the IPv6 rules back (ip6tables-save); the forwards are applied, their IPv6 rules are not verified", readBack, "ip6tables-save");
+            string differs = rules.Verify(readBack.Output);
+            if (differs != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"The forwards on {Endpoint} are applied, but their IPv6 rules read back wrong: {differs}. Another program may be changing ip6tables at the same time. Run the apply again.", Endpoint);
         }
 
         private void VerifyExemption(ProxyExemption exemption, CommandResult readBack)

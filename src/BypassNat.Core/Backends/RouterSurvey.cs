@@ -51,6 +51,7 @@ namespace BypassNat.Backends
                 .Add("generation", RouterLock.GenerationScript);
             // A transparent proxy matters where the device's replies pass: the bypass router.
             if (hop.Role == RouterRole.Bypass) script.Add("proxy", ProxyCapture.Script(p));
+            script.Add("ipv6", BypassNat.Ipv6.Ipv6Pinholes.ReadScript(p, hop.Role));
             // A backend whose tool is missing reads as empty; the probe says it is missing.
             foreach (IScriptedBackend backend in BackendRegistry.Surveyed(new BackendSite(hop, session)))
                 script.Add(ReadSection(backend.Kind), "command -v " + backend.ListingTool + " >/dev/null 2>&1 || exit 0\n" + backend.ReadScript(p));
@@ -101,6 +102,9 @@ namespace BypassNat.Backends
         public ProxyCapture Proxy => _proxy ?? (_proxy = _sections.TryGetValue("proxy", out CommandResult result) ? ProxyCapture.Parse(result.Output) : ProxyCapture.None);
 
         private ProxyCapture _proxy;
+
+        /// <summary>BypassNat's IPv6 rules (ip6tables) on this hop; a failed listing reads as none of them.</summary>
+        public Ipv6.Ipv6State Ipv6 => _sections.TryGetValue("ipv6", out CommandResult result) && result.Succeeded ? BypassNat.Ipv6.Ipv6State.Parse(result.Output) : null;
 
         /// <summary>The router's addresses and default routes.</summary>
         public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, SectionedScript.Section(_sections, "addresses", _whole)));

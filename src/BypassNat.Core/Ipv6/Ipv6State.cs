@@ -1,0 +1,120 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace BypassNat.Ipv6
+{
+    /// <summary>
+    /// What ip6tables-save printed for a hop's tables (<see cref="Ipv6Pinholes.ReadScript(string, RouterRole)"/>):
+    /// for each of BypassNat's chains whether it exists, its rules, and how its built-in chain jumps to it.
+    /// </summary>
+    public sealed class Ipv6State
+    {
+        public static readonly Ipv6State Empty = new Ipv6State(true, new Dictionary<string, Ipv6ChainState>());
+
+        private static readonly string[] Owned = { Ipv6Pinholes.ForwardChain, Ipv6Pinholes.RawChain, Ipv6Pinholes.ProxyChain };
+
+        private readonly IReadOnlyDictionary<string, Ipv6ChainState> _chains;
+
+        private Ipv6State(bool hasTool, IReadOnlyDictionary<string, Ipv6ChainState> chains)
+        {
+            HasTool = hasTool;
+            _chains = chains;
+        }
+
+        /// <summary>Whether the router has ip6tables-save (and so ip6tables-restore).</summary>
+        public bool HasTool { get; }
+
+        public Ipv6ChainState Chain(string name) => _chains.TryGetValue(name, out Ipv6ChainState chain) ? chain : Ipv6ChainState.Absent;
+
+        /// <summary>The forwards' names and their IPv6 host as BypassNat's rules hold them (Get-BypassForward).</summary>
+        public IReadOnlyDictionary<string, Ipv6Host> Hosts()
+        {
+            var hosts = new Dictionary<string, Ipv6Host>(StringComparer.Ordinal);
+            foreach (KeyValuePair<string, Ipv6ChainState> chain in _chains)
+                foreach (string rule in chain.Value.Rules)
+                {
+                    RuleComment comment = RuleComment.TryDecode(Word(rule, "--comment")?.Trim('"'));
+                    string match = Word(rule, chain.Key == Ipv6Pinholes.ForwardChain ? "-d" : "-s");
+                    if (comment == null || match == null || hosts.ContainsKey(comment.Name)) continue;
+                    int slash = match.IndexOf('/');
+                    Ipv6Host host = Ipv6Host.Parse(slash < 0 ? match : match.Substring(0, slash), out _);
+                    if (host != null) hosts[comment.Name] = host;
+                }
+
+            return hosts;
+        }
+
+        // The word after the option in an ip6tables-save line.
+        private static string Word(string rule, string option)
+        {
+            string[] words = rule.Split(' ');
+            int at = Array.IndexOf(words, option);
+            // BypassNat's comments have no spaces, so a comment is one word too.
+            return at < 0 || at + 1 >= words.Length ? null : words[at + 1];
+        }
+
+        public static Ipv6State Parse(string output)
+        {
+            var chains = new Dictionary<string, Ipv6ChainState>(StringComparer.Ordinal);
+            bool hasTool = true;
+            var hooks = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            string table = null;
+            foreach (string raw in (output ?? string.Empty).Split('\n'))
+            {
+                string line = raw.TrimEnd('\r');
+                if (line == "ip6tables=missing") hasTool = false;
+                else if (line.StartsWith("*", StringComparison.Ordinal)) table = line.Substring(1);
+                else if (line.StartsWith(":", StringComparison.Ordinal))
+                {
+                    string name = line.Substring(1).Split(' ')[0];
+                    if (Owned.Contains(name)) State(chains, name).Exists = true;
+                }
+                else if (line.StartsWith("-A ", StringComparison.Ordinal))
+                {
+                    string[] words = line.Split(' ');
+                    string chain = words.Length > 1 ? words[1] : string.Empty;
+                    if (Owned.Contains(chain)) State(chains, chain).RuleList.Add(line);
+                    else if (table != null && (chain == "FORWARD" || chain == "PREROUTING"))
+                    {
+                        string key = table + " " + chain;
+                        if (!hooks.TryGetValue(key, out List<string> list)) hooks[key] = list = new List<string>();
+                        list.Add(line);
+                    }
+                }
+            }
+
+            foreach (KeyValuePair<string, List<string>> hook in hooks)
+                foreach (string name in Owned)
+                {
+                    string jump = $"-A {hook.Key.Split(' ')[1]} -j {name}";
+                    int count = hook.Value.Count(l => l == jump);
+                    if (count == 0) continue;
+                    Ipv6ChainState state = State(chains, name);
+                    state.Jumps += count;
+                    state.JumpFirst = hook.Value[0] == jump;
+                }
+
+            return new Ipv6State(hasTool, chains);
+        }
+
+        private static Ipv6ChainState State(Dictionary<string, Ipv6ChainState> chains, string name)
+        {
+            if (!chains.TryGetValue(name, out Ipv6ChainState state)) chains[name] = state = new Ipv6ChainState();
+            return state;
+        }
+    }
+
+    /// <summary>One of BypassNat's ip6tables chains as read.</summary>
+    public sealed class Ipv6ChainState
+    {
+        public static readonly Ipv6ChainState Absent = new Ipv6ChainState();
+
+        internal List<string> RuleList { get; } = new List<string>();
+
+        public bool Exists { get; internal set; }
+        public IReadOnlyList<string> Rules => RuleList;
+        public int Jumps { get; internal set; }
+        public bool JumpFirst { get; internal set; }
+    }
+}
