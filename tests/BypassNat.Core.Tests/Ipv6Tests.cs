@@ -157,7 +157,7 @@ namespace BypassNat.Tests
             Ipv6Pinholes plan = Ipv6Pinholes.For(RouterRole.Bypass, state, forwards, "192.0.2.2");
             Assert.True(plan.InPlace);
             Assert.False(plan.NeedsWrite);
-            Assert.Equal("::20", Assert.Single(state.Hosts()).Value.ToString());
+            Assert.Equal("::20", Assert.Single(state.Forwards()).Value.Host.ToString());
 
             // The proxy put its jump first (a restart): the jump moves back to first, in one transaction.
             state = Ipv6State.Parse(string.Format(BypassRead, raw, string.Empty, "-A PREROUTING -j BYPASSNAT6_PROXY\n" + mangle));
@@ -167,6 +167,21 @@ namespace BypassNat.Tests
             Assert.Contains("*mangle\n-D PREROUTING -j BYPASSNAT6_PROXY\n:BYPASSNAT6_PROXY - [0:0]\n-F BYPASSNAT6_PROXY\n", script);
             Assert.Contains("-I PREROUTING 1 -j BYPASSNAT6_PROXY\nCOMMIT\n", script);
             Assert.Equal("the jump to BYPASSNAT6_PROXY is not the first rule of mangle PREROUTING (1 jump(s))", plan.Verify(string.Format(BypassRead, raw, string.Empty, "-A PREROUTING -j BYPASSNAT6_PROXY\n" + mangle)));
+        }
+
+        [Fact]
+        public void ReadsEachForwardsIpv6PartBackFromEitherHop()
+        {
+            BypassForward forward = Parse(Row("::20", sources: "198.51.100.0/24 2001:db8:100::/48 2001:db8:200::7"));
+            string main = "@filter\n*filter\n:FORWARD DROP [0:0]\n:BYPASSNAT6_FORWARD - [0:0]\n-A FORWARD -j BYPASSNAT6_FORWARD\n" +
+                          string.Concat(Ipv6Pinholes.MainRules(new[] { forward }).Select(r => r + "\n")) + "COMMIT\n";
+            string bypass = string.Format(BypassRead, string.Concat(Ipv6Pinholes.BypassRules(new[] { forward }, true).Select(r => r + "\n")), string.Empty, string.Empty);
+            foreach (string read in new[] { main, bypass })
+            {
+                var (host, sources) = Assert.Single(Ipv6State.Parse(read).Forwards()).Value;
+                Assert.Equal(forward.InternalIPv6, host);
+                Assert.Equal("2001:db8:100::/48 2001:db8:200::7", sources.ToString());
+            }
         }
 
         [Fact]
@@ -181,6 +196,21 @@ namespace BypassNat.Tests
                          "*raw\n-D PREROUTING -j BYPASSNAT6_RAW\n-F BYPASSNAT6_RAW\n-X BYPASSNAT6_RAW\nCOMMIT\n" +
                          "*mangle\n-D PREROUTING -j BYPASSNAT6_PROXY\n-F BYPASSNAT6_PROXY\n-X BYPASSNAT6_PROXY\nCOMMIT\nBYPASSNAT_RULES\n", plan.Script(""));
             Assert.False(Ipv6Pinholes.For(RouterRole.Bypass, Ipv6State.Parse("@raw\n*raw\nCOMMIT\n@mangle\n*mangle\nCOMMIT\n"), new[] { Parse(Row(null)) }, "r").Relevant);
+        }
+
+        [Fact]
+        public void ThePlanHasAnIpv6FirewallEntryForTheMainRouter()
+        {
+            var forwards = new[] { Parse(Row("::20", protocol: "TcpUdp", sources: "198.51.100.0/24 2001:db8:100::/48")), Parse(Row(null)) };
+            var plan = Plan.ForwardPlanEntry.For(forwards, new[] { RouterRole.Main, RouterRole.Bypass }, "main router");
+            Plan.ForwardPlanEntry entry = Assert.Single(plan, e => e.Hop == "MainIPv6");
+            Assert.Equal("main router", entry.Router);
+            Assert.Equal("TCP+UDP", entry.Protocol);
+            Assert.Equal("80", entry.ExternalPort);
+            Assert.Equal("::20", entry.InternalAddress);
+            Assert.Equal("2001:db8:100::/48", entry.AllowedSource);
+            Assert.Equal(5, plan.Count);
+            Assert.DoesNotContain(Plan.ForwardPlanEntry.For(forwards, new[] { RouterRole.Bypass }, "m"), e => e.Hop == "MainIPv6");
         }
 
         [Fact]

@@ -362,7 +362,8 @@ def accept(listener):
     while True:
         conn, _ = listener.accept()
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
-if socket.has_ipv6 and open("/proc/sys/net/ipv6/conf/all/forwarding").read().strip() == "1":
+import os
+if os.environ.get("LAB_IPV6") == "1":
     IPV6_TRANSPARENT = 75
     server6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     server6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -381,7 +382,7 @@ if socket.has_ipv6 and open("/proc/sys/net/ipv6/conf/all/forwarding").read().str
     threading.Thread(target=swallow6, daemon=True).start()
 accept(server)
 PY
-  ns byp /usr/bin/python3 "$dir/tproxy_listener.py" </dev/null >/dev/null 2>&1 &
+  ns byp env "LAB_IPV6=${LAB_IPV6:-0}" /usr/bin/python3 "$dir/tproxy_listener.py" </dev/null >/dev/null 2>&1 &
   for _ in $(seq 50); do
     ns byp ss -ltn 2>/dev/null | grep -q ':7893 ' && return 0
     sleep 0.1

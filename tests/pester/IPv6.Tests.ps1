@@ -90,7 +90,7 @@ Describe 'IPv6 behind a bypass router running Debian''s v2ray in TPROXY mode' {
     It 'Invoke-BypassForwardApply on both routers opens the pinhole by interface identifier and exempts the replies: TCP and UDP cross' {
         $run = Invoke-BothApply
         $run.Results.Count | Should -Be 2
-        $run.Results[0].Ipv6 | Should -Be 'replies untracked and exempted from the proxy (BYPASSNAT6_RAW, BYPASSNAT6_PROXY: 2 rule(s))'
+        $run.Results[0].Ipv6 | Should -Be 'replies untracked and exempted from the proxy (BYPASSNAT6_RAW and BYPASSNAT6_PROXY, 2 rule(s) each)'
         $run.Results[1].Ipv6 | Should -Be 'pinholes in ip6tables filter FORWARD (BYPASSNAT6_FORWARD, 2 rule(s))'
         $filter = Get-Ip6 main filter
         $filter | Should -Contain '-A FORWARD -j BYPASSNAT6_FORWARD'
@@ -126,7 +126,7 @@ Describe 'IPv6 behind a bypass router running Debian''s v2ray in TPROXY mode' {
 
     It 'the delegated prefix changes (a PPPoE reconnect): the forward keeps working without a re-apply, and the LAN is still proxied' {
         Set-LabPrefix $Lab 2
-        Invoke-LabCommand $Lab dev 'ip -6 addr show dev eth0 scope global' | Should -Match '2001:db8:2::20/64'
+        (Invoke-LabCommand $Lab dev 'ip -6 addr show dev eth0 scope global') -join "`n" | Should -Match 'inet6 2001:db8:2::20/64'
         Send-Inbound tcp -PrefixNumber 2 | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
         Send-Inbound udp -PrefixNumber 2 | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
         Send-Outbound6 cli | Should -Be 'inet tcp 7000 peer 2001:db8:2::2'
@@ -175,10 +175,11 @@ Describe 'IPv6 with the lab''s own TPROXY proxy chain (Clash TPROXY mode)' {
             $ssh = $Lab.Ssh
             "Name,Protocol,ExternalPort,BypassAddress,InternalAddress,InternalPort,InternalIPv6`nweb6,Tcp,8443,192.0.2.2,192.0.2.20,443,::20" | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh
         }
-        $run.Errors.Count | Should -Be 1
-        $run.Errors[0].FullyQualifiedErrorId | Should -Match '^BypassNat\.Ipv6PortTranslation'
-        $run.Errors[0].Message | Should -Match 'Row 1: InternalIPv6 ''::20'''
-        $run.Errors[0].Message | Should -Match 'ExternalPort 8443'
+        $refused = @($run.Errors | Where-Object FullyQualifiedErrorId -Match '^BypassNat\.Ipv6PortTranslation')
+        $refused.Count | Should -Be 1 -Because (@($run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $($_.Message)" }) -join '; ')
+        $refused[0].Message | Should -Match 'Row 1: InternalIPv6 ''::20'''
+        $refused[0].Message | Should -Match 'ExternalPort 8443'
+        $refused[0].Target | Should -Not -BeNullOrEmpty
         (Get-Ip6 main filter) -join "`n" | Should -Be $before
     }
 }

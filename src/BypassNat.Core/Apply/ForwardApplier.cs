@@ -461,6 +461,7 @@ namespace BypassNat.Apply
 
             // The mangle table is iptables' whatever the forwards' backend: its own locked command, only where a proxy made one.
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
+            RemoveIpv6();
             return removed;
         }
 
@@ -487,7 +488,24 @@ namespace BypassNat.Apply
             }
 
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
+            RemoveIpv6();
             return removed;
+        }
+
+        /// <summary>Deletes BypassNat's IPv6 chains (as the survey found them), in a locked command of their own, and checks they are gone.</summary>
+        private void RemoveIpv6()
+        {
+            if (Ipv6State == null || _session == null) return;
+            Ipv6.Ipv6Pinholes leftover = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, new BypassForward[0], Endpoint);
+            if (!leftover.Relevant) return;
+            string p = _session.Privileged;
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(leftover.Script(p) + leftover.ReadScript(p)), "removing the IPv6 rules");
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "remove BypassNat's IPv6 rules (ip6tables-restore); the forwards are removed, their IPv6 rules are not", result, "ip6tables-save and ip6tables-restore");
+            string left = leftover.Verify(result.Output);
+            if (left != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"BypassNat's forwards are removed from {Endpoint}, but its IPv6 rules are not: {left}.", Endpoint);
         }
 
         /// <summary>Deletes BypassNat's proxy exemption chain from the mangle table (the proxy's own rules stay), and checks it is gone.</summary>

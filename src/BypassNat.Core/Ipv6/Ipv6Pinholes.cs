@@ -182,13 +182,13 @@ namespace BypassNat.Ipv6
             ? "  ipv6     remove BypassNat's IPv6 rules (" + string.Join(", ", _chains.Select(c => c.Name)) + ")"
             : Role == RouterRole.Main
                 ? $"  ipv6     open the IPv6 firewall to the devices' interface identifiers ({RuleCount} rule(s) in {ForwardChain}, jumped to first from FORWARD)"
-                : $"  ipv6     let the devices' IPv6 replies past conntrack and the proxy ({RuleCount} rule(s) in {RawChain} and {ProxyChain}, jumped to first)";
+                : $"  ipv6     let the devices' IPv6 replies past conntrack and the proxy ({RuleCount / 2} rule(s) each in {RawChain} and {ProxyChain}, jumped to first)";
 
         /// <summary>For the apply's result; null when the hop has no IPv6 rules.</summary>
         public string Summary => RuleCount == 0 ? null
             : Role == RouterRole.Main
                 ? $"pinholes in ip6tables filter FORWARD ({ForwardChain}, {RuleCount} rule(s))"
-                : $"replies untracked and exempted from the proxy ({RawChain}, {ProxyChain}: {RuleCount} rule(s))";
+                : $"replies untracked and exempted from the proxy ({RawChain} and {ProxyChain}, {RuleCount / 2} rule(s) each)";
     }
 
     /// <summary>One of BypassNat's ip6tables chains: its table, the built-in chain that jumps to it first, and its rules as wanted.</summary>

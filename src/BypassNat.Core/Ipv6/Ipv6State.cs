@@ -27,22 +27,36 @@ namespace BypassNat.Ipv6
 
         public Ipv6ChainState Chain(string name) => _chains.TryGetValue(name, out Ipv6ChainState chain) ? chain : Ipv6ChainState.Absent;
 
-        /// <summary>The forwards' names and their IPv6 host as BypassNat's rules hold them (Get-BypassForward).</summary>
-        public IReadOnlyDictionary<string, Ipv6Host> Hosts()
+        /// <summary>
+        /// Each forward's IPv6 part as BypassNat's rules hold it (Get-BypassForward): the device's identifier
+        /// or address, and the clients (the main router's -s, the bypass router's -d), by the forward's name.
+        /// </summary>
+        public IReadOnlyDictionary<string, (Ipv6Host Host, Ipv6SourceSet Sources)> Forwards()
         {
             var hosts = new Dictionary<string, Ipv6Host>(StringComparer.Ordinal);
-            foreach (KeyValuePair<string, Ipv6ChainState> chain in _chains)
+            var sources = new Dictionary<string, List<Ipv6Prefix>>(StringComparer.Ordinal);
+            foreach (KeyValuePair<string, Ipv6ChainState> chain in _chains.Where(c => c.Key != Ipv6Pinholes.ProxyChain))
                 foreach (string rule in chain.Value.Rules)
                 {
+                    bool main = chain.Key == Ipv6Pinholes.ForwardChain;
                     RuleComment comment = RuleComment.TryDecode(Word(rule, "--comment")?.Trim('"'));
-                    string match = Word(rule, chain.Key == Ipv6Pinholes.ForwardChain ? "-d" : "-s");
-                    if (comment == null || match == null || hosts.ContainsKey(comment.Name)) continue;
-                    int slash = match.IndexOf('/');
-                    Ipv6Host host = Ipv6Host.Parse(slash < 0 ? match : match.Substring(0, slash), out _);
-                    if (host != null) hosts[comment.Name] = host;
+                    Ipv6Host host = Host(Word(rule, main ? "-d" : "-s"));
+                    if (comment == null || host == null) continue;
+                    if (!hosts.ContainsKey(comment.Name)) hosts[comment.Name] = host;
+                    if (!sources.TryGetValue(comment.Name, out List<Ipv6Prefix> list)) sources[comment.Name] = list = new List<Ipv6Prefix>();
+                    string client = Word(rule, main ? "-s" : "-d");
+                    if (client != null && Ipv6Prefix.Problem(client.EndsWith("/128", StringComparison.Ordinal) ? client.Substring(0, client.Length - 4) : client, out Ipv6Prefix prefix) == null)
+                        list.Add(prefix);
                 }
 
-            return hosts;
+            return hosts.ToDictionary(h => h.Key, h => (h.Value, Ipv6SourceSet.Of(sources[h.Key])), StringComparer.Ordinal);
+        }
+
+        private static Ipv6Host Host(string match)
+        {
+            if (match == null) return null;
+            int slash = match.IndexOf('/');
+            return Ipv6Host.Parse(slash < 0 ? match : match.Substring(0, slash), out _);
         }
 
         // The word after the option in an ip6tables-save line.
