@@ -42,8 +42,7 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            var issues = new List<ForwardIssue>(ForwardSetValidator.Check(_forwards));
-            if (Role == RouterRole.Main) issues.AddRange(ForwardPlacement.CheckMainSet(_forwards));
+            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards, Role);
             if (issues.Count > 0)
                 IssueReport.Stop(this, issues.Select(i => new KeyValuePair<ForwardIssue, object>(i, _forwards[i.Row - 1])).ToList(),
                     $"{issues.Count} problem(s) in the forwards piped in; nothing was rendered.", null);

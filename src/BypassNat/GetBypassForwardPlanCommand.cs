@@ -36,8 +36,7 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            var issues = new List<ForwardIssue>(ForwardSetValidator.Check(_forwards));
-            if (Role.Contains(RouterRole.Main)) issues.AddRange(ForwardPlacement.CheckMainSet(_forwards));
+            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards, Role.Contains(RouterRole.Main) ? RouterRole.Main : RouterRole.Bypass);
             foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _forwards[issue.Row - 1]));
             if (issues.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,

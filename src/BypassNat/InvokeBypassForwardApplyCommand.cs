@@ -78,8 +78,7 @@ namespace BypassNat.Commands
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
-                StopOnIssues(ForwardSetValidator.Check(_desired), _desired);
-                if (Role == RouterRole.Main) StopOnIssues(ForwardPlacement.CheckMainSet(_desired), _desired);
+                StopOnIssues(ForwardSetCheck.WithoutRouter(_desired, Role), _desired);
             }
             catch (BypassNatException failure)
             {
@@ -111,6 +110,7 @@ namespace BypassNat.Commands
             if (assignment.Problems.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.ForwardNotOwned", ErrorCategory.InvalidData,
                     string.Join("\n", assignment.Problems) + $"\nNothing was changed on any router ({RouterNames}).", RouterNames));
+            // The SSH lockout of every router before any write (each router's own check repeats it for its part).
             if (!Force)
                 foreach (RouterTarget router in reached)
                     StopOnIssues(ForwardSetValidator.Check(_desired, sessions[router].Addresses, sessions[router].Settings.Port), _desired, RouterNames);
@@ -122,11 +122,7 @@ namespace BypassNat.Commands
         {
             session.LockTimeoutSeconds = LockTimeout;
             ForwardApplier applier = Applier(router, session);
-            var misplaced = new List<ForwardIssue>();
-            if (!Force && Role == RouterRole.Bypass && Routers.Count == 1)
-                misplaced.AddRange(ForwardSetValidator.Check(desired, session.Addresses, session.Settings.Port));
-            misplaced.AddRange(applier.CheckPlacement(desired, sshGuard: !Force, session.Settings.Port));
-            Refuse(router, misplaced, desired);
+            Refuse(router, applier.CheckOnRouter(desired, Force), desired);
 
             bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
             if (confirm) applier.CheckConfirmable();

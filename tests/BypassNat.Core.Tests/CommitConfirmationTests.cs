@@ -173,7 +173,7 @@ namespace BypassNat.Tests
         private CommandResult Start(string[] shell, CommitConfirmation confirmation)
         {
             string rollback = $"touch '{Marker}'\n";
-            var script = new SectionedScript().Add("confirm", confirmation.StartScript(string.Empty, rollback, new BypassForward[0]), stopOnFailure: true);
+            var script = new SectionedScript().Add("confirm", confirmation.StartScript(rollback), stopOnFailure: true);
             CommandResult whole = Run(shell, Private(RouterLock.Prologue(5, "apply", null, "g1") + script.Render()));
             return SectionedScript.Section(script.Parse(whole), "confirm", whole);
         }

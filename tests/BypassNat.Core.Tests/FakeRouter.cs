@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using BypassNat.Ssh;
+using Xunit;
 
 namespace BypassNat.Tests
 {
@@ -14,7 +15,13 @@ namespace BypassNat.Tests
         Addresses,
         PersistedCheck,
         Generation,
+        /// <summary>How a transparent proxy captures traffic (the bypass hop's survey).</summary>
+        ProxyProbe,
+        /// <summary>BypassNat's IPv6 chains (ip6tables-save; the survey of either hop): the fake router has none.</summary>
+        Ipv6Read,
         ReadNftables,
+        /// <summary>A listing of the nftables table after a load in the same command.</summary>
+        ReadBackNftables,
         Read,
         /// <summary>A read of the rules after a load in the same command.</summary>
         ReadBack,
@@ -22,6 +29,20 @@ namespace BypassNat.Tests
         Load,
         Conntrack,
         Uninstall,
+        /// <summary>A write's first section: stops it while an earlier -ConfirmTimeout watchdog waits.</summary>
+        PendingCheck,
+        /// <summary>-ConfirmTimeout: keeps the rollback and starts the watchdog.</summary>
+        ConfirmStart,
+        /// <summary>-ConfirmTimeout: the confirmation through a new connection.</summary>
+        Confirm,
+        /// <summary>-ConfirmTimeout: what became of the watchdog, asked without changing anything.</summary>
+        ConfirmOutcome,
+        /// <summary><c>uci show firewall</c> on an OpenWrt main router.</summary>
+        UciRead,
+        /// <summary>The UCI batch, commit and firewall4 reload as one step (UciTransaction).</summary>
+        UciTransaction,
+
+        /// <summary>Not understood: the fake refuses to guess, and the test fails.</summary>
         Other,
     }
 
@@ -74,6 +95,16 @@ namespace BypassNat.Tests
             Remaining = 1;
             return this;
         }
+
+        /// <summary>How many occurrences of the step pass untouched before it fires.</summary>
+        public int Skipped { get; set; }
+
+        /// <summary>Lets the first <paramref name="count"/> occurrences of the step pass untouched.</summary>
+        public Fault After(int count)
+        {
+            Skipped = count;
+            return this;
+        }
     }
 
     /// <summary>
@@ -86,9 +117,33 @@ namespace BypassNat.Tests
     /// </summary>
     internal sealed class FakeRouter : IRouterConnector
     {
-        private const string Directory = "/etc/bypassnat";
+        /// <summary>The hop whose files the router's -Persist state is read from (<see cref="Persisted"/>, <see cref="SavedForwards"/>).</summary>
+        public Backends.RouterHop Hop { get; set; } = Backends.RouterHop.Bypass;
+
+        /// <summary>The backend whose rules <see cref="LiveForwards"/> and <see cref="SavedForwards"/> read.</summary>
+        public Backends.BackendKind Holding { get; set; } = Backends.BackendKind.Iptables;
+
+        private string Directory => Hop.Directory;
 
         public FakeIptables Nat { get; } = new FakeIptables();
+
+        /// <summary>The nftables tables the kernel holds, by name ("ip bypassnat"), as nft lists them.</summary>
+        public Dictionary<string, string> NftTables { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        /// <summary>An OpenWrt firewall config: section name to its type and options, in the order uci shows them.</summary>
+        public List<KeyValuePair<string, Dictionary<string, string>>> Uci { get; } = new List<KeyValuePair<string, Dictionary<string, string>>>();
+
+        /// <summary>The token of a -ConfirmTimeout watchdog waiting for its confirmation; null when none waits.</summary>
+        public string PendingToken { get; set; }
+
+        /// <summary>The rollback the waiting watchdog runs when it fires (<see cref="FireWatchdog"/>).</summary>
+        public string PendingRollback { get; private set; }
+
+        /// <summary>The token of the last watchdog that rolled back.</summary>
+        public string RolledBackToken { get; private set; }
+
+        /// <summary>Every script the router could not tell the purpose of; a test that sends one fails.</summary>
+        public List<string> UnknownScripts { get; } = new List<string>();
 
         /// <summary>Files on the router: path to content.</summary>
         public Dictionary<string, string> Files { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -110,18 +165,27 @@ namespace BypassNat.Tests
 
         public bool Persisted => Files.ContainsKey(Directory + "/restore.sh");
 
+        // Reads as BypassNat reads the backend, on the WAN interface the fake's addresses give the main router.
+        private Backends.IScriptedBackend Reader(Backends.BackendKind kind) =>
+            (Backends.IScriptedBackend)Backends.BackendRegistry.Create(kind, new Backends.BackendSite(Hop, null, "eth0"));
+
         /// <summary>The forwards the saved set would restore (empty when there is none).</summary>
         public List<BypassForward> SavedForwards
         {
             get
             {
-                if (!Files.TryGetValue(Directory + "/ruleset.iptables", out string saved)) return new List<BypassForward>();
-                return Iptables.IptablesReader.Read(saved.Contains("*nat") ? saved : "*nat\n" + saved).Forwards;
+                Backends.IScriptedBackend reader = Reader(Holding);
+                if (!Files.TryGetValue(Directory + "/" + reader.SavedFile, out string saved)) return new List<BypassForward>();
+                return reader.ParseRead(Holding == Backends.BackendKind.Iptables && !saved.Contains("*nat") ? "*nat\n" + saved : saved).Forwards;
             }
         }
 
-        /// <summary>The forwards the kernel holds, read as BypassNat reads them.</summary>
-        public List<BypassForward> LiveForwards => Iptables.IptablesReader.Read(Nat.Save()).Forwards;
+        /// <summary>The forwards the router holds in <see cref="Holding"/>, read as BypassNat reads them.</summary>
+        public List<BypassForward> LiveForwards =>
+            Holding == Backends.BackendKind.Uci ? new Uci.UciBackend().Read(BypassNat.Uci.UciReader.Parse(UciShow())).Forwards : Reader(Holding).ParseRead(Listing(Holding)).Forwards;
+
+        private string Listing(Backends.BackendKind kind) =>
+            kind == Backends.BackendKind.Nftables ? (NftTables.TryGetValue(Hop.NftTable, out string table) ? table : string.Empty) : Nat.Save();
 
         public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, System.Threading.CancellationToken cancel)
         {
@@ -203,7 +267,9 @@ namespace BypassNat.Tests
             MatchCollection sections = SectionPattern.Matches(script);
             if (sections.Count == 0)
             {
-                (int exit, string output, string error) = Step(Classify(script, loaded: false), script);
+                RouterStep step = Classify(script, loaded: false);
+                if (step == RouterStep.Other) Unknown(script);
+                (int exit, string output, string error) = Step(step, script);
                 return new CommandResult(exit, output, error);
             }
 
@@ -214,6 +280,7 @@ namespace BypassNat.Tests
                 string name = section.Groups["name"].Value, marker = section.Groups["marker"].Value, body = section.Groups["body"].Value;
                 RouterStep step = Classify(body, loaded);
                 loaded |= step == RouterStep.Load;
+                if (step == RouterStep.Other) Unknown(body);
                 (int exit, string output, string error) = Step(step, body);
                 whole.Append(marker).Append(" begin ").Append(name).Append('\n').Append(output)
                     .Append('\n').Append(marker).Append(" stderr ").Append(name).Append('\n').Append(error.TrimEnd('\n'))
@@ -225,18 +292,34 @@ namespace BypassNat.Tests
             return new CommandResult(0, whole.ToString(), string.Empty);
         }
 
+        /// <summary>A script the fake does not understand fails the test that sent it, instead of succeeding silently.</summary>
+        private void Unknown(string script)
+        {
+            UnknownScripts.Add(script);
+            throw new InvalidOperationException("The fake router does not know what this script asks for; teach FakeRouter.Classify the step:\n" + script);
+        }
+
         internal static RouterStep Classify(string body, bool loaded)
         {
+            // The watchdog's start first: its rollback holds a save, a load and a removal of its own.
+            if (body.Contains("<<'BYPASSNAT_ROLLBACK'")) return RouterStep.ConfirmStart;
+            if (body.Contains("echo confirm=confirmed")) return RouterStep.Confirm;
+            if (body.Contains("echo confirm=waiting")) return RouterStep.ConfirmOutcome;
+            if (body.Contains("bypassnat-confirm-pending: ")) return RouterStep.PendingCheck;
             // A save first: the restore script it writes holds an iptables-restore of its own.
             if (body.Contains("<<'BYPASSNAT_FILE'")) return RouterStep.Save;
+            if (body.Contains("uci batch")) return RouterStep.UciTransaction;
+            if (body.Contains("uci show firewall")) return RouterStep.UciRead;
             if (body.Contains("nft --version") || body.Contains("iptables --version")) return RouterStep.Probe;
+            if (body.Contains("ip6tables-save")) return RouterStep.Ipv6Read;
+            if (body.Contains("echo '@mangle'")) return RouterStep.ProxyProbe;
             if (body.Contains("iptables-restore --noflush") || body.Contains("nft -f -")) return RouterStep.Load;
-            if (body.Contains("rm -rf " + Directory)) return RouterStep.Uninstall;
+            if (body.Contains("rm -rf /etc/bypassnat")) return RouterStep.Uninstall;
             if (body.Contains("conntrack-deleted=")) return RouterStep.Conntrack;
             if (body.Contains("ip -4 -o addr show")) return RouterStep.Addresses;
             if (body.Contains("echo persisted=yes") || body.Contains("echo installed")) return RouterStep.PersistedCheck;
             if (body.Contains("/generation\" 2>/dev/null || echo none")) return RouterStep.Generation;
-            if (body.Contains("nft -nn list table")) return RouterStep.ReadNftables;
+            if (body.Contains("nft -nn list table")) return loaded ? RouterStep.ReadBackNftables : RouterStep.ReadNftables;
             if (body.Contains("iptables-save -t nat")) return loaded ? RouterStep.ReadBack : RouterStep.Read;
             return RouterStep.Other;
         }
@@ -245,7 +328,9 @@ namespace BypassNat.Tests
         {
             Steps.Add(step);
             Fault fault = null;
-            if (Faults.TryGetValue(step, out Fault candidate) && candidate.Remaining > 0)
+            if (Faults.TryGetValue(step, out Fault candidate) && candidate.Skipped > 0)
+                candidate.Skipped--;
+            else if (candidate != null && candidate.Remaining > 0)
             {
                 fault = candidate;
                 fault.Remaining--;
@@ -271,8 +356,13 @@ namespace BypassNat.Tests
                     return (0, body.Contains("echo installed") ? (Persisted ? "installed\n" : "none\n") : (Persisted ? "persisted=yes\n" : string.Empty), string.Empty);
                 case RouterStep.Generation:
                     return (0, Generation + "\n", string.Empty);
-                case RouterStep.ReadNftables:
+                case RouterStep.ProxyProbe:
+                case RouterStep.Ipv6Read:
                     return (0, string.Empty, string.Empty);
+                case RouterStep.ReadNftables:
+                case RouterStep.ReadBackNftables:
+                    Match listed = Regex.Match(body, @"nft -nn list table (?<table>\w+ \w+)");
+                    return (0, NftTables.TryGetValue(listed.Groups["table"].Value, out string table) ? table : string.Empty, string.Empty);
                 case RouterStep.Read:
                 case RouterStep.ReadBack:
                     return (0, Nat.Save(), string.Empty);
@@ -280,8 +370,29 @@ namespace BypassNat.Tests
                     return (0, "conntrack-deleted=0\n", string.Empty);
                 case RouterStep.Load:
                     string rules = HereDocument(body, "BYPASSNAT_RULES");
-                    string refusal = Nat.Restore(rules);
+                    string refusal = body.Contains("nft -f -") ? LoadNft(rules) : Nat.Restore(rules);
                     return refusal == null ? (0, string.Empty, string.Empty) : (3, string.Empty, refusal);
+                case RouterStep.PendingCheck:
+                    return PendingToken != null ? (77, string.Empty, "bypassnat-confirm-pending: 1700000060\n") : (0, string.Empty, string.Empty);
+                case RouterStep.ConfirmStart:
+                    return StartWatchdog(body);
+                case RouterStep.Confirm:
+                case RouterStep.ConfirmOutcome:
+                    string token = Regex.Match(body, @""" = '(?<token>\w+)' \]").Groups["token"].Value;
+                    if (token.Length > 0 && token == PendingToken)
+                    {
+                        if (step == RouterStep.ConfirmOutcome) return (0, "confirm=waiting\n", string.Empty);
+                        PendingToken = null;
+                        PendingRollback = null;
+                        Files.Remove(Directory + "/confirm-pending.sh");
+                        return (0, "confirm=confirmed\n", string.Empty);
+                    }
+
+                    return (0, token.Length > 0 && token == RolledBackToken ? "confirm=rolled-back 0\n" : "confirm=gone\n", string.Empty);
+                case RouterStep.UciRead:
+                    return (0, UciShow(), string.Empty);
+                case RouterStep.UciTransaction:
+                    return UciBatch(HereDocument(body, "BYPASSNAT_UCI"));
                 case RouterStep.Save:
                     return Save(body);
                 case RouterStep.Uninstall:
@@ -305,6 +416,113 @@ namespace BypassNat.Tests
             foreach (string stale in Regex.Matches(body, @"rm -f (" + Regex.Escape(Directory) + @"/ruleset\.\w+)").Cast<Match>().Select(m => m.Groups[1].Value))
                 Files.Remove(stale);
             return (0, install ? "persisted=systemd\n" : "persisted=updated\n", string.Empty);
+        }
+
+        /// <summary>An <c>nft -f</c> file as the kernel takes it: each "delete table" drops that table, each "table NAME {" block becomes it.</summary>
+        private string LoadNft(string ruleset)
+        {
+            var tables = new Dictionary<string, string>(NftTables, StringComparer.Ordinal);
+            foreach (Match delete in Regex.Matches(ruleset, @"^delete table (?<name>\w+ \w+)$", RegexOptions.Multiline))
+                if (!tables.Remove(delete.Groups["name"].Value) && !Regex.IsMatch(ruleset, @"^table " + Regex.Escape(delete.Groups["name"].Value) + "$", RegexOptions.Multiline))
+                    return $"Error: Could not process rule: No such file or directory\ndelete table {delete.Groups["name"].Value}";
+            foreach (Match block in Regex.Matches(ruleset, @"^table (?<name>\w+ \w+) \{\n.*?^\}\n", RegexOptions.Multiline | RegexOptions.Singleline))
+                tables[block.Groups["name"].Value] = block.Value;
+            NftTables.Clear();
+            foreach (KeyValuePair<string, string> table in tables) NftTables[table.Key] = table.Value;
+            return null;
+        }
+
+        /// <summary><c>uci show firewall</c> of the fake config.</summary>
+        public string UciShow()
+        {
+            var text = new StringBuilder();
+            foreach (KeyValuePair<string, Dictionary<string, string>> section in Uci)
+            {
+                text.Append("firewall.").Append(section.Key).Append('=').Append(section.Value[".type"]).Append('\n');
+                foreach (KeyValuePair<string, string> option in section.Value.Where(o => o.Key != ".type"))
+                    text.Append("firewall.").Append(section.Key).Append('.').Append(option.Key).Append("='").Append(option.Value.Replace("'", "'\\''")).Append("'\n");
+            }
+
+            return text.ToString();
+        }
+
+        /// <summary>A batch of set and delete lines, committed and loaded whole, or refused whole.</summary>
+        private (int, string, string) UciBatch(string batch)
+        {
+            var config = Uci.Select(s => new KeyValuePair<string, Dictionary<string, string>>(s.Key, new Dictionary<string, string>(s.Value))).ToList();
+            foreach (string line in batch.Split('\n').Where(l => l.Length > 0))
+            {
+                Match set = Regex.Match(line, @"^set firewall\.(?<section>\w+)(?:\.(?<option>\w+))?='?(?<value>.*?)'?$");
+                Match delete = Regex.Match(line, @"^delete firewall\.(?<section>\w+)$");
+                if (delete.Success)
+                {
+                    config.RemoveAll(s => s.Key == delete.Groups["section"].Value);
+                    continue;
+                }
+
+                if (!set.Success) return (4, string.Empty, $"uci refused the batch (unknown line {line}); rolled back: the previous firewall config is restored and loaded");
+                string name = set.Groups["section"].Value;
+                int at = config.FindIndex(s => s.Key == name);
+                if (!set.Groups["option"].Success)
+                {
+                    if (at < 0) config.Add(new KeyValuePair<string, Dictionary<string, string>>(name, new Dictionary<string, string> { [".type"] = set.Groups["value"].Value }));
+                    continue;
+                }
+
+                if (at < 0) return (4, string.Empty, $"uci refused the batch (no section {name}); rolled back: the previous firewall config is restored and loaded");
+                config[at].Value[set.Groups["option"].Value] = set.Groups["value"].Value.Replace("'\\''", "'");
+            }
+
+            Uci.Clear();
+            Uci.AddRange(config);
+            return (0, string.Empty, string.Empty);
+        }
+
+        /// <summary>Keeps the rollback the start script writes and starts waiting; refused while another watchdog waits.</summary>
+        private (int, string, string) StartWatchdog(string body)
+        {
+            if (PendingToken != null) return (77, string.Empty, "bypassnat-confirm-pending: 1700000060\n");
+            PendingToken = Regex.Match(body, @"printf '%s\\n' '(?<token>\w+)' > ""\$d\.token""").Groups["token"].Value;
+            PendingRollback = HereDocument(body, "BYPASSNAT_ROLLBACK");
+            if (body.Contains("if true; then")) Files[Directory + "/confirm-pending.sh"] = PendingRollback;
+            int timeout = int.Parse(Regex.Match(body, @"echo \$\(\(now \+ (?<seconds>\d+)\)\)").Groups["seconds"].Value);
+            return (0, $"confirm-now=1700000000\nconfirm-deadline={1700000000 + timeout}\n", string.Empty);
+        }
+
+        /// <summary>
+        /// The watchdog's timeout runs out unconfirmed: the rollback it was given runs, step by step as
+        /// the router's shell would run it (each backend's rules, then the saved set).
+        /// </summary>
+        public void FireWatchdog()
+        {
+            if (PendingToken == null) throw new InvalidOperationException("No watchdog waits on the fake router.");
+            string rollback = PendingRollback;
+            foreach (Match nft in Regex.Matches(rollback, @"nft -f - <<'BYPASSNAT_RULES'\n(?<rules>.*?)^BYPASSNAT_RULES$", RegexOptions.Singleline | RegexOptions.Multiline))
+                Assert.Null(LoadNft(nft.Groups["rules"].Value));
+            foreach (Match chains in Regex.Matches(rollback, @"cat <<'BYPASSNAT_RULES'\n(?<rules>.*?)^BYPASSNAT_RULES$", RegexOptions.Singleline | RegexOptions.Multiline))
+            {
+                string restore = chains.Groups["rules"].Value;
+                foreach (Match jump in Regex.Matches(rollback, @"\|\| echo '(?<jump>-I (?<chain>PREROUTING|POSTROUTING) 1 -j (?<target>\w+))'"))
+                    if (!Nat.Save().Contains($"-A {jump.Groups["chain"].Value} -j {jump.Groups["target"].Value}\n")) restore += jump.Groups["jump"].Value + "\n";
+                Assert.Null(Nat.Restore((restore.Contains("*nat") ? string.Empty : "*nat\n") + restore + "COMMIT\n"));
+            }
+
+            foreach (Match removal in Regex.Matches(rollback, @"grep -x -- '-A (?<chain>PREROUTING|POSTROUTING) -j (?<target>\w+)' \| sed"))
+            {
+                string jump = $"-A {removal.Groups["chain"].Value} -j {removal.Groups["target"].Value}\n";
+                string listing = Nat.Save();
+                string undo = "*nat\n";
+                while (listing.Contains(jump)) { undo += "-D" + jump.Substring(2); listing = listing.Remove(listing.IndexOf(jump, StringComparison.Ordinal), jump.Length); }
+                if (Nat.Save().Contains(":" + removal.Groups["target"].Value + " ")) undo += $"-F {removal.Groups["target"].Value}\n-X {removal.Groups["target"].Value}\n";
+                Assert.Null(Nat.Restore(undo + "COMMIT\n"));
+            }
+
+            if (rollback.Contains("<<'BYPASSNAT_FILE'")) Save(rollback);
+            else if (rollback.Contains("rm -rf /etc/bypassnat")) Do(RouterStep.Uninstall, rollback);
+            Files.Remove(Directory + "/confirm-pending.sh");
+            RolledBackToken = PendingToken;
+            PendingToken = null;
+            PendingRollback = null;
         }
 
         private static string HereDocument(string body, string delimiter)

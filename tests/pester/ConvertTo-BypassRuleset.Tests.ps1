@@ -66,6 +66,11 @@ Describe 'ConvertTo-BypassRuleset' {
         $saved = (Invoke-Scratch iptables-save @('-t', 'nat') '').Output
         ([regex]::Matches($saved, '(?m)^-A BYPASSNAT_MAIN_PREROUTING -i wan0 ')).Count | Should -Be 6
         ([regex]::Matches($saved, '(?m)^-A PREROUTING -j BYPASSNAT_MAIN_PREROUTING$')).Count | Should -Be 1
+        # -Format Uci is the main router's half whichever role: a uci batch, never iptables commands.
+        $uci = $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface wan0 -Format Uci
+        $uci | Should -BeExactly ($Forwards | ConvertTo-BypassRuleset -Format Uci)
+        $uci | Should -Match "(?m)^set firewall\.bypassnat_web\.dest_ip='192\.0\.2\.2'$"
+        $uci | Should -Not -Match 'iptables'
     }
 
     It 'needs the WAN interface for the main router''s half, and only there' {

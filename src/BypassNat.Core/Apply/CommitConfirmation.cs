@@ -35,16 +35,24 @@ namespace BypassNat.Apply
         private const string PendingPrefix = "bypassnat-confirm-pending: ";
 
         private readonly RouterHop _hop;
-        private string _privileged = string.Empty;
-        private bool _keepsPendingFile;
+        private readonly string _privileged;
 
-        public CommitConfirmation(RouterHop hop, int timeoutSeconds, string token = null)
-            : this(hop, timeoutSeconds, token, MinimumSeconds)
+        /// <param name="privileged">The privilege prefix: a sudo login may need it once, to make the shared state directory, and to remove <see cref="PendingFile"/>.</param>
+        /// <param name="previous">What the router held before (for the messages).</param>
+        /// <param name="keepAcrossReboot">
+        /// A shell condition under which -Persist's saved set is part of the rollback, so a copy of it is
+        /// kept beside the saved set (<see cref="PendingFile"/>): "true" for a first -Persist, a test
+        /// for restore.sh where one may be installed; null when the apply does not touch a saved set.
+        /// </param>
+        public CommitConfirmation(RouterHop hop, int timeoutSeconds, string token = null, string privileged = "", IReadOnlyList<BypassForward> previous = null,
+            string keepAcrossReboot = null)
+            : this(hop, timeoutSeconds, token, MinimumSeconds, privileged, previous, keepAcrossReboot)
         {
         }
 
         // Unit tests run the watchdog with a shorter timeout than a user may give.
-        internal CommitConfirmation(RouterHop hop, int timeoutSeconds, string token, int minimum)
+        internal CommitConfirmation(RouterHop hop, int timeoutSeconds, string token, int minimum, string privileged = "", IReadOnlyList<BypassForward> previous = null,
+            string keepAcrossReboot = null)
         {
             if (timeoutSeconds < minimum || timeoutSeconds > MaximumSeconds)
                 throw new BypassNatException("BypassNat.InvalidConfirmTimeout", FailureKind.InvalidData,
@@ -52,6 +60,9 @@ namespace BypassNat.Apply
             _hop = hop;
             TimeoutSeconds = timeoutSeconds;
             Token = token ?? Guid.NewGuid().ToString("N");
+            _privileged = privileged ?? string.Empty;
+            Previous = previous ?? new BypassForward[0];
+            KeepAcrossReboot = keepAcrossReboot;
         }
 
         public int TimeoutSeconds { get; }
@@ -59,11 +70,11 @@ namespace BypassNat.Apply
         /// <summary>This apply's token: the watchdog rolls back, and the confirmation cancels, only while the router holds it.</summary>
         public string Token { get; }
 
-        /// <summary>When the router rolls back unless confirmed (the workstation's clock); set once the watchdog started.</summary>
-        public DateTime? Deadline { get; private set; }
-
         /// <summary>How many forwards the router held before (for the messages).</summary>
-        public IReadOnlyList<BypassForward> Previous { get; private set; } = new BypassForward[0];
+        public IReadOnlyList<BypassForward> Previous { get; }
+
+        /// <summary>The shell condition under which the rollback is also kept across a reboot; null: not kept.</summary>
+        public string KeepAcrossReboot { get; }
 
         /// <summary>
         /// Where -Persist keeps its saved set, a copy of the rollback survives a reboot: /run (the
@@ -143,17 +154,9 @@ namespace BypassNat.Apply
         /// watchdog does not start, or when an earlier apply's watchdog is still waiting.
         /// </summary>
         /// <param name="rollback">What the watchdog runs, from <see cref="RollbackScript"/>.</param>
-        /// <param name="privileged">The privilege prefix: a sudo login may need it once, to make the shared state directory.</param>
-        /// <param name="keepAcrossReboot">
-        /// A shell condition under which -Persist's saved set is part of the rollback, so a copy of it is
-        /// kept beside the saved set (<see cref="PendingFile"/>): "true" for a first -Persist, a test
-        /// for restore.sh where one may be installed; null when the apply does not touch a saved set.
-        /// </param>
-        public string StartScript(string privileged, string rollback, IReadOnlyList<BypassForward> previous, string keepAcrossReboot = null)
+        public string StartScript(string rollback)
         {
-            Previous = previous;
-            _privileged = privileged;
-            _keepsPendingFile = keepAcrossReboot != null;
+            string privileged = _privileged, keepAcrossReboot = KeepAcrossReboot;
             string timeout = TimeoutSeconds.ToString(CultureInfo.InvariantCulture);
             var s = new StringBuilder();
             s.Append(PendingCheckScript(_hop));
@@ -258,8 +261,11 @@ namespace BypassNat.Apply
             return s.ToString();
         }
 
-        /// <summary>Reads what the start section printed; throws when the watchdog did not start (nothing was changed then).</summary>
-        public void Started(RouterSession session, CommandResult section)
+        /// <summary>
+        /// Reads what the start section printed: when the router rolls back unless confirmed (the
+        /// workstation's clock). Throws when the watchdog did not start (nothing was changed then).
+        /// </summary>
+        public DateTime Started(RouterSession session, CommandResult section)
         {
             string endpoint = session.Settings.Endpoint;
             ThrowIfPending(session, _hop, section);
@@ -281,7 +287,7 @@ namespace BypassNat.Apply
                 ? (int)(long.Parse(deadline.Groups[1].Value, CultureInfo.InvariantCulture) - long.Parse(now.Groups[1].Value, CultureInfo.InvariantCulture))
                 : TimeoutSeconds;
             // The router's clock may be wrong; the time left is not.
-            Deadline = DateTime.UtcNow.AddSeconds(seconds);
+            return DateTime.UtcNow.AddSeconds(seconds);
         }
 
         /// <summary>Cancels the watchdog and removes the saved rollback, if the router still holds this apply's token; prints what it found (a sudo login cannot signal root's watchdog: that one finds the token gone and exits when it wakes).</summary>
@@ -295,7 +301,7 @@ namespace BypassNat.Apply
             s.Append("  [ -z \"$pid\" ] || kill \"$pid\" 2>/dev/null\n");
             s.Append("  ").Append(RemoveState).Append('\n');
             // Left behind, the next restore.sh would take this confirmed change for an unconfirmed one.
-            if (_keepsPendingFile)
+            if (KeepAcrossReboot != null)
                 s.Append("  ").Append(_privileged).Append("rm -f ").Append(PendingFile(_hop))
                     .Append(" || { echo 'could not remove ").Append(PendingFile(_hop)).Append(": remove it, or the next restore undoes this change' >&2; exit 1; }\n");
             s.Append("  echo confirm=confirmed\n");
@@ -320,7 +326,8 @@ namespace BypassNat.Apply
         /// holds (read back through the old connection while it lives), or when it will restore by itself.
         /// </summary>
         /// <param name="describe">Reads back through the old connection what the router holds now, as a sentence.</param>
-        public void Confirm(RouterSession old, Func<SshSettings, RouterSession> open, Func<string> describe, Action<string> verbose, CancellationToken cancel = default)
+        /// <param name="deadline">When the router rolls back, as <see cref="Started"/> returned it.</param>
+        public void Confirm(RouterSession old, Func<SshSettings, RouterSession> open, Func<string> describe, Action<string> verbose, DateTime deadline, CancellationToken cancel = default)
         {
             string endpoint = old.Settings.Endpoint;
             string why;
@@ -338,7 +345,7 @@ namespace BypassNat.Apply
             {
                 // Whatever failed, the router decides alone now: the error must say what it did.
                 why = $"a new SSH connection could not confirm it ({(e is BypassNatException known ? known.ErrorId : e.GetType().Name)})";
-                throw AfterDeadline(old, why, describe, verbose, cancel);
+                throw AfterDeadline(old, why, describe, verbose, deadline, cancel);
             }
 
             string outcome = Regex.Match(result.Output, "confirm=([a-z-]+)").Groups[1].Value;
@@ -352,17 +359,16 @@ namespace BypassNat.Apply
             if (outcome == "gone") throw Gone(endpoint, "could not be confirmed", describe);
             why = result.Succeeded ? "the router no longer held this apply's watchdog (was it restarted, or /run cleared?)"
                 : "the confirmation failed on the router: " + Detail(result);
-            throw AfterDeadline(old, why, describe, verbose, cancel);
+            throw AfterDeadline(old, why, describe, verbose, deadline, cancel);
         }
 
         /// <summary>
         /// The confirmation did not land: wait until the router's watchdog has run, then read back
         /// through the old connection what it holds; if that is gone too, say when the router restores by itself.
         /// </summary>
-        private BypassNatException AfterDeadline(RouterSession old, string why, Func<string> describe, Action<string> verbose, CancellationToken cancel)
+        private BypassNatException AfterDeadline(RouterSession old, string why, Func<string> describe, Action<string> verbose, DateTime deadline, CancellationToken cancel)
         {
             string endpoint = old.Settings.Endpoint;
-            DateTime deadline = Deadline ?? DateTime.UtcNow.AddSeconds(TimeoutSeconds);
             string restores = $"The router restores its previous {Count(Previous)} by itself at {FormatUtc(deadline)} (its watchdog was started before the change)";
             verbose?.Invoke($"-ConfirmTimeout: {why}; waiting until {FormatUtc(deadline)} for the router's own rollback.");
             // The rollback waits for the lock, and every writer is bounded by its lock timeout.

@@ -21,13 +21,20 @@ namespace BypassNat.Apply
         private RouterAddresses _addresses;
         private RenderContext _context;
 
-        // What one SSH command read before anything changed; null once the rules changed.
-        private RouterSurvey _survey;
+        // What one SSH command read before anything changed. An applier makes one change: after it,
+        // reads go to the router (DescribeHeld, the step-by-step removal), never to the survey.
+        private readonly RouterSurvey _survey;
 
         /// <param name="wanInterface">The main router's WAN interface as the user named it; null for its default route's.</param>
         public ForwardApplier(RouterSession session, BackendChoice choice, RouterHop hop = null, string wanInterface = null)
+            : this(session, choice, hop, wanInterface, null)
+        {
+        }
+
+        private ForwardApplier(RouterSession session, BackendChoice choice, RouterHop hop, string wanInterface, RouterSurvey survey)
         {
             _session = session;
+            _survey = survey;
             Choice = choice;
             Hop = hop ?? RouterHop.Bypass;
             _wanInterface = wanInterface;
@@ -57,9 +64,9 @@ namespace BypassNat.Apply
         public static ForwardApplier For(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface, BackendOptions options = null)
         {
             RouterSurvey survey = RouterSurvey.Run(session, requested, hop, wanInterface, options);
-            var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface)
+            var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface, survey)
             {
-                _survey = survey, _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
+                _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
                 Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null, Ipv6State = survey.Ipv6,
             };
             return applier;
@@ -89,9 +96,12 @@ namespace BypassNat.Apply
             ? Addresses.MainContext(_wanInterface, Endpoint)
             : new RenderContext(Addresses.Addresses.Select(a => a.Prefix)));
 
-        /// <summary>Forwards that belong elsewhere (not this router's address, not on its LAN, or capturing SSH from the WAN).</summary>
-        public IReadOnlyList<ForwardIssue> CheckPlacement(IReadOnlyList<BypassForward> desired, bool sshGuard, int sshPort) =>
-            ForwardPlacement.Check(desired, Hop.Role, Addresses, Context, Endpoint, sshGuard ? _session.Addresses : null, sshPort);
+        /// <summary>
+        /// The set against this router's facts (<see cref="ForwardSetCheck.OnRouter"/>): forwards that
+        /// belong elsewhere, or that would capture the SSH port this session uses (unless <paramref name="force"/>).
+        /// </summary>
+        public IReadOnlyList<ForwardIssue> CheckOnRouter(IReadOnlyList<BypassForward> desired, bool force) =>
+            ForwardSetCheck.OnRouter(desired, Hop.Role, Addresses, Context, Endpoint, _session.Addresses, _session.Settings.Port, force);
 
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
         {
@@ -141,28 +151,62 @@ namespace BypassNat.Apply
         /// watcher restores whatever is saved, so it must never see the new rules beside the old file.
         /// If the kernel then refuses the rules, the saved set goes back to what the router holds.
         /// </summary>
-        public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn)
+        public ApplyResult Apply(ApplyPlan plan, bool persist, Action<string> warn) => Apply(new ApplyRun(plan, persist, warn, null));
+
+        /// <summary>
+        /// One apply's values, handed from step to step as one value instead of fields of the applier:
+        /// the plan and the user's switches, and what the steps found on the way.
+        /// </summary>
+        private sealed class ApplyRun
         {
-            if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.SavedSet)) return ApplyWithoutSavedSet(plan, persist, warn);
-            string persisted = null;
-            var installer = new PersistenceInstaller(_session, Hop);
-            // Whether an earlier -Persist installed this hop: a failed save must put back exactly that.
-            _wasInstalled = !persist || (_survey != null ? _survey.Persisted : installer.IsInstalled());
+            public ApplyRun(ApplyPlan plan, bool persist, Action<string> warn, CommitConfirmation confirmation)
+            {
+                Plan = plan;
+                Persist = persist;
+                Warn = warn;
+                Confirmation = confirmation;
+            }
+
+            public ApplyPlan Plan { get; }
+            public bool Persist { get; }
+            public Action<string> Warn { get; }
+
+            /// <summary>The watchdog this write starts first (-ConfirmTimeout); null without one.</summary>
+            public CommitConfirmation Confirmation { get; }
+
+            public PersistenceInstaller Installer { get; set; }
+
+            /// <summary>Whether an earlier -Persist installed this hop: a failed save must put back exactly that.</summary>
+            public bool WasInstalled { get; set; }
+
+            /// <summary>How the router persists the set, once a save succeeded; null before.</summary>
+            public string Persisted { get; set; }
+
+            /// <summary>When the router rolls back unless confirmed, once the watchdog started; null before.</summary>
+            public DateTime? Deadline { get; set; }
+        }
+
+        private ApplyResult Apply(ApplyRun run)
+        {
+            ApplyPlan plan = run.Plan;
+            if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.SavedSet)) return ApplyWithoutSavedSet(run);
+            run.Installer = new PersistenceInstaller(_session, Hop);
+            run.WasInstalled = !run.Persist || (_survey != null ? _survey.Persisted : run.Installer.IsInstalled());
             // A change saves the set in the same command as the rules (see Write); a no-op apply with
             // -Persist only installs.
-            if (!plan.NeedsWrite && persist)
+            if (!plan.NeedsWrite && run.Persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                persisted = GuardSave(installer, plan, () => installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
-                foreach (string warning in saveWarnings) warn(warning);
+                run.Persisted = GuardSave(run, () => run.Installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, run.Persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
+                foreach (string warning in saveWarnings) run.Warn(warning);
             }
 
             ApplyResult result;
             try
             {
-                result = ApplyRules(plan, persist, installer, ref persisted, warn);
+                result = ApplyRules(run);
             }
-            catch (BypassNatException failure) when (persisted != null)
+            catch (BypassNatException failure) when (run.Persisted != null)
             {
                 // With the connection gone the live rules may be the new ones: the saved set stays new,
                 // so the router's next restore converges on what was asked for.
@@ -173,7 +217,7 @@ namespace BypassNat.Apply
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 try
                 {
-                    installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                    run.Installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
                 }
                 catch (BypassNatException rollback)
                 {
@@ -185,13 +229,13 @@ namespace BypassNat.Apply
                 throw;
             }
 
-            result.Persisted = persisted;
+            result.Persisted = run.Persisted;
             result.SshCommands = Transport.RoundTrips;
             return result;
         }
 
         /// <summary>
-        /// <see cref="Apply"/> with a commit-confirmed safety net (-ConfirmTimeout): the write starts a
+        /// <see cref="Apply(ApplyPlan, bool, Action{string})"/> with a commit-confirmed safety net (-ConfirmTimeout): the write starts a
         /// watchdog on the router first (<see cref="CommitConfirmation"/>), and once the router holds
         /// the new set a new SSH connection (<paramref name="open"/>) confirms it. A change that is
         /// not confirmed in time is rolled back by the router itself, and the error says what it holds.
@@ -203,31 +247,33 @@ namespace BypassNat.Apply
             CheckConfirmable();
             if (!plan.NeedsWrite) return Apply(plan, persist, warn);
 
-            _confirmation = new CommitConfirmation(Hop, timeoutSeconds);
+            // The saved set's rollback must outlive a reboot in the window (see CommitConfirmation.PendingFile).
+            string keep = !SavesSet(persist) ? null : persist ? "true" : $"[ -f {Hop.Directory}/restore.sh ]";
+            var run = new ApplyRun(plan, persist, warn, new CommitConfirmation(Hop, timeoutSeconds, null, _session.Privileged, PreviousForwards(plan), keep));
             ApplyResult result;
             try
             {
-                result = Apply(plan, persist, warn);
+                result = Apply(run);
             }
-            catch (BypassNatException failure) when (_confirmation.Deadline != null || failure.ErrorId == "BypassNat.ConnectionLost")
+            catch (BypassNatException failure) when (run.Deadline != null || failure.ErrorId == "BypassNat.ConnectionLost")
             {
                 // The watchdog is the safety net for exactly this: it restores the previous state unless confirmed.
-                string at = (_confirmation.Deadline ?? DateTime.UtcNow.AddSeconds(timeoutSeconds)).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
-                string note = _confirmation.Deadline != null
+                string at = (run.Deadline ?? DateTime.UtcNow.AddSeconds(timeoutSeconds)).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+                string note = run.Deadline != null
                     ? $" -ConfirmTimeout: the watchdog started on the router before the change puts back its previous forwards by itself at {at}, as nothing confirmed this apply."
                     : $" -ConfirmTimeout: if the connection was lost after the watchdog started (the first step of that command), the router puts back its previous forwards by itself at about {at}.";
                 throw new BypassNatException(failure.ErrorId, failure.Kind, failure.Message + note, failure.Target, failure);
             }
 
-            if (_confirmation.Deadline == null) return result;
+            if (run.Deadline == null) return result;
             try
             {
-                _confirmation.Confirm(_session, open, () => DescribeHeld(plan), verbose, cancel);
+                run.Confirmation.Confirm(_session, open, () => DescribeHeld(plan), verbose, run.Deadline.Value, cancel);
             }
             catch (OperationCanceledException)
             {
                 // Ctrl-C while waiting out an unconfirmed change: the router needs no one to roll back.
-                string at = _confirmation.Deadline.Value.ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+                string at = run.Deadline.Value.ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
                 throw new BypassNatException("BypassNat.Stopped", FailureKind.InvalidOperation,
                     $"Stopped (Ctrl-C) before the change on {Endpoint} was confirmed: the watchdog on the router puts back its previous forwards by itself at {at}.",
                     Endpoint);
@@ -235,6 +281,9 @@ namespace BypassNat.Apply
 
             return result;
         }
+
+        /// <summary>Whether a change refreshes -Persist's saved set: asked for now, or installed earlier (or unknown: the save checks again by itself).</summary>
+        private bool SavesSet(bool persist) => persist || _survey == null || _survey.Persisted;
 
         /// <summary>Refuses -ConfirmTimeout where the backend cannot have the router roll back by itself (UCI redirects).</summary>
         public void CheckConfirmable()
@@ -244,9 +293,6 @@ namespace BypassNat.Apply
                     Choice.Backend.Explain(BackendCapabilities.CommitConfirmed) ?? $"-ConfirmTimeout is not supported for the {Choice.Backend.Kind} backend ({Endpoint}). Nothing was changed.",
                     Endpoint);
         }
-
-        // Set by ApplyConfirmed for the write it guards.
-        private CommitConfirmation _confirmation;
 
         /// <summary>What the router holds now, read through this command's connection, against what it held before the apply.</summary>
         private string DescribeHeld(ApplyPlan plan)
@@ -270,8 +316,9 @@ namespace BypassNat.Apply
         /// The rollback the watchdog runs: the backends this apply writes put back to what they held,
         /// and -Persist's saved set with them (a first -Persist removed again).
         /// </summary>
-        private string ConfirmRollback(ApplyPlan plan, bool save)
+        private string ConfirmRollback(ApplyRun run, bool save)
         {
+            ApplyPlan plan = run.Plan;
             string p = _session.Privileged;
             var live = new List<KeyValuePair<IScriptedBackend, RouterState>> { new KeyValuePair<IScriptedBackend, RouterState>(Scripted(Choice.Backend), plan.State) };
             if (plan.Leftover != null) live.Add(new KeyValuePair<IScriptedBackend, RouterState>(Scripted(Choice.Other), plan.Leftover));
@@ -280,7 +327,7 @@ namespace BypassNat.Apply
             {
                 var installer = new PersistenceInstaller(_session, Hop);
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                persist = _wasInstalled
+                persist = run.WasInstalled
                     ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
                     : installer.UninstallScript(p);
             }
@@ -292,17 +339,13 @@ namespace BypassNat.Apply
         /// A backend without a saved set (UCI redirects: the router's own persistent config) writes
         /// alone: no saved set, no hooks. Its refusals say what the router holds (kept, or rolled back).
         /// </summary>
-        private ApplyResult ApplyWithoutSavedSet(ApplyPlan plan, bool persist, Action<string> warn)
+        private ApplyResult ApplyWithoutSavedSet(ApplyRun run)
         {
-            string unused = null;
-            ApplyResult result = ApplyRules(plan, false, null, ref unused, warn);
-            if (persist && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself)) result.Persisted = Choice.Backend.Kind.ToString().ToLowerInvariant();
+            ApplyResult result = ApplyRules(run);
+            if (run.Persist && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself)) result.Persisted = Choice.Backend.Kind.ToString().ToLowerInvariant();
             result.SshCommands = Transport.RoundTrips;
             return result;
         }
-
-        // Set by Apply: whether -Persist was installed before this apply.
-        private bool _wasInstalled;
 
         /// <summary>
         /// Runs a save of the set. The rules are written only after it (or in the same script, which
@@ -310,7 +353,7 @@ namespace BypassNat.Apply
         /// the failed save left behind goes back, so that no watcher or firewall reload brings in the
         /// new set later, and the error says what the router holds.
         /// </summary>
-        private string GuardSave(PersistenceInstaller installer, ApplyPlan plan, Func<string> save)
+        private string GuardSave(ApplyRun run, Func<string> save)
         {
             try
             {
@@ -318,7 +361,7 @@ namespace BypassNat.Apply
             }
             catch (BypassNatException e)
             {
-                throw new BypassNatException(e.ErrorId, e.Kind, e.Message + " " + UndoSave(installer, plan, _wasInstalled), e.Target, e);
+                throw new BypassNatException(e.ErrorId, e.Kind, e.Message + " " + UndoSave(run.Installer, run.Plan, run.WasInstalled), e.Target, e);
             }
         }
 
@@ -347,8 +390,9 @@ namespace BypassNat.Apply
             }
         }
 
-        private ApplyResult ApplyRules(ApplyPlan plan, bool persist, PersistenceInstaller installer, ref string persisted, Action<string> warn)
+        private ApplyResult ApplyRules(ApplyRun run)
         {
+            ApplyPlan plan = run.Plan;
             var clock = Stopwatch.StartNew();
             var result = new ApplyResult
             {
@@ -370,7 +414,7 @@ namespace BypassNat.Apply
             if (plan.Leftover != null) touched = touched.Concat(plan.Leftover.Forwards);
             if (Choice.Backend is IScriptedBackend scripted)
             {
-                result.ConntrackEntriesDeleted = Write(scripted, plan, touched, persist, installer, ref persisted, warn);
+                result.ConntrackEntriesDeleted = Write(scripted, run, touched);
             }
             else
             {
@@ -378,7 +422,7 @@ namespace BypassNat.Apply
                 // (its capabilities offer none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
                 BackendWriteOutcome outcome = Choice.Backend.Write(new BackendWrite(plan.Desired, plan.Context, plan.State, touched));
                 result.ConntrackEntriesDeleted = outcome.ConntrackEntriesDeleted;
-                foreach (string warning in outcome.Warnings) warn(warning);
+                foreach (string warning in outcome.Warnings) run.Warn(warning);
                 Verify(plan.Desired, Choice.Backend.Read());
             }
 
@@ -416,31 +460,29 @@ namespace BypassNat.Apply
 
             string p = _session.Privileged;
             var removed = new List<BypassForward>();
-            var script = new SectionedScript()
-                .Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true)
-                .Add("persist", installer.UninstallScript(p), stopOnFailure: true);
-            var cleared = new List<IScriptedBackend>();
+            var script = new SectionedScript();
+            ScriptStep confirm = script.Step("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
+            ScriptStep persist = script.Step("persist", installer.UninstallScript(p), stopOnFailure: true);
+            var cleared = new List<KeyValuePair<IScriptedBackend, ScriptStep>>();
             foreach (IScriptedBackend backend in backends.Cast<IScriptedBackend>())
             {
                 RouterState state = Read(backend);
                 removed.AddRange(state.Forwards);
                 string removal = backend.RemoveScript(p, state);
                 if (removal == null) continue;
-                script.Add("remove-" + Section(backend), removal, stopOnFailure: true);
-                cleared.Add(backend);
+                cleared.Add(new KeyValuePair<IScriptedBackend, ScriptStep>(backend, script.Step("remove-" + Section(backend), removal, stopOnFailure: true)));
             }
 
-            foreach (IScriptedBackend backend in cleared) script.Add("read-" + Section(backend), backend.ReadScript(p));
+            var readBacks = cleared.Select(c => script.Step("read-" + Section(c.Key), c.Key.ReadScript(p))).ToList();
             ProxyExemption exemption = LeftoverExemption;
-            CommandResult whole = RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation);
-            _survey = null;
-            IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
-            CommitConfirmation.ThrowIfPending(_session, Hop, SectionedScript.Section(sections, "confirm", whole));
-            installer.Uninstalled(SectionedScript.Section(sections, "persist", whole));
+            ScriptOutcome outcome = script.Outcome(RouterLock.Run(_session, script.Render(), "removing BypassNat's rules and what -Persist installed", _survey.Generation));
+            CommitConfirmation.ThrowIfPending(_session, Hop, outcome[confirm]);
+            installer.Uninstalled(outcome[persist]);
             var gone = new List<string>();
-            foreach (IScriptedBackend backend in cleared)
+            foreach (KeyValuePair<IScriptedBackend, ScriptStep> step in cleared)
             {
-                CommandResult result = SectionedScript.Section(sections, "remove-" + Section(backend), whole);
+                IScriptedBackend backend = step.Key;
+                CommandResult result = outcome[step.Value];
                 if (!result.Succeeded)
                     throw RouterScript.Failure(_session,
                         $"remove BypassNat's {backend.Kind} rules ({Hop.Role} hop, {backend.LoadTool}); what -Persist installed is gone" +
@@ -449,9 +491,10 @@ namespace BypassNat.Apply
                 gone.Add(backend.Kind.ToString());
             }
 
-            foreach (IScriptedBackend backend in cleared)
+            for (int i = 0; i < cleared.Count; i++)
             {
-                CommandResult readBack = SectionedScript.Section(sections, "read-" + Section(backend), whole);
+                IScriptedBackend backend = cleared[i].Key;
+                CommandResult readBack = outcome[readBacks[i]];
                 if (!readBack.Succeeded)
                     throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules back after removing them; they are removed but not verified", readBack, backend.Tools);
                 if (backend.ParseRead(readBack.Output).Present)
@@ -476,12 +519,14 @@ namespace BypassNat.Apply
             // What the survey read is still true: uninstalling touches files, not rules.
             var removed = new List<BypassForward>();
             ProxyExemption exemption = LeftoverExemption;
+            // The survey holds the rules as they were before the first removal; each later backend is read afresh.
+            bool changed = false;
             foreach (IRouterBackend backend in backends)
             {
-                RouterState state = Read(backend);
+                RouterState state = changed ? backend.Read() : Read(backend);
                 removed.AddRange(state.Forwards);
                 backend.Remove(state);
-                _survey = null;
+                changed = true;
                 if (backend.Read().Present)
                     throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
                         $"BypassNat's {backend.Kind} rules ({Hop.Role} hop) are still on {Endpoint} after removing them.", Endpoint);
@@ -490,22 +535,6 @@ namespace BypassNat.Apply
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
             RemoveIpv6();
             return removed;
-        }
-
-        /// <summary>Deletes BypassNat's IPv6 chains (as the survey found them), in a locked command of their own, and checks they are gone.</summary>
-        private void RemoveIpv6()
-        {
-            if (Ipv6State == null || _session == null) return;
-            Ipv6.Ipv6Pinholes leftover = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, new BypassForward[0], Endpoint);
-            if (!leftover.Relevant) return;
-            string p = _session.Privileged;
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(leftover.Script(p) + leftover.ReadScript(p)), "removing the IPv6 rules");
-            if (!result.Succeeded)
-                throw RouterScript.Failure(_session, "remove BypassNat's IPv6 rules (ip6tables-restore); the forwards are removed, their IPv6 rules are not", result, "ip6tables-save and ip6tables-restore");
-            string left = leftover.Verify(result.Output);
-            if (left != null)
-                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                    $"BypassNat's forwards are removed from {Endpoint}, but its IPv6 rules are not: {left}.", Endpoint);
         }
 
         /// <summary>Deletes BypassNat's proxy exemption chain from the mangle table (the proxy's own rules stay), and checks it is gone.</summary>
@@ -528,38 +557,37 @@ namespace BypassNat.Apply
         /// the workstation then compares with the desired set. A refused save or transaction stops
         /// the script there, so nothing after it runs.
         /// </summary>
-        private int Write(IScriptedBackend backend, ApplyPlan plan, IEnumerable<BypassForward> touched, bool persist,
-            PersistenceInstaller installer, ref string persisted, Action<string> warn)
+        private int Write(IScriptedBackend backend, ApplyRun run, IEnumerable<BypassForward> touched)
         {
+            ApplyPlan plan = run.Plan;
+            CommitConfirmation confirmation = run.Confirmation;
             string p = _session.Privileged;
             var script = new SectionedScript();
-            bool save = persist || _survey == null || _survey.Persisted;
-            if (_confirmation != null)
-            {
-                // The saved set's rollback must outlive a reboot in the window (see CommitConfirmation.PendingFile).
-                string keep = !save ? null : persist ? "true" : $"[ -f {Hop.Directory}/restore.sh ]";
-                script.Add("confirm", _confirmation.StartScript(_session.Privileged, ConfirmRollback(plan, save), PreviousForwards(plan), keep), stopOnFailure: true);
-            }
-            else
-                script.Add("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
-            if (save) script.Add("persist", installer.SaveScript(p, backend, plan.Desired, plan.Context, persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true);
+            bool save = SavesSet(run.Persist);
+            ScriptStep confirm = confirmation != null
+                ? script.Step("confirm", confirmation.StartScript(ConfirmRollback(run, save)), stopOnFailure: true)
+                : script.Step("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
+            ScriptStep persist = save
+                ? script.Step("persist", run.Installer.SaveScript(p, backend, plan.Desired, plan.Context, run.Persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true)
+                : null;
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
-            if (exempt) script.Add("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true);
-            bool ipv6 = plan.Ipv6 != null && plan.Ipv6.Relevant;
-            if (ipv6) script.Add("ipv6", plan.Ipv6.Script(p), stopOnFailure: true);
-            script.Add("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
-            if (backend.Capabilities.HasFlag(BackendCapabilities.ConntrackCleanup))
-                script.Add("conntrack", RouterScript.ForgetConntrack(p, backend.ConntrackTargets(touched, plan.Context)));
-            script.Add("read-back", backend.ReadScript(p));
-            if (exempt) script.Add("proxy-read-back", plan.Exemption.ReadScript(p));
-            if (ipv6) script.Add("ipv6-read-back", plan.Ipv6.ReadScript(p));
-            CommandResult whole;
+            ScriptStep exemption = exempt ? script.Step("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true) : null;
+            // The IPv6 rules before the forwards too: refused, they stop the script before anything else changes.
+            ScriptStep ipv6 = plan.Ipv6 != null && plan.Ipv6.Relevant ? script.Step("ipv6", plan.Ipv6.Script(p), stopOnFailure: true) : null;
+            ScriptStep load = script.Step("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
+            ScriptStep conntrack = backend.Capabilities.HasFlag(BackendCapabilities.ConntrackCleanup)
+                ? script.Step("conntrack", RouterScript.ForgetConntrack(p, backend.ConntrackTargets(touched, plan.Context)))
+                : null;
+            ScriptStep readBack = script.Step("read-back", backend.ReadScript(p));
+            ScriptStep exemptionReadBack = exempt ? script.Step("proxy-read-back", plan.Exemption.ReadScript(p)) : null;
+            ScriptStep ipv6ReadBack = ipv6 != null ? script.Step("ipv6-read-back", plan.Ipv6.ReadScript(p)) : null;
+            ScriptOutcome outcome;
             try
             {
                 // Checked under the lock: a write planned against rules another writer has since changed stops before changing anything.
-                whole = RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation);
+                outcome = script.Outcome(RouterScript.RunChange(_session, script.Render(), backend.LoadTool, _survey?.Generation));
             }
             catch (BypassNatException lost) when (save && RouterScript.Interrupted(lost))
             {
@@ -569,53 +597,43 @@ namespace BypassNat.Apply
                     lost.Target, lost.InnerException);
             }
 
-            _survey = null;
-            IReadOnlyDictionary<string, CommandResult> sections = script.Parse(whole);
-            foreach (string warning in RouterScript.Warnings(whole)) warn(warning);
+            foreach (string warning in RouterScript.Warnings(outcome.Whole)) run.Warn(warning);
             // A watchdog that did not start stopped the script before anything changed.
-            if (_confirmation != null) _confirmation.Started(_session, SectionedScript.Section(sections, "confirm", whole));
-            else CommitConfirmation.ThrowIfPending(_session, Hop, SectionedScript.Section(sections, "confirm", whole));
+            if (confirmation != null) run.Deadline = confirmation.Started(_session, outcome[confirm]);
+            else CommitConfirmation.ThrowIfPending(_session, Hop, outcome[confirm]);
 
-            if (save)
+            if (persist != null)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                CommandResult saved = SectionedScript.Section(sections, "persist", whole);
-                persisted = GuardSave(installer, plan, () => installer.Saved(saved, out saveWarnings));
-                foreach (string warning in saveWarnings) warn(warning);
+                CommandResult saved = outcome[persist];
+                run.Persisted = GuardSave(run, () => run.Installer.Saved(saved, out saveWarnings));
+                foreach (string warning in saveWarnings) run.Warn(warning);
             }
 
-            if (exempt)
-            {
-                CommandResult exemption = SectionedScript.Section(sections, "proxy-exemption", whole);
-                if (!exemption.Succeeded)
-                    throw RouterScript.Failure(_session,
-                        $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table with iptables-restore, or rules first in the proxy's nftables chains with nft); the kernel refused it, so the router keeps its previous forwards",
-                        exemption, "iptables-save and iptables-restore, or nft");
-            }
-
-            if (ipv6)
-            {
-                CommandResult written = SectionedScript.Section(sections, "ipv6", whole);
-                if (!written.Succeeded)
-                    throw RouterScript.Failure(_session,
-                        "write the IPv6 rules (ip6tables-restore); the kernel refused them, so the router keeps its previous forwards, IPv4 and IPv6",
-                        written, "ip6tables-save and ip6tables-restore");
-            }
-
-            CommandResult load = SectionedScript.Section(sections, "load", whole);
-            if (!load.Succeeded)
+            if (exemption != null && !outcome[exemption].Succeeded)
                 throw RouterScript.Failure(_session,
-                    $"apply the rules ({backend.LoadTool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", load, backend.Tools);
-            CommandResult conntrack = SectionedScript.Section(sections, "conntrack", whole);
-            foreach (string warning in RouterScript.Warnings(load).Concat(RouterScript.Warnings(conntrack))) warn(warning);
+                    $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table with iptables-restore, or rules first in the proxy's nftables chains with nft); the kernel refused it, so the router keeps its previous forwards",
+                    outcome[exemption], "iptables-save and iptables-restore, or nft");
 
-            CommandResult readBack = SectionedScript.Section(sections, "read-back", whole);
-            if (!readBack.Succeeded)
-                throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", readBack, backend.Tools);
-            Verify(plan.Desired, backend.ParseRead(readBack.Output));
-            if (exempt) VerifyExemption(plan.Exemption, SectionedScript.Section(sections, "proxy-read-back", whole));
-            if (ipv6) VerifyIpv6(plan.Ipv6, SectionedScript.Section(sections, "ipv6-read-back", whole));
-            return RouterScript.ConntrackDeleted(conntrack);
+            if (ipv6 != null && !outcome[ipv6].Succeeded)
+                throw RouterScript.Failure(_session,
+                    "write the IPv6 rules (ip6tables-restore); the kernel refused them, so the router keeps its previous forwards, IPv4 and IPv6",
+                    outcome[ipv6], "ip6tables-save and ip6tables-restore");
+
+            CommandResult loaded = outcome[load];
+            if (!loaded.Succeeded)
+                throw RouterScript.Failure(_session,
+                    $"apply the rules ({backend.LoadTool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", loaded, backend.Tools);
+            CommandResult forgotten = conntrack != null ? outcome[conntrack] : null;
+            foreach (string warning in RouterScript.Warnings(loaded).Concat(forgotten != null ? RouterScript.Warnings(forgotten) : new string[0])) run.Warn(warning);
+
+            CommandResult listed = outcome[readBack];
+            if (!listed.Succeeded)
+                throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", listed, backend.Tools);
+            Verify(plan.Desired, backend.ParseRead(listed.Output));
+            if (exemptionReadBack != null) VerifyExemption(plan.Exemption, outcome[exemptionReadBack]);
+            if (ipv6ReadBack != null) VerifyIpv6(plan.Ipv6, outcome[ipv6ReadBack]);
+            return forgotten != null ? RouterScript.ConntrackDeleted(forgotten) : 0;
         }
 
         private void VerifyIpv6(Ipv6.Ipv6Pinholes rules, CommandResult readBack)
@@ -626,6 +644,22 @@ namespace BypassNat.Apply
             if (differs != null)
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
                     $"The forwards on {Endpoint} are applied, but their IPv6 rules read back wrong: {differs}. Another program may be changing ip6tables at the same time. Run the apply again.", Endpoint);
+        }
+
+        /// <summary>Deletes BypassNat's IPv6 chains (as the survey found them), in a locked command of their own, and checks they are gone.</summary>
+        private void RemoveIpv6()
+        {
+            if (Ipv6State == null || _session == null) return;
+            Ipv6.Ipv6Pinholes leftover = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, new BypassForward[0], Endpoint);
+            if (!leftover.Relevant) return;
+            string p = _session.Privileged;
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(leftover.Script(p) + leftover.ReadScript(p)), "removing the IPv6 rules");
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "remove BypassNat's IPv6 rules (ip6tables-restore); the forwards are removed, their IPv6 rules are not", result, "ip6tables-save and ip6tables-restore");
+            string left = leftover.Verify(result.Output);
+            if (left != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"BypassNat's forwards are removed from {Endpoint}, but its IPv6 rules are not: {left}.", Endpoint);
         }
 
         private void VerifyExemption(ProxyExemption exemption, CommandResult readBack)

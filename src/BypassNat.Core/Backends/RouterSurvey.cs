@@ -15,16 +15,23 @@ namespace BypassNat.Backends
     public sealed class RouterSurvey
     {
         private readonly RouterSession _session;
-        private readonly IReadOnlyDictionary<string, CommandResult> _sections;
-        private readonly CommandResult _whole;
+        private readonly ScriptOutcome _outcome;
+        private readonly Steps _steps;
         private readonly Dictionary<BackendKind, RouterState> _states = new Dictionary<BackendKind, RouterState>();
         private RouterAddresses _addresses;
 
-        private RouterSurvey(RouterSession session, IReadOnlyDictionary<string, CommandResult> sections, CommandResult whole)
+        // The survey's sections: built and read back only here.
+        private sealed class Steps
+        {
+            public ScriptStep Probe, Addresses, Persisted, Generation, Proxy, Ipv6;
+            public readonly Dictionary<BackendKind, ScriptStep> Reads = new Dictionary<BackendKind, ScriptStep>();
+        }
+
+        private RouterSurvey(RouterSession session, Steps steps, ScriptOutcome outcome)
         {
             _session = session;
-            _sections = sections;
-            _whole = whole;
+            _steps = steps;
+            _outcome = outcome;
         }
 
         public BackendChoice Choice { get; private set; }
@@ -44,19 +51,23 @@ namespace BypassNat.Backends
         public static RouterSurvey Run(RouterSession session, BackendKind requested, RouterHop hop, string wanInterface = null, BackendOptions options = null)
         {
             string p = session.Privileged;
-            var script = new SectionedScript()
-                .Add("probe", BackendSelector.ProbeScript(p, hop, owned: false))
-                .Add("addresses", RouterAddresses.Script)
-                .Add("persisted", new PersistenceInstaller(session, hop).InstalledScript)
-                .Add("generation", RouterLock.GenerationScript);
-            // A transparent proxy matters where the device's replies pass: the bypass router.
-            if (hop.Role == RouterRole.Bypass) script.Add("proxy", ProxyCapture.Script(p));
-            script.Add("ipv6", BypassNat.Ipv6.Ipv6Pinholes.ReadScript(p, hop.Role));
+            var script = new SectionedScript();
+            var steps = new Steps
+            {
+                Probe = script.Step("probe", BackendSelector.ProbeScript(p, hop, owned: false)),
+                Addresses = script.Step("addresses", RouterAddresses.Script),
+                Persisted = script.Step("persisted", new PersistenceInstaller(session, hop).InstalledScript),
+                Generation = script.Step("generation", RouterLock.GenerationScript),
+                // A transparent proxy matters where the device's replies pass: the bypass router.
+                Proxy = hop.Role == RouterRole.Bypass ? script.Step("proxy", ProxyCapture.Script(p)) : null,
+                // BypassNat's IPv6 rules: the main router's pinholes, the bypass router's reply exemption.
+                Ipv6 = script.Step("ipv6", BypassNat.Ipv6.Ipv6Pinholes.ReadScript(p, hop.Role)),
+            };
             // A backend whose tool is missing reads as empty; the probe says it is missing.
             foreach (IScriptedBackend backend in BackendRegistry.Surveyed(new BackendSite(hop, session)))
-                script.Add(ReadSection(backend.Kind), "command -v " + backend.ListingTool + " >/dev/null 2>&1 || exit 0\n" + backend.ReadScript(p));
-            CommandResult whole = session.Run(script.Render());
-            var survey = new RouterSurvey(session, script.Parse(whole), whole);
+                steps.Reads[backend.Kind] = script.Step("read-" + backend.Kind.ToString().ToLowerInvariant(),
+                    "command -v " + backend.ListingTool + " >/dev/null 2>&1 || exit 0\n" + backend.ReadScript(p));
+            var survey = new RouterSurvey(session, steps, script.Outcome(session.Run(script.Render())));
 
             // On the main router the WAN interface is found first (named, or the default route's), so a
             // read can tell rules on an old WAN interface from current ones; a router without a default
@@ -78,7 +89,7 @@ namespace BypassNat.Backends
             foreach (IScriptedBackend backend in BackendRegistry.Surveyed(site)) survey._backends[backend.Kind] = backend;
 
             // Where BypassNat's rules are follows from the reads; a listing that failed owns nothing.
-            CommandResult probe = SectionedScript.Section(survey._sections, "probe", whole);
+            CommandResult probe = survey._outcome[steps.Probe];
             string owned = string.Empty;
             foreach (IScriptedBackend backend in survey._backends.Values)
                 if (survey.TryState(backend.Kind, out RouterState state) && backend.Owns(state)) owned += backend.ProbeFact + "-owned=yes\n";
@@ -90,30 +101,30 @@ namespace BypassNat.Backends
         /// An earlier -Persist left a saved set on the router, which every change must keep current
         /// (also true when the survey could not tell: the save script checks again by itself).
         /// </summary>
-        public bool Persisted => !_sections.TryGetValue("persisted", out CommandResult result) || result.Output.Contains("persisted=yes");
+        public bool Persisted => !_outcome.TryGet(_steps.Persisted, out CommandResult result) || result.Output.Contains("persisted=yes");
 
         /// <summary>
         /// The router-side lock's generation token as the survey read it, which the write checks under
         /// the lock (<see cref="RouterLock"/>); null when it could not be read, and then nothing is checked.
         /// </summary>
-        public string Generation => _sections.TryGetValue("generation", out CommandResult result) && result.Succeeded ? RouterLock.ParseGeneration(result.Output) : null;
+        public string Generation => _outcome.TryGet(_steps.Generation, out CommandResult result) && result.Succeeded ? RouterLock.ParseGeneration(result.Output) : null;
 
         /// <summary>How a transparent proxy on the router captures LAN traffic (TPROXY, TUN), and BypassNat's exemption from it.</summary>
-        public ProxyCapture Proxy => _proxy ?? (_proxy = _sections.TryGetValue("proxy", out CommandResult result) ? ProxyCapture.Parse(result.Output) : ProxyCapture.None);
+        public ProxyCapture Proxy => _proxy ?? (_proxy = _steps.Proxy != null && _outcome.TryGet(_steps.Proxy, out CommandResult result) ? ProxyCapture.Parse(result.Output) : ProxyCapture.None);
 
         private ProxyCapture _proxy;
 
-        /// <summary>BypassNat's IPv6 rules (ip6tables) on this hop; a failed listing reads as none of them.</summary>
-        public Ipv6.Ipv6State Ipv6 => _sections.TryGetValue("ipv6", out CommandResult result) && result.Succeeded ? BypassNat.Ipv6.Ipv6State.Parse(result.Output) : null;
+        /// <summary>BypassNat's IPv6 rules (ip6tables) on this hop; null when the listing failed (then the apply leaves IPv6 alone).</summary>
+        public Ipv6.Ipv6State Ipv6 => _outcome.TryGet(_steps.Ipv6, out CommandResult result) && result.Succeeded ? BypassNat.Ipv6.Ipv6State.Parse(result.Output) : null;
 
         /// <summary>The router's addresses and default routes.</summary>
-        public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, SectionedScript.Section(_sections, "addresses", _whole)));
+        public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, _outcome[_steps.Addresses]));
 
         /// <summary>The backend's rules as the survey read them; a failed listing is the error it would have been on its own.</summary>
         public RouterState State(IRouterBackend backend)
         {
             if (TryState(backend.Kind, out RouterState state)) return state;
-            CommandResult result = SectionedScript.Section(_sections, ReadSection(backend.Kind), _whole);
+            CommandResult result = _outcome[_steps.Reads[backend.Kind]];
             throw RouterScript.Failure(_session, $"read BypassNat's {backend.Kind} rules", result, _backends[backend.Kind].Tools);
         }
 
@@ -123,11 +134,9 @@ namespace BypassNat.Backends
         private bool TryState(BackendKind kind, out RouterState state)
         {
             if (_states.TryGetValue(kind, out state)) return true;
-            if (!_sections.TryGetValue(ReadSection(kind), out CommandResult result) || !result.Succeeded) return false;
+            if (!_steps.Reads.TryGetValue(kind, out ScriptStep read) || !_outcome.TryGet(read, out CommandResult result) || !result.Succeeded) return false;
             state = _states[kind] = _backends[kind].ParseRead(result.Output);
             return true;
         }
-
-        internal static string ReadSection(BackendKind kind) => "read-" + kind.ToString().ToLowerInvariant();
     }
 }

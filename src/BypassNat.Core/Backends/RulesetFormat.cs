@@ -23,24 +23,30 @@ namespace BypassNat.Backends
     {
         public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null, RouterRole role = RouterRole.Bypass)
         {
+            // A UCI batch holds the main router's half whichever role asked for it (a redirect to the bypass router).
+            if (format == RulesetFormat.Uci) return UciBatch.RenderAll(forwards.Select(f => UciRedirect.From(f)));
             if (role == RouterRole.Main)
             {
                 switch (format)
                 {
                     case RulesetFormat.Nftables: return MainNftablesRenderer.Render(forwards, context);
                     case RulesetFormat.IptablesRestore: return MainIptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair(), context);
-                    default:
+                    case RulesetFormat.Shell:
                         return IptablesShellRenderer.Render(MainIptablesRenderer.RenderRules(forwards, context), MainTable.IptablesPrerouting, MainTable.IptablesPostrouting, "the main router");
                 }
             }
-
-            switch (format)
+            else
             {
-                case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards, context);
-                case RulesetFormat.IptablesRestore: return IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair(), context);
-                case RulesetFormat.Uci: return UciBatch.RenderAll(forwards.Select(f => UciRedirect.From(f)));
-                default: return IptablesShellRenderer.Render(forwards, context);
+                switch (format)
+                {
+                    case RulesetFormat.Nftables: return NftablesRenderer.Render(forwards, context);
+                    case RulesetFormat.IptablesRestore: return IptablesRenderer.RenderRestore(forwards, new IptablesJumpRepair(), context);
+                    case RulesetFormat.Shell: return IptablesShellRenderer.Render(forwards, context);
+                }
             }
+
+            // A format added to the enum without a renderer must fail loudly, never fall back to another format.
+            throw new System.ArgumentOutOfRangeException(nameof(format), format, "No renderer for this format.");
         }
     }
 }

@@ -31,6 +31,21 @@ namespace BypassNat.Backends
         public int Count => _sections.Count;
 
         /// <summary>
+        /// Adds a section and returns its handle: the result is asked for by the handle
+        /// (<see cref="ScriptOutcome"/>), so the name is written once, here, and never again to parse.
+        /// </summary>
+        public ScriptStep Step(string name, string body, bool stopOnFailure = false)
+        {
+            foreach ((string taken, string _, bool _) in _sections)
+                if (taken == name) throw new ArgumentException($"The script already has a section '{name}'.", nameof(name));
+            Add(name, body, stopOnFailure);
+            return new ScriptStep(name);
+        }
+
+        /// <summary>What the router printed for this script, asked for by each section's handle.</summary>
+        public ScriptOutcome Outcome(CommandResult whole) => new ScriptOutcome(Parse(whole), whole);
+
+        /// <summary>
         /// Adds a section. With <paramref name="stopOnFailure"/>, a non-zero exit ends the whole script
         /// after it (a refused transaction must not be followed by the conntrack clean-up).
         /// </summary>
@@ -109,5 +124,34 @@ namespace BypassNat.Backends
             sections.TryGetValue(name, out CommandResult result) ? result
                 : new CommandResult(whole.ExitCode == 0 ? -1 : whole.ExitCode, string.Empty,
                     whole.Error.Trim().Length > 0 ? whole.Error : $"the router did not run the '{name}' step");
+    }
+
+    /// <summary>One section of a <see cref="SectionedScript"/>, as its builder got it back.</summary>
+    public sealed class ScriptStep
+    {
+        internal ScriptStep(string name) => Name = name;
+
+        public string Name { get; }
+    }
+
+    /// <summary>The result of a whole <see cref="SectionedScript"/>, section by section.</summary>
+    public sealed class ScriptOutcome
+    {
+        private readonly IReadOnlyDictionary<string, CommandResult> _sections;
+
+        internal ScriptOutcome(IReadOnlyDictionary<string, CommandResult> sections, CommandResult whole)
+        {
+            _sections = sections;
+            Whole = whole;
+        }
+
+        /// <summary>The whole command's result (its warnings, its exit code).</summary>
+        public CommandResult Whole { get; }
+
+        /// <summary>The section's result; when the router never ran it, the whole command's failure (see <see cref="SectionedScript.Section"/>).</summary>
+        public CommandResult this[ScriptStep step] => SectionedScript.Section(_sections, step.Name, Whole);
+
+        /// <summary>The section's result, only when the router ran it.</summary>
+        public bool TryGet(ScriptStep step, out CommandResult result) => _sections.TryGetValue(step.Name, out result);
     }
 }
