@@ -124,6 +124,28 @@ Describe 'IPv6 behind a bypass router running Debian''s v2ray in TPROXY mode' {
         $run.Results.Changed | Should -Be @($false, $false)
     }
 
+    It 'Get-BypassForward reads InternalIPv6 back from both routers; Export-Csv writes it and New-BypassForward reads it again' {
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh; $main = $Lab.MainSsh
+            $bypass = @(Get-BypassForward @ssh)
+            $mainForwards = @(Get-BypassForward @main)
+            foreach ($f in $bypass + $mainForwards) { "$($f.Name)=$($f.InternalIPv6)" }
+            $csv = $bypass | ConvertTo-Csv -NoTypeInformation
+            "header=$($csv[0])"
+            $again = $csv | ConvertFrom-Csv | New-BypassForward
+            foreach ($f in $again) { "again $($f.Name)=$($f.InternalIPv6)" }
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        $lines = @($run.Output | ForEach-Object { "$_" })
+        $lines | Should -Contain 'web6=::20'
+        $lines | Should -Contain 'game=::20'
+        $lines | Should -Contain 'web='
+        @($lines | Where-Object { $_ -eq 'web6=::20' }).Count | Should -Be 2
+        ($lines | Where-Object { $_ -like 'header=*' }) | Should -Match '"InternalIPv6"'
+        $lines | Should -Contain 'again web6=::20'
+        $lines | Should -Contain 'again web='
+    }
+
     It 'the delegated prefix changes (a PPPoE reconnect): the forward keeps working without a re-apply, and the LAN is still proxied' {
         Set-LabPrefix $Lab 2
         (Invoke-LabCommand $Lab dev 'ip -6 addr show dev eth0 scope global') -join "`n" | Should -Match 'inet6 2001:db8:2::20/64'
@@ -167,6 +189,15 @@ Describe 'IPv6 with the lab''s own TPROXY proxy chain (Clash TPROXY mode)' {
         Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From dev | Should -Be 'proxy tcp 2001:db8:ff::10'
         Set-LabPrefix $Lab 2
         Send-Inbound tcp -PrefixNumber 2 | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+    }
+
+    It 'Remove-BypassForward -All removes the IPv6 rules with the forwards, and leaves the proxy''s own rules' {
+        $proxy = (Get-Ip6 byp mangle | Where-Object { $_ -notmatch 'BYPASSNAT6' }) -join "`n"
+        $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }
+        $run.Errors | Should -BeNullOrEmpty
+        Get-Ip6 byp raw | Should -Not -Match 'BYPASSNAT6'
+        (Get-Ip6 byp mangle) -join "`n" | Should -Be $proxy
+        Send-Inbound tcp -PrefixNumber 2 | Should -BeNullOrEmpty
     }
 
     It 'refuses port translation on IPv6, naming the row, and changes nothing' {
