@@ -214,6 +214,24 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void WarnsWhereTheMainRoutersIpv6PolicyDropsInANativeNftablesTable()
+        {
+            var forwards = new[] { Parse(Row("::20")) };
+            const string Filter = "@filter\n*filter\n:FORWARD DROP [0:0]\nCOMMIT\n";
+            // iptables-nft's own ip6 filter table is where the pinholes go: no warning.
+            string own = Filter + "@nftchains\ntable ip6 filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n";
+            Assert.Null(Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse(own), forwards, "192.0.2.1").Warning("192.0.2.1"));
+            string fw4 = own + "table inet fw4 {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n" +
+                         "table ip nat4 {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n";
+            string warning = Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse(fw4), forwards, "192.0.2.1").Warning("192.0.2.1");
+            Assert.StartsWith("On 192.0.2.1 the IPv6 forward policy also drops in the nftables table(s) 'inet fw4': ", warning);
+            Assert.Contains("dest_ip '::ID/-64'", warning);
+            // Nothing to open, or the bypass hop: nothing to warn of.
+            Assert.Null(Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse(fw4), new[] { Parse(Row(null)) }, "r").Warning("r"));
+            Assert.Null(Ipv6Pinholes.For(RouterRole.Bypass, Ipv6State.Parse(fw4), forwards, "r").Warning("r"));
+        }
+
+        [Fact]
         public void ARouterWithoutIp6tablesIsRefusedBeforeAnythingChanges()
         {
             var e = Assert.Throws<BypassNatException>(() => Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse("ip6tables=missing\n"), new[] { Parse(Row("::20")) }, "192.0.2.1"));

@@ -124,6 +124,9 @@ namespace BypassNat.Ipv6
             var s = new StringBuilder("command -v ip6tables-save >/dev/null 2>&1 || { echo 'ip6tables=missing'; exit 0; }\n");
             foreach (string table in role == RouterRole.Main ? new[] { "filter" } : new[] { "raw", "mangle" })
                 s.Append("echo '@").Append(table).Append("'\nLC_ALL=C ").Append(privileged).Append("ip6tables-save -t ").Append(table).Append(" || exit 1\n");
+            // A forward policy in a native nftables table (firewall4's inet fw4) is one ip6tables cannot override.
+            if (role == RouterRole.Main)
+                s.Append("echo '@nftchains'\ncommand -v nft >/dev/null 2>&1 && ").Append(privileged).Append("nft list chains 2>/dev/null\ntrue\n");
             return s.ToString();
         }
 
@@ -175,6 +178,19 @@ namespace BypassNat.Ipv6
             }
 
             return null;
+        }
+
+        /// <summary>
+        /// Why the main router's pinholes may not open anything: the IPv6 forward policy also drops in a
+        /// native nftables table, and an accept in ip6tables (iptables-nft's <c>ip6 filter</c>) does not end
+        /// another table's chain. Null when there is no such table, or nothing to open.
+        /// </summary>
+        public string Warning(string router)
+        {
+            if (Role != RouterRole.Main || RuleCount == 0 || State.NftForwardDrops.Count == 0) return null;
+            return $"On {router} the IPv6 forward policy also drops in the nftables table(s) {string.Join(", ", State.NftForwardDrops.Select(t => "'" + t + "'"))}: " +
+                   $"BypassNat opened the ports in ip6tables ({ForwardChain}), and an accept there does not override another table's drop, so the IPv6 forwards may stay closed. " +
+                   "Open them in that table's forward chain (on OpenWrt a traffic rule: family ipv6, dest_ip '::ID/-64', the port; see docs/ipv6.md and Get-BypassForwardPlan's MainIPv6 entries).";
         }
 
         /// <summary>The plan's line for this hop's IPv6 rules.</summary>

@@ -10,17 +10,24 @@ namespace BypassNat.Ipv6
     /// </summary>
     public sealed class Ipv6State
     {
-        public static readonly Ipv6State Empty = new Ipv6State(true, new Dictionary<string, Ipv6ChainState>());
+        public static readonly Ipv6State Empty = new Ipv6State(true, new Dictionary<string, Ipv6ChainState>(), new string[0]);
 
         private static readonly string[] Owned = { Ipv6Pinholes.ForwardChain, Ipv6Pinholes.RawChain, Ipv6Pinholes.ProxyChain };
 
         private readonly IReadOnlyDictionary<string, Ipv6ChainState> _chains;
 
-        private Ipv6State(bool hasTool, IReadOnlyDictionary<string, Ipv6ChainState> chains)
+        private Ipv6State(bool hasTool, IReadOnlyDictionary<string, Ipv6ChainState> chains, IReadOnlyList<string> nftForwardDrops)
         {
             HasTool = hasTool;
             _chains = chains;
+            NftForwardDrops = nftForwardDrops;
         }
+
+        /// <summary>
+        /// Native nftables tables (inet or ip6, not iptables-nft's own ip6 filter) with a forward-hook chain
+        /// whose policy is drop: the main router's IPv6 inbound policy may live there.
+        /// </summary>
+        public IReadOnlyList<string> NftForwardDrops { get; }
 
         /// <summary>Whether the router has ip6tables-save (and so ip6tables-restore).</summary>
         public bool HasTool { get; }
@@ -73,10 +80,24 @@ namespace BypassNat.Ipv6
             var chains = new Dictionary<string, Ipv6ChainState>(StringComparer.Ordinal);
             bool hasTool = true;
             var hooks = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            string table = null;
+            string table = null, nftTable = null;
+            bool inNft = false;
+            var drops = new List<string>();
             foreach (string raw in (output ?? string.Empty).Split('\n'))
             {
                 string line = raw.TrimEnd('\r');
+                if (line == "@nftchains") inNft = true;
+                else if (line.StartsWith("@", StringComparison.Ordinal)) inNft = false;
+                if (inNft)
+                {
+                    string trimmed = line.Trim();
+                    if (trimmed.StartsWith("table ", StringComparison.Ordinal)) nftTable = trimmed.Substring(6).TrimEnd('{', ' ');
+                    else if (nftTable != null && trimmed.Contains("hook forward") && trimmed.Contains("policy drop") && !drops.Contains(nftTable)
+                             && (nftTable.StartsWith("inet ", StringComparison.Ordinal) || nftTable.StartsWith("ip6 ", StringComparison.Ordinal)) && nftTable != "ip6 filter")
+                        drops.Add(nftTable);
+                    continue;
+                }
+
                 if (line == "ip6tables=missing") hasTool = false;
                 else if (line.StartsWith("*", StringComparison.Ordinal)) table = line.Substring(1);
                 else if (line.StartsWith(":", StringComparison.Ordinal))
@@ -109,7 +130,7 @@ namespace BypassNat.Ipv6
                     state.JumpFirst = hook.Value[0] == jump;
                 }
 
-            return new Ipv6State(hasTool, chains);
+            return new Ipv6State(hasTool, chains, drops);
         }
 
         private static Ipv6ChainState State(Dictionary<string, Ipv6ChainState> chains, string name)
