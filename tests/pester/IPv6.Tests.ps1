@@ -208,7 +208,7 @@ Describe 'IPv6 with the lab''s own TPROXY proxy chain (Clash TPROXY mode)' {
         }
         $refused = @($run.Errors | Where-Object FullyQualifiedErrorId -Match '^BypassNat\.Ipv6PortTranslation')
         $refused.Count | Should -Be 1 -Because (@($run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $($_.Message)" }) -join '; ')
-        $refused[0].Message | Should -Match 'Row 1: InternalIPv6 ''::20'''
+        $refused[0].Message | Should -Match 'Row 1 \(CSV line 2\): InternalIPv6 ''::20'' is not valid'
         $refused[0].Message | Should -Match 'ExternalPort 8443'
         $refused[0].Target | Should -Not -BeNullOrEmpty
         (Get-Ip6 main filter) -join "`n" | Should -Be $before
