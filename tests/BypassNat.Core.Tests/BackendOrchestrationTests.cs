@@ -308,5 +308,123 @@ namespace BypassNat.Tests
             Assert.DoesNotContain(WriteStep(kind), router.Steps);
             Assert.Equal("game,web", Names(router.LiveForwards));
         }
+
+        [Fact]
+        public void AFailedRollbackSaysWhatTheWatchdogReportedAndWhatTheRouterHolds()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables, persisted: true);
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s =>
+            {
+                router.FireWatchdog("could not put back the Iptables rules");
+                return RouterSession.Open(s, router);
+            }));
+
+            Assert.Equal("BypassNat.RollbackFailed", failure.ErrorId);
+            Assert.Contains("the router's watchdog tried to restore its previous 2 forwards (game, web) but reported a failure: could not put back the Iptables rules", failure.Message);
+            Assert.Contains("the confirmation arrived after the timeout", failure.Message);
+            Assert.Matches(@"Read back: the router holds 2 forward\(s\): admin, web, which differ from its previous forwards", failure.Message);
+        }
+
+        [Fact]
+        public void AWatchdogGoneWithoutTraceIsAConfirmFailedThatSaysWhatTheRouterHolds()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables);
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s =>
+            {
+                router.ForgetWatchdog();
+                return RouterSession.Open(s, router);
+            }));
+
+            Assert.Equal("BypassNat.ConfirmFailed", failure.ErrorId);
+            Assert.Contains("could not be confirmed: the router holds neither this apply's watchdog nor its outcome", failure.Message);
+            Assert.Contains("the router holds 2 forward(s): admin, web, which differ from its previous forwards", failure.Message);
+        }
+
+        [Fact]
+        public void AConfirmationThatCannotConnectWaitsForTheRoutersOwnRollbackAndSaysSo()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables, persisted: true);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s =>
+            {
+                // The change locked the admin out: the router rolls back by itself at the deadline.
+                router.FireWatchdog();
+                throw new BypassNatException("BypassNat.ConnectionRefused", FailureKind.ConnectionError, "refused", s.Endpoint);
+            }));
+
+            Assert.Equal("BypassNat.RolledBack", failure.ErrorId);
+            Assert.Contains("a new SSH connection could not confirm it (BypassNat.ConnectionRefused) within 5 s (-ConfirmTimeout)", failure.Message);
+            Assert.Contains("exactly its previous forwards", failure.Message);
+            // It waited out the deadline before asking.
+            Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+            Assert.Contains(RouterStep.ConfirmOutcome, router.Steps);
+            Assert.Equal("game,web", Names(router.SavedForwards));
+        }
+
+        [Fact]
+        public void CtrlCWhileConfirmingSaysTheRouterRollsBackByItself()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables);
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s => throw new OperationCanceledException()));
+
+            Assert.Equal("BypassNat.Stopped", failure.ErrorId);
+            Assert.Matches(@"^Stopped \(Ctrl-C\) before the change on 192\.0\.2\.2 was confirmed: the watchdog on the router puts back its previous forwards by itself at \d\d:\d\d:\d\d UTC\.$", failure.Message);
+            Assert.NotNull(router.PendingToken);
+        }
+
+        [Fact]
+        public void AWriteRefusedAfterTheWatchdogStartedSaysTheWatchdogPutsTheOldSetBack()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables);
+            router.Faults[RouterStep.Load] = Fault.Refuse("iptables-restore: line 3 failed", 3);
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s => RouterSession.Open(s, router)));
+
+            Assert.Equal("BypassNat.RouterCommandFailed", failure.ErrorId);
+            Assert.Matches(@"the router keeps its previous forwards.* -ConfirmTimeout: the watchdog started on the router before the change puts back its previous forwards by itself at \d\d:\d\d:\d\d UTC, as nothing confirmed this apply\.$", failure.Message);
+            Assert.Equal("game,web", Names(router.LiveForwards));
+        }
+
+        [Fact]
+        public void AConnectionLostAsTheWatchdogStartsSaysItMayHaveStarted()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables);
+            router.Faults[RouterStep.ConfirmStart] = Fault.Drop();
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s => RouterSession.Open(s, router)));
+
+            Assert.Equal("BypassNat.ConnectionLost", failure.ErrorId);
+            Assert.Contains("-ConfirmTimeout: if the connection was lost after the watchdog started (the first step of that command), the router puts back its previous forwards by itself at about", failure.Message);
+            Assert.DoesNotContain(RouterStep.Load, router.Steps);
+        }
+
+        [Fact]
+        public void AWatchdogThatDoesNotStartChangesNothing()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables);
+            router.Faults[RouterStep.ConfirmStart] = Fault.Refuse("the watchdog did not start (no /run/bypassnat/confirm/bypassnat.pid after 5 s)");
+
+            var failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, New, persist: false, s => RouterSession.Open(s, router)));
+
+            Assert.Equal("BypassNat.ConfirmNotStarted", failure.ErrorId);
+            Assert.Contains("could not start the -ConfirmTimeout watchdog, so the change was not made: nothing was changed. The router said: the watchdog did not start", failure.Message);
+            Assert.DoesNotContain(RouterStep.Load, router.Steps);
+            Assert.Equal("game,web", Names(router.LiveForwards));
+        }
+
+        [Fact]
+        public void ANoOpApplyWithConfirmTimeoutStartsNoWatchdog()
+        {
+            FakeRouter router = RouterWithOld(RouterRole.Bypass, BackendKind.Iptables);
+
+            ApplyResult result = ApplyConfirmed(router, Old, persist: false, s => throw new InvalidOperationException("no confirmation is needed"));
+
+            Assert.False(result.Changed);
+            Assert.DoesNotContain(RouterStep.ConfirmStart, router.Steps);
+        }
     }
 }

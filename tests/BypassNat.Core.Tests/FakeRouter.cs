@@ -142,6 +142,18 @@ namespace BypassNat.Tests
         /// <summary>The token of the last watchdog that rolled back.</summary>
         public string RolledBackToken { get; private set; }
 
+        /// <summary>The exit status the last rollback reported, and what it printed.</summary>
+        public int RollbackStatus { get; private set; }
+
+        public string RollbackLog { get; private set; } = string.Empty;
+
+        /// <summary>A reboot while the watchdog waits: its state in /run is gone, and nothing ran.</summary>
+        public void ForgetWatchdog()
+        {
+            PendingToken = null;
+            PendingRollback = null;
+        }
+
         /// <summary>Every script the router could not tell the purpose of; a test that sends one fails.</summary>
         public List<string> UnknownScripts { get; } = new List<string>();
 
@@ -388,7 +400,7 @@ namespace BypassNat.Tests
                         return (0, "confirm=confirmed\n", string.Empty);
                     }
 
-                    return (0, token.Length > 0 && token == RolledBackToken ? "confirm=rolled-back 0\n" : "confirm=gone\n", string.Empty);
+                    return (0, token.Length > 0 && token == RolledBackToken ? $"confirm=rolled-back {RollbackStatus}\n" + RollbackLog : "confirm=gone\n", string.Empty);
                 case RouterStep.UciRead:
                     return (0, UciShow(), string.Empty);
                 case RouterStep.UciTransaction:
@@ -493,9 +505,20 @@ namespace BypassNat.Tests
         /// The watchdog's timeout runs out unconfirmed: the rollback it was given runs, step by step as
         /// the router's shell would run it (each backend's rules, then the saved set).
         /// </summary>
-        public void FireWatchdog()
+        /// <param name="failure">A rollback that fails: nothing of it runs, and it reports this on its log.</param>
+        public void FireWatchdog(string failure = null)
         {
             if (PendingToken == null) throw new InvalidOperationException("No watchdog waits on the fake router.");
+            RollbackStatus = failure == null ? 0 : 1;
+            RollbackLog = failure == null ? string.Empty : "confirm-log: " + failure + "\n";
+            if (failure != null)
+            {
+                RolledBackToken = PendingToken;
+                PendingToken = null;
+                PendingRollback = null;
+                return;
+            }
+
             string rollback = PendingRollback;
             foreach (Match nft in Regex.Matches(rollback, @"nft -f - <<'BYPASSNAT_RULES'\n(?<rules>.*?)^BYPASSNAT_RULES$", RegexOptions.Singleline | RegexOptions.Multiline))
                 Assert.Null(LoadNft(nft.Groups["rules"].Value));

@@ -13,10 +13,13 @@ namespace BypassNat.Backends
     /// <summary>What a backend is made from: the hop it serves, the connection it owns, and what the survey found.</summary>
     public sealed class BackendSite
     {
-        public BackendSite(RouterHop hop, RouterSession session, string wanInterface = null, RenderContext mainContext = null, BackendOptions options = null)
+        /// <param name="transport">The connection for a backend whose transport is not the router's shell (a web API client); the SSH session otherwise.</param>
+        public BackendSite(RouterHop hop, RouterSession session, string wanInterface = null, RenderContext mainContext = null, BackendOptions options = null,
+            IRouterTransport transport = null)
         {
             Hop = hop;
             Session = session;
+            Transport = transport ?? session;
             WanInterface = wanInterface;
             MainContext = mainContext;
             Options = options ?? new BackendOptions();
@@ -26,6 +29,9 @@ namespace BypassNat.Backends
 
         /// <summary>The SSH connection to the router (for the backends whose transport is its shell).</summary>
         public RouterSession Session { get; }
+
+        /// <summary>The connection the backend owns: <see cref="Session"/>, or another transport given by the caller.</summary>
+        public IRouterTransport Transport { get; }
 
         /// <summary>The main hop's WAN interface the rules should match on; null elsewhere, or when unknown.</summary>
         public string WanInterface { get; }
