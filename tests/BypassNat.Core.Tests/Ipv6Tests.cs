@@ -237,6 +237,10 @@ namespace BypassNat.Tests
             var e = Assert.Throws<BypassNatException>(() => Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse("ip6tables=missing\n"), new[] { Parse(Row("::20")) }, "192.0.2.1"));
             Assert.Equal("BypassNat.Ipv6NotSupported", e.ErrorId);
             Assert.Contains("Nothing was changed", e.Message);
+            // A listing the login may not run (sudo) refuses them too, saying why; IPv4-only forwards go on.
+            e = Assert.Throws<BypassNatException>(() => Ipv6Pinholes.For(RouterRole.Bypass, Ipv6State.Unreadable("sudo: a password is required\n"), new[] { Parse(Row("::20")) }, "192.0.2.2"));
+            Assert.Contains("could not list ip6tables on 192.0.2.2 (sudo: a password is required)", e.Message);
+            Assert.False(Ipv6Pinholes.For(RouterRole.Bypass, Ipv6State.Unreadable("x"), new[] { Parse(Row(null)) }, "192.0.2.2").Relevant);
             // IPv4-only forwards do not need it.
             Assert.False(Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse("ip6tables=missing\n"), new[] { Parse(Row(null)) }, "192.0.2.1").Relevant);
         }

@@ -114,8 +114,12 @@ namespace BypassNat.Backends
 
         private ProxyCapture _proxy;
 
-        /// <summary>BypassNat's IPv6 rules (ip6tables) on this hop; null when the listing failed (then the apply leaves IPv6 alone).</summary>
-        public Ipv6.Ipv6State Ipv6 => _outcome.TryGet(_steps.Ipv6, out CommandResult result) && result.Succeeded ? BypassNat.Ipv6.Ipv6State.Parse(result.Output) : null;
+        /// <summary>
+        /// BypassNat's IPv6 rules (ip6tables) on this hop. A listing that failed (sudo without ip6tables-save)
+        /// knows none, and refuses IPv6 forwards rather than leave them out without a word.
+        /// </summary>
+        public Ipv6.Ipv6State Ipv6 => !_outcome.TryGet(_steps.Ipv6, out CommandResult result) ? null
+            : result.Succeeded ? BypassNat.Ipv6.Ipv6State.Parse(result.Output) : BypassNat.Ipv6.Ipv6State.Unreadable(result.Error);
 
         /// <summary>The router's addresses and default routes.</summary>
         public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, _outcome[_steps.Addresses]));

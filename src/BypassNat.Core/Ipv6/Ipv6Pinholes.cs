@@ -63,6 +63,11 @@ namespace BypassNat.Ipv6
                     $"{forwards.Count} forward(s) have InternalIPv6 ({string.Join(", ", forwards.Select(f => f.Name))}), but {router} has no ip6tables-save/ip6tables-restore, " +
                     "which BypassNat writes IPv6 rules with (OpenWrt's firewall4 is not supported for IPv6 yet: Get-BypassForwardPlan shows the rules to enter). Nothing was changed.",
                     router);
+            if (forwards.Count > 0 && state.Problem != null)
+                throw new BypassNatException("BypassNat.Ipv6NotSupported", FailureKind.PermissionDenied,
+                    $"{forwards.Count} forward(s) have InternalIPv6 ({string.Join(", ", forwards.Select(f => f.Name))}), but BypassNat could not list ip6tables on {router} ({state.Problem}). " +
+                    "A login through sudo must be allowed ip6tables-save and ip6tables-restore too. Nothing was changed.",
+                    router);
             var chains = role == RouterRole.Main
                 ? new[] { new Ipv6Chain("filter", "FORWARD", ForwardChain, MainRules(forwards)) }
                 : new[] { new Ipv6Chain("raw", "PREROUTING", RawChain, BypassRules(forwards, raw: true)), new Ipv6Chain("mangle", "PREROUTING", ProxyChain, BypassRules(forwards, raw: false)) };

@@ -29,6 +29,13 @@ namespace BypassNat.Ipv6
         /// </summary>
         public IReadOnlyList<string> NftForwardDrops { get; }
 
+        /// <summary>Why ip6tables could not be listed (a sudo login not allowed ip6tables-save); null when it was.</summary>
+        public string Problem { get; private set; }
+
+        /// <summary>A listing that failed: nothing of BypassNat's known, and IPv6 forwards refused (see <see cref="Ipv6Pinholes.For"/>).</summary>
+        public static Ipv6State Unreadable(string why) =>
+            new Ipv6State(true, new Dictionary<string, Ipv6ChainState>(), new string[0]) { Problem = string.IsNullOrWhiteSpace(why) ? "the listing failed" : why.Trim() };
+
         /// <summary>Whether the router has ip6tables-save (and so ip6tables-restore).</summary>
         public bool HasTool { get; }
 
