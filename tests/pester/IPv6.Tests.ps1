@@ -191,6 +191,27 @@ Describe 'IPv6 with the lab''s own TPROXY proxy chain (Clash TPROXY mode)' {
         Send-Inbound tcp -PrefixNumber 2 | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
     }
 
+    It '-WhatIf shows the IPv6 line of the plan, and changes nothing' {
+        $before = (Get-Ip6 byp raw) -join "`n"
+        $moved = $Csv -replace ',::20', ',::21'
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $moved } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -WhatIf }
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Console | Should -Match 'ipv6     let the devices'' IPv6 replies past conntrack and the proxy \(2 rule\(s\) each in BYPASSNAT6_RAW and BYPASSNAT6_PROXY'
+        (Get-Ip6 byp raw) -join "`n" | Should -Be $before
+    }
+
+    It 'warns, before writing, when the main router''s IPv6 policy drops in a native nftables table its pinholes cannot open' {
+        Invoke-LabCommand $Lab main 'nft add table ip6 homefw' | Out-Null
+        Invoke-LabCommand $Lab main 'nft add chain ip6 homefw forward { type filter hook forward priority 0 ; policy drop ; }' | Out-Null
+        try {
+            $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -WhatIf }
+            $run.Errors | Should -BeNullOrEmpty
+            @($run.Warnings | Where-Object { $_ -match '^On 192\.0\.2\.1 the IPv6 forward policy also drops in the nftables table\(s\) ''ip6 homefw''' }).Count | Should -Be 1
+        } finally {
+            Invoke-LabCommand $Lab main 'nft delete table ip6 homefw' | Out-Null
+        }
+    }
+
     It 'Remove-BypassForward -All removes the IPv6 rules with the forwards, and leaves the proxy''s own rules' {
         $proxy = (Get-Ip6 byp mangle | Where-Object { $_ -notmatch 'BYPASSNAT6' }) -join "`n"
         $run = Invoke-AsAdmin $Lab { $ssh = $Lab.Ssh; Remove-BypassForward -All @ssh -Confirm:$false }

@@ -189,8 +189,6 @@ namespace BypassNat.Apply
         private ApplyResult Apply(ApplyRun run)
         {
             ApplyPlan plan = run.Plan;
-            string ipv6Warning = plan.Ipv6?.Warning(Endpoint);
-            if (ipv6Warning != null) run.Warn(ipv6Warning);
             if (!Choice.Backend.Capabilities.HasFlag(BackendCapabilities.SavedSet)) return ApplyWithoutSavedSet(run);
             run.Installer = new PersistenceInstaller(_session, Hop);
             run.WasInstalled = !run.Persist || (_survey != null ? _survey.Persisted : run.Installer.IsInstalled());
