@@ -141,6 +141,9 @@ namespace BypassNat.Commands
             string change = plan.Describe();
             // A proxy BypassNat cannot exempt the forwards from: the exact fix, before anything is written.
             if (plan.Exemption != null) foreach (string advice in plan.Exemption.Advice(router.Name)) Warn(advice);
+            // An IPv6 policy in a native nftables table that the ip6tables pinholes cannot open: said before anything is written.
+            string ipv6Warning = plan.Ipv6?.Warning(router.Name);
+            if (ipv6Warning != null) Warn(ipv6Warning);
             // A router whose own config is persistent (UCI redirects) needs nothing more for -Persist.
             bool persistsItself = applier.Choice.Backend.Capabilities.HasFlag(BackendCapabilities.PersistsItself);
             if (Persist && persistsItself)

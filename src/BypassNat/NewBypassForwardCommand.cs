@@ -64,6 +64,17 @@ namespace BypassNat.Commands
         [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
         public string[] AllowedSource { get; set; }
 
+        /// <summary>
+        /// The device's IPv6 address: an interface identifier such as ::20 (it follows the delegated
+        /// prefix when that changes) or a full address. Empty: the forward is IPv4 only.
+        /// </summary>
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
+        public string InternalIPv6 { get; set; }
+
+        /// <summary>The IPv6 clients the forward admits (AllowedSource may list them too). Empty: every client.</summary>
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
+        public string[] AllowedSourceIPv6 { get; set; }
+
         /// <summary>A pipeline record, read field by field here (the fast way, and the default set).</summary>
         [Parameter(ParameterSetName = RecordSet, ValueFromPipeline = true, DontShow = true)]
         public PSObject InputObject { get; set; }
@@ -112,6 +123,8 @@ namespace BypassNat.Commands
                 Enabled = Enabled,
                 PublicAddress = PublicAddress,
                 AllowedSource = AllowedSource == null ? null : string.Join(" ", AllowedSource),
+                InternalIPv6 = InternalIPv6,
+                AllowedSourceIPv6 = AllowedSourceIPv6 == null ? null : string.Join(" ", AllowedSourceIPv6),
             };
 
             if (bound) PipelineRecord.CheckDropped(record, input, _row, _valueIssues);

@@ -33,6 +33,7 @@ namespace BypassNat.Commands
             (nameof(ForwardInput.Comment), f => f.Comment, (f, v) => f.Comment = v),
             (nameof(ForwardInput.Enabled), f => f.Enabled, (f, v) => f.Enabled = v),
             (nameof(ForwardInput.PublicAddress), f => f.PublicAddress, (f, v) => f.PublicAddress = v),
+            (nameof(ForwardInput.InternalIPv6), f => f.InternalIPv6, (f, v) => f.InternalIPv6 = v),
         };
 
         /// <summary>The record set's way: every field read here; a value that is no text is a problem of the row.</summary>
@@ -45,6 +46,9 @@ namespace BypassNat.Commands
             object sources = properties[nameof(ForwardInput.AllowedSource)]?.Value;
             input.AllowedSource = Unwrap(sources) is string one ? one
                 : Converted(sources, typeof(string[]), nameof(ForwardInput.AllowedSource), row, issues) is string[] many ? string.Join(" ", many) : null;
+            object sources6 = properties[nameof(ForwardInput.AllowedSourceIPv6)]?.Value;
+            input.AllowedSourceIPv6 = Unwrap(sources6) is string one6 ? one6
+                : Converted(sources6, typeof(string[]), nameof(ForwardInput.AllowedSourceIPv6), row, issues) is string[] many6 ? string.Join(" ", many6) : null;
             return input;
         }
 

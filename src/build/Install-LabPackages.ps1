@@ -3,7 +3,7 @@
 param([switch] $OpenWrt)
 $ErrorActionPreference = 'Stop'
 # A command, or (starting with /) a file a -dev package installs -> the Debian package that brings it.
-$packages = @{ ip = 'iproute2'; iptables = 'iptables'; nft = 'nftables'; sshd = 'openssh-server'; socat = 'socat'; conntrack = 'conntrack'; 'ssh-keygen' = 'openssh-client'; sudo = 'sudo'; openssl = 'openssl'; python3 = 'python3' }
+$packages = @{ ip = 'iproute2'; iptables = 'iptables'; nft = 'nftables'; sshd = 'openssh-server'; socat = 'socat'; conntrack = 'conntrack'; 'ssh-keygen' = 'openssh-client'; sudo = 'sudo'; openssl = 'openssl'; python3 = 'python3'; v2ray = 'v2ray' }
 if ($OpenWrt) {
     $packages += @{ cmake = 'cmake'; gcc = 'gcc'; make = 'make'; 'pkg-config' = 'pkg-config'; '/usr/include/json-c/json.h' = 'libjson-c-dev'; dropbear = 'dropbear-bin'; dropbearkey = 'dropbear-bin'; busybox = 'busybox'; flock = 'util-linux' }
 }

@@ -56,7 +56,7 @@ namespace BypassNat.Tests
         [InlineData("198.51.100.300", "an entry is an IPv4 address")]
         [InlineData("198.51.100", "an entry is an IPv4 address")]
         [InlineData("example.com", "an entry is an IPv4 address")]
-        [InlineData("2001:db8::1", "an entry is an IPv4 address")]
+        [InlineData("2001:db8::1", "IPv6 sources need the device's IPv6 address in InternalIPv6")]
         [InlineData("198.51.100.0/33", "a prefix length is a number from 1 to 32")]
         [InlineData("198.51.100.0/", "a prefix length is a number from 1 to 32")]
         [InlineData("198.51.100.7/24", "write 198.51.100.0/24 for the network, or 198.51.100.7 for the one address")]

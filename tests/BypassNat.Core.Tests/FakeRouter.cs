@@ -17,6 +17,8 @@ namespace BypassNat.Tests
         Generation,
         /// <summary>How a transparent proxy captures traffic (the bypass hop's survey).</summary>
         ProxyProbe,
+        /// <summary>BypassNat's IPv6 chains (ip6tables-save; the survey of either hop): the fake router has none.</summary>
+        Ipv6Read,
         ReadNftables,
         /// <summary>A listing of the nftables table after a load in the same command.</summary>
         ReadBackNftables,
@@ -321,6 +323,7 @@ namespace BypassNat.Tests
             if (body.Contains("uci batch")) return RouterStep.UciTransaction;
             if (body.Contains("uci show firewall")) return RouterStep.UciRead;
             if (body.Contains("nft --version") || body.Contains("iptables --version")) return RouterStep.Probe;
+            if (body.Contains("ip6tables-save")) return RouterStep.Ipv6Read;
             if (body.Contains("echo '@mangle'")) return RouterStep.ProxyProbe;
             if (body.Contains("iptables-restore --noflush") || body.Contains("nft -f -")) return RouterStep.Load;
             if (body.Contains("rm -rf /etc/bypassnat")) return RouterStep.Uninstall;
@@ -366,6 +369,7 @@ namespace BypassNat.Tests
                 case RouterStep.Generation:
                     return (0, Generation + "\n", string.Empty);
                 case RouterStep.ProxyProbe:
+                case RouterStep.Ipv6Read:
                     return (0, string.Empty, string.Empty);
                 case RouterStep.ReadNftables:
                 case RouterStep.ReadBackNftables:

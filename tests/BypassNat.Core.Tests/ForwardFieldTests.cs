@@ -221,7 +221,7 @@ namespace BypassNat.Tests
         [InlineData("127.0.0.1", "a loopback address is never a client's source on the network")]
         [InlineData("224.0.0.0/4", "a multicast or reserved address is never a client's source address")]
         [InlineData("250.0.0.1", "a multicast or reserved address is never a client's source address")]
-        [InlineData("198.51.100", "an entry is an IPv4 address (198.51.100.7) or a prefix (198.51.100.0/24); separate entries with spaces or ';'")]
+        [InlineData("198.51.100", "an entry is an IPv4 address (198.51.100.7) or a prefix (198.51.100.0/24), or for an IPv6 forward an IPv6 one; separate entries with spaces or ';'")]
         [InlineData("198.51.100.07", "a number with a leading zero (such as 010) is octal to some tools and decimal to others: write it without the zero")]
         public void Each_bad_source_is_its_own_problem_naming_the_entry(string entry, string reason)
         {

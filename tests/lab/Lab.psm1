@@ -29,7 +29,8 @@ function Start-BypassLab {
         [string[]] $Service = @(),
         # How the bypass router's Clash-like proxy is set up: iptables rules or a native nft ruleset (both
         # a nat REDIRECT), or capturing all LAN traffic as in Clash's TPROXY (iptables or nft) and TUN modes.
-        [ValidateSet('iptables', 'nft', 'tproxy-iptables', 'tproxy-nft', 'tun')] [string] $Proxy = 'iptables',
+        # v2ray: Debian's v2ray in TPROXY mode (iptables, and ip6tables with -IPv6).
+        [ValidateSet('iptables', 'nft', 'tproxy-iptables', 'tproxy-nft', 'tun', 'v2ray')] [string] $Proxy = 'iptables',
         # What the bypass router runs: Debian (sshd, bash) or OpenWrt (openwrt.sh: firewall4, Dropbear,
         # BusyBox ash; its proxy is always a native nft table). OpenWrt needs build.ps1 OpenWrtLab.
         [ValidateSet('debian', 'openwrt')] [string] $Router = 'debian',
@@ -39,14 +40,17 @@ function Start-BypassLab {
         # Added to the SSH splat, e.g. @{ Backend = 'Nftables' }.
         [hashtable] $CommandOptions = @{},
         # A second bypass router (namespace byp2, 192.0.2.3, sshd, key in the same known_hosts).
-        [switch] $SecondBypassRouter
+        [switch] $SecondBypassRouter,
+        # IPv6 as well (lab.sh's ipv6_lab): the delegated prefix 2001:db8:1::/64, the bypass router the LAN's
+        # IPv6 gateway, a home router's IPv6 firewall on the main router (see Set-LabPrefix).
+        [switch] $IPv6
     )
     $prefix = 'bn' + [guid]::NewGuid().ToString('N').Substring(0, 6)
     $dir = Join-Path ([IO.Path]::GetTempPath()) "bypassnat-lab-$prefix"
     $env:LAB_PROXY = $Proxy
     $env:LAB_SECOND_BYPASS = if ($SecondBypassRouter) { '1' } else { '0' }
     $env:LAB_ROUTER = $Router
-    & env "BYPASSNAT_OPENWRT_CACHE=$(Get-OpenWrtLabCache)" "LAB_MAIN=$Main" bash $LabScript up $prefix $dir @Service | Out-Host
+    & env "BYPASSNAT_OPENWRT_CACHE=$(Get-OpenWrtLabCache)" "LAB_MAIN=$Main" "LAB_IPV6=$(if ($IPv6) { 1 } else { 0 })" bash $LabScript up $prefix $dir @Service | Out-Host
     Remove-Item Env:LAB_PROXY, Env:LAB_SECOND_BYPASS, Env:LAB_ROUTER
     if ($LASTEXITCODE -ne 0) { throw "The lab did not come up (lab.sh exit code $LASTEXITCODE)." }
     [pscustomobject]@{
@@ -78,6 +82,13 @@ function Stop-BypassLab {
     # rm, not Remove-Item: the routers' private /etc copies hold an mtab link into /proc that
     # Remove-Item leaves behind (seen: a folder per lab left in /tmp).
     & rm -rf -- $Lab.Dir
+}
+
+function Set-LabPrefix {
+    <# Moves an -IPv6 lab's LAN to the delegated prefix 2001:db8:N::/64, as a PPPoE reconnect does (lab.sh prefix). #>
+    param([Parameter(Mandatory)] $Lab, [Parameter(Mandatory)] [ValidateRange(1, 254)] [int] $Number)
+    & bash $LabScript prefix $Lab.Prefix $Number | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "lab.sh prefix $Number failed ($LASTEXITCODE)" }
 }
 
 function Invoke-LabCommand {
@@ -233,8 +244,10 @@ function Send-LabRequest {
         [string] $SourceAddress,
         [int] $TimeoutSeconds = 3
     )
-    $spec = if ($Protocol -eq 'tcp') { "TCP4:${Address}:$Port,connect-timeout=$TimeoutSeconds" } else { "UDP4:${Address}:$Port" }
-    if ($SourceAddress) { $spec += ",bind=$SourceAddress" }
+    # An IPv6 address (it has colons) goes in brackets, over TCP6/UDP6.
+    $family, $hostPart = if ($Address.Contains(':')) { '6', "[$Address]" } else { '4', $Address }
+    $spec = if ($Protocol -eq 'tcp') { "TCP${family}:${hostPart}:$Port,connect-timeout=$TimeoutSeconds" } else { "UDP${family}:${hostPart}:$Port" }
+    if ($SourceAddress) { $spec += if ($SourceAddress.Contains(':')) { ",bind=[$SourceAddress]" } else { ",bind=$SourceAddress" } }
     if ($SourcePort) { $spec += ",sourceport=$SourcePort,reuseaddr" }
     # A refusal that comes back at once gets one more try: on a loaded machine the first packet can
     # race the last step of a change. A silent path (the bug) times out and is not tried again.
@@ -324,5 +337,5 @@ function Stop-LabSshConnections {
     & pkill -KILL -P $sshd
 }
 
-Export-ModuleMember -Function Get-OpenWrtLabCache, Get-OpenWrtLabSkipReason, Set-LabRouterFault, Remove-LabRouterFault, Stop-LabSshConnections,
+Export-ModuleMember -Function Set-LabPrefix, Get-OpenWrtLabCache, Get-OpenWrtLabSkipReason, Set-LabRouterFault, Remove-LabRouterFault, Stop-LabSshConnections,
     Start-BypassLab, Stop-BypassLab, Invoke-LabCommand, Invoke-LabRouter, Get-LabNatTable, Invoke-AsAdmin, Set-MainRouterForward, Send-LabRequest

@@ -20,6 +20,9 @@
 # With LAB_ROUTER=openwrt the bypass router is an OpenWrt router instead (openwrt.sh): firewall4,
 # uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table.
 # With LAB_MAIN=openwrt the main router is one too (wan and lan zones, a user's own redirect).
+# With LAB_IPV6=1 the lab also has IPv6 (ipv6_lab): the bypass router is the LAN's IPv6 gateway, the main
+# router routes the delegated prefix 2001:db8:1::/64 to the LAN and drops new inbound IPv6 like a home
+# router, and the proxy captures IPv6 too. LAB_PROXY=v2ray is Debian's v2ray in TPROXY mode, both families.
 # Either way the main router answers SSH at 192.0.2.1 (and 203.0.113.1 when Debian); its files in
 # DIR are named main_known_hosts, main_sshd.pid, ...
 #
@@ -27,6 +30,8 @@
 #                                       SERVICE is tcp:PORT or udp:PORT, served by the device;
 #                                       LAB_SECOND_BYPASS=1 adds a second bypass router (see second_bypass)
 #   lab.sh down PREFIX [DIR]            removes every namespace named PREFIX-*, and their processes
+#   lab.sh prefix PREFIX N              moves the LAN to the delegated prefix 2001:db8:N::/64 (LAB_IPV6 labs),
+#                                       as a PPPoE reconnect does
 set -euo pipefail
 
 cmd=${1:?usage: lab.sh up|down PREFIX [DIR] [SERVICE...]}
@@ -179,6 +184,10 @@ table inet clash {
 	}
 }
 NFT
+  elif [ "${LAB_PROXY:-iptables}" = v2ray ]; then
+    ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
+    ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+    v2ray_proxy "$dir" || return 1
   elif [ "${LAB_PROXY:-iptables}" != iptables ]; then
     ns byp iptables -t nat -A POSTROUTING -o lan0 -j MASQUERADE
     ns byp iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
@@ -197,6 +206,7 @@ NFT
   for n in dev cli cl2; do
     for c in all default eth0; do ns "$n" sysctl -qw "net.ipv4.conf.$c.accept_redirects=0"; done
   done
+  if [ "${LAB_IPV6:-0}" = 1 ]; then ipv6_lab "$dir" || return 1; fi
 
   # sshd on the bypass router; the admin trusts its key through a known_hosts file.
   mkdir -p /run/sshd
@@ -278,6 +288,17 @@ capture_proxy() {
   local dir=$1 mode=$2 net
   case $mode in
     tproxy-iptables)
+      if [ "${LAB_IPV6:-0}" = 1 ]; then
+        ns byp ip6tables -t mangle -N CLASH_TPROXY
+        for net in ::1/128 fe80::/10 ff00::/8 2001:db8:1::/64 2001:db8:2::/64; do
+          ns byp ip6tables -t mangle -A CLASH_TPROXY -d "$net" -j RETURN
+        done
+        ns byp ip6tables -t mangle -A CLASH_TPROXY -p tcp -j TPROXY --on-port 7893 --tproxy-mark 0x1/0x1
+        ns byp ip6tables -t mangle -A CLASH_TPROXY -p udp -j TPROXY --on-port 7893 --tproxy-mark 0x1/0x1
+        ns byp ip6tables -t mangle -A PREROUTING -j CLASH_TPROXY
+        ns byp ip -6 rule add fwmark 0x1/0x1 lookup 100
+        ns byp ip -6 route add local ::/0 dev lo table 100
+      fi
       ns byp iptables -t mangle -N CLASH_TPROXY
       for net in 0.0.0.0/8 127.0.0.0/8 192.0.2.0/24 224.0.0.0/4 255.255.255.255/32; do
         ns byp iptables -t mangle -A CLASH_TPROXY -d "$net" -j RETURN
@@ -336,11 +357,32 @@ def swallow():
     while True:
         udp.recv(65535)
 threading.Thread(target=swallow, daemon=True).start()
-while True:
-    conn, _ = server.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+# The same for IPv6 (IPV6_TRANSPARENT), when the lab has it.
+def accept(listener):
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+import os
+if os.environ.get("LAB_IPV6") == "1":
+    IPV6_TRANSPARENT = 75
+    server6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    server6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    server6.setsockopt(socket.IPPROTO_IPV6, IPV6_TRANSPARENT, 1)
+    server6.bind(("::", 7893))
+    server6.listen(64)
+    threading.Thread(target=accept, args=(server6,), daemon=True).start()
+    udp6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    udp6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    udp6.setsockopt(socket.IPPROTO_IPV6, IPV6_TRANSPARENT, 1)
+    udp6.bind(("::", 7893))
+    def swallow6():
+        while True:
+            udp6.recv(65535)
+    threading.Thread(target=swallow6, daemon=True).start()
+accept(server)
 PY
-  ns byp /usr/bin/python3 "$dir/tproxy_listener.py" </dev/null >/dev/null 2>&1 &
+  ns byp env "LAB_IPV6=${LAB_IPV6:-0}" /usr/bin/python3 "$dir/tproxy_listener.py" </dev/null >/dev/null 2>&1 &
   for _ in $(seq 50); do
     ns byp ss -ltn 2>/dev/null | grep -q ':7893 ' && return 0
     sleep 0.1
@@ -419,15 +461,124 @@ start_services() {
     if [ "$proto" = tcp ]; then
       ns dev socat "TCP4-LISTEN:$port,reuseaddr,fork" \
         SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
+      # ipv6only: without it the IPv6 socket cannot bind beside the IPv4 one (the client sees a reset).
+      if [ "${LAB_IPV6:-0}" = 1 ]; then
+        ns dev socat "TCP6-LISTEN:$port,ipv6only=1,reuseaddr,fork" \
+          SYSTEM:"echo device tcp $port peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
+      fi
     else
       ns dev socat "UDP4-RECVFROM:$port,fork" \
         SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+      if [ "${LAB_IPV6:-0}" = 1 ]; then
+        ns dev socat "UDP6-RECVFROM:$port,ipv6only=1,fork" \
+          SYSTEM:"read -r line; echo device udp $port peer \$SOCAT_PEERADDR" </dev/null >/dev/null 2>&1 &
+      fi
     fi
   done
 }
 
+# IPv6, documentation prefix only (LAB_IPV6=1). Link-local next hops, as router advertisements give
+# them, so a prefix change (set_prefix) moves only the global addresses:
+#   inet 2001:db8:ff::10 --- 2001:db8:ff::1 [main] 2001:db8:1::1 (fe80::1) --+-- ::2 (fe80::2) [bypass router]
+#                                                                            +-- ::20 [device, gateway fe80::2]
+#                                                                            +-- ::30 [LAN client, gateway fe80::2]
+# The main router is a home router's IPv6 firewall: forward policy DROP, established/related and the
+# LAN's own outbound accepted, nothing new inbound. The bypass router drops conntrack INVALID in
+# FORWARD. The internet client serves tcp 7000, answering with the address it saw (the bypass
+# router's when a proxy carried the connection, the LAN client's when it went straight).
+ipv6_lab() {
+  local dir=$1 n
+  for n in sw inet main byp dev cli cl2 adm; do
+    ns "$n" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+      net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.default.accept_redirects=0
+    for i in $(ns "$n" ls /proc/sys/net/ipv6/conf); do
+      case $i in all|default) ;; *) ns "$n" sysctl -qw "net.ipv6.conf.$i.accept_ra=0" "net.ipv6.conf.$i.accept_redirects=0" ;; esac
+    done
+  done
+  ns main sysctl -qw net.ipv6.conf.all.forwarding=1
+  ns byp sysctl -qw net.ipv6.conf.all.forwarding=1
+  ns main ip -6 addr add 2001:db8:ff::1/64 dev wan0 nodad
+  ns inet ip -6 addr add 2001:db8:ff::10/64 dev eth0 nodad
+  ns inet ip -6 route add default via 2001:db8:ff::1
+  ns main ip -6 addr add fe80::1/64 dev lan0 nodad
+  ns byp ip -6 addr add fe80::2/64 dev lan0 nodad
+  ns byp ip -6 route add default via fe80::1 dev lan0
+  ns dev ip -6 route add default via fe80::2 dev eth0
+  ns cli ip -6 route add default via fe80::2 dev eth0
+  ns cl2 ip -6 route add default via fe80::1 dev eth0
+  set_prefix 1
+  ns main ip6tables -P FORWARD DROP
+  ns main ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  ns main ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
+  ns byp ip6tables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+  ns inet socat "TCP6-LISTEN:7000,ipv6only=1,reuseaddr,fork" \
+    SYSTEM:"echo inet tcp 7000 peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
+}
+
+# The LAN's global addresses under the delegated prefix 2001:db8:N::/64 (the old ones removed).
+set_prefix() {
+  local n=$1 node dev host n6
+  for node in main:lan0:1 byp:lan0:2 dev:eth0:20 cli:eth0:30 cl2:eth0:31; do
+    IFS=: read -r host dev n6 <<<"$node"
+    ns "$host" ip -6 addr flush dev "$dev" scope global
+    ns "$host" ip -6 addr add "2001:db8:$n::$n6/64" dev "$dev" nodad
+  done
+  ns main ip -6 neigh flush dev lan0
+  ns byp ip -6 neigh flush dev lan0
+}
+
+# Debian's v2ray as bypass routers run it in TPROXY mode (its guide): a dokodemo-door inbound with
+# tproxy on port 12345 for both families, a freedom outbound whose packets carry mark 255, mangle
+# PREROUTING sending LAN TCP and UDP to it (the LAN, loopback, multicast and mark 255 excepted), and
+# the fwmark 1 routing TPROXY needs. Its access log (DIR/v2ray-access.log) shows what it carried.
+v2ray_proxy() {
+  local dir=$1 net
+  cat > "$dir/v2ray.json" <<JSON
+{
+  "log": { "loglevel": "warning", "access": "$dir/v2ray-access.log" },
+  "inbounds": [ {
+    "port": 12345, "listen": "::", "protocol": "dokodemo-door",
+    "settings": { "network": "tcp,udp", "followRedirect": true },
+    "sniffing": { "enabled": false },
+    "streamSettings": { "sockopt": { "tproxy": "tproxy" } }
+  } ],
+  "outbounds": [ { "protocol": "freedom", "settings": {}, "streamSettings": { "sockopt": { "mark": 255 } } } ]
+}
+JSON
+  ns byp iptables -t mangle -N V2RAY
+  for net in 127.0.0.0/8 192.0.2.0/24 224.0.0.0/4 255.255.255.255/32; do
+    ns byp iptables -t mangle -A V2RAY -d "$net" -j RETURN
+  done
+  ns byp iptables -t mangle -A V2RAY -m mark --mark 0xff -j RETURN
+  ns byp iptables -t mangle -A V2RAY -p tcp -j TPROXY --on-ip 127.0.0.1 --on-port 12345 --tproxy-mark 1
+  ns byp iptables -t mangle -A V2RAY -p udp -j TPROXY --on-ip 127.0.0.1 --on-port 12345 --tproxy-mark 1
+  ns byp iptables -t mangle -A PREROUTING -j V2RAY
+  ns byp ip rule add fwmark 1 table 100
+  ns byp ip route add local 0.0.0.0/0 dev lo table 100
+  if [ "${LAB_IPV6:-0}" = 1 ]; then
+    ns byp ip6tables -t mangle -N V2RAY
+    for net in ::1/128 fe80::/10 ff00::/8 2001:db8:1::/64 2001:db8:2::/64; do
+      ns byp ip6tables -t mangle -A V2RAY -d "$net" -j RETURN
+    done
+    ns byp ip6tables -t mangle -A V2RAY -m mark --mark 0xff -j RETURN
+    ns byp ip6tables -t mangle -A V2RAY -p tcp -j TPROXY --on-ip ::1 --on-port 12345 --tproxy-mark 1
+    ns byp ip6tables -t mangle -A V2RAY -p udp -j TPROXY --on-ip ::1 --on-port 12345 --tproxy-mark 1
+    ns byp ip6tables -t mangle -A PREROUTING -j V2RAY
+    ns byp ip -6 rule add fwmark 1 table 100
+    ns byp ip -6 route add local ::/0 dev lo table 100
+  fi
+  ns byp v2ray -config "$dir/v2ray.json" </dev/null >"$dir/v2ray.log" 2>&1 &
+  for _ in $(seq 100); do
+    ns byp ss -ltn 2>/dev/null | grep -q ':12345 ' && return 0
+    sleep 0.1
+  done
+  echo "lab: v2ray did not start: $(cat "$dir/v2ray.log")" >&2
+  return 1
+}
+
 case $cmd in
   up) dir=${3:?dir required}; shift 3; down; if ! up "$dir" "$@"; then down; exit 1; fi ;;
+  prefix) set_prefix "${3:?prefix number required}" ;;
   down) down ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

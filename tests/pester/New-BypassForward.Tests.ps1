@@ -279,7 +279,7 @@ range,TcpUdp,6000-6010,192.0.2.2,16000-16010,192.0.2.22,7000-7010,,
 
     It 'exports exactly the CSV columns, and its table fits 80 columns with nothing cut' {
         $forwards = Import-Csv (Join-Path $PSScriptRoot '../../docs/examples/forwards.csv') | New-BypassForward
-        ($forwards | ConvertTo-Csv)[0] | Should -Be '"Name","Protocol","ExternalPort","BypassAddress","BypassPort","InternalAddress","InternalPort","SourceNat","Comment","Enabled","PublicAddress","AllowedSource"'
+        ($forwards | ConvertTo-Csv)[0] | Should -Be '"Name","Protocol","ExternalPort","BypassAddress","BypassPort","InternalAddress","InternalPort","SourceNat","Comment","Enabled","PublicAddress","AllowedSource","InternalIPv6","AllowedSourceIPv6"'
         $lines = ($forwards | Format-Table | Out-String -Width 80) -split "`n" | Where-Object { $_.Trim() }
         $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
         $lines[0] | Should -Match '^Name\s+Proto\s+External\s+Bypass\s+Internal\s+Notes'

@@ -40,6 +40,9 @@ namespace BypassNat.Apply
         /// </summary>
         public string Proxy { get; set; }
 
+        /// <summary>The hop's IPv6 rules for forwards with InternalIPv6 (pinholes on the main router, the reply exemption on the bypass router); null when none.</summary>
+        public string Ipv6 { get; set; }
+
         public TimeSpan Duration { get; set; }
 
         /// <summary>

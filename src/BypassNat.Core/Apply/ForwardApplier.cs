@@ -67,7 +67,7 @@ namespace BypassNat.Apply
             var applier = new ForwardApplier(session, survey.Choice, hop, wanInterface, survey)
             {
                 _addresses = survey.Addresses, _context = survey.MainContext, ExpectedWanInterface = survey.MainContext?.WanInterface,
-                Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null,
+                Proxy = hop.Role == RouterRole.Bypass ? survey.Proxy : null, Ipv6State = survey.Ipv6,
             };
             return applier;
         }
@@ -107,8 +107,13 @@ namespace BypassNat.Apply
         {
             var plan = new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
             if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
+            // From the forwards as given: the main hop's projection keeps only their IPv4 side.
+            if (Ipv6State != null) plan.Ipv6 = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
             return plan;
         }
+
+        /// <summary>BypassNat's IPv6 rules as the survey read them; null where the hop was not surveyed (then IPv6 is not touched).</summary>
+        public Ipv6.Ipv6State Ipv6State { get; private set; }
 
         /// <summary>
         /// How a transparent proxy on the bypass router captures LAN traffic, as the survey found it
@@ -403,6 +408,7 @@ namespace BypassNat.Apply
                 Unchanged = Names(plan.Diff.Unchanged),
                 PublicAddress = PublicAddresses(plan.Desired),
                 Proxy = plan.Exemption?.Summary,
+                Ipv6 = plan.Ipv6?.Summary,
             };
             if (!plan.NeedsWrite)
             {
@@ -504,6 +510,7 @@ namespace BypassNat.Apply
 
             // The mangle table is iptables' whatever the forwards' backend: its own locked command, only where a proxy made one.
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
+            RemoveIpv6();
             return removed;
         }
 
@@ -532,6 +539,7 @@ namespace BypassNat.Apply
             }
 
             if (exemption != null && exemption.Relevant) RemoveExemption(exemption);
+            RemoveIpv6();
             return removed;
         }
 
@@ -572,12 +580,15 @@ namespace BypassNat.Apply
             // forwards only exempts connections nobody DNATs.
             bool exempt = plan.Exemption != null && plan.Exemption.Relevant;
             ScriptStep exemption = exempt ? script.Step("proxy-exemption", plan.Exemption.Script(p), stopOnFailure: true) : null;
+            // The IPv6 rules before the forwards too: refused, they stop the script before anything else changes.
+            ScriptStep ipv6 = plan.Ipv6 != null && plan.Ipv6.Relevant ? script.Step("ipv6", plan.Ipv6.Script(p), stopOnFailure: true) : null;
             ScriptStep load = script.Step("load", backend.LoadScript(p, plan.Desired, plan.Context, plan.State), stopOnFailure: true);
             ScriptStep conntrack = backend.Capabilities.HasFlag(BackendCapabilities.ConntrackCleanup)
                 ? script.Step("conntrack", RouterScript.ForgetConntrack(p, backend.ConntrackTargets(touched, plan.Context)))
                 : null;
             ScriptStep readBack = script.Step("read-back", backend.ReadScript(p));
             ScriptStep exemptionReadBack = exempt ? script.Step("proxy-read-back", plan.Exemption.ReadScript(p)) : null;
+            ScriptStep ipv6ReadBack = ipv6 != null ? script.Step("ipv6-read-back", plan.Ipv6.ReadScript(p)) : null;
             ScriptOutcome outcome;
             try
             {
@@ -611,6 +622,11 @@ namespace BypassNat.Apply
                     $"exempt the forwards' replies from the proxy ({ProxyExemption.Chain} in the mangle table with iptables-restore, or rules first in the proxy's nftables chains with nft); the kernel refused it, so the router keeps its previous forwards",
                     outcome[exemption], "iptables-save and iptables-restore, or nft");
 
+            if (ipv6 != null && !outcome[ipv6].Succeeded)
+                throw RouterScript.Failure(_session,
+                    "write the IPv6 rules (ip6tables-restore); the kernel refused them, so the router keeps its previous forwards, IPv4 and IPv6",
+                    outcome[ipv6], "ip6tables-save and ip6tables-restore");
+
             CommandResult loaded = outcome[load];
             if (!loaded.Succeeded)
                 throw RouterScript.Failure(_session,
@@ -623,7 +639,34 @@ namespace BypassNat.Apply
                 throw RouterScript.Failure(_session, "read the rules back after applying them; they are applied but not verified", listed, backend.Tools);
             Verify(plan.Desired, backend.ParseRead(listed.Output));
             if (exemptionReadBack != null) VerifyExemption(plan.Exemption, outcome[exemptionReadBack]);
+            if (ipv6ReadBack != null) VerifyIpv6(plan.Ipv6, outcome[ipv6ReadBack]);
             return forgotten != null ? RouterScript.ConntrackDeleted(forgotten) : 0;
+        }
+
+        private void VerifyIpv6(Ipv6.Ipv6Pinholes rules, CommandResult readBack)
+        {
+            if (!readBack.Succeeded)
+                throw RouterScript.Failure(_session, "read the IPv6 rules back (ip6tables-save); the forwards are applied, their IPv6 rules are not verified", readBack, "ip6tables-save");
+            string differs = rules.Verify(readBack.Output);
+            if (differs != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"The forwards on {Endpoint} are applied, but their IPv6 rules read back wrong: {differs}. Another program may be changing ip6tables at the same time. Run the apply again.", Endpoint);
+        }
+
+        /// <summary>Deletes BypassNat's IPv6 chains (as the survey found them), in a locked command of their own, and checks they are gone.</summary>
+        private void RemoveIpv6()
+        {
+            if (Ipv6State == null || _session == null) return;
+            Ipv6.Ipv6Pinholes leftover = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, new BypassForward[0], Endpoint);
+            if (!leftover.Relevant) return;
+            string p = _session.Privileged;
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(leftover.Script(p) + leftover.ReadScript(p)), "removing the IPv6 rules");
+            if (!result.Succeeded)
+                throw RouterScript.Failure(_session, "remove BypassNat's IPv6 rules (ip6tables-restore); the forwards are removed, their IPv6 rules are not", result, "ip6tables-save and ip6tables-restore");
+            string left = leftover.Verify(result.Output);
+            if (left != null)
+                throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
+                    $"BypassNat's forwards are removed from {Endpoint}, but its IPv6 rules are not: {left}.", Endpoint);
         }
 
         private void VerifyExemption(ProxyExemption exemption, CommandResult readBack)

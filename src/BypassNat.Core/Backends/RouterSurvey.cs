@@ -23,7 +23,7 @@ namespace BypassNat.Backends
         // The survey's sections: built and read back only here.
         private sealed class Steps
         {
-            public ScriptStep Probe, Addresses, Persisted, Generation, Proxy;
+            public ScriptStep Probe, Addresses, Persisted, Generation, Proxy, Ipv6;
             public readonly Dictionary<BackendKind, ScriptStep> Reads = new Dictionary<BackendKind, ScriptStep>();
         }
 
@@ -60,6 +60,8 @@ namespace BypassNat.Backends
                 Generation = script.Step("generation", RouterLock.GenerationScript),
                 // A transparent proxy matters where the device's replies pass: the bypass router.
                 Proxy = hop.Role == RouterRole.Bypass ? script.Step("proxy", ProxyCapture.Script(p)) : null,
+                // BypassNat's IPv6 rules: the main router's pinholes, the bypass router's reply exemption.
+                Ipv6 = script.Step("ipv6", BypassNat.Ipv6.Ipv6Pinholes.ReadScript(p, hop.Role)),
             };
             // A backend whose tool is missing reads as empty; the probe says it is missing.
             foreach (IScriptedBackend backend in BackendRegistry.Surveyed(new BackendSite(hop, session)))
@@ -111,6 +113,13 @@ namespace BypassNat.Backends
         public ProxyCapture Proxy => _proxy ?? (_proxy = _steps.Proxy != null && _outcome.TryGet(_steps.Proxy, out CommandResult result) ? ProxyCapture.Parse(result.Output) : ProxyCapture.None);
 
         private ProxyCapture _proxy;
+
+        /// <summary>
+        /// BypassNat's IPv6 rules (ip6tables) on this hop. A listing that failed (sudo without ip6tables-save)
+        /// knows none, and refuses IPv6 forwards rather than leave them out without a word.
+        /// </summary>
+        public Ipv6.Ipv6State Ipv6 => !_outcome.TryGet(_steps.Ipv6, out CommandResult result) ? null
+            : result.Succeeded ? BypassNat.Ipv6.Ipv6State.Parse(result.Output) : BypassNat.Ipv6.Ipv6State.Unreadable(result.Error);
 
         /// <summary>The router's addresses and default routes.</summary>
         public RouterAddresses Addresses => _addresses ?? (_addresses = RouterAddresses.Parse(_session, _outcome[_steps.Addresses]));

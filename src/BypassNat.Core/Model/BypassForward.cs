@@ -25,7 +25,9 @@ namespace BypassNat
             string comment = "",
             bool enabled = true,
             IPAddress publicAddress = null,
-            SourceSet allowedSource = null)
+            SourceSet allowedSource = null,
+            Ipv6Host internalIPv6 = null,
+            Ipv6SourceSet allowedSourceIPv6 = null)
         {
             Name = name ?? throw new ArgumentNullException(nameof(name));
             Protocol = protocol;
@@ -39,6 +41,8 @@ namespace BypassNat
             Enabled = enabled;
             PublicAddress = publicAddress;
             AllowedSource = allowedSource ?? SourceSet.Any;
+            InternalIPv6 = internalIPv6;
+            AllowedSourceIPv6 = allowedSourceIPv6 ?? Ipv6SourceSet.Any;
         }
 
         /// <summary>A copy of <paramref name="other"/>, for a subclass that adds to it.</summary>
@@ -71,6 +75,16 @@ namespace BypassNat
         /// </summary>
         public SourceSet AllowedSource { get; }
 
+        /// <summary>
+        /// The device's IPv6 address (an interface identifier such as ::20, or a full address); null when
+        /// the forward is IPv4 only. IPv6 has no NAT here: the main router's firewall lets ExternalPort in
+        /// to the device (which must then equal InternalPort) and the bypass router exempts the replies.
+        /// </summary>
+        public Ipv6Host InternalIPv6 { get; }
+
+        /// <summary>The IPv6 clients the IPv6 pinhole admits; empty for every client.</summary>
+        public Ipv6SourceSet AllowedSourceIPv6 { get; }
+
         /// <summary>The lower-case protocol names the kernel tools use, one per rule.</summary>
         internal IEnumerable<string> Transports
         {
@@ -87,7 +101,7 @@ namespace BypassNat
                 : Protocol != ForwardProtocol.Tcp;
 
         public BypassForward WithComment(string comment) => new BypassForward(
-            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress, AllowedSource);
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, comment, Enabled, PublicAddress, AllowedSource, InternalIPv6, AllowedSourceIPv6);
 
         /// <summary>
         /// The order rules are rendered in: by bypass address, bypass port, then name. The same set
@@ -99,14 +113,19 @@ namespace BypassNat
                 .ThenBy(f => f.BypassPort.Start).ThenBy(f => f.Name, StringComparer.Ordinal);
 
         public BypassForward WithPublicAddress(IPAddress publicAddress) => new BypassForward(
-            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress, AllowedSource);
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, publicAddress, AllowedSource, InternalIPv6, AllowedSourceIPv6);
 
         public BypassForward WithAllowedSource(SourceSet allowedSource) => new BypassForward(
-            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, PublicAddress, allowedSource);
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, PublicAddress, allowedSource, InternalIPv6, AllowedSourceIPv6);
+
+        /// <summary>The same forward with its IPv6 part (as read back from the IPv6 rules, which the nat rules do not show).</summary>
+        public BypassForward WithIpv6(Ipv6Host internalIPv6, Ipv6SourceSet allowedSourceIPv6) => new BypassForward(
+            Name, Protocol, ExternalPort, BypassAddress, BypassPort, InternalAddress, InternalPort, SourceNat, Comment, Enabled, PublicAddress, AllowedSource, internalIPv6, allowedSourceIPv6);
 
         /// <summary>
         /// The names of the fields in which this forward and <paramref name="other"/> differ.
-        /// Empty means the router needs no change for it.
+        /// Empty means the router needs no change for it. The IPv6 fields are not among them: they live in
+        /// the IPv6 firewall rules, which <see cref="Ipv6.Ipv6Pinholes"/> compares on their own.
         /// </summary>
         public IReadOnlyList<string> DifferingFields(BypassForward other)
         {

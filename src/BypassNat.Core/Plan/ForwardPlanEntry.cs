@@ -12,7 +12,12 @@ namespace BypassNat.Plan
         /// <summary>Which router to enter it on: "main router", or the bypass router's address.</summary>
         public string Router { get; set; }
 
-        /// <summary>Main (step 1: WAN to the bypass router) or Bypass (step 2: bypass router to the device).</summary>
+        /// <summary>
+        /// Main (step 1: WAN to the bypass router), Bypass (step 2: bypass router to the device), or
+        /// MainIPv6: an allow rule in the main router's IPv6 firewall (no port forward: IPv6 has no NAT)
+        /// from the WAN to the device's InternalAddress, an interface identifier such as ::20 (the
+        /// router's "interface ID" or suffix field; OpenWrt's ::20/-64) or a full address.
+        /// </summary>
         public string Hop { get; set; }
         public string Name { get; set; }
 
@@ -43,6 +48,14 @@ namespace BypassNat.Plan
             var entries = new List<ForwardPlanEntry>();
             if (hops.Contains(RouterRole.Main))
                 entries.AddRange(enabled.Select(f => Entry(f, mainRouter, RouterRole.Main, f.ExternalPort, f.BypassAddress.ToString(), f.BypassPort)));
+            if (hops.Contains(RouterRole.Main))
+                entries.AddRange(enabled.Where(f => f.InternalIPv6 != null).Select(f =>
+                {
+                    ForwardPlanEntry entry = Entry(f, mainRouter, RouterRole.Main, f.InternalPort, f.InternalIPv6.ToString(), f.InternalPort);
+                    entry.Hop = "MainIPv6";
+                    entry.AllowedSource = f.AllowedSourceIPv6.ToString();
+                    return entry;
+                }));
             if (hops.Contains(RouterRole.Bypass))
                 entries.AddRange(enabled.Select(f => Entry(f, f.BypassAddress.ToString(), RouterRole.Bypass, f.BypassPort, f.InternalAddress.ToString(), f.InternalPort)));
             return entries;

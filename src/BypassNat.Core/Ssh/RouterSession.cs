@@ -151,7 +151,7 @@ namespace BypassNat.Ssh
             bool Has(string prefix) => sections.Exists(n => n.StartsWith(prefix, StringComparison.Ordinal));
             if (Has("load")) return "writing the forwards" + (Has("read-back") ? " and verifying" : string.Empty);
             if (Has("remove")) return "removing BypassNat's rules" + (Has("read") ? " and verifying" : string.Empty);
-            var reads = new[] { "probe", "addresses", "persisted", "generation", "proxy", "read" };
+            var reads = new[] { "probe", "addresses", "persisted", "generation", "proxy", "read", "ipv6" };
             if (sections.TrueForAll(n => Array.Exists(reads, r => n.StartsWith(r, StringComparison.Ordinal)))) return "reading the router";
             return string.Join(", ", sections);
         }

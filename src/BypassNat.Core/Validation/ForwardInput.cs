@@ -20,5 +20,11 @@ namespace BypassNat
 
         /// <summary>IPv4 addresses and prefixes separated by blanks, ';' or ','; empty for every client.</summary>
         public string AllowedSource { get; set; }
+
+        /// <summary>The device's IPv6 interface identifier (::20) or full address; empty for an IPv4-only forward.</summary>
+        public string InternalIPv6 { get; set; }
+
+        /// <summary>IPv6 addresses and prefixes only (as Export-Csv writes them); AllowedSource may hold them too.</summary>
+        public string AllowedSourceIPv6 { get; set; }
     }
 }

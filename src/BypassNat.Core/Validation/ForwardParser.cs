@@ -117,7 +117,8 @@ namespace BypassNat
             }
 
             IPAddress publicAddress = string.IsNullOrWhiteSpace(input.PublicAddress) ? null : ParseAddress(input.PublicAddress, "PublicAddress", found);
-            SourceSet allowedSource = ParseSources(input.AllowedSource, found);
+            SourceSet allowedSource = ParseSources(input.AllowedSource, found, out List<Ipv6Prefix> sources6);
+            Ipv6Host internalIPv6 = ParseIpv6(input, allowedSource, sources6, found, externalOk ? externalPort : (PortRange?)null, internalPort);
             bool sourceNat = ParseSwitch(input.SourceNat, "SourceNat", false, found);
             bool enabled = ParseSwitch(input.Enabled, "Enabled", true, found);
 
@@ -127,7 +128,52 @@ namespace BypassNat
 
             issues = found.List;
             if (found.List.Count > 0) return null;
-            return new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress, allowedSource);
+            return new BypassForward(name, protocol, externalPort, bypassAddress, bypassPort, internalAddress, internalPort, sourceNat, comment, enabled, publicAddress, allowedSource, internalIPv6, Ipv6SourceSet.Of(sources6));
+        }
+
+        /// <summary>
+        /// InternalIPv6 and the IPv6 AllowedSource entries. IPv6 has no NAT here, so the port the main
+        /// router lets in is the device's own: an ExternalPort other than InternalPort is refused (nothing
+        /// would translate it). IPv6 sources need InternalIPv6, and a restricted forward must name sources
+        /// of both its families: one family's list left empty would admit every client of that family.
+        /// </summary>
+        private static Ipv6Host ParseIpv6(ForwardInput input, SourceSet sources4, List<Ipv6Prefix> sources6, RowIssues fail, PortRange? external, PortRange internalPort)
+        {
+            foreach (string entry in (input.AllowedSourceIPv6 ?? string.Empty).Split(SourceSeparators, StringSplitOptions.RemoveEmptyEntries))
+            {
+                string problem = Ipv6Prefix.Problem(entry, out Ipv6Prefix prefix);
+                if (problem != null) fail.Add("BypassNat.InvalidSource", "AllowedSourceIPv6", entry, problem);
+                else if (!sources6.Contains(prefix)) sources6.Add(prefix);
+            }
+
+            string text = (input.InternalIPv6 ?? string.Empty).Trim();
+            if (text.Length == 0)
+            {
+                if (sources6.Count > 0)
+                    fail.Add("BypassNat.InvalidSource", "AllowedSource", string.Join(" ", sources6), "IPv6 sources need the device's IPv6 address in InternalIPv6; this forward is IPv4 only");
+                return null;
+            }
+
+            Ipv6Host host = Ipv6Host.Parse(text, out string why);
+            if (host == null)
+            {
+                fail.Add("BypassNat.InvalidAddress", "InternalIPv6", text, why);
+                return null;
+            }
+
+            if (external.HasValue && external.Value != internalPort)
+                fail.Add("BypassNat.Ipv6PortTranslation", "InternalIPv6", text,
+                    $"IPv6 has no NAT here: the main router lets ExternalPort {external.Value} in to the device itself, so InternalPort ({internalPort}) must be the same; " +
+                    "make a separate IPv4-only row for the translated port");
+            // An entry that could not be read was meant for that family: its own error says enough.
+            bool wrote6 = sources6.Count > 0 || !string.IsNullOrWhiteSpace(input.AllowedSourceIPv6) || (input.AllowedSource ?? string.Empty).IndexOf(':') >= 0;
+            if (!sources4.IsAny && !wrote6)
+                fail.Add("BypassNat.InvalidSource", "AllowedSource", sources4.ToString(),
+                    "the forward is restricted to IPv4 clients but has InternalIPv6 and no IPv6 entries, so its IPv6 pinhole would admit every client; add the IPv6 clients' prefixes");
+            if (sources4.IsAny && sources6.Count > 0)
+                fail.Add("BypassNat.InvalidSource", "AllowedSource", string.Join(" ", sources6),
+                    "the forward is restricted to IPv6 clients but has no IPv4 entries, so its IPv4 forward would admit every client; add the IPv4 clients' prefixes");
+            return host;
         }
 
         /// <summary>Why a comment cannot be stored on the router, or null. Counts characters as typed (see <see cref="RuleComment.MaxCommentCharacters"/>).</summary>
@@ -248,9 +294,10 @@ namespace BypassNat
         /// own problem, naming the entry. A prefix with host bits set (198.51.100.7/24) is refused rather
         /// than widened: whoever wrote it may have meant the one address.
         /// </summary>
-        private static SourceSet ParseSources(string text, RowIssues fail)
+        private static SourceSet ParseSources(string text, RowIssues fail, out List<Ipv6Prefix> sources6)
         {
             const string Field = "AllowedSource";
+            sources6 = new List<Ipv6Prefix>();
             if (string.IsNullOrEmpty(text)) return SourceSet.Any;
             string[] entries = (text ?? string.Empty).Split(SourceSeparators, StringSplitOptions.RemoveEmptyEntries);
             if (entries.Length > SourceSet.MaxEntries)
@@ -262,6 +309,15 @@ namespace BypassNat
             var prefixes = new List<Ipv4Prefix>();
             foreach (string entry in entries)
             {
+                // An IPv6 entry (it has a colon) is for the forward's IPv6 pinhole.
+                if (entry.IndexOf(':') >= 0)
+                {
+                    string problem6 = Ipv6Prefix.Problem(entry, out Ipv6Prefix prefix6);
+                    if (problem6 != null) fail.Add("BypassNat.InvalidSource", Field, entry, problem6);
+                    else if (!sources6.Contains(prefix6)) sources6.Add(prefix6);
+                    continue;
+                }
+
                 string problem = SourceProblem(entry, out Ipv4Prefix prefix);
                 if (problem != null) fail.Add("BypassNat.InvalidSource", Field, entry, problem);
                 else prefixes.Add(prefix);
@@ -274,7 +330,7 @@ namespace BypassNat
         public static string SourceProblem(string entry, out Ipv4Prefix prefix)
         {
             prefix = default;
-            const string Form = "an entry is an IPv4 address (198.51.100.7) or a prefix (198.51.100.0/24); separate entries with spaces or ';'";
+            const string Form = "an entry is an IPv4 address (198.51.100.7) or a prefix (198.51.100.0/24), or for an IPv6 forward an IPv6 one; separate entries with spaces or ';'";
             int slash = entry.IndexOf('/');
             string addressText = slash < 0 ? entry : entry.Substring(0, slash);
             int length = 32;
