@@ -55,7 +55,7 @@ Describe 'Writers that overlap on one router' {
                 $index = $_; $ssh = $using:ssh; $csv = ($using:sets)[$index]
                 while ((Get-Date) -lt $using:start) { Start-Sleep -Milliseconds 20 }
                 $failures = [System.Collections.Generic.List[object]]::new()
-                $results = @($csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -ErrorAction SilentlyContinue -ErrorVariable +failures)
+                $results = @($csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -RemoveUnlisted -ErrorAction SilentlyContinue -ErrorVariable +failures)
                 [pscustomobject]@{
                     Index = $index; Changed = @($results | Where-Object Changed).Count
                     Errors = @($failures | ForEach-Object { "$($_.FullyQualifiedErrorId): $($_.Exception.Message)" })

@@ -137,7 +137,7 @@ Describe 'A router that does not answer in time' {
     It 'returns within seconds on Ctrl-C (Stop) while the router is slow, leaving it on the old or the new set' {
         $run = Invoke-AsAdmin $Lab -Params @{ Csv = $New } {
             $ps = [powershell]::Create()
-            $null = $ps.AddScript('param($ssh, $csv, $module) Import-Module $module; $csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh').
+            $null = $ps.AddScript('param($ssh, $csv, $module) Import-Module $module; $csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh -RemoveUnlisted').
                 AddArgument($Lab.Ssh).AddArgument($Params.Csv).AddArgument((Join-Path $Lab.ModulePath 'BypassNat.psd1'))
             $async = $ps.BeginInvoke()
             $started = Join-Path $Lab.Dir 'fault-started'
