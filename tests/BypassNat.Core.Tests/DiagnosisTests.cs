@@ -94,6 +94,42 @@ namespace BypassNat.Tests
         }
 
         [Fact]
+        public void The_device_probe_skips_an_nc_without_z_instead_of_calling_the_port_closed()
+        {
+            // A router whose nc has no -z (usage without it, and a failing -z) but whose socat connects.
+            string bin = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "bypassnat-probe-" + System.Guid.NewGuid().ToString("N"));
+            System.IO.Directory.CreateDirectory(bin);
+            try
+            {
+                WriteTool(bin, "nc", "echo 'usage: nc [-lnvw] HOST PORT' >&2\nexit 1\n");
+                WriteTool(bin, "socat", "exit 0\n");
+                WriteTool(bin, "grep", "exec /bin/grep \"$@\"\n");
+                string script = DevicePortProbe.Script(new[] { new KeyValuePair<System.Net.IPAddress, int>(System.Net.IPAddress.Parse("192.0.2.20"), 80) });
+                var start = new System.Diagnostics.ProcessStartInfo("/bin/sh", "-s") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+                start.Environment["PATH"] = bin;
+                using (var shell = System.Diagnostics.Process.Start(start))
+                {
+                    shell.StandardInput.Write(script);
+                    shell.StandardInput.Close();
+                    string output = shell.StandardOutput.ReadToEnd();
+                    Assert.True(shell.WaitForExit(10000));
+                    Assert.Equal("open", DevicePortProbe.Parse(output)["192.0.2.20 80"]);
+                }
+            }
+            finally
+            {
+                System.IO.Directory.Delete(bin, true);
+            }
+        }
+
+        private static void WriteTool(string bin, string name, string body)
+        {
+            string path = System.IO.Path.Combine(bin, name);
+            System.IO.File.WriteAllText(path, "#!/bin/sh\n" + body);
+            using (var chmod = System.Diagnostics.Process.Start("chmod", new[] { "+x", path })) chmod.WaitForExit();
+        }
+
+        [Fact]
         public void Parses_both_directions_and_the_unreplied_flag()
         {
             ConntrackEntry entry = ConntrackEntry.Parse(Unreplied);

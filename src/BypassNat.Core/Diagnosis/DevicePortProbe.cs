@@ -26,7 +26,9 @@ namespace BypassNat.Diagnosis
         {
             var script = new StringBuilder();
             script.Append("bypassnat_probe() {\n");
-            script.Append("  if command -v nc >/dev/null 2>&1; then nc -z -w 2 \"$1\" \"$2\" </dev/null >/dev/null 2>&1 && echo open || echo closed\n");
+            // An nc without -z (BusyBox's, built without it) would fail every probe and blame the device:
+            // only an nc whose usage names -z is asked.
+            script.Append("  if command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-z'; then nc -z -w 2 \"$1\" \"$2\" </dev/null >/dev/null 2>&1 && echo open || echo closed\n");
             script.Append("  elif command -v socat >/dev/null 2>&1; then socat -T 2 /dev/null \"TCP:$1:$2,connect-timeout=2\" >/dev/null 2>&1 && echo open || echo closed\n");
             script.Append("  elif busybox nc 2>&1 | grep -q -- '-z'; then busybox nc -z -w 2 \"$1\" \"$2\" </dev/null >/dev/null 2>&1 && echo open || echo closed\n");
             script.Append("  else echo unknown; fi\n}\n");
