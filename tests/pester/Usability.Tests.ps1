@@ -122,7 +122,7 @@ Describe 'Get-BypassForward | Export-Csv' {
             Import-Csv $path | New-BypassForward | Invoke-BypassForwardApply @ssh | ForEach-Object Changed
         }
         $run.Errors | Should -BeNullOrEmpty
-        $run.Output[0] | Should -Be '"Name","Protocol","ExternalPort","BypassAddress","BypassPort","InternalAddress","InternalPort","SourceNat","Comment","Enabled","PublicAddress","AllowedSource"'
+        $run.Output[0] | Should -Be '"Name","Protocol","ExternalPort","BypassAddress","BypassPort","InternalAddress","InternalPort","SourceNat","Comment","Enabled","PublicAddress","AllowedSource","InternalIPv6","AllowedSourceIPv6"'
         @($run.Output[1..3] | ForEach-Object { ($_ -split ',')[0].Trim('"') }) | Should -Be @('web', 'game', 'voip')
         $run.Output[4] | Should -BeTrue
         $run.Output[5] | Should -BeFalse

@@ -48,7 +48,7 @@ namespace BypassNat
         /// <summary>A copy of <paramref name="other"/>, for a subclass that adds to it.</summary>
         protected BypassForward(BypassForward other)
             : this(other.Name, other.Protocol, other.ExternalPort, other.BypassAddress, other.BypassPort, other.InternalAddress, other.InternalPort,
-                other.SourceNat, other.Comment, other.Enabled, other.PublicAddress, other.AllowedSource)
+                other.SourceNat, other.Comment, other.Enabled, other.PublicAddress, other.AllowedSource, other.InternalIPv6, other.AllowedSourceIPv6)
         {
         }
 
