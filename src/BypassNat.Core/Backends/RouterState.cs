@@ -18,5 +18,14 @@ namespace BypassNat.Backends
 
         /// <summary>What an apply would repair besides the forwards, for -WhatIf; null when nothing.</summary>
         public abstract string Repair { get; }
+
+        /// <summary>
+        /// Whether the forwards read carry their IPv6 half (a backend with <see cref="BackendCapabilities.Ipv6Rules"/>),
+        /// so InternalIPv6 and AllowedSourceIPv6 are compared with the desired set's.
+        /// </summary>
+        public virtual bool HoldsIpv6 => false;
+
+        /// <summary>The IPv6 rules a change writes or deletes, for -WhatIf (where <see cref="HoldsIpv6"/>); null when none.</summary>
+        public virtual string DescribeIpv6(Apply.RulesetDiff diff) => null;
     }
 }
