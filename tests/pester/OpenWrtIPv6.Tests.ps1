@@ -123,7 +123,7 @@ config rule 'bypassnat6_locked'
         Invoke-LabRouter $Lab -Main 'uci changes' | Should -BeNullOrEmpty
         # firewall4 matches the interface identifier under any prefix.
         $rendered = Get-Rendered6
-        $rendered | Where-Object { $_ -match 'ip6 daddr & ::ffff:ffff:ffff:ffff == ::20 tcp dport 80 .*accept comment "!fw4: web6 \(IPv6\)"$' } | Should -Not -BeNullOrEmpty -Because ($rendered -join "`n")
+        $rendered | Where-Object { $_ -match 'ip6 daddr & ::ffff:ffff:ffff:ffff == ::20 tcp dport 80 .*accept.* comment "!fw4: web6 \(IPv6\)"$' } | Should -Not -BeNullOrEmpty -Because ($rendered -join "`n")
         $rendered | Where-Object { $_ -match 'ip6 saddr .*2001:db8:100::/48.* ip6 daddr & ::ffff:ffff:ffff:ffff == ::20 tcp dport 2222 ' -and $_ -match '2001:db8:200::7' } | Should -Not -BeNullOrEmpty -Because ($rendered -join "`n")
 
         Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'

@@ -83,8 +83,11 @@ namespace BypassNat.Apply
             return projected.Select(Choice.Backend.Shape).ToList();
         }
 
-        /// <summary>Whether the backend writes the IPv6 half itself (OpenWrt's traffic rules), instead of ip6tables.</summary>
-        private bool HoldsIpv6 => Choice?.Backend != null && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.Ipv6Rules);
+        /// <summary>
+        /// Whether the backend writes the IPv6 half itself (OpenWrt's traffic rules), instead of ip6tables: its
+        /// forwards carry InternalIPv6, and the ip6tables rules (<see cref="Ipv6State"/>) are not this hop's.
+        /// </summary>
+        public bool HoldsIpv6 => Choice?.Backend != null && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.Ipv6Rules);
 
         /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
         public string ExpectedWanInterface { get; private set; }
