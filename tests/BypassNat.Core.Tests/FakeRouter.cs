@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.RegularExpressions;
 using BypassNat.Ssh;
 using Xunit;
+using BypassNat.Registry;
+using BypassNat.Backends.Uci;
 
 namespace BypassNat.Tests
 {
@@ -118,7 +120,7 @@ namespace BypassNat.Tests
     internal sealed class FakeRouter : IRouterConnector
     {
         /// <summary>The hop whose files the router's -Persist state is read from (<see cref="Persisted"/>, <see cref="SavedForwards"/>).</summary>
-        public Backends.RouterHop Hop { get; set; } = Backends.RouterHop.Bypass;
+        public RouterHop Hop { get; set; } = RouterHop.Bypass;
 
         /// <summary>The backend whose rules <see cref="LiveForwards"/> and <see cref="SavedForwards"/> read.</summary>
         public Backends.BackendKind Holding { get; set; } = Backends.BackendKind.Iptables;
@@ -179,7 +181,7 @@ namespace BypassNat.Tests
 
         // Reads as BypassNat reads the backend, on the WAN interface the fake's addresses give the main router.
         private Backends.IScriptedBackend Reader(Backends.BackendKind kind) =>
-            (Backends.IScriptedBackend)Backends.BackendRegistry.Create(kind, new Backends.BackendSite(Hop, null, "eth0"));
+            (Backends.IScriptedBackend)BackendRegistry.Create(kind, new BackendSite(Hop, null, "eth0"));
 
         /// <summary>The forwards the saved set would restore (empty when there is none).</summary>
         public List<BypassForward> SavedForwards
@@ -194,7 +196,7 @@ namespace BypassNat.Tests
 
         /// <summary>The forwards the router holds in <see cref="Holding"/>, read as BypassNat reads them.</summary>
         public List<BypassForward> LiveForwards =>
-            Holding == Backends.BackendKind.Uci ? new Uci.UciBackend().Read(BypassNat.Uci.UciReader.Parse(UciShow())).Forwards : Reader(Holding).ParseRead(Listing(Holding)).Forwards;
+            Holding == Backends.BackendKind.Uci ? new UciBackend().Read(BypassNat.Backends.Uci.UciReader.Parse(UciShow())).Forwards : Reader(Holding).ParseRead(Listing(Holding)).Forwards;
 
         private string Listing(Backends.BackendKind kind) =>
             kind == Backends.BackendKind.Nftables ? (NftTables.TryGetValue(Hop.NftTable, out string table) ? table : string.Empty) : Nat.Save();

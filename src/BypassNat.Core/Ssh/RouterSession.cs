@@ -11,7 +11,7 @@ namespace BypassNat.Ssh
     /// One SSH connection to a router, with strict host-key checking. Scripts are sent on the
     /// command's standard input to a fixed <c>sh -s</c>, so no user text ever reaches a command line.
     /// </summary>
-    public sealed class RouterSession : IDisposable, Backends.IRouterTransport
+    public sealed class RouterSession : IDisposable
     {
         private readonly IRouterConnection _connection;
 
@@ -42,12 +42,6 @@ namespace BypassNat.Ssh
         public IReadOnlyList<IPAddress> Addresses { get; }
 
         public string HostKeyFingerprint { get; }
-
-        string Backends.IRouterTransport.ComputerName => Settings.ComputerName;
-
-        string Backends.IRouterTransport.Endpoint => Settings.Endpoint;
-
-        int Backends.IRouterTransport.RoundTrips => CommandsRun;
 
         public static IReadOnlyList<IPAddress> Resolve(string computerName)
         {
@@ -160,7 +154,9 @@ namespace BypassNat.Ssh
         public int CommandsRun { get; private set; }
 
         /// <summary>How long a writing script waits for the router-side lock (<see cref="Backends.RouterLock"/>).</summary>
-        public int LockTimeoutSeconds { get; set; } = Backends.RouterLock.DefaultTimeoutSeconds;
+        public int LockTimeoutSeconds { get; set; } = DefaultLockTimeoutSeconds;
+
+        public const int DefaultLockTimeoutSeconds = 30;
 
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;
