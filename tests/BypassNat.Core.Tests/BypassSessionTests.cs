@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using BypassNat.Apply;
 using BypassNat.Backends;
+using BypassNat.Registry;
 using BypassNat.Ssh;
 using Xunit;
 
