@@ -2,9 +2,10 @@ using System.Collections.Generic;
 using System.Linq;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.Main;
+using BypassNat.Registry;
 using BypassNat.Ssh;
-using BypassNat.Uci;
+using BypassNat.Validation;
+using BypassNat.Backends.Uci;
 using Xunit;
 
 namespace BypassNat.Tests
