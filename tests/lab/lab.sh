@@ -95,6 +95,29 @@ config redirect 'mine'
 	option dest_ip '192.0.2.20'
 	option dest_port '22'"
 
+# The ICMPv6 a default OpenWrt image lets in from the wan zone (its Allow-ICMPv6-Input rule): without it
+# the main router would reject the neighbour discovery of its own WAN link. Added in IPv6 labs.
+OPENWRT_MAIN_ICMPV6="
+
+config rule
+	option name 'Allow-ICMPv6-Input'
+	option src 'wan'
+	option proto 'icmp'
+	list icmp_type 'echo-request'
+	list icmp_type 'echo-reply'
+	list icmp_type 'destination-unreachable'
+	list icmp_type 'packet-too-big'
+	list icmp_type 'time-exceeded'
+	list icmp_type 'bad-header'
+	list icmp_type 'unknown-header-type'
+	list icmp_type 'router-solicitation'
+	list icmp_type 'neighbour-solicitation'
+	list icmp_type 'router-advertisement'
+	list icmp_type 'neighbour-advertisement'
+	option limit '1000/sec'
+	option family 'ipv6'
+	option target 'ACCEPT'"
+
 # What netifd would report on the main router (ubus network.interface dump), for firewall4.
 OPENWRT_MAIN_NETWORKS='{ "interface": [
 	{ "interface": "lan", "up": true, "device": "lan0", "l3_device": "lan0", "ipv4-address": [ { "address": "192.0.2.1", "mask": 24 } ] },
@@ -512,7 +535,9 @@ ipv6_lab() {
   set_prefix 1
   # An OpenWrt main router's IPv6 policy is firewall4's own: its wan zone rejects what is forwarded in
   # from it (forward 'REJECT'), established and related flows and lan -> wan are accepted.
-  if [ "${LAB_MAIN:-debian}" != openwrt ]; then
+  if [ "${LAB_MAIN:-debian}" = openwrt ]; then
+    OPENWRT_MAIN_FIREWALL="$OPENWRT_MAIN_FIREWALL$OPENWRT_MAIN_ICMPV6"
+  else
     ns main ip6tables -P FORWARD DROP
     ns main ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
     ns main ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
