@@ -44,7 +44,7 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards, Role);
+            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards);
             if (issues.Count > 0)
                 IssueReport.Stop(this, issues.Select(i => new KeyValuePair<ForwardIssue, object>(i, _forwards[i.Row - 1])).ToList(),
                     $"{issues.Count} problem(s) in the forwards piped in; nothing was rendered.", null);
