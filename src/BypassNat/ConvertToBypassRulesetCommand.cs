@@ -53,7 +53,7 @@ namespace BypassNat.Commands
             {
                 if (Ipv4Prefix.TryParse(text, out Ipv4Prefix prefix)) prefixes.Add(prefix);
                 else ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidLanPrefix", ErrorCategory.InvalidArgument,
-                    $"-LanPrefix '{text}' is not an IPv4 network such as 192.0.2.0/24.", text));
+                    $"-LanPrefix '{text}' is not an IPv4 network such as 192.0.2.0/24: {Ipv4Prefix.Why(text)}.", text));
             }
 
             if (Role == RouterRole.Main && WanInterface == null)

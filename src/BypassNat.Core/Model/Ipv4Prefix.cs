@@ -24,15 +24,29 @@ namespace BypassNat
         public bool Contains(IPAddress address) =>
             address != null && address.AddressFamily == AddressFamily.InterNetwork && (ToUInt(address) & Mask(Length)) == _network;
 
+        /// <summary>
+        /// A network as a LAN is named (-LanPrefix, <c>ip addr</c>): "192.0.2.0/24", an address alone for
+        /// /32, and an interface's address with its length ("192.0.2.9/24") for its network. Read by
+        /// <see cref="Ipv4Text"/>, strictly; <see cref="Why"/> says what is wrong with the text otherwise.
+        /// </summary>
         public static bool TryParse(string text, out Ipv4Prefix prefix)
         {
+            Ipv4TextProblem problem = Ipv4Text.ReadPrefix((text ?? string.Empty).Trim(), out prefix, out _);
+            if (problem == Ipv4TextProblem.None || problem == Ipv4TextProblem.HostBits) return true;
             prefix = default;
-            string[] parts = (text ?? string.Empty).Trim().Split('/');
-            if (parts.Length != 2 || !IPAddress.TryParse(parts[0], out IPAddress address) || address.AddressFamily != AddressFamily.InterNetwork
-                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int length) || length > 32)
-                return false;
-            prefix = new Ipv4Prefix(address, length);
-            return true;
+            return false;
+        }
+
+        /// <summary>Why <see cref="TryParse"/> refuses <paramref name="text"/>, for an error; null when it does not.</summary>
+        public static string Why(string text)
+        {
+            switch (Ipv4Text.ReadPrefix((text ?? string.Empty).Trim(), out _, out _))
+            {
+                case Ipv4TextProblem.Length: return "a prefix length is a number from 0 to 32 after the '/'";
+                case Ipv4TextProblem.LeadingZero: return Ipv4Text.LeadingZeroReason;
+                case Ipv4TextProblem.Address: return "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.0";
+                default: return null;
+            }
         }
 
         public override string ToString() => $"{Network}/{Length}";
