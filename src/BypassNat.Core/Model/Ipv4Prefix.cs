@@ -5,24 +5,23 @@ using System.Net.Sockets;
 
 namespace BypassNat
 {
-    /// <summary>An IPv4 network such as 192.0.2.0/24: a router's connected LAN.</summary>
+    /// <summary>An IPv4 network such as 192.0.2.0/24: a router's connected LAN, an AllowedSource entry.</summary>
     public readonly struct Ipv4Prefix : IEquatable<Ipv4Prefix>
     {
-        private readonly uint _network;
-
         public Ipv4Prefix(IPAddress address, int length)
         {
             if (address == null || address.AddressFamily != AddressFamily.InterNetwork) throw new ArgumentException("An IPv4 address is required.", nameof(address));
             if (length < 0 || length > 32) throw new ArgumentOutOfRangeException(nameof(length));
-            Length = length;
-            _network = ToUInt(address) & Mask(length);
+            Prefix = new IpPrefix(address, length);
         }
 
-        public int Length { get; }
-        public IPAddress Network => FromUInt(_network);
+        /// <summary>The same network as a prefix of either family, for what works on both.</summary>
+        public IpPrefix Prefix { get; }
 
-        public bool Contains(IPAddress address) =>
-            address != null && address.AddressFamily == AddressFamily.InterNetwork && (ToUInt(address) & Mask(Length)) == _network;
+        public int Length => Prefix.Length;
+        public IPAddress Network => Prefix.Network;
+
+        public bool Contains(IPAddress address) => Prefix.Contains(address);
 
         /// <summary>
         /// A network as a LAN is named (-LanPrefix, <c>ip addr</c>): "192.0.2.0/24", an address alone for
@@ -49,21 +48,10 @@ namespace BypassNat
             }
         }
 
-        public override string ToString() => $"{Network}/{Length}";
+        public override string ToString() => Prefix.ToString();
 
-        public bool Equals(Ipv4Prefix other) => _network == other._network && Length == other.Length;
+        public bool Equals(Ipv4Prefix other) => Prefix.Equals(other.Prefix);
         public override bool Equals(object obj) => obj is Ipv4Prefix other && Equals(other);
-        public override int GetHashCode() => (int)_network ^ Length;
-
-        private static uint Mask(int length) => length == 0 ? 0u : uint.MaxValue << (32 - length);
-
-        internal static uint ToUInt(IPAddress address)
-        {
-            byte[] b = address.GetAddressBytes();
-            return ((uint)b[0] << 24) | ((uint)b[1] << 16) | ((uint)b[2] << 8) | b[3];
-        }
-
-        private static IPAddress FromUInt(uint value) =>
-            new IPAddress(new[] { (byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value });
+        public override int GetHashCode() => Prefix.GetHashCode();
     }
 }
