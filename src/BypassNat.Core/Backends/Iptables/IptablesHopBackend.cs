@@ -60,7 +60,7 @@ namespace BypassNat.Backends.Iptables
         /// one), or removes them and their jumps when null. Only iptables-save and iptables-restore,
         /// the tools a sudo login may already run.
         /// </summary>
-        internal static string Rollback(string p, string pre, string post, string chains)
+        private static string Rollback(string p, string pre, string post, string chains)
         {
             var s = new StringBuilder();
             s.Append("rules=$(").Append(p).Append("iptables-save -t nat) || exit 1\n");
