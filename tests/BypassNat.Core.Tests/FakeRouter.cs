@@ -203,13 +203,30 @@ namespace BypassNat.Tests
 
         public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, System.Threading.CancellationToken cancel)
         {
-            if (!trust.Accept("ssh-ed25519", new byte[] { 1, 2, 3 }, FakeFingerprint))
+            if (!trust.Accept("ssh-ed25519", new byte[] { 1, 2, 3 }, PresentedFingerprint))
                 throw new BypassNatException(trust.RefusalId, FailureKind.SecurityError, trust.Refusal, settings.Endpoint);
             Connections++;
-            return new Connection(this, settings);
+            var connection = new Connection(this, settings);
+            _connections.Add(connection);
+            return connection;
+        }
+
+        private readonly List<Connection> _connections = new List<Connection>();
+
+        /// <summary>
+        /// Every open connection dies without the client noticing (a router that rebooted behind a NAT
+        /// that keeps the flow): it still says it is connected, and its next command fails before the
+        /// router receives it, as SSH.NET's does when the channel cannot be opened.
+        /// </summary>
+        public void DropConnectionsUnnoticed()
+        {
+            foreach (Connection connection in _connections) connection.DeadUnnoticed = true;
         }
 
         public const string FakeFingerprint = "ZmFrZSByb3V0ZXIga2V5LCB0aGlydHktdHdvIGJ5dGU";
+
+        /// <summary>The host key's fingerprint the router presents (another one: a router reinstalled, or an impostor).</summary>
+        public string PresentedFingerprint { get; set; } = FakeFingerprint;
 
         public void CheckLogin(SshSettings settings)
         {
@@ -230,9 +247,13 @@ namespace BypassNat.Tests
             public string Login => "key (fake)";
             public bool IsConnected => _open;
 
+            public bool DeadUnnoticed { get; set; }
+
             public CommandResult Run(string script)
             {
-                if (!_open) throw Lost();
+                // A closed connection sends nothing, as the real connector's does.
+                if (!_open || DeadUnnoticed)
+                    throw new CommandNotSentException($"The SSH connection to {_settings.Endpoint} failed before the router received a command.", _settings.Endpoint);
                 try
                 {
                     return _router.Execute(script);

@@ -13,7 +13,7 @@ namespace BypassNat.Ssh
     /// </summary>
     public sealed class RouterSession : IDisposable
     {
-        private readonly IRouterConnection _connection;
+        private IRouterConnection _connection;
 
         private RouterSession(IRouterConnection connection, SshSettings settings, IReadOnlyList<IPAddress> addresses, string fingerprint, string knownHosts)
         {
@@ -90,6 +90,17 @@ namespace BypassNat.Ssh
         }
 
         /// <summary>
+        /// Makes a new connection for a session that lost its own (<see cref="BypassSession"/>): the
+        /// reason in, the new connection out, or a BypassNatException when the router cannot be
+        /// reached. Without it a lost connection is an error of the command.
+        /// </summary>
+        internal Func<string, IRouterConnection> Reconnect { get; set; }
+
+        /// <summary>A new connection with the same settings and the same host-key check, for <see cref="Reconnect"/>.</summary>
+        internal static IRouterConnection ConnectAgain(SshSettings settings, IRouterConnector connector) =>
+            (connector ?? LoadedConnector).Connect(settings, HostKeyTrust.For(settings), CancellationToken.None);
+
+        /// <summary>
         /// Checks what can be checked without the router: the key file (or the default identities)
         /// loads, the known_hosts file exists. A mistake there is the same for every router, so the
         /// cmdlets report it once, before connecting anywhere.
@@ -112,7 +123,21 @@ namespace BypassNat.Ssh
             Starting?.Invoke(step);
             TraceScript?.Invoke($"Script for {Settings.Endpoint} ({step}):\n{script}");
             var clock = Stopwatch.StartNew();
-            CommandResult result = _connection.Run(script);
+            CommandResult result;
+            try
+            {
+                result = _connection.Run(script);
+            }
+            catch (CommandNotSentException lost) when (Reconnect != null)
+            {
+                // Nothing ran: a session's connection that died unnoticed is replaced, and the script sent again.
+                IRouterConnection dead = _connection;
+                _connection = Reconnect(lost.Message);
+                dead.Dispose();
+                result = _connection.Run(script);
+            }
+
+
             Trace?.Invoke($"SSH {Settings.Endpoint}: {step}: exit {result.ExitCode} in {clock.Elapsed.TotalSeconds:0.00} s.");
             return result;
         }
