@@ -133,7 +133,10 @@ namespace BypassNat.Tests
 
             RulesetDiff diff = RulesetDiff.Compute(new[] { backend.Shape(MainHop.Project(after).WithIpv6(after.InternalIPv6, after.AllowedSourceIPv6)) }, state.Forwards, state.HoldsIpv6);
             Assert.Equal(new[] { "InternalIPv6" }, Assert.Single(diff.Changed).Fields);
-            Assert.Contains("ipv6     traffic rule bypassnat6_web6 ('web6 (IPv6)'): accept tcp 80 from the WAN to ::21/-64", state.DescribeIpv6(diff));
+            Assert.Equal("  ipv6     traffic rule bypassnat6_web6 ('web6 (IPv6)'): accept tcp 80 from the WAN to ::21/-64",
+                state.DescribeIpv6(diff.Changed.Select(c => c.Desired)));
+            Assert.Null(state.DescribeIpv6(state.Forwards));
+            Assert.Equal("  ipv6     delete traffic rule bypassnat6_web6 ('web6 (IPv6)')", state.DescribeIpv6(state.Forwards.Select(f => f.WithIpv6(null, null))));
             // Without the IPv6 fields (a backend whose rules do not carry them) the forwards are the same.
             Assert.True(RulesetDiff.Compute(new[] { backend.Shape(MainHop.Project(after)) }, state.Forwards.Select(f => f.WithIpv6(null, null)), false).IsEmpty);
 

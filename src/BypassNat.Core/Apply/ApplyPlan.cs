@@ -44,7 +44,7 @@ namespace BypassNat.Apply
         public string Describe()
         {
             string text = Diff.Describe();
-            string ipv6Rules = State.DescribeIpv6(Diff);
+            string ipv6Rules = State.DescribeIpv6(Desired);
             if (ipv6Rules != null) text += "\n" + ipv6Rules;
             if (State.Repair != null) text += "\n  repair   " + State.Repair;
             if (State.Problems.Count > 0) text += $"\n  replace  {State.Problems.Count} rule(s) in BypassNat's own rules that it did not write";

@@ -25,7 +25,7 @@ namespace BypassNat.Backends
         /// </summary>
         public virtual bool HoldsIpv6 => false;
 
-        /// <summary>The IPv6 rules a change writes or deletes, for -WhatIf (where <see cref="HoldsIpv6"/>); null when none.</summary>
-        public virtual string DescribeIpv6(Apply.RulesetDiff diff) => null;
+        /// <summary>The IPv6 rules a change to <paramref name="desired"/> writes or deletes, for -WhatIf (where <see cref="HoldsIpv6"/>); null when none.</summary>
+        public virtual string DescribeIpv6(IEnumerable<BypassForward> desired) => null;
     }
 }

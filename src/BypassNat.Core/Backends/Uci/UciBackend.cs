@@ -24,14 +24,16 @@ namespace BypassNat.Backends.Uci
         // The forwards' IPv6 traffic rules are sections of the same config, read with the redirects.
         public override bool HoldsIpv6 => true;
 
-        /// <summary>The IPv6 traffic rules the change writes or deletes, one line each (for -WhatIf).</summary>
-        public override string DescribeIpv6(Apply.RulesetDiff diff)
+        /// <summary>The IPv6 traffic rules a change to <paramref name="desired"/> writes or deletes, one line each (for -WhatIf).</summary>
+        public override string DescribeIpv6(IEnumerable<BypassForward> desired)
         {
+            var wanted = desired.Where(f => f.Enabled).ToList();
+            var held = Forwards.ToDictionary(f => f.Name, System.StringComparer.OrdinalIgnoreCase);
             var lines = new List<string>();
-            foreach (BypassForward forward in diff.Added.Concat(diff.Changed.Where(c => !Same(c.Current, c.Desired)).Select(c => c.Desired)).Where(f => f.InternalIPv6 != null))
+            foreach (BypassForward forward in wanted.Where(f => f.InternalIPv6 != null && !(held.TryGetValue(f.Name, out BypassForward now) && Same(now, f))))
                 lines.Add($"  ipv6     traffic rule {UciSectionName.ForRule(forward.Name)} ('{UciRule.Label(forward.Name)}'): accept {string.Join("+", forward.Transports)} {forward.ExternalPort} " +
                           $"from the WAN to {forward.InternalIPv6.UciAddress}" + (forward.AllowedSourceIPv6.IsAny ? string.Empty : $" from {forward.AllowedSourceIPv6}"));
-            foreach (BypassForward forward in diff.Removed.Concat(diff.Changed.Where(c => c.Desired.InternalIPv6 == null).Select(c => c.Current)).Where(f => f.InternalIPv6 != null))
+            foreach (BypassForward forward in Forwards.Where(f => f.InternalIPv6 != null && !wanted.Any(w => w.InternalIPv6 != null && string.Equals(w.Name, f.Name, System.StringComparison.OrdinalIgnoreCase))))
                 lines.Add($"  ipv6     delete traffic rule {UciSectionName.ForRule(forward.Name)} ('{UciRule.Label(forward.Name)}')");
             return lines.Count == 0 ? null : string.Join(System.Environment.NewLine, lines);
         }
