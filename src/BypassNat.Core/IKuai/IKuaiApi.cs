@@ -22,6 +22,12 @@ namespace BypassNat.IKuai
         /// <summary>How many HTTP requests went to the router (logins and reads too).</summary>
         int Requests { get; }
 
+        /// <summary>Ctrl-C of the command using the API (a session's API serves one command after another).</summary>
+        System.Threading.CancellationToken Cancel { get; set; }
+
+        /// <summary>Told of each request (method, path, what; never a body), for the command's -Verbose.</summary>
+        Action<string> Trace { get; set; }
+
         IReadOnlyList<IKuaiMapping> List();
 
         /// <summary>Adds the mapping; returns its id when the router says it (otherwise the read-back finds it).</summary>
@@ -49,6 +55,18 @@ namespace BypassNat.IKuai
         public abstract string Describe { get; }
         public int WriteCalls { get; protected set; }
         public int Requests => Http.Requests;
+
+        public System.Threading.CancellationToken Cancel
+        {
+            get => Http.Cancel;
+            set => Http.Cancel = value;
+        }
+
+        public Action<string> Trace
+        {
+            get => Http.Trace;
+            set => Http.Trace = value;
+        }
 
         public static IIKuaiApi Open(IKuaiSettings settings, Action<string> trace, System.Threading.CancellationToken cancel = default)
         {
@@ -184,9 +202,9 @@ namespace BypassNat.IKuai
 
             if (code == LoginSuccess)
                 throw new BypassNatException("BypassNat.ApiError", FailureKind.InvalidResult,
-                    $"The iKuai router {Settings.Endpoint} accepted the login but set no sess_key cookie. Nothing was changed.", Settings.Endpoint);
+                    $"The iKuai router {Settings.Endpoint} accepted the login but set no sess_key cookie.", Settings.Endpoint);
             throw new BypassNatException("BypassNat.AuthenticationFailed", FailureKind.AuthenticationError,
-                $"The iKuai router {Settings.Endpoint} refused the login of '{Settings.UserName}' (Result {code?.ToString() ?? "none"}: {result["ErrMsg"].AsText()}): wrong user name or password, or the user may not use the web UI. Nothing was changed; the router keeps its port mappings.",
+                $"The iKuai router {Settings.Endpoint} refused the login of '{Settings.UserName}' (Result {code?.ToString() ?? "none"}: {result["ErrMsg"].AsText()}): wrong user name or password, or the user may not use the web UI.",
                 Settings.Endpoint);
         }
 
@@ -286,7 +304,7 @@ namespace BypassNat.IKuai
 
         private BypassNatException Refused(string what, string why) =>
             new BypassNatException("BypassNat.TokenRefused", FailureKind.AuthenticationError,
-                $"The iKuai router {Settings.Endpoint} refused the API token ({why}) when {what}: it is wrong, expired or revoked. Make a new one in the web UI (System -> Auth -> API Token). Nothing more was changed; the router keeps its port mappings as they were before this call.",
+                $"The iKuai router {Settings.Endpoint} refused the API token ({why}) when {what}: it is wrong, expired or revoked. Make a new one in the web UI (System -> Auth -> API Token).",
                 Settings.Endpoint);
 
         public override IReadOnlyList<IKuaiMapping> List()
