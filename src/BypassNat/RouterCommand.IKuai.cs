@@ -78,16 +78,16 @@ namespace BypassNat.Commands
             if (router.Session != null)
             {
                 IIKuaiApi api = router.Session.WebApi();
-                api.Trace = Verbose;
+                api.Trace = IKuaiTrace;
                 api.Cancel = StopToken;
                 if (!router.Session.UsesHttps) Warn(PlainHttpWarning(router.Name, router.Session.Endpoint));
-                backend = new IKuaiBackend(api, router.Name, router.Session.Endpoint, WanInterface, ownsApi: false) { Router = { Trace = Verbose } };
+                backend = new IKuaiBackend(api, router.Name, router.Session.Endpoint, WanInterface, ownsApi: false) { Router = { Trace = IKuaiTrace } };
                 Verbose($"Using session {router.Session.Id} to {router.Name} ({api.Describe}).");
             }
             else
             {
                 IKuaiSettings settings = IKuaiSettingsFor(router, Role, WanInterface);
-                settings.Trace = Verbose;
+                settings.Trace = IKuaiTrace;
                 settings.Cancel = StopToken;
                 if (!settings.UseHttps) Warn(PlainHttpWarning(router.Name, settings.Endpoint));
                 backend = (IKuaiBackend)BackendRegistry.Create(BackendKind.IKuai,
@@ -103,6 +103,22 @@ namespace BypassNat.Commands
         }
 
         /// <summary>
+        /// A request or call for -Verbose. Once Ctrl-C stops the command its streams are closed, and
+        /// a line written then would throw in the middle of putting back what was there: it is dropped.
+        /// </summary>
+        private void IKuaiTrace(string line)
+        {
+            if (StopToken.IsCancellationRequested) return;
+            try
+            {
+                Verbose(line);
+            }
+            catch (Exception e) when (e is PipelineStoppedException || e is OperationCanceledException)
+            {
+            }
+        }
+
+        /// <summary>
         /// Closes the iKuai APIs this command opened (a session's stays open, unhooked from this
         /// command's streams and Ctrl-C), saying how each certificate was accepted and how many writes went.
         /// </summary>
@@ -113,8 +129,8 @@ namespace BypassNat.Commands
                 foreach (KeyValuePair<RouterTarget, IKuaiBackend> open in _ikuai)
                 {
                     CertificateTrust trust = (open.Value.Api as IKuaiApi)?.Trust;
-                    if (trust?.AcceptedBy != null) WriteVerbose($"Certificate of {open.Key.Name}: SHA-256 {trust.Presented}, {trust.AcceptedBy}.");
-                    WriteVerbose($"{open.Key.Name}: {open.Value.Api.Requests} request(s) to the iKuai API{(open.Key.Session != null ? " (in its session so far)" : "")}, {open.Value.Api.WriteCalls} of them write calls.");
+                    if (trust?.AcceptedBy != null) IKuaiTrace($"Certificate of {open.Key.Name}: SHA-256 {trust.Presented}, {trust.AcceptedBy}.");
+                    IKuaiTrace($"{open.Key.Name}: {open.Value.Api.Requests} request(s) to the iKuai API{(open.Key.Session != null ? " (in its session so far)" : "")}, {open.Value.Api.WriteCalls} of them write calls.");
                     open.Value.Api.Trace = null;
                     open.Value.Api.Cancel = System.Threading.CancellationToken.None;
                     open.Value.Dispose();
