@@ -180,6 +180,27 @@ Describe 'An iKuai main router through its web API' {
             Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
         }
 
+        It 'admits only AllowedSource through the mapping''s source field' {
+            $header, $rows = $Csv -split "`n", 2
+            foreach ($case in @{ Source = '198.51.100.0/24'; Answer = $null }, @{ Source = '203.0.113.10'; Answer = 'device tcp 80 peer 203.0.113.10' }) {
+                $csv = ($header.TrimEnd() + ',AllowedSource') + "`n" + (($rows -split "`n" | ForEach-Object { $_.TrimEnd() + ',' + ($_ -like 'web,*' ? $case.Source : '') }) -join "`n")
+                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $csv {
+                    . ([scriptblock]::Create($Params.Setup))
+                    $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
+                    Get-BypassForward @main -Name web | ForEach-Object { "allowed=$($_.AllowedSource)" }
+                }
+                $run.Errors | Should -BeNullOrEmpty
+                $run.Output[0].Modified | Should -Be 'web'
+                $run.Output | Should -Contain "allowed=$($case.Source)"
+                $row = (Get-IKuaiSimStatus $Sim).rows | Where-Object comment -like '*name=web*'
+                # 3.x keeps the sources as text, 4.x as {"custom": [...]}.
+                ($Version -eq 3 ? $row.src_addr : $row.src_addr.custom) | Should -Match ([regex]::Escape(($case.Source -split '/')[0]))
+                Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 -TimeoutSeconds 2 | Should -Be $case.Answer
+            }
+            (Invoke-IKuai $Lab $Sim -Https { . ([scriptblock]::Create($Params.Setup)); $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main }).Output.Modified | Should -Be 'web'
+            Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+        }
+
         It 'refuses a forward on a port of the user''s own mapping while planning: under -WhatIf too, before any write' {
             $port = $Version -eq 3 ? 5000 : 5001
             $theirs = $Version -eq 3 ? '我的NAS' : 'my camera'
@@ -285,12 +306,13 @@ off,Tcp,8090,192.0.2.2,18090,192.0.2.20,90,关掉的,false
             $run = Invoke-IKuai $Lab $Sim -Https -Extra @{} -Started (Join-Path $Sim.Dir 'status.json') -SimPid $Sim.Pid {
                 . ([scriptblock]::Create($Params.Setup))
                 $forwards = $Params.Csv | ConvertFrom-Csv | New-BypassForward
-                $s = New-BypassSession @main
+                $s = New-BypassSession @main -Verbose
                 $s | Format-List * | Out-String
+                $s | ConvertTo-Json -Depth 3
                 "backend=$($s.Backend) port=$($s.Port) state=$($s.State)"
                 "listed=$(@(Get-BypassSession | Where-Object Id -eq $s.Id).Count)"
-                "got=$((Get-BypassForward -Session $s | ForEach-Object Name | Sort-Object) -join ',')"
-                "quiet=$($forwards | Test-BypassForward -Session $s -Quiet)"
+                "got=$((Get-BypassForward -Session $s -Verbose | ForEach-Object Name | Sort-Object) -join ',')"
+                "quiet=$($forwards | Test-BypassForward -Session $s -Quiet -Debug)"
                 $forwards | Invoke-BypassForwardApply -Session $s
                 if ($Params.IKuai.Version -eq 3) {
                     # The router forgets every session: the next call is answered Result 10014, and the session logs in again once.
@@ -343,10 +365,19 @@ off,Tcp,8090,192.0.2.2,18090,192.0.2.20,90,关掉的,false
                 @($after.rows | Where-Object comment -like '*name=game*') | Should -HaveCount 0
             }
 
-            It 'warns every time it talks plain HTTP (3.x)' {
+            It 'warns every time it talks plain HTTP (3.x), in a session too' {
                 $run = Invoke-IKuai $Lab $Sim { . ([scriptblock]::Create($Params.Setup)); Get-BypassForward @main | Out-Null }
                 $run.Errors | Should -BeNullOrEmpty
                 $run.Warnings -join "`n" | Should -Match 'plain HTTP'
+                $run = Invoke-IKuai $Lab $Sim {
+                    . ([scriptblock]::Create($Params.Setup))
+                    $s = New-BypassSession @main
+                    Get-BypassForward -Session $s | Out-Null
+                    Get-BypassForward -Session $s | Out-Null
+                    Remove-BypassSession $s
+                }
+                $run.Errors | Should -BeNullOrEmpty
+                @($run.Warnings -match 'plain HTTP \(http://192\.0\.2\.1:80\)') | Should -HaveCount 3
             }
         }
 
