@@ -191,7 +191,7 @@ Describe 'An iKuai main router through its web API' {
                 }
                 $run.Errors | Should -BeNullOrEmpty
                 $run.Output[0].Modified | Should -Be 'web'
-                $run.Output | Should -Contain "allowed=$($case.Source)"
+                @($run.Output -match "^allowed=$([regex]::Escape($case.Source))(/32)?$") | Should -HaveCount 1
                 $row = (Get-IKuaiSimStatus $Sim).rows | Where-Object comment -like '*name=web*'
                 # 3.x keeps the sources as text, 4.x as {"custom": [...]}.
                 ($Version -eq 3 ? $row.src_addr : $row.src_addr.custom) | Should -Match ([regex]::Escape(($case.Source -split '/')[0]))
