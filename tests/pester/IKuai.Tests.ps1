@@ -183,8 +183,8 @@ Describe 'An iKuai main router through its web API' {
         It 'admits only AllowedSource through the mapping''s source field' {
             $header, $rows = $Csv -split "`n", 2
             foreach ($case in @{ Source = '198.51.100.0/24'; Answer = $null }, @{ Source = '203.0.113.10'; Answer = 'device tcp 80 peer 203.0.113.10' }) {
-                $csv = ($header.TrimEnd() + ',AllowedSource') + "`n" + (($rows -split "`n" | ForEach-Object { $_.TrimEnd() + ',' + ($_ -like 'web,*' ? $case.Source : '') }) -join "`n")
-                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $csv {
+                $text = ($header.TrimEnd() + ',AllowedSource') + "`n" + (($rows -split "`n" | ForEach-Object { $_.TrimEnd() + ',' + ($_ -like 'web,*' ? $case.Source : '') }) -join "`n")
+                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $text {
                     . ([scriptblock]::Create($Params.Setup))
                     $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
                     Get-BypassForward @main -Name web | ForEach-Object { "allowed=$($_.AllowedSource)" }
@@ -197,7 +197,9 @@ Describe 'An iKuai main router through its web API' {
                 ($Version -eq 3 ? $row.src_addr : $row.src_addr.custom) | Should -Match ([regex]::Escape(($case.Source -split '/')[0]))
                 Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 -TimeoutSeconds 2 | Should -Be $case.Answer
             }
-            (Invoke-IKuai $Lab $Sim -Https { . ([scriptblock]::Create($Params.Setup)); $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main }).Output.Modified | Should -Be 'web'
+            $run = Invoke-IKuai $Lab $Sim -Https -CsvText $Csv { . ([scriptblock]::Create($Params.Setup)); $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main }
+            $run.Errors | Should -BeNullOrEmpty
+            $run.Output[0].Modified | Should -Be 'web'
             Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
         }
 
@@ -205,9 +207,9 @@ Describe 'An iKuai main router through its web API' {
             $port = $Version -eq 3 ? 5000 : 5001
             $theirs = $Version -eq 3 ? '我的NAS' : 'my camera'
             $writes = (Get-IKuaiSimStatus $Sim).writes
-            $csv = $Csv + "`nnas,Tcp,$port,192.0.2.2,15000,192.0.2.20,5000,"
+            $text = $Csv + "`nnas,Tcp,$port,192.0.2.2,15000,192.0.2.20,5000,"
             foreach ($whatIf in $true, $false) {
-                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $csv -Extra @{ WhatIf = $whatIf } {
+                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $text -Extra @{ WhatIf = $whatIf } {
                     . ([scriptblock]::Create($Params.Setup))
                     $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
                 }
@@ -276,8 +278,8 @@ off,Tcp,8090,192.0.2.2,18090,192.0.2.20,90,关掉的,false
             Remove-Item $started -ErrorAction SilentlyContinue
             # Delete game, change web, add extra: the change of web is held 4 s, and Ctrl-C comes meanwhile.
             Send-IKuaiSimControl $Sim '{"delay_write": 2, "delay_seconds": 4}'
-            $csv = ($Csv -replace '(?m)^game,.*\r?\n', '' -replace '18080', '18081') + "`nextra,Tcp,8095,192.0.2.2,18095,192.0.2.20,95,"
-            $run = Invoke-IKuai $Lab $Sim -Https -CsvText $csv {
+            $text = ($Csv -replace '(?m)^game,.*\r?\n', '' -replace '18080', '18081') + "`nextra,Tcp,8095,192.0.2.2,18095,192.0.2.20,95,"
+            $run = Invoke-IKuai $Lab $Sim -Https -CsvText $text {
                 . ([scriptblock]::Create($Params.Setup))
                 $ps = [powershell]::Create()
                 $null = $ps.AddScript('param($main, $csv, $module) Import-Module $module; $csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -RemoveUnlisted').
