@@ -4,7 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
@@ -58,7 +58,7 @@ namespace BypassNat.Commands
             if ((Credential == null) == (ApiToken == null))
                 throw new BypassNatException("BypassNat.NoCredentials", FailureKind.InvalidData,
                     "-Backend IKuai needs exactly one of -Credential (iKuai 3.x: a web UI user) or -ApiToken (iKuai 4.x: a token made under System -> Auth -> API Token). Nothing was changed.", router.Name);
-            if (wanInterface != null) Main.MainHop.RequireInterface(wanInterface, "-WanInterface");
+            if (wanInterface != null) MainHop.RequireInterface(wanInterface, "-WanInterface");
 
             bool v4 = ApiToken != null;
             string knownHosts = KnownHostsFile == null ? DefaultIdentities.KnownHostsFile : GetUnresolvedProviderPathFromPSPath(KnownHostsFile);

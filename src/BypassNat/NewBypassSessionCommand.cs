@@ -1,7 +1,7 @@
 using System.Linq;
 using System.Management.Automation;
 using BypassNat.Backends;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
 using BypassNat.Ssh;
 
 namespace BypassNat.Commands
@@ -85,7 +85,7 @@ namespace BypassNat.Commands
             settings.Cancel = _stopping.Token;
             if (!settings.UseHttps) Warn(PlainHttpWarning(router.Name, settings.Endpoint));
             Verbose($"Connecting to the iKuai web API at {settings.Endpoint}.");
-            BypassSession session = BypassSession.OpenIKuai(settings);
+            BypassSession session = IKuaiApi.OpenSession(settings);
             SessionTable.Add(session);
             Verbose($"Session {session.Id} to {router.Name} opened: {session.Login}" +
                     (session.CertificateFingerprint != null ? $"; certificate SHA-256 {session.CertificateFingerprint} accepted." : "."));

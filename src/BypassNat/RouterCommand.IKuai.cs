@@ -7,8 +7,9 @@ using System.Net;
 using System.Security;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
 using BypassNat.Ssh;
+using BypassNat.Registry;
 
 namespace BypassNat.Commands
 {
@@ -30,7 +31,7 @@ namespace BypassNat.Commands
         /// </summary>
         private bool CaptureIKuaiSessions()
         {
-            bool ikuai = Session.Any(s => s.Backend == BackendKind.IKuai);
+            bool ikuai = Session.Any(IsIKuai);
             if (!ikuai)
             {
                 if (Backend == BackendKind.IKuai)
@@ -39,7 +40,7 @@ namespace BypassNat.Commands
                 return false;
             }
 
-            if (Session.Any(s => s.Backend != BackendKind.IKuai))
+            if (Session.Any(s => !IsIKuai(s)))
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.SessionMix", ErrorCategory.InvalidArgument,
                     "The sessions given mix iKuai's web API with SSH; a command works on one kind: run it once with each. Nothing was done.", "Session"));
             if (MyInvocation.BoundParameters.ContainsKey(nameof(Backend)) && Backend != BackendKind.IKuai)
@@ -65,6 +66,8 @@ namespace BypassNat.Commands
             return true;
         }
 
+        private static bool IsIKuai(BypassSession session) => session.Backend == nameof(BackendKind.IKuai);
+
         private readonly List<KeyValuePair<RouterTarget, IKuaiBackend>> _ikuai = new List<KeyValuePair<RouterTarget, IKuaiBackend>>();
 
         /// <summary>
@@ -77,7 +80,7 @@ namespace BypassNat.Commands
             IKuaiBackend backend;
             if (router.Session != null)
             {
-                IIKuaiApi api = router.Session.WebApi();
+                var api = (IIKuaiApi)router.Session.WebApi();
                 api.Trace = IKuaiTrace;
                 api.Cancel = StopToken;
                 if (!router.Session.UsesHttps) Warn(PlainHttpWarning(router.Name, router.Session.Endpoint));

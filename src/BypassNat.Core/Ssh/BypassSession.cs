@@ -1,7 +1,5 @@
 using System;
 using System.Threading;
-using BypassNat.Backends;
-using BypassNat.IKuai;
 
 namespace BypassNat.Ssh
 {
@@ -19,55 +17,65 @@ namespace BypassNat.Ssh
     /// An SSH connection to a router that a script keeps and reuses (New-BypassSession), so reading,
     /// testing and applying cost one login. A connection that died is reopened on next use with the
     /// same settings and the same strict host-key check, and must present the key it was first opened
-    /// with. Or, for an iKuai main router (<see cref="OpenIKuai"/>), its web API with its login or
-    /// token and pinned certificate: 3.x logs in again by itself when its session expired. The
-    /// password, key passphrase or token stay in private settings, never in a property.
+    /// with. Or a router's web API that its backend opened (<see cref="ISessionApi"/>: an iKuai main
+    /// router's, with its login or token and pinned certificate), kept until the session is closed.
+    /// The password, key passphrase or token stay in private settings, never in a property.
     /// </summary>
     public sealed class BypassSession : IDisposable
     {
         private static int _lastId;
         private readonly object _gate = new object();
         private readonly SshSettings _settings;
+        private readonly IRouterConnector _connector;
         private RouterSession _connection;
-        private readonly IKuaiSettings _ikuai;
-        private IIKuaiApi _api;
+        private ISessionApi _api;
 
-        private BypassSession(SshSettings settings, RouterSession connection)
+        private BypassSession(SshSettings settings, RouterSession connection, IRouterConnector connector)
         {
+            _connector = connector;
             Id = Interlocked.Increment(ref _lastId);
             _settings = settings;
             _connection = connection;
+            ComputerName = settings.ComputerName;
+            Port = settings.Port;
+            UserName = settings.UserName;
+            Endpoint = settings.Endpoint;
             HostKeyFingerprint = connection.HostKeyFingerprint;
             Login = connection.Login;
             Opened = DateTime.Now;
             HostKeyAddedTo = connection.HostKeyAdded ? connection.KnownHostsFile : null;
         }
 
-        private BypassSession(IKuaiSettings settings, IIKuaiApi api)
+        private BypassSession(ISessionApi api, string backend)
         {
             Id = Interlocked.Increment(ref _lastId);
-            _ikuai = settings;
             _api = api;
+            Backend = backend;
+            ComputerName = api.ComputerName;
+            Port = api.Port;
+            UserName = api.UserName;
+            Endpoint = api.Endpoint;
+            UsesHttps = api.Encrypted;
+            CertificateFingerprint = api.CertificateFingerprint;
             Login = api.Describe;
             Opened = DateTime.Now;
-            CertificateFingerprint = (api as IKuaiApi)?.Trust.Presented;
         }
 
         public int Id { get; }
-        public string ComputerName => _ikuai?.ComputerName ?? _settings.ComputerName;
-        public int Port => _ikuai?.EffectivePort ?? _settings.Port;
+        public string ComputerName { get; }
+        public int Port { get; }
 
         /// <summary>The login name (an iKuai 4.x session logs in with a token: none).</summary>
-        public string UserName => _ikuai != null ? _ikuai.UserName : _settings.UserName;
+        public string UserName { get; }
 
-        /// <summary>IKuai for a session to an iKuai router's web API; Auto for SSH, where each command picks the backend on the router.</summary>
-        public BackendKind Backend => _ikuai != null ? BackendKind.IKuai : BackendKind.Auto;
+        /// <summary>The web API's backend ("IKuai") for a session to it; "Auto" for SSH, where each command picks the backend on the router.</summary>
+        public string Backend { get; } = "Auto";
 
-        /// <summary>Where the session goes: ssh://user@host:port, or the iKuai API's http(s)://host:port.</summary>
-        public string Endpoint => _ikuai?.Endpoint ?? _settings.Endpoint;
+        /// <summary>Where the session goes: the SSH host (host:port when not 22), or the web API's http(s)://host:port.</summary>
+        public string Endpoint { get; }
 
-        /// <summary>Whether the session's requests are encrypted (SSH, or iKuai over HTTPS).</summary>
-        public bool UsesHttps => _ikuai == null || _ikuai.UseHttps;
+        /// <summary>Whether the session's requests are encrypted (SSH, or a web API over HTTPS).</summary>
+        public bool UsesHttps { get; } = true;
 
         public string HostKeyFingerprint { get; }
 
@@ -90,41 +98,25 @@ namespace BypassNat.Ssh
 
         public bool UseSudo => _settings?.UseSudo ?? false;
 
-        public static BypassSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken))
+        public static BypassSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken)) => Open(settings, null, cancel);
+
+        /// <summary>Opens a session through <paramref name="connector"/> (the tests' fake router; null: the module's SSH.NET).</summary>
+        public static BypassSession Open(SshSettings settings, IRouterConnector connector, CancellationToken cancel = default(CancellationToken))
         {
-            RouterSession connection = RouterSession.Open(settings, cancel);
+            RouterSession connection = connector == null ? RouterSession.Open(settings, cancel) : RouterSession.Open(settings, connector, cancel);
             SshSettings kept = settings.Copy();
             kept.PinnedFingerprint = connection.HostKeyFingerprint;
-            return new BypassSession(kept, connection);
+            return new BypassSession(kept, connection, connector);
         }
 
         /// <summary>
-        /// Opens a session to an iKuai router's web API: one read of its port mappings proves the
-        /// certificate and the login (3.x) or the token (4.x) before the session is handed out.
+        /// A session over a web API that its backend opened and proved (a read that needed the login or
+        /// token): the session keeps it until Remove-BypassSession.
         /// </summary>
-        public static BypassSession OpenIKuai(IKuaiSettings settings)
-        {
-            IIKuaiApi api = IKuaiApi.Open(settings, settings.Trace, settings.Cancel);
-            try
-            {
-                api.List();
-            }
-            catch
-            {
-                api.Dispose();
-                throw;
-            }
+        public static BypassSession Over(ISessionApi api, string backend) => new BypassSession(api, backend);
 
-            // The session outlives the command that opened it: no hook into its streams or its Ctrl-C.
-            api.Trace = null;
-            api.Cancel = CancellationToken.None;
-            settings.Trace = null;
-            settings.Cancel = CancellationToken.None;
-            return new BypassSession(settings, api);
-        }
-
-        /// <summary>The web API of an iKuai session, its login kept.</summary>
-        public IIKuaiApi WebApi()
+        /// <summary>The web API of a session over one (<see cref="Over"/>), its login kept.</summary>
+        public ISessionApi WebApi()
         {
             lock (_gate)
             {
@@ -132,13 +124,16 @@ namespace BypassNat.Ssh
                     throw new BypassNatException("BypassNat.SessionClosed", FailureKind.InvalidOperation,
                         $"Session {Id} to {Endpoint} was closed with Remove-BypassSession; open a new one with New-BypassSession.", ComputerName);
                 return _api ?? throw new BypassNatException("BypassNat.SessionNotIKuai", FailureKind.InvalidOperation,
-                    $"Session {Id} to {Endpoint} is an SSH session, not one to an iKuai router's web API.", ComputerName);
+                    $"Session {Id} to {Endpoint} is an SSH session, not one to a router's web API.", ComputerName);
             }
         }
 
         /// <summary>
-        /// The live connection; reopens a dropped one first (and says so through <paramref name="note"/>).
-        /// SSH.NET does not always notice a dead peer by itself, so a cheap command checks it.
+        /// The live connection; reopens one that is known to have dropped first (and says so through
+        /// <paramref name="note"/>). A connection that died without SSH.NET noticing is found by the
+        /// first command, which then fails before the router received it: the connection is reopened
+        /// in place and the command sent again (<see cref="RouterSession.Reconnect"/>). Testing every
+        /// use with a command of its own cost a round trip to the router each time.
         /// </summary>
         public RouterSession Connection(Action<string> note)
         {
@@ -150,43 +145,40 @@ namespace BypassNat.Ssh
                 if (_api != null)
                     throw new BypassNatException("BypassNat.SessionNotSsh", FailureKind.InvalidOperation,
                         $"Session {Id} to {Endpoint} is a session to an iKuai router's web API, not SSH.", ComputerName);
-                string why = Alive();
-                if (why == null) return _connection;
-
-                _connection?.Dispose();
-                _connection = null;
-                try
+                if (_connection == null || !_connection.IsConnected)
                 {
-                    _connection = RouterSession.Open(_settings);
-                }
-                catch (BypassNatException e)
-                {
-                    State = BypassSessionState.Broken;
-                    LastError = e.Message;
-                    throw new BypassNatException(e.ErrorId, e.Kind,
-                        $"Session {Id} to {_settings.Endpoint} lost its connection ({why}) and could not be reopened: {e.Message}", ComputerName, e);
+                    string why = _connection == null ? LastError ?? "not connected" : "the router closed it";
+                    _connection?.Dispose();
+                    _connection = null;
+                    _connection = Reopen(why, note, () => _connector == null ? RouterSession.Open(_settings) : RouterSession.Open(_settings, _connector));
                 }
 
-                State = BypassSessionState.Opened;
-                LastError = null;
-                Reopened++;
-                note?.Invoke($"Session {Id} to {_settings.Endpoint} had lost its connection ({why}); reopened it (host key {_connection.HostKeyFingerprint}, as before).");
+                _connection.Reconnect = why => { lock (_gate) return Reopen(why, note, () => RouterSession.ConnectAgain(_settings, _connector)); };
                 return _connection;
             }
         }
 
-        private string Alive()
+        // Called under _gate. Broken (and the error says so) when the router cannot be reached again.
+        private T Reopen<T>(string why, Action<string> note, Func<T> connect)
         {
-            if (_connection == null) return LastError ?? "not connected";
-            if (!_connection.IsConnected) return "the router closed it";
+            T fresh;
             try
             {
-                return _connection.Run("exit 0").Succeeded ? null : "a test command failed";
+                fresh = connect();
             }
             catch (BypassNatException e)
             {
-                return e.Message;
+                State = BypassSessionState.Broken;
+                LastError = e.Message;
+                throw new BypassNatException(e.ErrorId, e.Kind,
+                    $"Session {Id} to {_settings.Endpoint} lost its connection ({why}) and could not be reopened: {e.Message}", ComputerName, e);
             }
+
+            State = BypassSessionState.Opened;
+            LastError = null;
+            Reopened++;
+            note?.Invoke($"Session {Id} to {_settings.Endpoint} had lost its connection ({why}); reopened it (host key {HostKeyFingerprint}, as before).");
+            return fresh;
         }
 
         public void Dispose()

@@ -6,7 +6,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
+using BypassNat.Registry;
 using Xunit;
 
 namespace BypassNat.Tests.IKuai
@@ -37,6 +38,12 @@ namespace BypassNat.Tests.IKuai
             private bool _failed;
 
             public string Describe => "fake";
+            public string ComputerName => "ikuai";
+            public int Port => 443;
+            public string UserName => null;
+            public string Endpoint => "https://ikuai:443";
+            public bool Encrypted => true;
+            public string CertificateFingerprint => null;
             public int WriteCalls { get; private set; }
             public int Requests { get; private set; }
             public CancellationToken Cancel { get; set; }
@@ -232,7 +239,7 @@ namespace BypassNat.Tests.IKuai
                 // Delete game, change web, add dns; the change of web is held 3 s, and Ctrl-C comes meanwhile.
                 sim.Control("{\"delay_write\": 2, \"delay_seconds\": 3}");
                 IKuaiChange change = router.Prepare(new[] { Moved, Dns });
-                Task<ApplyResult> apply = Task.Run(() => router.Apply(change));
+                Task<IKuaiOutcome> apply = Task.Run(() => router.Apply(change));
                 string started = Path.Combine(sim.Dir, "delay-started");
                 for (int i = 0; i < 200 && !File.Exists(started); i++) Thread.Sleep(25);
                 Assert.True(File.Exists(started));
