@@ -1,0 +1,195 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using BypassNat.Apply;
+using BypassNat.Backends;
+using BypassNat.Ssh;
+using Xunit;
+
+namespace BypassNat.Tests
+{
+    /// <summary>
+    /// What an apply reports (the ApplyResult the cmdlet prints) and says when a late step fails, against
+    /// the fake router's state: each name, address and sentence is checked against what the router holds.
+    /// </summary>
+    public class ApplyOutcomeTests
+    {
+        private static readonly BypassForward Web = Forwards.Make("web", "tcp", "8080", internalPort: "80");
+        private static readonly BypassForward Game = Forwards.Make("game", "udp", "9000");
+        private static readonly BypassForward Admin = Forwards.Make("admin", "tcp", "8443", internalPort: "443");
+        private static readonly BypassForward Dns = Forwards.Make("dns", "udp", "5353", internalPort: "53");
+
+        private static SshSettings Settings() => new SshSettings
+        {
+            ComputerName = "192.0.2.2",
+            HostKeyFingerprints = new List<string> { "SHA256:" + FakeRouter.FakeFingerprint },
+        };
+
+        private static ApplyResult Apply(FakeRouter router, IReadOnlyList<BypassForward> desired, bool persist = false, BackendKind kind = BackendKind.Auto)
+        {
+            using (RouterSession session = RouterSession.Open(Settings(), router))
+            {
+                ForwardApplier applier = ForwardApplier.For(session, kind, RouterHop.Bypass, null);
+                return applier.Apply(applier.Plan(desired), persist, _ => { });
+            }
+        }
+
+        private static T With<T>(FakeRouter router, Func<ForwardApplier, T> use, BackendKind kind = BackendKind.Auto)
+        {
+            using (RouterSession session = RouterSession.Open(Settings(), router))
+                return use(ForwardApplier.For(session, kind, RouterHop.Bypass, null));
+        }
+
+        private static string Names(IEnumerable<BypassForward> forwards) => string.Join(",", forwards.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal));
+
+        private static BypassForward Hairpin(BypassForward forward, string address) => forward.WithPublicAddress(IPAddress.Parse(address));
+
+        [Fact]
+        public void TheResultNamesEachForwardByWhatTheApplyDidToIt()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game, Dns });
+            BypassForward moved = Forwards.Make("game", "udp", "9001");
+
+            ApplyResult result = Apply(router, new[] { Web, moved, Admin });
+
+            Assert.True(result.Changed);
+            Assert.Equal(new[] { "admin" }, result.Added);
+            Assert.Equal(new[] { "game" }, result.Modified);
+            Assert.Equal(new[] { "dns" }, result.Removed);
+            Assert.Equal(new[] { "web" }, result.Unchanged);
+            Assert.Equal("Bypass", result.Role);
+            Assert.Equal("Iptables", result.Backend);
+            Assert.Equal("192.0.2.2", result.ComputerName);
+            Assert.Null(result.MovedFrom);
+            Assert.Equal("admin,game,web", Names(router.LiveForwards));
+            Assert.Equal("9001", router.LiveForwards.Single(f => f.Name == "game").ExternalPort.ToString());
+
+            ApplyResult again = Apply(router, new[] { Web, moved, Admin });
+            Assert.False(again.Changed);
+            Assert.Empty(again.Added);
+            Assert.Empty(again.Modified);
+            Assert.Empty(again.Removed);
+            Assert.Equal(new[] { "admin", "game", "web" }, again.Unchanged.OrderBy(n => n, StringComparer.Ordinal));
+        }
+
+        [Fact]
+        public void TheResultSaysWhichPublicAddressTheHairpinMovedFrom()
+        {
+            var router = new FakeRouter();
+            ApplyResult first = Apply(router, new[] { Hairpin(Web, "203.0.113.5"), Game });
+            Assert.Equal("203.0.113.5", first.PublicAddress);
+            Assert.Null(first.PreviousPublicAddress);
+
+            // A new WAN address (a dynamic-DNS name resolving elsewhere): the hairpin rules move with it.
+            ApplyResult moved = Apply(router, new[] { Hairpin(Web, "203.0.113.6"), Game });
+            Assert.True(moved.Changed);
+            Assert.Equal("203.0.113.6", moved.PublicAddress);
+            Assert.Equal("203.0.113.5", moved.PreviousPublicAddress);
+            Assert.Equal(IPAddress.Parse("203.0.113.6"), router.LiveForwards.Single(f => f.Name == "web").PublicAddress);
+
+            // A change elsewhere keeps the address: no "previous" one.
+            ApplyResult other = Apply(router, new[] { Hairpin(Web, "203.0.113.6"), Admin });
+            Assert.Equal("203.0.113.6", other.PublicAddress);
+            Assert.Null(other.PreviousPublicAddress);
+
+            // No hairpin left: none now, the old one before.
+            ApplyResult none = Apply(router, new[] { Web, Admin });
+            Assert.Null(none.PublicAddress);
+            Assert.Equal("203.0.113.6", none.PreviousPublicAddress);
+            Assert.Null(router.LiveForwards.Single(f => f.Name == "web").PublicAddress);
+        }
+
+        [Fact]
+        public void AChangeOfBackendMovesTheForwardsAndClearsTheOldBackend()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game });
+            // nft is installed later (an upgrade): the user asks for it.
+            router.ProbeOutput = "nft=nftables v1.0.6 (Lester Gooch #5)\niptables=iptables v1.8.9 (nf_tables)\n";
+
+            string plan = With(router, applier =>
+            {
+                Assert.Equal(BackendKind.Nftables, applier.Choice.Backend.Kind);
+                Assert.Equal("game,web", Names(applier.ReadOtherState().Forwards));
+                return applier.Plan(new[] { Web, Admin }).Describe();
+            }, BackendKind.Nftables);
+            Assert.Contains("remove   BypassNat's rules left in the other backend (2 forward(s), moved here)", plan);
+
+            ApplyResult result = Apply(router, new[] { Web, Admin }, kind: BackendKind.Nftables);
+
+            Assert.True(result.Changed);
+            Assert.Equal("Nftables", result.Backend);
+            Assert.Equal("Iptables", result.MovedFrom);
+            Assert.DoesNotContain("BYPASSNAT", router.Nat.Save());
+            router.Holding = BackendKind.Nftables;
+            Assert.Equal("admin,web", Names(router.LiveForwards));
+            Assert.False(With(router, applier => applier.ReadOtherState().Present, BackendKind.Nftables));
+        }
+
+        [Fact]
+        public void WithOneBackendThereIsNoOtherStateToRead()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web });
+
+            Assert.Null(With(router, applier => applier.ReadOtherState()));
+            string plan = With(router, applier => applier.Plan(new[] { Web, Admin }).Describe());
+            Assert.Contains("admin", plan);
+            Assert.DoesNotContain("other backend", plan);
+        }
+
+        [Fact]
+        public void ARouterCheckRefusesAForwardOfTheSessionsOwnSshPortUnlessForced()
+        {
+            var router = new FakeRouter();
+            BypassForward ssh = Forwards.Make("ssh", "tcp", "2222", bypassPort: "22", internalPort: "22");
+            BypassForward other = Forwards.Make("other", "tcp", "2223", bypassPort: "23", internalPort: "22", internalAddress: "192.0.2.21");
+
+            IReadOnlyList<ForwardIssue> issues = With(router, applier => applier.CheckOnRouter(new[] { ssh, other }, force: false));
+            ForwardIssue issue = Assert.Single(issues);
+            Assert.Equal("BypassNat.SshPortCapture", issue.ErrorId);
+            Assert.Equal(1, issue.Row);
+            Assert.Equal("BypassPort", issue.Field);
+
+            Assert.Empty(With(router, applier => applier.CheckOnRouter(new[] { ssh, other }, force: true)));
+            Assert.Empty(router.UnknownScripts);
+        }
+
+        [Fact]
+        public void AReadBackThatFailsSaysTheRulesAreAppliedButNotVerified()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game });
+            router.Faults[RouterStep.ReadBack] = Fault.Refuse("iptables-save: Could not fetch rule set generation id: Resource temporarily unavailable");
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => Apply(router, new[] { Web, Admin }));
+
+            Assert.Contains("read the rules back after applying them; they are applied but not verified", failure.Message);
+            Assert.Contains("Resource temporarily unavailable", failure.Message);
+            // True: the kernel took the new set.
+            Assert.Equal("admin,web", Names(router.LiveForwards));
+        }
+
+        [Fact]
+        public void WhenPuttingTheSavedSetBackFailsTooTheErrorSaysTheSavedSetHoldsTheNewForwards()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game }, persist: true);
+            router.Faults[RouterStep.Load] = Fault.Refuse("iptables-restore: line 7 failed", 3);
+            // The save ahead of the load succeeds; the one that would put the old set back is refused.
+            router.Faults[RouterStep.Save] = Fault.Refuse("tee: /etc/bypassnat/ruleset.iptables: No space left on device").After(1);
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => Apply(router, new[] { Web, Admin }));
+
+            Assert.Equal("BypassNat.RouterCommandFailed", failure.ErrorId);
+            Assert.Contains("iptables-restore: line 7 failed", failure.Message);
+            Assert.Contains("Putting the saved set back failed too (", failure.Message);
+            Assert.Contains("No space left on device", failure.Message);
+            Assert.Contains("it holds the new forwards, so the router's next boot or flush would restore those. Run the apply again.", failure.Message);
+            Assert.Equal("game,web", Names(router.LiveForwards));
+            Assert.Equal("admin,web", Names(router.SavedForwards));
+        }
+    }
+}
