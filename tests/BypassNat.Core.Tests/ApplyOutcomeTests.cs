@@ -191,5 +191,67 @@ namespace BypassNat.Tests
             Assert.Equal("game,web", Names(router.LiveForwards));
             Assert.Equal("admin,web", Names(router.SavedForwards));
         }
+            private static IReadOnlyList<BypassForward> RemoveAll(FakeRouter router)
+        {
+            using (RouterSession session = RouterSession.Open(Settings(), router))
+                return ForwardApplier.For(session, BackendKind.Auto, RouterHop.Bypass, null).RemoveAll();
+        }
+
+        /// <summary>A router whose iptables holds web and game, and whose nftables holds admin (a half-finished move).</summary>
+        private static FakeRouter RouterWithBothBackends()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game });
+            var other = new FakeRouter { ProbeOutput = "nft=nftables v1.0.6 (Lester Gooch #5)\n" };
+            Apply(other, new[] { Admin }, kind: BackendKind.Nftables);
+            foreach (KeyValuePair<string, string> table in other.NftTables) router.NftTables[table.Key] = table.Value;
+            router.ProbeOutput = "nft=nftables v1.0.6 (Lester Gooch #5)\niptables=iptables v1.8.9 (nf_tables)\n";
+            router.Steps.Clear();
+            return router;
+        }
+
+        [Fact]
+        public void RemovingEverythingClearsBothBackendsAndReturnsEveryForwardTheyHeld()
+        {
+            FakeRouter router = RouterWithBothBackends();
+
+            Assert.Equal("admin,game,web", Names(RemoveAll(router)));
+
+            Assert.DoesNotContain("BYPASSNAT", router.Nat.Save());
+            router.Holding = BackendKind.Nftables;
+            Assert.Empty(router.LiveForwards);
+            Assert.Empty(router.UnknownScripts);
+        }
+
+        [Fact]
+        public void ARemovalRefusedInTheSecondBackendSaysTheFirstIsGoneAndTheSecondIsAsItWas()
+        {
+            FakeRouter router = RouterWithBothBackends();
+            router.Faults[RouterStep.Load] = Fault.Refuse("the kernel refused it", 1).After(1);
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => RemoveAll(router));
+
+            Assert.Matches("what -Persist installed is gone and so are the (Iptables|Nftables) rules, but the router still holds the (Nftables|Iptables) rules as they were", failure.Message);
+            string gone = System.Text.RegularExpressions.Regex.Match(failure.Message, "so are the (\\w+) rules").Groups[1].Value;
+            bool iptablesGone = !router.Nat.Save().Contains("BYPASSNAT");
+            bool nftablesGone = router.NftTables.Count == 0 || router.NftTables.Values.All(t => !t.Contains("admin"));
+            Assert.Equal(gone == "Iptables", iptablesGone);
+            Assert.Equal(gone == "Nftables", nftablesGone);
+            Assert.NotEqual(iptablesGone, nftablesGone);
+        }
+
+        [Fact]
+        public void ARemovalWhoseReadBackFailsSaysTheRulesAreRemovedButNotVerified()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game });
+            router.Faults[RouterStep.ReadBack] = Fault.Refuse("iptables-save: Resource temporarily unavailable");
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => RemoveAll(router));
+
+            Assert.Contains("read BypassNat's Iptables rules back after removing them; they are removed but not verified", failure.Message);
+            Assert.Contains("Resource temporarily unavailable", failure.Message);
+            Assert.Empty(router.LiveForwards);
+        }
     }
 }
