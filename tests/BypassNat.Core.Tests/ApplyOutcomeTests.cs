@@ -253,5 +253,50 @@ namespace BypassNat.Tests
             Assert.Contains("Resource temporarily unavailable", failure.Message);
             Assert.Empty(router.LiveForwards);
         }
+            private static ApplyResult ApplyConfirmed(FakeRouter router, IReadOnlyList<BypassForward> desired, Func<SshSettings, RouterSession> open)
+        {
+            using (RouterSession session = RouterSession.Open(Settings(), router))
+            {
+                ForwardApplier applier = ForwardApplier.For(session, BackendKind.Auto, RouterHop.Bypass, null);
+                return applier.ApplyConfirmed(applier.Plan(desired), false, CommitConfirmation.MinimumSeconds, open, _ => { }, _ => { });
+            }
+        }
+
+        [Fact]
+        public void AWriteStoppedByAPendingConfirmationSaysWhenThatApplysRollbackComes()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web });
+            // The fake's waiting watchdog rolls back at 1700000060 (Unix time).
+            router.PendingToken = "an0ther0apply";
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => Apply(router, new[] { Web, Admin }));
+
+            Assert.Equal("BypassNat.ConfirmPending", failure.ErrorId);
+            Assert.Contains("An earlier apply with -ConfirmTimeout on 192.0.2.2 (Bypass hop) is still waiting for its confirmation " +
+                "(it restores the forwards from before that apply at 22:14:20 UTC)", failure.Message);
+            Assert.Equal("web", Names(router.LiveForwards));
+        }
+
+        [Theory]
+        [InlineData("", "its previous state (no forwards) by itself")]
+        [InlineData("web", "its previous forward (web) by itself")]
+        [InlineData("web,game", "its previous 2 forwards (game, web) by itself")]
+        public void ARolledBackApplySaysWhatTheWatchdogRestoredAndWithinWhatTime(string before, string restored)
+        {
+            var router = new FakeRouter();
+            BypassForward[] held = new[] { Web, Game }.Where(f => before.Split(',').Contains(f.Name)).ToArray();
+            if (held.Length > 0) Apply(router, held);
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => ApplyConfirmed(router, new[] { Admin }, s =>
+            {
+                router.FireWatchdog();
+                return RouterSession.Open(s, router);
+            }));
+
+            Assert.Equal("BypassNat.RolledBack", failure.ErrorId);
+            Assert.Contains($"within {CommitConfirmation.MinimumSeconds} s (-ConfirmTimeout), so the router's watchdog restored " + restored, failure.Message);
+            Assert.Equal(string.Join(",", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal)), Names(router.LiveForwards));
+        }
     }
 }
