@@ -23,7 +23,13 @@ Remove-Item Env:BYPASSNAT_TEST_COUNTS -ErrorAction Ignore
 $known = @(Get-ChildItem $core -Recurse -Filter *.cs -File | ForEach-Object { [IO.Path]::GetRelativePath($core, $_.DirectoryName) -replace '\\', '/' } |
     Where-Object { $_ -ne '.' -and $_ -notmatch '^(bin|obj)(/|$)' } | Sort-Object -Unique)
 $folders = @(if ($Folder) { $Folder | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { $_.Trim('/') -replace '\\', '/' } } else { $known })
-foreach ($name in $folders) { if ($name -notin $known) { throw "-MutateFolder ${name}: src/BypassNat.Core has no folder of that name with .cs files of its own (it has: $($known -join ', '))." } }
+# A name ending in .cs is one file of the core (Apply/ForwardApplier.cs): a row of its own, for a
+# folder too big to measure at once on a busy machine; a folder's row, once measured, stands for its files.
+function Test-File([string] $Name) { $Name.EndsWith('.cs') }
+foreach ($name in $folders) {
+    if (Test-File $name) { if (-not (Test-Path (Join-Path $core $name) -PathType Leaf)) { throw "-MutateFolder ${name}: src/BypassNat.Core has no such file." } }
+    elseif ($name -notin $known) { throw "-MutateFolder ${name}: src/BypassNat.Core has no folder of that name with .cs files of its own (it has: $($known -join ', '))." }
+}
 
 # Tests that keep processes of their own busy for seconds (a network namespace loading a real
 # kernel's tables; a web server standing in for an iKuai router) run only when the folders mutated
@@ -107,7 +113,8 @@ function Measure-Report([hashtable] $Report, [string] $Folder) {
     $count = @{ Killed = 0; Timeout = 0; Survived = 0; NoCoverage = 0 }
     $survivors = [Collections.Generic.List[string]]::new()
     foreach ($file in $Report.files.GetEnumerator()) {
-        if ($Folder -and ([IO.Path]::GetDirectoryName([IO.Path]::GetRelativePath($core, $file.Key)) -replace '\\', '/') -ne $Folder) { continue }
+        $relative = [IO.Path]::GetRelativePath($core, $file.Key) -replace '\\', '/'
+        if ($Folder -and $(if (Test-File $Folder) { $relative -ne $Folder } else { ([IO.Path]::GetDirectoryName($relative) -replace '\\', '/') -ne $Folder })) { continue }
         foreach ($mutant in $file.Value.mutants) {
             if ($count.ContainsKey($mutant.status)) { $count[$mutant.status]++ }
             if ($mutant.status -in 'Survived', 'NoCoverage') {
@@ -139,21 +146,26 @@ if (Test-Path $report) {
     # The score table is the one above the notes; the notes (kept as written) may hold tables too.
     $at = $text.IndexOf('## Surviving mutants')
     if ($at -ge 0) { $notes = $text.Substring($at); $text = $text.Substring(0, $at) }
-    foreach ($match in [regex]::Matches($text, '(?m)^\| ([\w/]+) \| (\d.*)$')) {
-        if ($match.Groups[1].Value -in $known) { $rows[$match.Groups[1].Value] = $match.Value }
+    foreach ($match in [regex]::Matches($text, '(?m)^\| ([\w/.]+) \| (\d.*)$')) {
+        $name = $match.Groups[1].Value
+        if ($(if (Test-File $name) { Test-Path (Join-Path $core $name) -PathType Leaf } else { $name -in $known })) { $rows[$name] = $match.Value }
     }
 }
 
 function Write-Report {
     # The whole core's score, from the rows (each folder's mutants are its own, so they add up).
     $sum = @{ Tested = 0; Caught = 0 }
-    foreach ($row in $script:rows.Values) {
+    foreach ($key in @($script:rows.Keys)) {
+        # A file's row counts only while its folder has none (the folder's holds its mutants).
+        if ((Test-File $key) -and $script:rows.Contains(([IO.Path]::GetDirectoryName($key) -replace '\\', '/'))) { continue }
+        $row = $script:rows[$key]
         $cells = $row.Trim('|').Split('|') | ForEach-Object Trim
         $sum.Tested += [int]$cells[2]; $sum.Caught += [int]$cells[3] + [int]$cells[4]
     }
     $total = if ($sum.Tested) { [math]::Round(100.0 * $sum.Caught / $sum.Tested, 1) } else { 0 }
     $missing = @($known | Where-Object { -not $script:rows.Contains($_) })
-    $sorted = @($known | Where-Object { $script:rows.Contains($_) } | ForEach-Object { $script:rows[$_] })
+    $sorted = @($known | Where-Object { $script:rows.Contains($_) } | ForEach-Object { $script:rows[$_] }) +
+        @($script:rows.Keys | Where-Object { Test-File $_ } | Sort-Object | ForEach-Object { $script:rows[$_] })
     $lines = @(
         '# Mutation score of the unit tests'
         ''
@@ -185,7 +197,7 @@ foreach ($filter in $groups.Keys) {
     $names = $groups[$filter]
     $label = "run$index"; $index++
     Write-Host "Mutation: $($names -join ', ') (concurrency $Concurrency$(if ($filter) { "; tests: $filter" })) ..."
-    $run = Invoke-Stryker $label @($names | ForEach-Object { "**/BypassNat.Core/$_/*.cs" }) $filter
+    $run = Invoke-Stryker $label @($names | ForEach-Object { if (Test-File $_) { "**/BypassNat.Core/$_" } else { "**/BypassNat.Core/$_/*.cs" } }) $filter
     $left = if ($filter) { ' without ' + (($Confined.Keys | Where-Object { $filter.Contains($_) } | ForEach-Object { $_ -replace '^BypassNat\.Tests\.', '' -replace '\.$', '' }) -join ', ') } else { '' }
     $failing = if ($run.Failing) { ", $($run.Failing) tests failing before any mutant" } else { '' }
     $when = "$((Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm')) UTC, run of $($names -join '+') ($($run.Minutes) min, concurrency $Concurrency, load $($run.Load)$left$failing)"
