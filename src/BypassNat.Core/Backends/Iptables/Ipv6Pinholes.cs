@@ -1,0 +1,238 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+
+namespace BypassNat.Backends.Iptables
+{
+    /// <summary>
+    /// The IPv6 half of the forwards (InternalIPv6), written with ip6tables. IPv6 has no NAT here: the main
+    /// router routes the delegated prefix to the LAN and lets nothing new in, and the device's IPv6 gateway is
+    /// the bypass router, which never sees the inbound packets, only the device's replies.
+    /// </summary>
+    /// <remarks>
+    /// On the main router: a pinhole in the filter table's FORWARD, where a Linux router's (and
+    /// iptables-nft's) IPv6 inbound policy lives: chain <c>BYPASSNAT6_FORWARD</c>, jumped to first, one ACCEPT
+    /// a forward, protocol and allowed source, to the device's interface identifier (ip6tables takes the
+    /// non-contiguous mask <c>::ffff:ffff:ffff:ffff</c>) and port.
+    /// On the bypass router the device's replies must get past two things: conntrack, which has not seen the
+    /// connection and calls the SYN-ACK INVALID (dropped in FORWARD by every proxy set-up), and a TPROXY
+    /// proxy in mangle PREROUTING, which takes anything from the LAN to the internet. So the replies are
+    /// taken out of conntrack in the raw table (<c>BYPASSNAT6_RAW</c>: CT --notrack; an untracked packet is
+    /// not INVALID), and accepted first in mangle PREROUTING (<c>BYPASSNAT6_PROXY</c>: ACCEPT ends that
+    /// table's chain, so the proxy's TPROXY after it never sees them), matching only untracked packets from
+    /// the device's identifier and port: the LAN's own IPv6 traffic, the device's included, is still proxied.
+    /// Both match by interface identifier, so a new delegated prefix needs no re-apply.
+    /// </remarks>
+    public sealed class Ipv6Pinholes
+    {
+        public const string ForwardChain = "BYPASSNAT6_FORWARD";
+        public const string RawChain = "BYPASSNAT6_RAW";
+        public const string ProxyChain = "BYPASSNAT6_PROXY";
+        public const string PinholeRole = "pinhole";
+        public const string ReplyRole = "reply6";
+
+        private readonly IReadOnlyList<Ipv6Chain> _chains;
+
+        private Ipv6Pinholes(RouterRole role, Ipv6State state, IReadOnlyList<Ipv6Chain> chains)
+        {
+            Role = role;
+            State = state;
+            _chains = chains;
+        }
+
+        public RouterRole Role { get; }
+
+        public Ipv6State State { get; }
+
+        /// <summary>The chains of this hop, each with its rules as they should be (empty: the chain should not exist).</summary>
+        public IReadOnlyList<Ipv6Chain> Chains => _chains;
+
+        /// <summary>
+        /// The IPv6 rules for <paramref name="desired"/> on a router of <paramref name="role"/> whose ip6tables
+        /// read as <paramref name="state"/>. Refuses, before anything changes, IPv6 forwards on a router
+        /// without ip6tables.
+        /// </summary>
+        public static Ipv6Pinholes For(RouterRole role, Ipv6State state, IEnumerable<BypassForward> desired, string router)
+        {
+            state = state ?? Ipv6State.Empty;
+            List<BypassForward> forwards = BypassForward.InRouterOrder(desired.Where(f => f.Enabled && f.InternalIPv6 != null)).ToList();
+            if (forwards.Count > 0 && !state.HasTool)
+                throw new BypassNatException("BypassNat.Ipv6NotSupported", FailureKind.NotInstalled,
+                    $"{forwards.Count} forward(s) have InternalIPv6 ({string.Join(", ", forwards.Select(f => f.Name))}), but {router} has no ip6tables-save/ip6tables-restore, " +
+                    "which BypassNat writes IPv6 rules with (OpenWrt's firewall4 is not supported for IPv6 yet: Get-BypassForwardPlan shows the rules to enter). Nothing was changed.",
+                    router);
+            if (forwards.Count > 0 && state.Problem != null)
+                throw new BypassNatException("BypassNat.Ipv6NotSupported", FailureKind.PermissionDenied,
+                    $"{forwards.Count} forward(s) have InternalIPv6 ({string.Join(", ", forwards.Select(f => f.Name))}), but BypassNat could not list ip6tables on {router} ({state.Problem}). " +
+                    "A login through sudo must be allowed ip6tables-save and ip6tables-restore too. Nothing was changed.",
+                    router);
+            var chains = role == RouterRole.Main
+                ? new[] { new Ipv6Chain("filter", "FORWARD", ForwardChain, MainRules(forwards)) }
+                : new[] { new Ipv6Chain("raw", "PREROUTING", RawChain, BypassRules(forwards, raw: true)), new Ipv6Chain("mangle", "PREROUTING", ProxyChain, BypassRules(forwards, raw: false)) };
+            return new Ipv6Pinholes(role, state, chains);
+        }
+
+        /// <summary>The main router's pinholes, as ip6tables-save prints them back.</summary>
+        public static IReadOnlyList<string> MainRules(IEnumerable<BypassForward> forwards)
+        {
+            var rules = new List<string>();
+            foreach (BypassForward forward in forwards)
+            {
+                string comment = RuleComment.For(forward, PinholeRole).WithoutNote().Encode();
+                foreach (string transport in forward.Transports)
+                    foreach (string source in Sources(forward))
+                        rules.Add($"-A {ForwardChain}{source} -d {forward.InternalIPv6.IptablesMatch} -p {transport} -m {transport} --dport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                                  $" -m comment --comment \"{comment}\" -j ACCEPT");
+            }
+
+            return rules;
+        }
+
+        /// <summary>The bypass router's exemption of the replies: raw (no conntrack) or mangle (past the proxy).</summary>
+        public static IReadOnlyList<string> BypassRules(IEnumerable<BypassForward> forwards, bool raw)
+        {
+            var rules = new List<string>();
+            foreach (BypassForward forward in forwards)
+            {
+                string comment = RuleComment.For(forward, ReplyRole).WithoutNote().Encode();
+                foreach (string transport in forward.Transports)
+                    foreach (string client in Sources(forward).Select(s => s.Replace(" -s ", " -d ")))
+                        rules.Add(raw
+                            ? $"-A {RawChain} -s {forward.InternalIPv6.IptablesMatch}{client} -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                              $" -m comment --comment \"{comment}\" -j CT --notrack"
+                            : $"-A {ProxyChain} -s {forward.InternalIPv6.IptablesMatch}{client} -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                              $" -m conntrack --ctstate UNTRACKED -m comment --comment \"{comment}\" -j ACCEPT");
+            }
+
+            return rules;
+        }
+
+        // " -s PREFIX" a client network, or one "" for every client.
+        private static IEnumerable<string> Sources(BypassForward forward) =>
+            forward.AllowedSourceIPv6.IsAny ? new[] { string.Empty } : forward.AllowedSourceIPv6.Select(p => " -s " + (p.Length == 128 ? p.Network + "/128" : p.ToString()));
+
+        /// <summary>Whether this hop's ip6tables hold anything of BypassNat's, or should.</summary>
+        public bool Relevant => _chains.Any(c => c.Wanted.Count > 0 || State.Chain(c.Name).Exists || State.Chain(c.Name).Jumps > 0);
+
+        public bool InPlace => _chains.All(c => c.InPlace(State));
+
+        public bool NeedsWrite => Relevant && !InPlace;
+
+        /// <summary>The number of rules wanted on this hop.</summary>
+        public int RuleCount => _chains.Sum(c => c.Wanted.Count);
+
+        /// <summary>What ip6tables-save prints for the hop's tables, in sections the parser tells apart.</summary>
+        public static string ReadScript(string privileged, RouterRole role)
+        {
+            var s = new StringBuilder("command -v ip6tables-save >/dev/null 2>&1 || { echo 'ip6tables=missing'; exit 0; }\n");
+            foreach (string table in role == RouterRole.Main ? new[] { "filter" } : new[] { "raw", "mangle" })
+                s.Append("echo '@").Append(table).Append("'\nLC_ALL=C ").Append(privileged).Append("ip6tables-save -t ").Append(table).Append(" || exit 1\n");
+            // A forward policy in a native nftables table (firewall4's inet fw4) is one ip6tables cannot override.
+            if (role == RouterRole.Main)
+                s.Append("echo '@nftchains'\ncommand -v nft >/dev/null 2>&1 && ").Append(privileged).Append("nft list chains 2>/dev/null\ntrue\n");
+            return s.ToString();
+        }
+
+        public string ReadScript(string privileged) => ReadScript(privileged, Role);
+
+        /// <summary>
+        /// One ip6tables-restore for the hop's tables: each chain emptied and refilled and its jump made the
+        /// first rule of its built-in chain, or (nothing wanted) the jumps and the chain deleted. Exits 3 when
+        /// the kernel refuses it.
+        /// </summary>
+        public string Script(string privileged)
+        {
+            var text = new StringBuilder();
+            foreach (Ipv6Chain chain in _chains)
+            {
+                Ipv6ChainState now = State.Chain(chain.Name);
+                if (chain.Wanted.Count == 0 && !now.Exists && now.Jumps == 0) continue;
+                text.Append('*').Append(chain.Table).Append('\n');
+                bool jumpRight = now.Jumps == 1 && now.JumpFirst;
+                if (chain.Wanted.Count == 0 || !jumpRight)
+                    for (int i = 0; i < now.Jumps; i++) text.Append($"-D {chain.Hook} -j {chain.Name}\n");
+                if (chain.Wanted.Count == 0)
+                {
+                    if (now.Exists) text.Append($"-F {chain.Name}\n-X {chain.Name}\n");
+                }
+                else
+                {
+                    text.Append($":{chain.Name} - [0:0]\n-F {chain.Name}\n");
+                    foreach (string rule in chain.Wanted) text.Append(rule).Append('\n');
+                    if (!jumpRight) text.Append($"-I {chain.Hook} 1 -j {chain.Name}\n");
+                }
+
+                text.Append("COMMIT\n");
+            }
+
+            return privileged + "ip6tables-restore --noflush --wait 10 <<'BYPASSNAT_RULES' || exit 3\n" + text + "BYPASSNAT_RULES\n";
+        }
+
+        /// <summary>Null when the read-back holds exactly the wanted rules; otherwise what differs.</summary>
+        public string Verify(string readBack)
+        {
+            Ipv6State after = Ipv6State.Parse(readBack);
+            foreach (Ipv6Chain chain in _chains.Where(c => !c.InPlace(after)))
+            {
+                Ipv6ChainState now = after.Chain(chain.Name);
+                if (chain.Wanted.Count == 0) return $"the chain {chain.Name} or its jump is still in the {chain.Table} table";
+                if (now.Jumps != 1 || !now.JumpFirst) return $"the jump to {chain.Name} is not the first rule of {chain.Table} {chain.Hook} ({now.Jumps} jump(s))";
+                return $"{chain.Name} holds {now.Rules.Count} rule(s), expected {chain.Wanted.Count}";
+            }
+
+            return null;
+        }
+
+        /// <summary>
+        /// Why the main router's pinholes may not open anything: the IPv6 forward policy also drops in a
+        /// native nftables table, and an accept in ip6tables (iptables-nft's <c>ip6 filter</c>) does not end
+        /// another table's chain. Null when there is no such table, or nothing to open.
+        /// </summary>
+        public string Warning(string router)
+        {
+            if (Role != RouterRole.Main || RuleCount == 0 || State.NftForwardDrops.Count == 0) return null;
+            return $"On {router} the IPv6 forward policy also drops in the nftables table(s) {string.Join(", ", State.NftForwardDrops.Select(t => "'" + t + "'"))}: " +
+                   $"BypassNat opened the ports in ip6tables ({ForwardChain}), and an accept there does not override another table's drop, so the IPv6 forwards may stay closed. " +
+                   "Open them in that table's forward chain (on OpenWrt a traffic rule: family ipv6, dest_ip '::ID/-64', the port; see docs/ipv6.md and Get-BypassForwardPlan's MainIPv6 entries).";
+        }
+
+        /// <summary>The plan's line for this hop's IPv6 rules.</summary>
+        public string Describe() => RuleCount == 0
+            ? "  ipv6     remove BypassNat's IPv6 rules (" + string.Join(", ", _chains.Select(c => c.Name)) + ")"
+            : Role == RouterRole.Main
+                ? $"  ipv6     open the IPv6 firewall to the devices' interface identifiers ({RuleCount} rule(s) in {ForwardChain}, jumped to first from FORWARD)"
+                : $"  ipv6     let the devices' IPv6 replies past conntrack and the proxy ({RuleCount / 2} rule(s) each in {RawChain} and {ProxyChain}, jumped to first)";
+
+        /// <summary>For the apply's result; null when the hop has no IPv6 rules.</summary>
+        public string Summary => RuleCount == 0 ? null
+            : Role == RouterRole.Main
+                ? $"pinholes in ip6tables filter FORWARD ({ForwardChain}, {RuleCount} rule(s))"
+                : $"replies untracked and exempted from the proxy ({RawChain} and {ProxyChain}, {RuleCount / 2} rule(s) each)";
+    }
+
+    /// <summary>One of BypassNat's ip6tables chains: its table, the built-in chain that jumps to it first, and its rules as wanted.</summary>
+    public sealed class Ipv6Chain
+    {
+        public Ipv6Chain(string table, string hook, string name, IReadOnlyList<string> wanted)
+        {
+            Table = table;
+            Hook = hook;
+            Name = name;
+            Wanted = wanted;
+        }
+
+        public string Table { get; }
+        public string Hook { get; }
+        public string Name { get; }
+        public IReadOnlyList<string> Wanted { get; }
+
+        public bool InPlace(Ipv6State state)
+        {
+            Ipv6ChainState now = state.Chain(Name);
+            return Wanted.Count == 0
+                ? !now.Exists && now.Jumps == 0
+                : now.Exists && now.Jumps == 1 && now.JumpFirst && now.Rules.SequenceEqual(Wanted);
+        }
+    }
+}
