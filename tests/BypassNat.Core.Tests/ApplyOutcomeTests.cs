@@ -4,7 +4,9 @@ using System.Linq;
 using System.Net;
 using BypassNat.Apply;
 using BypassNat.Backends;
+using BypassNat.Registry;
 using BypassNat.Ssh;
+using BypassNat.Validation;
 using Xunit;
 
 namespace BypassNat.Tests

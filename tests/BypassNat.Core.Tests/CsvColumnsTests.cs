@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using BypassNat.Validation;
 using Xunit;
 
 namespace BypassNat.Tests

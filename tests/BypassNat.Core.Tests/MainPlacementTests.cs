@@ -1,6 +1,7 @@
 using System.Linq;
 using System.Net;
 using BypassNat.Backends;
+using BypassNat.Validation;
 using Xunit;
 
 namespace BypassNat.Tests

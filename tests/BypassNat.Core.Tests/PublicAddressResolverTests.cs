@@ -1,4 +1,5 @@
 using System.Net;
+using BypassNat.Validation;
 using Xunit;
 
 namespace BypassNat.Tests
