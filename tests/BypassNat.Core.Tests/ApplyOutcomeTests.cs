@@ -300,5 +300,58 @@ namespace BypassNat.Tests
             Assert.Contains($"within {CommitConfirmation.MinimumSeconds} s (-ConfirmTimeout), so the router's watchdog restored " + restored, failure.Message);
             Assert.Equal(string.Join(",", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal)), Names(router.LiveForwards));
         }
+            [Fact]
+        public void WhenASaveAndItsUndoBothFailTheErrorSaysWhatTheRouterWasReadBackToHold()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game }, persist: true);
+            router.Steps.Clear();
+            // Every save writes its files, then fails (a disk that fills up as the last file goes in):
+            // the undo put the old files back before failing too.
+            router.Faults[RouterStep.Save] = Fault.FailAfterEffect("mv: cannot move '/etc/bypassnat/restore.sh.bypassnat-new': No space left on device");
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => Apply(router, new[] { Web, Admin }));
+
+            Assert.Contains("No forwards were applied: the router keeps the forwards it had. Its saved set still holds those forwards (read back after the failure).", failure.Message);
+            Assert.Contains(RouterStep.SavedRead, router.Steps);
+            Assert.DoesNotContain(RouterStep.Load, router.Steps);
+            Assert.Equal("game,web", Names(router.SavedForwards));
+            Assert.Equal("game,web", Names(router.LiveForwards));
+        }
+
+        [Fact]
+        public void AFirstPersistWhoseUndoFailsSaysItsFilesMayHoldTheNewSet()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web, Game });
+            router.Faults[RouterStep.Save] = Fault.FailAfterEffect("systemctl: Failed to enable unit");
+            router.Faults[RouterStep.Uninstall] = Fault.Refuse("rm: cannot remove '/etc/bypassnat': Read-only file system");
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => Apply(router, new[] { Web, Admin }, persist: true));
+
+            Assert.Contains("No forwards were applied: the router keeps the forwards it had. Undoing the partial save failed too, so the files and hooks of -Persist on it may hold the new set: ", failure.Message);
+            Assert.Contains("Read-only file system", failure.Message);
+            Assert.EndsWith("Run Remove-BypassForward -All to clear them, or apply again.", failure.Message);
+            // True: the new set's files are there, and the live rules are the old ones.
+            Assert.True(router.Persisted);
+            Assert.Equal("admin,web", Names(router.SavedForwards));
+            Assert.Equal("game,web", Names(router.LiveForwards));
+        }
+
+        [Fact]
+        public void AFirstPersistWhoseSaveIsRefusedWithoutATraceSaysNothingOfItIsOnTheRouter()
+        {
+            var router = new FakeRouter();
+            Apply(router, new[] { Web });
+            router.Faults[RouterStep.Save] = Fault.Refuse("sudo: a password is required");
+            router.Faults[RouterStep.Uninstall] = Fault.Refuse("sudo: a password is required");
+
+            BypassNatException failure = Assert.Throws<BypassNatException>(() => Apply(router, new[] { Web, Admin }, persist: true));
+
+            Assert.Equal("BypassNat.SudoRefused", failure.ErrorId);
+            Assert.Contains("No forwards were applied: the router keeps the forwards it had. Nothing of -Persist is on it (read back after the failure).", failure.Message);
+            Assert.False(router.Persisted);
+            Assert.Empty(router.Files);
+        }
     }
 }

@@ -43,6 +43,8 @@ namespace BypassNat.Tests
         UciRead,
         /// <summary>The UCI batch, commit and firewall4 reload as one step (UciTransaction).</summary>
         UciTransaction,
+        /// <summary>What -Persist left, read back after a failed save and a failed undo (PersistenceInstaller.Holds).</summary>
+        SavedRead,
 
         /// <summary>Not understood: the fake refuses to guess, and the test fails.</summary>
         Other,
@@ -341,6 +343,7 @@ namespace BypassNat.Tests
             if (body.Contains("echo confirm=confirmed")) return RouterStep.Confirm;
             if (body.Contains("echo confirm=waiting")) return RouterStep.ConfirmOutcome;
             if (body.Contains("bypassnat-confirm-pending: ")) return RouterStep.PendingCheck;
+            if (body.Contains("echo '@@installed'")) return RouterStep.SavedRead;
             // A save first: the restore script it writes holds an iptables-restore of its own.
             if (body.Contains("<<'BYPASSNAT_FILE'")) return RouterStep.Save;
             if (body.Contains("uci batch")) return RouterStep.UciTransaction;
@@ -426,6 +429,11 @@ namespace BypassNat.Tests
                     return (0, token.Length > 0 && token == RolledBackToken ? $"confirm=rolled-back {RollbackStatus}\n" + RollbackLog : "confirm=gone\n", string.Empty);
                 case RouterStep.UciRead:
                     return (0, UciShow(), string.Empty);
+                case RouterStep.SavedRead:
+                    // Installed when restore.sh or a ruleset file is there; then the saved file, if readable.
+                    bool installed = Files.Keys.Any(f => f == Directory + "/restore.sh" || f.StartsWith(Directory + "/ruleset.", StringComparison.Ordinal));
+                    string savedFile = Regex.Match(body, @"&& cat (?<file>\S+)").Groups["file"].Value;
+                    return (0, installed ? "@@installed\n" + (Files.TryGetValue(savedFile, out string content) ? content : string.Empty) : string.Empty, string.Empty);
                 case RouterStep.UciTransaction:
                     return UciBatch(HereDocument(body, "BYPASSNAT_UCI"));
                 case RouterStep.Save:
