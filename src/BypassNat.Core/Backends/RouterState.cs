@@ -18,5 +18,12 @@ namespace BypassNat.Backends
 
         /// <summary>What an apply would repair besides the forwards, for -WhatIf; null when nothing.</summary>
         public abstract string Repair { get; }
+
+        /// <summary>
+        /// Why the router cannot hold <paramref name="desired"/> beside what else it holds (an iKuai
+        /// router: a port one of the user's own mappings takes), found while planning, so -WhatIf says
+        /// it and an apply refuses before any write; null when it can.
+        /// </summary>
+        public virtual BypassNatException Refusal(IReadOnlyList<BypassForward> desired) => null;
     }
 }
