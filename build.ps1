@@ -17,10 +17,12 @@
              BenchmarkDotNet micro-benchmarks of rendering, diffing and parsing instead. -BenchRow
              Applies, Csv, Shapes, ColdStart or DataPath: only those rows, printed, nothing written
              (e.g. -BenchRow DataPath).
-    Mutation - Stryker.NET over src/BypassNat.Core with the unit tests, one folder a run, and the score
-             of each folder measured written to docs/mutation.md (long: not part of Test). -MutateFolder
-             Model,Validation: only those folders. -MutationConcurrency: test processes at once (1).
-             -Smoke: one small file, printed, nothing written.
+    Mutation - Stryker.NET over src/BypassNat.Core with the unit tests, and the score of each folder
+             measured written to docs/mutation.md (long: not part of Test). -MutateFolder
+             Model,Validation,Backends/Iptables: only those folders (a folder is a directory with .cs
+             files of its own). -MutationConcurrency: test processes at once (1). -Smoke: one small
+             file, printed, nothing written. Do not build the tests in the same tree while it runs:
+             Stryker puts its mutated assembly into their bin folder (run it from a clone).
     OpenWrtLab - builds OpenWrt's uci, libubox and ucode (cmake) from -Source and stages firewall4,
              BusyBox and the lab's stand-ins into the OpenWrt lab cache ($env:BYPASSNAT_OPENWRT_CACHE,
              default ~/.cache/bypassnat/openwrt). The OpenWrt tests run when it exists and are

@@ -15,7 +15,7 @@ namespace BypassNat.Commands
     /// <see cref="Report"/> and <see cref="Confirm"/>, which are safe on the worker threads of
     /// <see cref="RouterFanOut"/>.
     /// </summary>
-    public abstract class ConnectionCommand : PSCmdlet
+    public abstract partial class ConnectionCommand : PSCmdlet
     {
         protected const string ComputerNameSet = "ComputerName";
 

@@ -77,8 +77,8 @@ namespace BypassNat.Commands
         }
 
         /// <summary>
-        /// On an iKuai router only the named mappings go: the set is not rewritten, so our mappings that
-        /// are switched off (which the orchestration counts as absent) stay as they are.
+        /// On an iKuai router only the named mappings go (switched on or off): the set is not rewritten,
+        /// so no other mapping is touched.
         /// </summary>
         private void RemoveNamedMappings(RouterTarget router, IKuaiBackend ikuai)
         {

@@ -111,7 +111,7 @@ namespace BypassNat.Commands
                 return;
             }
 
-            RefuseIKuaiSession();
+            if (CaptureIKuaiSessions()) return;
 
             var given = new List<string>();
             foreach (string name in new[] { "Port", "UserName", "KeyFile", "Credential", "HostKeyFingerprint", "KnownHostsFile", "Sudo", "AcceptNewHostKey", "ConnectTimeout", "CommandTimeout" })

@@ -43,6 +43,10 @@ namespace BypassNat.Tests
         UciRead,
         /// <summary>The UCI batch, commit and firewall4 reload as one step (UciTransaction).</summary>
         UciTransaction,
+        /// <summary>What -Persist left, read back after a failed save and a failed undo (PersistenceInstaller.Holds).</summary>
+        SavedRead,
+        /// <summary>The proxy exemption's iptables-restore of the mangle table (and, where one command removes it, its read-back).</summary>
+        ProxyLoad,
 
         /// <summary>Not understood: the fake refuses to guess, and the test fails.</summary>
         Other,
@@ -128,6 +132,12 @@ namespace BypassNat.Tests
         private string Directory => Hop.Directory;
 
         public FakeIptables Nat { get; } = new FakeIptables();
+
+        /// <summary>The mangle table, where a TPROXY proxy captures the LAN's traffic and BypassNat exempts the forwards' replies.</summary>
+        public FakeIptables Mangle { get; } = new FakeIptables("mangle");
+
+        /// <summary>The ip rules and routes of a proxy (the survey's @nft, @rules and @routes sections); null: no proxy, and the survey finds nothing.</summary>
+        public string ProxyRouting { get; set; }
 
         /// <summary>The nftables tables the kernel holds, by name ("ip bypassnat"), as nft lists them.</summary>
         public Dictionary<string, string> NftTables { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -341,12 +351,14 @@ namespace BypassNat.Tests
             if (body.Contains("echo confirm=confirmed")) return RouterStep.Confirm;
             if (body.Contains("echo confirm=waiting")) return RouterStep.ConfirmOutcome;
             if (body.Contains("bypassnat-confirm-pending: ")) return RouterStep.PendingCheck;
+            if (body.Contains("echo '@@installed'")) return RouterStep.SavedRead;
             // A save first: the restore script it writes holds an iptables-restore of its own.
             if (body.Contains("<<'BYPASSNAT_FILE'")) return RouterStep.Save;
             if (body.Contains("uci batch")) return RouterStep.UciTransaction;
             if (body.Contains("uci show firewall")) return RouterStep.UciRead;
             if (body.Contains("nft --version") || body.Contains("iptables --version")) return RouterStep.Probe;
             if (body.Contains("ip6tables-save")) return RouterStep.Ipv6Read;
+            if (body.Contains("*mangle") && body.Contains("iptables-restore")) return RouterStep.ProxyLoad;
             if (body.Contains("echo '@mangle'")) return RouterStep.ProxyProbe;
             if (body.Contains("iptables-restore --noflush") || body.Contains("nft -f -")) return RouterStep.Load;
             if (body.Contains("rm -rf /etc/bypassnat")) return RouterStep.Uninstall;
@@ -392,6 +404,11 @@ namespace BypassNat.Tests
                 case RouterStep.Generation:
                     return (0, Generation + "\n", string.Empty);
                 case RouterStep.ProxyProbe:
+                    return (0, ProxyRouting == null ? string.Empty : "@mangle\n" + Mangle.Save() + ProxyRouting, string.Empty);
+                case RouterStep.ProxyLoad:
+                    string refused = Mangle.Restore(HereDocument(body, "BYPASSNAT_RULES"));
+                    if (refused != null) return (3, string.Empty, refused);
+                    return (0, body.Contains("echo '@mangle'") ? "@mangle\n" + Mangle.Save() : string.Empty, string.Empty);
                 case RouterStep.Ipv6Read:
                     return (0, string.Empty, string.Empty);
                 case RouterStep.ReadNftables:
@@ -426,6 +443,11 @@ namespace BypassNat.Tests
                     return (0, token.Length > 0 && token == RolledBackToken ? $"confirm=rolled-back {RollbackStatus}\n" + RollbackLog : "confirm=gone\n", string.Empty);
                 case RouterStep.UciRead:
                     return (0, UciShow(), string.Empty);
+                case RouterStep.SavedRead:
+                    // Installed when restore.sh or a ruleset file is there; then the saved file, if readable.
+                    bool installed = Files.Keys.Any(f => f == Directory + "/restore.sh" || f.StartsWith(Directory + "/ruleset.", StringComparison.Ordinal));
+                    string savedFile = Regex.Match(body, @"&& cat (?<file>\S+)").Groups["file"].Value;
+                    return (0, installed ? "@@installed\n" + (Files.TryGetValue(savedFile, out string content) ? content : string.Empty) : string.Empty, string.Empty);
                 case RouterStep.UciTransaction:
                     return UciBatch(HereDocument(body, "BYPASSNAT_UCI"));
                 case RouterStep.Save:
@@ -586,6 +608,10 @@ namespace BypassNat.Tests
     internal sealed class FakeIptables
     {
         private static readonly string[] Builtin = { "PREROUTING", "INPUT", "OUTPUT", "POSTROUTING" };
+        private readonly string _table;
+
+        public FakeIptables(string table = "nat") => _table = table;
+
         private Dictionary<string, List<string>> _chains = Builtin.ToDictionary(c => c, c => new List<string>(), StringComparer.Ordinal);
         private List<string> _order = Builtin.ToList();
 
@@ -599,7 +625,7 @@ namespace BypassNat.Tests
             {
                 number++;
                 string line = raw.Trim();
-                if (line.Length == 0 || line.StartsWith("#") || line == "*nat" || line == "COMMIT") continue;
+                if (line.Length == 0 || line.StartsWith("#") || line == "*" + _table || line == "COMMIT") continue;
                 string[] words = line.Split(' ');
                 if (line.StartsWith(":"))
                 {
@@ -640,7 +666,7 @@ namespace BypassNat.Tests
         /// <summary>The table as <c>iptables-save -t nat</c> prints it.</summary>
         public string Save()
         {
-            var text = new StringBuilder("*nat\n");
+            var text = new StringBuilder("*" + _table + "\n");
             foreach (string chain in _order) text.Append(':').Append(chain).Append(Builtin.Contains(chain) ? " ACCEPT [0:0]\n" : " - [0:0]\n");
             foreach (string chain in _order)
                 foreach (string rule in _chains[chain]) text.Append("-A ").Append(chain).Append(' ').Append(rule).Append('\n');

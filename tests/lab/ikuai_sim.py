@@ -10,12 +10,15 @@ State for the tests, rewritten after every request: STATE/status.json (login att
 calls, the rows). SIGUSR1 expires every 3.x session (the next call answers Result 10014). SIGUSR2
 reads STATE/control.json: {"edit": {"id": ..., field: value}} changes a row behind the API's back,
 {"fail_write": N} makes the Nth write call from now fail (Result 30001 / code 3001),
-{"expire_after": N} expires every 3.x session just before the Nth /Action/call from now.
+{"expire_after": N} expires every 3.x session just before the Nth /Action/call from now,
+{"delay_write": N, "delay_seconds": S} holds the Nth write call from now for S seconds before it
+lands (STATE/delay-started says when it began; other requests wait, as on a router that handles one
+call at a time).
 
   ikuai_sim.py --version 3|4 --addr A --state DIR [--chain NAME] [--http-port P] [--https-port P --cert C --key K]
                [--user U --password P] [--token T] [--pass-variant plain|md5] [--seed JSON]
 """
-import argparse, base64, hashlib, ipaddress, json, os, secrets, signal, socketserver, ssl, subprocess, sys, threading
+import argparse, base64, hashlib, ipaddress, json, os, secrets, signal, socketserver, ssl, subprocess, sys, threading, time
 from http.server import BaseHTTPRequestHandler
 
 LOCK = threading.Lock()
@@ -31,6 +34,8 @@ class Sim:
         self.status = {"login_attempts": 0, "logins": 0, "writes": 0, "calls": 0, "pass_variants": [], "refused_tokens": 0, "expired_answers": 0}
         self.fail_write = 0
         self.expire_after = 0
+        self.delay_write = 0
+        self.delay_seconds = 0
         if args.seed:
             for row in json.loads(args.seed):
                 self.add(row)
@@ -79,6 +84,12 @@ class Sim:
         return None
 
     def write_fault(self):
+        if self.delay_write > 0:
+            self.delay_write -= 1
+            if self.delay_write == 0:
+                with open(os.path.join(self.args.state, "delay-started"), "w") as f:
+                    f.write(str(self.status["writes"]))
+                time.sleep(self.delay_seconds)
         if self.fail_write > 0:
             self.fail_write -= 1
             if self.fail_write == 0:
@@ -126,6 +137,9 @@ class Sim:
                 self.expire_after = int(command["expire_after"])
             if "fail_write" in command:
                 self.fail_write = int(command["fail_write"])
+            if "delay_write" in command:
+                self.delay_write = int(command["delay_write"])
+                self.delay_seconds = float(command.get("delay_seconds", 5))
             self.render()
             self.save()
 

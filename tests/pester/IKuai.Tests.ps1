@@ -20,8 +20,8 @@ else { $main.ApiToken = ConvertTo-SecureString $k.Token -AsPlainText -Force }
 if ($k.Https) { $main.CertificateFingerprint = $k.Fingerprint }
 foreach ($extra in $Params.Extra.GetEnumerator()) { $main[$extra.Key] = $extra.Value }
 '@
-    function Invoke-IKuai($Lab, $Sim, [scriptblock] $Block, [hashtable] $Extra = @{}, [switch] $Https, [string] $CsvText = $Csv) {
-        $run = Invoke-AsAdmin $Lab -Params @{ IKuai = (Get-IKuaiSplat $Sim -Https:$Https); Setup = $Setup; Extra = $Extra; Csv = $CsvText } $Block
+    function Invoke-IKuai($Lab, $Sim, [scriptblock] $Block, [hashtable] $Extra = @{}, [switch] $Https, [string] $CsvText = $Csv, [string] $Started, [int] $SimPid) {
+        $run = Invoke-AsAdmin $Lab -Params @{ IKuai = (Get-IKuaiSplat $Sim -Https:$Https); Setup = $Setup; Extra = $Extra; Csv = $CsvText; Started = $Started; SimPid = $SimPid } $Block
         # The password and the token never reach any stream.
         $everything = ($run.Output | Out-String) + ($run.Errors | Out-String) + ($run.Warnings -join "`n") + $run.Console
         $everything | Should -Not -Match ([regex]::Escape($Sim.Password))
@@ -180,6 +180,175 @@ Describe 'An iKuai main router through its web API' {
             Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
         }
 
+        It 'admits only AllowedSource through the mapping''s source field' {
+            $header, $rows = $Csv -split "`n", 2
+            foreach ($case in @{ Source = '198.51.100.0/24'; Answer = $null }, @{ Source = '203.0.113.10'; Answer = 'device tcp 80 peer 203.0.113.10' }) {
+                $text = ($header.TrimEnd() + ',AllowedSource') + "`n" + (($rows -split "`n" | ForEach-Object { $_.TrimEnd() + ',' + ($_ -like 'web,*' ? $case.Source : '') }) -join "`n")
+                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $text {
+                    . ([scriptblock]::Create($Params.Setup))
+                    $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
+                    Get-BypassForward @main -Name web | ForEach-Object { "allowed=$($_.AllowedSource)" }
+                }
+                $run.Errors | Should -BeNullOrEmpty
+                $run.Output[0].Modified | Should -Be 'web'
+                @($run.Output -match "^allowed=$([regex]::Escape($case.Source))(/32)?$") | Should -HaveCount 1
+                $row = (Get-IKuaiSimStatus $Sim).rows | Where-Object comment -like '*name=web*'
+                # 3.x keeps the sources as text, 4.x as {"custom": [...]}.
+                ($Version -eq 3 ? $row.src_addr : $row.src_addr.custom) | Should -Match ([regex]::Escape(($case.Source -split '/')[0]))
+                Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 -TimeoutSeconds 2 | Should -Be $case.Answer
+            }
+            $run = Invoke-IKuai $Lab $Sim -Https -CsvText $Csv { . ([scriptblock]::Create($Params.Setup)); $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main }
+            $run.Errors | Should -BeNullOrEmpty
+            $run.Output[0].Modified | Should -Be 'web'
+            Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+        }
+
+        It 'refuses a forward on a port of the user''s own mapping while planning: under -WhatIf too, before any write' {
+            $port = $Version -eq 3 ? 5000 : 5001
+            $theirs = $Version -eq 3 ? '我的NAS' : 'my camera'
+            $writes = (Get-IKuaiSimStatus $Sim).writes
+            $text = $Csv + "`nnas,Tcp,$port,192.0.2.2,15000,192.0.2.20,5000,"
+            foreach ($whatIf in $true, $false) {
+                $run = Invoke-IKuai $Lab $Sim -Https -CsvText $text -Extra @{ WhatIf = $whatIf } {
+                    . ([scriptblock]::Create($Params.Setup))
+                    $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
+                }
+                $run.Output | Should -BeNullOrEmpty
+                $run.Errors | Should -HaveCount 1
+                $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.PortConflict,*'
+                $run.Errors[0].Message | Should -Match "'nas' \(tcp port $port\)"
+                $run.Errors[0].Message | Should -Match ([regex]::Escape($theirs))
+                $run.Errors[0].Message | Should -Match 'Nothing was changed: the router holds its mappings as before'
+                $run.Console | Should -Not -Match 'What if:'
+            }
+            (Get-IKuaiSimStatus $Sim).writes | Should -Be $writes
+        }
+
+        It 'keeps a mapping switched off: Get shows it, -WhatIf lists its removal, which an unlisted removal must confirm' {
+            $off = @'
+Name,Protocol,ExternalPort,BypassAddress,BypassPort,InternalAddress,InternalPort,Comment,Enabled
+web,Tcp,8080,192.0.2.2,18080,192.0.2.20,80,网站 主页,true
+range,TcpUdp,40000-40001,192.0.2.2,30000-30001,192.0.2.20,30000-30001,,true
+off,Tcp,8090,192.0.2.2,18090,192.0.2.20,90,关掉的,false
+'@
+            # game goes, so the apply writes, and writes off as a mapping switched off.
+            $run = Invoke-IKuai $Lab $Sim -Https -CsvText $off {
+                . ([scriptblock]::Create($Params.Setup))
+                $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
+                Get-BypassForward @main | Select-Object Name, Enabled, Comment
+            }
+            $run.Errors | Should -BeNullOrEmpty
+            $run.Output[0].Removed | Should -Be 'game'
+            $got = $run.Output | Select-Object -Skip 1
+            $got.Name | Sort-Object | Should -Be @('off', 'range', 'web')
+            ($got | Where-Object Name -eq 'off').Enabled | Should -BeFalse
+            ($got | Where-Object Name -eq 'off').Comment | Should -Be '关掉的'
+            ((Get-IKuaiSimStatus $Sim).rows | Where-Object comment -like '*name=off*').enabled | Should -Be 'no'
+
+            # The whole CSV again (game back, off not named): -WhatIf lists off's removal; without
+            # -RemoveUnlisted a session that cannot ask refuses it; with it, off goes.
+            $writes = (Get-IKuaiSimStatus $Sim).writes
+            $run = Invoke-IKuai $Lab $Sim -Https {
+                . ([scriptblock]::Create($Params.Setup))
+                $forwards = $Params.Csv | ConvertFrom-Csv | New-BypassForward
+                $forwards | Invoke-BypassForwardApply @main -WhatIf
+                $PSDefaultParameterValues.Remove('Invoke-BypassForwardApply:RemoveUnlisted')
+                $forwards | Invoke-BypassForwardApply @main
+            }
+            $run.Console | Should -Match 'What if:'
+            $run.Console | Should -Match 'remove +off'
+            $run.Console | Should -Match 'add +game'
+            $run.Errors | Should -HaveCount 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.RemovalNotConfirmed,*'
+            $run.Errors[0].Message | Should -Match '\(off\)'
+            (Get-IKuaiSimStatus $Sim).writes | Should -Be $writes
+            $run = Invoke-IKuai $Lab $Sim -Https {
+                . ([scriptblock]::Create($Params.Setup))
+                $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main
+            }
+            $run.Errors | Should -BeNullOrEmpty
+            $run.Output.Removed | Should -Be 'off'
+            $run.Output.Added | Should -Be 'game'
+            @((Get-IKuaiSimStatus $Sim).rows | Where-Object comment -like '*name=off*') | Should -HaveCount 0
+        }
+
+        It 'puts back what was there when Ctrl-C stops an apply half-way' {
+            $before = @((Get-IKuaiSimStatus $Sim).rows | ForEach-Object { "$($_.comment) $($_.enabled) $($_.wan_port) $($_.lan_port)" } | Sort-Object)
+            $started = Join-Path $Sim.Dir 'delay-started'
+            Remove-Item $started -ErrorAction SilentlyContinue
+            # Delete game, change web, add extra: the change of web is held 4 s, and Ctrl-C comes meanwhile.
+            Send-IKuaiSimControl $Sim '{"delay_write": 2, "delay_seconds": 4}'
+            $text = ($Csv -replace '(?m)^game,.*\r?\n', '' -replace '18080', '18081') + "`nextra,Tcp,8095,192.0.2.2,18095,192.0.2.20,95,"
+            $run = Invoke-IKuai $Lab $Sim -Https -CsvText $text {
+                . ([scriptblock]::Create($Params.Setup))
+                $ps = [powershell]::Create()
+                $null = $ps.AddScript('param($main, $csv, $module) Import-Module $module; $csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -RemoveUnlisted').
+                    AddArgument($main).AddArgument($Params.Csv).AddArgument((Join-Path $Lab.ModulePath 'BypassNat.psd1'))
+                $async = $ps.BeginInvoke()
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not (Test-Path $Params.Started) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
+                "started=$(Test-Path $Params.Started)"
+                $ps.Stop()
+                "state=$($ps.InvocationStateInfo.State)"
+                "completed=$($async.IsCompleted)"
+                $ps.Dispose()
+            } -Extra @{} -Started $started
+            $run.Errors | Should -BeNullOrEmpty
+            $run.Output | Should -Contain 'started=True'
+            $run.Output | Should -Contain 'state=Stopped'
+            $run.Output | Should -Contain 'completed=True'
+            # The router holds exactly its previous mappings (put back, not half of the new set).
+            @((Get-IKuaiSimStatus $Sim).rows | ForEach-Object { "$($_.comment) $($_.enabled) $($_.wan_port) $($_.lan_port)" } | Sort-Object) | Should -Be $before
+            Send-LabRequest $Lab -Protocol udp -Address 203.0.113.1 -Port 9100 | Should -Be 'device udp 9000 peer 203.0.113.10'
+            Send-LabRequest $Lab -Protocol tcp -Address 203.0.113.1 -Port 8080 | Should -Be 'device tcp 80 peer 203.0.113.10'
+        }
+
+        It 'reuses one login in a session for Get, Test, apply and Remove, and the session shows no secret' {
+            $before = Get-IKuaiSimStatus $Sim
+            $run = Invoke-IKuai $Lab $Sim -Https -Extra @{} -Started (Join-Path $Sim.Dir 'status.json') -SimPid $Sim.Pid {
+                . ([scriptblock]::Create($Params.Setup))
+                $forwards = $Params.Csv | ConvertFrom-Csv | New-BypassForward
+                $s = New-BypassSession @main -Verbose
+                $s | Format-List * | Out-String
+                $s | ConvertTo-Json -Depth 3
+                "backend=$($s.Backend) port=$($s.Port) state=$($s.State)"
+                "listed=$(@(Get-BypassSession | Where-Object Id -eq $s.Id).Count)"
+                "got=$((Get-BypassForward -Session $s -Verbose | ForEach-Object Name | Sort-Object) -join ',')"
+                "quiet=$($forwards | Test-BypassForward -Session $s -Quiet -Debug)"
+                $forwards | Invoke-BypassForwardApply -Session $s
+                if ($Params.IKuai.Version -eq 3) {
+                    # The router forgets every session: the next call is answered Result 10014, and the session logs in again once.
+                    & kill -USR1 $Params.SimPid
+                    $deadline = (Get-Date).AddSeconds(5)
+                    while ((Get-Content $Params.Started -Raw | ConvertFrom-Json).sessions -ne 0 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
+                }
+                "again=$((Get-BypassForward -Session $s | ForEach-Object Name | Sort-Object) -join ',')"
+                Remove-BypassForward -Session $s -Name range -Confirm:$false -PassThru | ForEach-Object { "removed=$($_.Name)" }
+                Remove-BypassSession $s
+                "closed=$($s.State) listed=$(@(Get-BypassSession | Where-Object Id -eq $s.Id).Count)"
+                Get-BypassForward -Session $s
+            }
+            $run.Errors | Should -HaveCount 1
+            $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BypassNat.SessionClosed,*'
+            $run.Output | Should -Contain "backend=IKuai port=$($Sim.HttpsPort) state=Opened"
+            $run.Output | Should -Contain 'listed=1'
+            $run.Output | Should -Contain 'got=game,range,web'
+            $run.Output | Should -Contain 'quiet=True'
+            ($run.Output | Where-Object { $_ -is [psobject] -and $_.PSObject.Properties['Changed'] }).Changed | Should -BeFalse
+            $run.Output | Should -Contain 'again=game,range,web'
+            $run.Output | Should -Contain 'removed=range'
+            $run.Output | Should -Contain 'closed=Closed listed=0'
+            $after = Get-IKuaiSimStatus $Sim
+            if ($Version -eq 3) {
+                # One login for the session, one more after the router forgot it.
+                $after.logins | Should -Be ($before.logins + 2)
+                $after.expired_answers | Should -Be ($before.expired_answers + 1)
+            }
+            @($after.rows | Where-Object comment -like '*name=range*') | Should -HaveCount 0
+            # Put range back for the tests after this one.
+            (Invoke-IKuai $Lab $Sim -Https { . ([scriptblock]::Create($Params.Setup)); $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main }).Errors | Should -BeNullOrEmpty
+        }
+
         # 3.x only: a session that expires, and plain HTTP.
         if ($Version -eq 3) {
             It 'logs in again once when the 3.x session expired (Result 10014)' {
@@ -198,10 +367,19 @@ Describe 'An iKuai main router through its web API' {
                 @($after.rows | Where-Object comment -like '*name=game*') | Should -HaveCount 0
             }
 
-            It 'warns every time it talks plain HTTP (3.x)' {
+            It 'warns every time it talks plain HTTP (3.x), in a session too' {
                 $run = Invoke-IKuai $Lab $Sim { . ([scriptblock]::Create($Params.Setup)); Get-BypassForward @main | Out-Null }
                 $run.Errors | Should -BeNullOrEmpty
                 $run.Warnings -join "`n" | Should -Match 'plain HTTP'
+                $run = Invoke-IKuai $Lab $Sim {
+                    . ([scriptblock]::Create($Params.Setup))
+                    $s = New-BypassSession @main
+                    Get-BypassForward -Session $s | Out-Null
+                    Get-BypassForward -Session $s | Out-Null
+                    Remove-BypassSession $s
+                }
+                $run.Errors | Should -BeNullOrEmpty
+                @($run.Warnings -match 'plain HTTP \(http://192\.0\.2\.1:80\)') | Should -HaveCount 3
             }
         }
 

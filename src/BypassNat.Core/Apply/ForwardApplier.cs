@@ -119,6 +119,8 @@ namespace BypassNat.Apply
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
         {
             var plan = new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
+            BypassNatException refusal = plan.State.Refusal(plan.Desired);
+            if (refusal != null) throw refusal;
             if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
             // From the forwards as given: the main hop's projection keeps only their IPv4 side.
             if (Ipv6State != null && !HoldsIpv6) plan.Ipv6 = Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);

@@ -21,7 +21,8 @@ namespace BypassNat.Apply
 
     /// <summary>
     /// Desired forwards against the router's, matched by name. Disabled desired forwards count as
-    /// absent: the router holds only forwards that are switched on.
+    /// absent, unless the router holds that forward switched off too (an iKuai mapping with enabled
+    /// "no"): then the two are compared as any other pair.
     /// </summary>
     public sealed class RulesetDiff
     {
@@ -50,10 +51,14 @@ namespace BypassNat.Apply
             var changed = new List<ChangedForward>();
             var unchanged = new List<BypassForward>();
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            foreach (BypassForward forward in desired.Where(f => f.Enabled))
+            foreach (BypassForward forward in desired)
             {
+                currentByName.TryGetValue(forward.Name, out BypassForward existing);
+                // A disabled forward counts only against a disabled one: the backends whose routers
+                // keep a forward switched off (iKuai's mappings) read those back, and the others never.
+                if (!forward.Enabled && (existing == null || existing.Enabled)) continue;
                 seen.Add(forward.Name);
-                if (!currentByName.TryGetValue(forward.Name, out BypassForward existing)) added.Add(forward);
+                if (existing == null) added.Add(forward);
                 else if (forward.DifferingFields(existing, ipv6).Count == 0) unchanged.Add(forward);
                 else changed.Add(new ChangedForward(existing, forward, ipv6));
             }

@@ -27,5 +27,12 @@ namespace BypassNat.Backends
 
         /// <summary>The IPv6 rules a change to <paramref name="desired"/> writes or deletes, for -WhatIf (where <see cref="HoldsIpv6"/>); null when none.</summary>
         public virtual string DescribeIpv6(IEnumerable<BypassForward> desired) => null;
+
+        /// <summary>
+        /// Why the router cannot hold <paramref name="desired"/> beside what else it holds (an iKuai
+        /// router: a port one of the user's own mappings takes), found while planning, so -WhatIf says
+        /// it and an apply refuses before any write; null when it can.
+        /// </summary>
+        public virtual BypassNatException Refusal(IReadOnlyList<BypassForward> desired) => null;
     }
 }

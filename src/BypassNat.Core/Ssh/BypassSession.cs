@@ -17,7 +17,9 @@ namespace BypassNat.Ssh
     /// An SSH connection to a router that a script keeps and reuses (New-BypassSession), so reading,
     /// testing and applying cost one login. A connection that died is reopened on next use with the
     /// same settings and the same strict host-key check, and must present the key it was first opened
-    /// with.
+    /// with. Or a router's web API that its backend opened (<see cref="ISessionApi"/>: an iKuai main
+    /// router's, with its login or token and pinned certificate), kept until the session is closed.
+    /// The password, key passphrase or token stay in private settings, never in a property.
     /// </summary>
     public sealed class BypassSession : IDisposable
     {
@@ -26,6 +28,7 @@ namespace BypassNat.Ssh
         private readonly SshSettings _settings;
         private readonly IRouterConnector _connector;
         private RouterSession _connection;
+        private ISessionApi _api;
 
         private BypassSession(SshSettings settings, RouterSession connection, IRouterConnector connector)
         {
@@ -33,17 +36,51 @@ namespace BypassNat.Ssh
             Id = Interlocked.Increment(ref _lastId);
             _settings = settings;
             _connection = connection;
+            ComputerName = settings.ComputerName;
+            Port = settings.Port;
+            UserName = settings.UserName;
+            Endpoint = settings.Endpoint;
             HostKeyFingerprint = connection.HostKeyFingerprint;
             Login = connection.Login;
             Opened = DateTime.Now;
             HostKeyAddedTo = connection.HostKeyAdded ? connection.KnownHostsFile : null;
         }
 
+        private BypassSession(ISessionApi api, string backend)
+        {
+            Id = Interlocked.Increment(ref _lastId);
+            _api = api;
+            Backend = backend;
+            ComputerName = api.ComputerName;
+            Port = api.Port;
+            UserName = api.UserName;
+            Endpoint = api.Endpoint;
+            UsesHttps = api.Encrypted;
+            CertificateFingerprint = api.CertificateFingerprint;
+            Login = api.Describe;
+            Opened = DateTime.Now;
+        }
+
         public int Id { get; }
-        public string ComputerName => _settings.ComputerName;
-        public int Port => _settings.Port;
-        public string UserName => _settings.UserName;
+        public string ComputerName { get; }
+        public int Port { get; }
+
+        /// <summary>The login name (an iKuai 4.x session logs in with a token: none).</summary>
+        public string UserName { get; }
+
+        /// <summary>The web API's backend ("IKuai") for a session to it; "Auto" for SSH, where each command picks the backend on the router.</summary>
+        public string Backend { get; } = "Auto";
+
+        /// <summary>Where the session goes: the SSH host (host:port when not 22), or the web API's http(s)://host:port.</summary>
+        public string Endpoint { get; }
+
+        /// <summary>Whether the session's requests are encrypted (SSH, or a web API over HTTPS).</summary>
+        public bool UsesHttps { get; } = true;
+
         public string HostKeyFingerprint { get; }
+
+        /// <summary>An iKuai session over HTTPS: the SHA-256 fingerprint of the certificate it accepted.</summary>
+        public string CertificateFingerprint { get; }
         public BypassSessionState State { get; private set; } = BypassSessionState.Opened;
         public DateTime Opened { get; }
 
@@ -59,7 +96,7 @@ namespace BypassNat.Ssh
         /// <summary>Which key (or password) the router accepted.</summary>
         public string Login { get; }
 
-        public bool UseSudo => _settings.UseSudo;
+        public bool UseSudo => _settings?.UseSudo ?? false;
 
         public static BypassSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken)) => Open(settings, null, cancel);
 
@@ -70,6 +107,25 @@ namespace BypassNat.Ssh
             SshSettings kept = settings.Copy();
             kept.PinnedFingerprint = connection.HostKeyFingerprint;
             return new BypassSession(kept, connection, connector);
+        }
+
+        /// <summary>
+        /// A session over a web API that its backend opened and proved (a read that needed the login or
+        /// token): the session keeps it until Remove-BypassSession.
+        /// </summary>
+        public static BypassSession Over(ISessionApi api, string backend) => new BypassSession(api, backend);
+
+        /// <summary>The web API of a session over one (<see cref="Over"/>), its login kept.</summary>
+        public ISessionApi WebApi()
+        {
+            lock (_gate)
+            {
+                if (State == BypassSessionState.Closed)
+                    throw new BypassNatException("BypassNat.SessionClosed", FailureKind.InvalidOperation,
+                        $"Session {Id} to {Endpoint} was closed with Remove-BypassSession; open a new one with New-BypassSession.", ComputerName);
+                return _api ?? throw new BypassNatException("BypassNat.SessionNotIKuai", FailureKind.InvalidOperation,
+                    $"Session {Id} to {Endpoint} is an SSH session, not one to a router's web API.", ComputerName);
+            }
         }
 
         /// <summary>
@@ -85,7 +141,10 @@ namespace BypassNat.Ssh
             {
                 if (State == BypassSessionState.Closed)
                     throw new BypassNatException("BypassNat.SessionClosed", FailureKind.InvalidOperation,
-                        $"Session {Id} to {_settings.Endpoint} was closed with Remove-BypassSession; open a new one with New-BypassSession.", ComputerName);
+                        $"Session {Id} to {Endpoint} was closed with Remove-BypassSession; open a new one with New-BypassSession.", ComputerName);
+                if (_api != null)
+                    throw new BypassNatException("BypassNat.SessionNotSsh", FailureKind.InvalidOperation,
+                        $"Session {Id} to {Endpoint} is a session to an iKuai router's web API, not SSH.", ComputerName);
                 if (_connection == null || !_connection.IsConnected)
                 {
                     string why = _connection == null ? LastError ?? "not connected" : "the router closed it";
@@ -129,6 +188,8 @@ namespace BypassNat.Ssh
                 State = BypassSessionState.Closed;
                 _connection?.Dispose();
                 _connection = null;
+                _api?.Dispose();
+                _api = null;
             }
         }
     }

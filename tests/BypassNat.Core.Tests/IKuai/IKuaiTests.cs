@@ -336,7 +336,8 @@ namespace BypassNat.Tests.IKuai
 
                     Assert.Equal("BypassNat.ConfirmNotSupported", Assert.Throws<BypassNatException>(() => Applier().CheckConfirmable()).ErrorId);
                     IReadOnlyList<BypassForward> removed = Applier().RemoveAll();
-                    Assert.Equal(new[] { "game", "web" }, removed.Select(f => f.Name).OrderBy(n => n));
+                    // The mapping switched off is BypassNat's too: -All takes it as well.
+                    Assert.Equal(new[] { "dns", "game", "web" }, removed.Select(f => f.Name).OrderBy(n => n));
                     Assert.Equal("我的NAS", sim.Status()["rows"].Items.Single()["comment"].AsText());
                 }
             }

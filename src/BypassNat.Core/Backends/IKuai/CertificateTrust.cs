@@ -87,7 +87,7 @@ namespace BypassNat.Backends.IKuai
 
                 return Refuse("BypassNat.CertificateMismatch",
                     $"The router {_settings.Endpoint} presented a TLS certificate with SHA-256 fingerprint {Presented}, which is not the one given in -CertificateFingerprint ({string.Join(", ", _pins.Select(Show))}). " +
-                    "Nothing was sent to it (no password, no token); its port mappings are as they were. If the router's certificate really changed, check it on the router and give the new fingerprint.");
+                    "The request was not sent: no password or token went to it. If the router's certificate really changed, check it on the router and give the new fingerprint.");
             }
 
             string file = _settings.KnownCertificatesFile;
@@ -102,7 +102,7 @@ namespace BypassNat.Backends.IKuai
 
                 return Refuse("BypassNat.CertificateMismatch",
                     $"The router {_settings.Endpoint} presented a TLS certificate with SHA-256 fingerprint {Presented}, but {file} remembers {Show(known)} for it. " +
-                    "Someone may be intercepting the connection, or the router's certificate was replaced. Nothing was sent to it (no password, no token); its port mappings are as they were. " +
+                    "Someone may be intercepting the connection, or the router's certificate was replaced. The request was not sent: no password or token went to it. " +
                     $"If the change is expected, remove the line for {_settings.CertificateKey} from {file}, or pin the new one with -CertificateFingerprint.");
             }
 
@@ -125,7 +125,7 @@ namespace BypassNat.Backends.IKuai
 
             return Refuse("BypassNat.CertificateUnknown",
                 $"The router {_settings.Endpoint} presented a TLS certificate BypassNat does not know (self-signed, SHA-256 fingerprint {Presented}). " +
-                "Nothing was sent to it (no password, no token). Check the fingerprint on the router (iKuai's web UI, or openssl x509 -noout -fingerprint -sha256 on its certificate) and give it as -CertificateFingerprint, " +
+                "The request was not sent: no password or token went to it. Check the fingerprint on the router (iKuai's web UI, or openssl x509 -noout -fingerprint -sha256 on its certificate) and give it as -CertificateFingerprint, " +
                 $"or trust it on first use with -AcceptNewCertificate (remembered in {file ?? FileName + " beside known_hosts"}).");
         }
 

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Net.Http;
 using System.Security.Cryptography;
 using System.Text;
+using BypassNat.Ssh;
 
 namespace BypassNat.Backends.IKuai
 {
@@ -12,15 +13,20 @@ namespace BypassNat.Backends.IKuai
     /// <see cref="IKuaiApiV4"/>). Every call is one HTTP request (3.x may log in again once when its
     /// session expired); a refused call is a <see cref="BypassNatException"/> naming the call.
     /// </summary>
-    public interface IIKuaiApi : IDisposable
+    public interface IIKuaiApi : ISessionApi
     {
-        string Describe { get; }
 
         /// <summary>How many write calls (add, edit, delete) were made, for the result and the tests.</summary>
         int WriteCalls { get; }
 
         /// <summary>How many HTTP requests went to the router (logins and reads too).</summary>
         int Requests { get; }
+
+        /// <summary>Ctrl-C of the command using the API (a session's API serves one command after another).</summary>
+        System.Threading.CancellationToken Cancel { get; set; }
+
+        /// <summary>Told of each request (method, path, what; never a body), for the command's -Verbose.</summary>
+        Action<string> Trace { get; set; }
 
         IReadOnlyList<IKuaiMapping> List();
 
@@ -50,6 +56,18 @@ namespace BypassNat.Backends.IKuai
         public int WriteCalls { get; protected set; }
         public int Requests => Http.Requests;
 
+        public System.Threading.CancellationToken Cancel
+        {
+            get => Http.Cancel;
+            set => Http.Cancel = value;
+        }
+
+        public Action<string> Trace
+        {
+            get => Http.Trace;
+            set => Http.Trace = value;
+        }
+
         public static IIKuaiApi Open(IKuaiSettings settings, Action<string> trace, System.Threading.CancellationToken cancel = default)
         {
             var http = new IKuaiHttp(settings, cancel) { Trace = trace };
@@ -57,6 +75,38 @@ namespace BypassNat.Backends.IKuai
         }
 
         public CertificateTrust Trust => Http.Trust;
+
+        public string ComputerName => Settings.ComputerName;
+        public int Port => Settings.EffectivePort;
+        public string UserName => Settings.Version == IKuaiApiVersion.V3 ? Settings.UserName : null;
+        public string Endpoint => Settings.Endpoint;
+        public bool Encrypted => Settings.UseHttps;
+        public string CertificateFingerprint => Settings.UseHttps ? Trust.Presented : null;
+
+        /// <summary>
+        /// A session (New-BypassSession -Backend IKuai) over a new API: one read of the port mappings
+        /// proves the certificate and the login (3.x) or the token (4.x) before it is handed out.
+        /// </summary>
+        public static BypassSession OpenSession(IKuaiSettings settings)
+        {
+            IIKuaiApi api = Open(settings, settings.Trace, settings.Cancel);
+            try
+            {
+                api.List();
+            }
+            catch
+            {
+                api.Dispose();
+                throw;
+            }
+
+            // The session outlives the command that opened it: no hook into its streams or its Ctrl-C.
+            api.Trace = null;
+            api.Cancel = System.Threading.CancellationToken.None;
+            settings.Trace = null;
+            settings.Cancel = System.Threading.CancellationToken.None;
+            return BypassSession.Over(api, nameof(Backends.BackendKind.IKuai));
+        }
 
         public abstract IReadOnlyList<IKuaiMapping> List();
         public abstract string Add(IKuaiMapping mapping);
@@ -184,9 +234,9 @@ namespace BypassNat.Backends.IKuai
 
             if (code == LoginSuccess)
                 throw new BypassNatException("BypassNat.ApiError", FailureKind.InvalidResult,
-                    $"The iKuai router {Settings.Endpoint} accepted the login but set no sess_key cookie. Nothing was changed.", Settings.Endpoint);
+                    $"The iKuai router {Settings.Endpoint} accepted the login but set no sess_key cookie.", Settings.Endpoint);
             throw new BypassNatException("BypassNat.AuthenticationFailed", FailureKind.AuthenticationError,
-                $"The iKuai router {Settings.Endpoint} refused the login of '{Settings.UserName}' (Result {code?.ToString() ?? "none"}: {result["ErrMsg"].AsText()}): wrong user name or password, or the user may not use the web UI. Nothing was changed; the router keeps its port mappings.",
+                $"The iKuai router {Settings.Endpoint} refused the login of '{Settings.UserName}' (Result {code?.ToString() ?? "none"}: {result["ErrMsg"].AsText()}): wrong user name or password, or the user may not use the web UI.",
                 Settings.Endpoint);
         }
 
@@ -286,7 +336,7 @@ namespace BypassNat.Backends.IKuai
 
         private BypassNatException Refused(string what, string why) =>
             new BypassNatException("BypassNat.TokenRefused", FailureKind.AuthenticationError,
-                $"The iKuai router {Settings.Endpoint} refused the API token ({why}) when {what}: it is wrong, expired or revoked. Make a new one in the web UI (System -> Auth -> API Token). Nothing more was changed; the router keeps its port mappings as they were before this call.",
+                $"The iKuai router {Settings.Endpoint} refused the API token ({why}) when {what}: it is wrong, expired or revoked. Make a new one in the web UI (System -> Auth -> API Token).",
                 Settings.Endpoint);
 
         public override IReadOnlyList<IKuaiMapping> List()

@@ -8,16 +8,24 @@ namespace BypassNat.Backends.IKuai
     /// <summary>What BypassNat holds on an iKuai router, as the orchestration compares it.</summary>
     public sealed class IKuaiRouterState : RouterState
     {
-        public IKuaiRouterState(IKuaiState state)
+        public IKuaiRouterState(IKuaiState state, IKuaiRouter router = null)
         {
             Mappings = state;
-            // A disabled forward is absent to the orchestration, as on every backend (RulesetDiff); on
-            // iKuai it stays a row switched off (enabled "no"), which Write keeps in step.
-            Forwards.AddRange(state.Forwards.Where(f => f.Enabled));
+            _router = router;
+            // Disabled ones too: on iKuai a disabled forward is a row switched off (enabled "no") that
+            // Get-BypassForward shows, and that an apply deletes (and -WhatIf lists) when the input
+            // no longer names it. RulesetDiff matches a disabled row with a disabled forward.
+            Forwards.AddRange(state.Forwards);
             Problems.AddRange(state.Problems);
         }
 
+        private readonly IKuaiRouter _router;
+
         public IKuaiState Mappings { get; }
+
+        /// <summary>A forward whose ports one of the user's own mappings takes: refused while planning.</summary>
+        public override BypassNatException Refusal(IReadOnlyList<BypassForward> desired) =>
+            _router == null ? null : Mappings.Conflict(_router.Mappings(desired), _router.Name);
         public override bool Present => Mappings.Ours.Any();
 
         /// <summary>A mapping is in effect as soon as it is there: no jump or hook to lose.</summary>
@@ -52,10 +60,13 @@ namespace BypassNat.Backends.IKuai
     public sealed class IKuaiBackend : IDirectBackend, IDisposable
     {
         private readonly IIKuaiApi _api;
+        private readonly bool _ownsApi;
 
-        public IKuaiBackend(IIKuaiApi api, string computerName, string endpoint, string wanInterface)
+        /// <param name="ownsApi">Whether disposing the backend closes the API (not a session's, which outlives the command).</param>
+        public IKuaiBackend(IIKuaiApi api, string computerName, string endpoint, string wanInterface, bool ownsApi = true)
         {
             _api = api;
+            _ownsApi = ownsApi;
             Router = new IKuaiRouter(api, computerName, wanInterface);
             Transport = new IKuaiTransport(api, computerName, endpoint);
         }
@@ -73,7 +84,7 @@ namespace BypassNat.Backends.IKuai
         public BackendCapabilities Capabilities => BackendCapabilities.PersistsItself;
         public IRouterTransport Transport { get; }
 
-        public RouterState Read() => new IKuaiRouterState(Router.Read());
+        public RouterState Read() => new IKuaiRouterState(Router.Read(), Router);
 
         public BackendWriteOutcome Write(BackendWrite write)
         {
@@ -100,6 +111,9 @@ namespace BypassNat.Backends.IKuai
             }
         }
 
-        public void Dispose() => _api.Dispose();
+        public void Dispose()
+        {
+            if (_ownsApi) _api.Dispose();
+        }
     }
 }

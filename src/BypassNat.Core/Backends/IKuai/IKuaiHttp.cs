@@ -28,12 +28,11 @@ namespace BypassNat.Backends.IKuai
     {
         private readonly HttpClient _client;
         private readonly IKuaiSettings _settings;
-        private readonly CancellationToken _cancel;
 
         public IKuaiHttp(IKuaiSettings settings, CancellationToken cancel = default)
         {
             _settings = settings;
-            _cancel = cancel;
+            Cancel = cancel;
             Trust = new CertificateTrust(settings);
             var handler = new HttpClientHandler
             {
@@ -48,6 +47,12 @@ namespace BypassNat.Backends.IKuai
         }
 
         public CertificateTrust Trust { get; }
+
+        /// <summary>
+        /// Ctrl-C of the command using the connection: abandons the request under way. A session's
+        /// connection serves one command after another, so each sets its own.
+        /// </summary>
+        public CancellationToken Cancel { get; set; }
 
         /// <summary>Each request as "METHOD path -> status", for -Verbose.</summary>
         public Action<string> Trace { get; set; }
@@ -69,9 +74,9 @@ namespace BypassNat.Backends.IKuai
                 Requests++;
                 try
                 {
-                    response = _client.SendAsync(request, _cancel).GetAwaiter().GetResult();
+                    response = _client.SendAsync(request, Cancel).GetAwaiter().GetResult();
                 }
-                catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+                catch (OperationCanceledException) when (Cancel.IsCancellationRequested)
                 {
                     throw;
                 }
@@ -112,7 +117,7 @@ namespace BypassNat.Backends.IKuai
                 {
                     if (socket.SocketErrorCode == SocketError.ConnectionRefused)
                         return new BypassNatException("BypassNat.ConnectionRefused", FailureKind.ConnectionError,
-                            $"Nothing answers at {router} ({what}): the connection was refused. Is the web UI on another port (-Port), or on {(_settings.UseHttps ? "HTTP" : "HTTPS")}? Nothing was changed.", router, e);
+                            $"Nothing answers at {router} ({what}): the connection was refused. Is the web UI on another port (-Port), or on {(_settings.UseHttps ? "HTTP" : "HTTPS")}?", router, e);
                     if (socket.SocketErrorCode == SocketError.TimedOut || socket.SocketErrorCode == SocketError.HostUnreachable || socket.SocketErrorCode == SocketError.NetworkUnreachable)
                         return new BypassNatException("BypassNat.RouterUnreachable", FailureKind.ConnectionError,
                             $"{router} did not answer ({what}: {socket.Message}).", router, e);
@@ -120,7 +125,7 @@ namespace BypassNat.Backends.IKuai
 
                 if (inner is AuthenticationException)
                     return new BypassNatException("BypassNat.TlsFailed", FailureKind.SecurityError,
-                        $"The TLS handshake with {router} failed ({inner.Message}). Nothing was sent to it.", router, e);
+                        $"The TLS handshake with {router} failed ({inner.Message}). The request was not sent.", router, e);
             }
 
             if (e is OperationCanceledException)
