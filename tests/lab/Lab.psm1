@@ -32,7 +32,8 @@ function Start-BypassLab {
         # v2ray: Debian's v2ray in TPROXY mode (iptables, and ip6tables with -IPv6).
         [ValidateSet('iptables', 'nft', 'tproxy-iptables', 'tproxy-nft', 'tun', 'v2ray')] [string] $Proxy = 'iptables',
         # What the bypass router runs: Debian (sshd, bash) or OpenWrt (openwrt.sh: firewall4, Dropbear,
-        # BusyBox ash; its proxy is always a native nft table). OpenWrt needs build.ps1 OpenWrtLab.
+        # BusyBox ash; its proxy is a native nft table, or with -Proxy v2ray v2ray's TPROXY through
+        # iptables-nft beside firewall4). OpenWrt needs build.ps1 OpenWrtLab.
         [ValidateSet('debian', 'openwrt')] [string] $Router = 'debian',
         # What the main router runs: Debian (iptables, set by Set-MainRouterForward) or OpenWrt
         # (firewall4 with wan and lan zones, Dropbear at 192.0.2.1; its SSH splat is MainSsh).

@@ -18,7 +18,8 @@
 # TPROXY and TUN modes do (see capture_proxy) instead of the nat REDIRECT: everything from the LAN to a
 # non-LAN address, the replies of forwarded connections included.
 # With LAB_ROUTER=openwrt the bypass router is an OpenWrt router instead (openwrt.sh): firewall4,
-# uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table.
+# uci and ucode built from OpenWrt's sources, Dropbear, BusyBox ash, and the proxy as a native nft table
+# (or, with LAB_PROXY=v2ray, v2ray's TPROXY through iptables-nft beside firewall4).
 # With LAB_MAIN=openwrt the main router is one too (wan and lan zones, a user's own redirect).
 # With LAB_IPV6=1 the lab also has IPv6 (ipv6_lab): the bypass router is the LAN's IPv6 gateway, the main
 # router routes the delegated prefix 2001:db8:1::/64 to the LAN and drops new inbound IPv6 like a home
@@ -94,6 +95,29 @@ config redirect 'mine'
 	option dest_ip '192.0.2.20'
 	option dest_port '22'"
 
+# The ICMPv6 a default OpenWrt image lets in from the wan zone (its Allow-ICMPv6-Input rule): without it
+# the main router would reject the neighbour discovery of its own WAN link. Added in IPv6 labs.
+OPENWRT_MAIN_ICMPV6="
+
+config rule
+	option name 'Allow-ICMPv6-Input'
+	option src 'wan'
+	option proto 'icmp'
+	list icmp_type 'echo-request'
+	list icmp_type 'echo-reply'
+	list icmp_type 'destination-unreachable'
+	list icmp_type 'packet-too-big'
+	list icmp_type 'time-exceeded'
+	list icmp_type 'bad-header'
+	list icmp_type 'unknown-header-type'
+	list icmp_type 'router-solicitation'
+	list icmp_type 'neighbour-solicitation'
+	list icmp_type 'router-advertisement'
+	list icmp_type 'neighbour-advertisement'
+	option limit '1000/sec'
+	option family 'ipv6'
+	option target 'ACCEPT'"
+
 # What netifd would report on the main router (ubus network.interface dump), for firewall4.
 OPENWRT_MAIN_NETWORKS='{ "interface": [
 	{ "interface": "lan", "up": true, "device": "lan0", "l3_device": "lan0", "ipv4-address": [ { "address": "192.0.2.1", "mask": 24 } ] },
@@ -165,7 +189,9 @@ up() {
   # default) or with a native nftables ruleset (LAB_PROXY=nft).
   ns byp sysctl -qw net.ipv4.ip_forward=1
   for c in all default lan0; do ns byp sysctl -qw "net.ipv4.conf.$c.send_redirects=0"; done
-  if [ "${LAB_ROUTER:-debian}" = openwrt ]; then LAB_PROXY=nft; fi
+  # An OpenWrt bypass router's proxy is a native nft table, or v2ray's TPROXY through iptables-nft (as
+  # OpenClash and PassWall add theirs beside firewall4).
+  if [ "${LAB_ROUTER:-debian}" = openwrt ] && [ "${LAB_PROXY:-iptables}" != v2ray ]; then LAB_PROXY=nft; fi
   if [ "${LAB_PROXY:-iptables}" = nft ]; then
     ns byp nft -f - <<'NFT'
 table inet clash {
@@ -483,7 +509,7 @@ start_services() {
 #                                                                            +-- ::20 [device, gateway fe80::2]
 #                                                                            +-- ::30 [LAN client, gateway fe80::2]
 # The main router is a home router's IPv6 firewall: forward policy DROP, established/related and the
-# LAN's own outbound accepted, nothing new inbound. The bypass router drops conntrack INVALID in
+# LAN's own outbound accepted, nothing new inbound (on an OpenWrt main router, firewall4's wan zone). The bypass router drops conntrack INVALID in
 # FORWARD. The internet client serves tcp 7000, answering with the address it saw (the bypass
 # router's when a proxy carried the connection, the LAN client's when it went straight).
 ipv6_lab() {
@@ -507,9 +533,15 @@ ipv6_lab() {
   ns cli ip -6 route add default via fe80::2 dev eth0
   ns cl2 ip -6 route add default via fe80::1 dev eth0
   set_prefix 1
-  ns main ip6tables -P FORWARD DROP
-  ns main ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-  ns main ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
+  # An OpenWrt main router's IPv6 policy is firewall4's own: its wan zone rejects what is forwarded in
+  # from it (forward 'REJECT'), established and related flows and lan -> wan are accepted.
+  if [ "${LAB_MAIN:-debian}" = openwrt ]; then
+    OPENWRT_MAIN_FIREWALL="$OPENWRT_MAIN_FIREWALL$OPENWRT_MAIN_ICMPV6"
+  else
+    ns main ip6tables -P FORWARD DROP
+    ns main ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+    ns main ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
+  fi
   ns byp ip6tables -A FORWARD -m conntrack --ctstate INVALID -j DROP
   ns inet socat "TCP6-LISTEN:7000,ipv6only=1,reuseaddr,fork" \
     SYSTEM:"echo inet tcp 7000 peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &

@@ -14,7 +14,7 @@ namespace BypassNat.Apply
             Context = context;
             State = state;
             Leftover = leftover != null && leftover.Present ? leftover : null;
-            Diff = RulesetDiff.Compute(desired, state.Forwards);
+            Diff = RulesetDiff.Compute(desired, state.Forwards, state.HoldsIpv6);
         }
 
         public IReadOnlyList<BypassForward> Desired { get; }
@@ -44,6 +44,8 @@ namespace BypassNat.Apply
         public string Describe()
         {
             string text = Diff.Describe();
+            string ipv6Rules = State.DescribeIpv6(Desired);
+            if (ipv6Rules != null) text += "\n" + ipv6Rules;
             if (State.Repair != null) text += "\n  repair   " + State.Repair;
             if (State.Problems.Count > 0) text += $"\n  replace  {State.Problems.Count} rule(s) in BypassNat's own rules that it did not write";
             if (Exemption != null && Exemption.NeedsWrite) text += "\n" + Exemption.Describe();

@@ -78,9 +78,19 @@ namespace BypassNat.Apply
         /// <summary>The forwards in the shape this router holds them (the main hop's projection; for UCI redirects also no comment).</summary>
         public List<BypassForward> Project(IEnumerable<BypassForward> forwards)
         {
-            List<BypassForward> projected = Hop.Project(forwards);
-            return Choice?.Backend == null ? projected : projected.Select(Choice.Backend.Shape).ToList();
+            List<BypassForward> given = forwards.ToList();
+            List<BypassForward> projected = Hop.Project(given);
+            if (Choice?.Backend == null) return projected;
+            // A backend that holds the IPv6 half itself gets it back after the main hop's projection dropped it.
+            if (HoldsIpv6) projected = projected.Select((f, i) => f.WithIpv6(given[i].InternalIPv6, given[i].AllowedSourceIPv6)).ToList();
+            return projected.Select(Choice.Backend.Shape).ToList();
         }
+
+        /// <summary>
+        /// Whether the backend writes the IPv6 half itself (OpenWrt's traffic rules), instead of ip6tables: its
+        /// forwards carry InternalIPv6, and the ip6tables rules (<see cref="Ipv6State"/>) are not this hop's.
+        /// </summary>
+        public bool HoldsIpv6 => Choice?.Backend != null && Choice.Backend.Capabilities.HasFlag(BackendCapabilities.Ipv6Rules);
 
         /// <summary>The main router's WAN interface the rules should match on; null for the bypass hop or when unknown.</summary>
         public string ExpectedWanInterface { get; private set; }
@@ -113,7 +123,7 @@ namespace BypassNat.Apply
             if (refusal != null) throw refusal;
             if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
             // From the forwards as given: the main hop's projection keeps only their IPv4 side.
-            if (Ipv6State != null) plan.Ipv6 = Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
+            if (Ipv6State != null && !HoldsIpv6) plan.Ipv6 = Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
             return plan;
         }
 
@@ -307,7 +317,7 @@ namespace BypassNat.Apply
             if (plan.Leftover != null) held.AddRange(Choice.Other.Read().Forwards);
             IReadOnlyList<BypassForward> before = PreviousForwards(plan);
             string names = held.Count == 0 ? "none of BypassNat's forwards" : $"{held.Count} forward(s): {string.Join(", ", held.Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))}";
-            RulesetDiff diff = RulesetDiff.Compute(before, held);
+            RulesetDiff diff = RulesetDiff.Compute(before, held, now.HoldsIpv6);
             return diff.IsEmpty
                 ? $"the router holds {names}, exactly its previous forwards."
                 : $"the router holds {names}, which differ from its previous forwards:\n{diff.Describe()}";
@@ -688,7 +698,7 @@ namespace BypassNat.Apply
 
         private void Verify(IReadOnlyList<BypassForward> desired, RouterState after)
         {
-            RulesetDiff left = RulesetDiff.Compute(desired, after.Forwards);
+            RulesetDiff left = RulesetDiff.Compute(desired, after.Forwards, after.HoldsIpv6);
             if (left.IsEmpty && after.Problems.Count == 0 && after.InPlace) return;
             string detail = left.Describe();
             if (after.Problems.Count > 0) detail += "\n  unreadable rules:\n    " + string.Join("\n    ", after.Problems);

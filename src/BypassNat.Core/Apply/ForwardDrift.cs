@@ -33,7 +33,7 @@ namespace BypassNat.Apply
 
         public static IReadOnlyList<ForwardDrift> Compare(string computerName, IReadOnlyList<BypassForward> desired, RouterState state)
         {
-            RulesetDiff diff = RulesetDiff.Compute(desired, state.Forwards);
+            RulesetDiff diff = RulesetDiff.Compute(desired, state.Forwards, state.HoldsIpv6);
             var drift = new List<ForwardDrift>();
             drift.AddRange(diff.Added.Select(f => new ForwardDrift { ComputerName = computerName, Name = f.Name, Kind = DriftKind.Missing, Desired = f, Detail = "in the input, not on the router" }));
             drift.AddRange(diff.Changed.Select(c => new ForwardDrift
@@ -51,7 +51,8 @@ namespace BypassNat.Apply
         private static string Field(BypassForward forward, string field)
         {
             object value = typeof(BypassForward).GetProperty(field)?.GetValue(forward);
-            return value is SourceSet sources && sources.IsAny ? "any" : value?.ToString() ?? string.Empty;
+            if (value is SourceSet sources && sources.IsAny || value is Ipv6SourceSet sources6 && sources6.IsAny) return "any";
+            return value?.ToString() ?? (field == nameof(BypassForward.InternalIPv6) ? "none" : string.Empty);
         }
     }
 }

@@ -7,11 +7,11 @@ namespace BypassNat.Apply
     /// <summary>One forward that exists on both sides under the same name but differs in some fields.</summary>
     public sealed class ChangedForward
     {
-        public ChangedForward(BypassForward current, BypassForward desired)
+        public ChangedForward(BypassForward current, BypassForward desired, bool ipv6 = false)
         {
             Current = current;
             Desired = desired;
-            Fields = desired.DifferingFields(current);
+            Fields = desired.DifferingFields(current, ipv6);
         }
 
         public BypassForward Current { get; }
@@ -41,7 +41,8 @@ namespace BypassNat.Apply
 
         public bool IsEmpty => Added.Count == 0 && Removed.Count == 0 && Changed.Count == 0;
 
-        public static RulesetDiff Compute(IEnumerable<BypassForward> desired, IEnumerable<BypassForward> current)
+        /// <param name="ipv6">Compare the IPv6 fields too (<see cref="Backends.RouterState.HoldsIpv6"/>).</param>
+        public static RulesetDiff Compute(IEnumerable<BypassForward> desired, IEnumerable<BypassForward> current, bool ipv6 = false)
         {
             var currentByName = new Dictionary<string, BypassForward>(StringComparer.OrdinalIgnoreCase);
             foreach (BypassForward forward in current) currentByName[forward.Name] = forward;
@@ -58,8 +59,8 @@ namespace BypassNat.Apply
                 if (!forward.Enabled && (existing == null || existing.Enabled)) continue;
                 seen.Add(forward.Name);
                 if (existing == null) added.Add(forward);
-                else if (forward.DifferingFields(existing).Count == 0) unchanged.Add(forward);
-                else changed.Add(new ChangedForward(existing, forward));
+                else if (forward.DifferingFields(existing, ipv6).Count == 0) unchanged.Add(forward);
+                else changed.Add(new ChangedForward(existing, forward, ipv6));
             }
 
             List<BypassForward> removed = currentByName.Values.Where(f => !seen.Contains(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();

@@ -27,5 +27,12 @@ namespace BypassNat.Backends
 
         /// <summary>The forwards live between firewall zones, named with -WanZone and -LanZone.</summary>
         Zones = 16,
+
+        /// <summary>
+        /// The backend holds the forwards' IPv6 half itself (OpenWrt's traffic rules beside the redirects):
+        /// InternalIPv6 and AllowedSourceIPv6 are part of the forwards it reads, writes and compares, and the
+        /// ip6tables rules (Ipv6Pinholes) are not written on its router.
+        /// </summary>
+        Ipv6Rules = 32,
     }
 }

@@ -20,6 +20,15 @@ namespace BypassNat.Backends
         public abstract string Repair { get; }
 
         /// <summary>
+        /// Whether the forwards read carry their IPv6 half (a backend with <see cref="BackendCapabilities.Ipv6Rules"/>),
+        /// so InternalIPv6 and AllowedSourceIPv6 are compared with the desired set's.
+        /// </summary>
+        public virtual bool HoldsIpv6 => false;
+
+        /// <summary>The IPv6 rules a change to <paramref name="desired"/> writes or deletes, for -WhatIf (where <see cref="HoldsIpv6"/>); null when none.</summary>
+        public virtual string DescribeIpv6(IEnumerable<BypassForward> desired) => null;
+
+        /// <summary>
         /// Why the router cannot hold <paramref name="desired"/> beside what else it holds (an iKuai
         /// router: a port one of the user's own mappings takes), found while planning, so -WhatIf says
         /// it and an apply refuses before any write; null when it can.

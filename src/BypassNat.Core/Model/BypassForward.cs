@@ -124,10 +124,11 @@ namespace BypassNat
 
         /// <summary>
         /// The names of the fields in which this forward and <paramref name="other"/> differ.
-        /// Empty means the router needs no change for it. The IPv6 fields are not among them: they live in
-        /// the IPv6 firewall rules, which <see cref="Ipv6.Ipv6Pinholes"/> compares on their own.
+        /// Empty means the router needs no change for it. The IPv6 fields are among them only with
+        /// <paramref name="ipv6"/> (a backend whose read-back carries them, OpenWrt's UCI); elsewhere they live
+        /// in the IPv6 firewall rules, which <see cref="Ipv6.Ipv6Pinholes"/> compares on their own.
         /// </summary>
-        public IReadOnlyList<string> DifferingFields(BypassForward other)
+        public IReadOnlyList<string> DifferingFields(BypassForward other, bool ipv6 = false)
         {
             var fields = new List<string>();
             if (!string.Equals(Name, other.Name, StringComparison.Ordinal)) fields.Add(nameof(Name));
@@ -142,6 +143,8 @@ namespace BypassNat
             if (Enabled != other.Enabled) fields.Add(nameof(Enabled));
             if (!Equals(PublicAddress, other.PublicAddress)) fields.Add(nameof(PublicAddress));
             if (!AllowedSource.Equals(other.AllowedSource)) fields.Add(nameof(AllowedSource));
+            if (ipv6 && !Equals(InternalIPv6, other.InternalIPv6)) fields.Add(nameof(InternalIPv6));
+            if (ipv6 && !AllowedSourceIPv6.SequenceEqual(other.AllowedSourceIPv6)) fields.Add(nameof(AllowedSourceIPv6));
             return fields;
         }
 

@@ -15,7 +15,7 @@ namespace BypassNat.Registry
         IptablesRestore,
         /// <summary>Plain iptables commands, for pasting.</summary>
         Shell,
-        /// <summary>The main router's half on OpenWrt: a <c>uci batch</c> of BypassNat's <c>config redirect</c> sections.</summary>
+        /// <summary>The main router's half on OpenWrt: a <c>uci batch</c> of BypassNat's <c>config redirect</c> sections (and <c>config rule</c> for IPv6).</summary>
         Uci,
     }
 
@@ -23,8 +23,13 @@ namespace BypassNat.Registry
     {
         public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null, RouterRole role = RouterRole.Bypass)
         {
-            // A UCI batch holds the main router's half whichever role asked for it (a redirect to the bypass router).
-            if (format == RulesetFormat.Uci) return UciBatch.RenderAll(forwards.Select(f => UciRedirect.From(f)));
+            // A UCI batch holds the main router's half whichever role asked for it (a redirect to the bypass
+            // router, and for a forward with InternalIPv6 the traffic rule that lets IPv6 in to the device).
+            if (format == RulesetFormat.Uci)
+            {
+                List<BypassForward> list = forwards.ToList();
+                return UciBatch.RenderAll(list.Select(f => UciRedirect.From(f)), list.Select(f => UciRule.From(f)).Where(r => r != null));
+            }
             if (role == RouterRole.Main)
             {
                 switch (format)

@@ -14,12 +14,33 @@ namespace BypassNat.Backends.Uci
 
         public UciState Held { get; }
 
-        public override bool Present => Held.Redirects.Count > 0 || Held.Strays.Count > 0;
+        public override bool Present => Held.Redirects.Count > 0 || Held.Rules.Count > 0 || Held.Strays.Count > 0;
 
         // firewall4 renders what the config holds on every reload: there is no hook to lose.
         public override bool InPlace => true;
 
         public override string Repair => null;
+
+        // The forwards' IPv6 traffic rules are sections of the same config, read with the redirects.
+        public override bool HoldsIpv6 => true;
+
+        /// <summary>The IPv6 traffic rules a change to <paramref name="desired"/> writes or deletes, one line each (for -WhatIf).</summary>
+        public override string DescribeIpv6(IEnumerable<BypassForward> desired)
+        {
+            var wanted = desired.Where(f => f.Enabled).ToList();
+            var held = Forwards.ToDictionary(f => f.Name, System.StringComparer.OrdinalIgnoreCase);
+            var lines = new List<string>();
+            foreach (BypassForward forward in wanted.Where(f => f.InternalIPv6 != null && !(held.TryGetValue(f.Name, out BypassForward now) && Same(now, f))))
+                lines.Add($"  ipv6     traffic rule {UciSectionName.ForRule(forward.Name)} ('{UciRule.Label(forward.Name)}'): accept {string.Join("+", forward.Transports)} {forward.ExternalPort} " +
+                          $"from the WAN to {forward.InternalIPv6.UciAddress}" + (forward.AllowedSourceIPv6.IsAny ? string.Empty : $" from {forward.AllowedSourceIPv6}"));
+            foreach (BypassForward forward in Forwards.Where(f => f.InternalIPv6 != null && !wanted.Any(w => w.InternalIPv6 != null && string.Equals(w.Name, f.Name, System.StringComparison.OrdinalIgnoreCase))))
+                lines.Add($"  ipv6     delete traffic rule {UciSectionName.ForRule(forward.Name)} ('{UciRule.Label(forward.Name)}')");
+            return lines.Count == 0 ? null : string.Join(System.Environment.NewLine, lines);
+        }
+
+        private static bool Same(BypassForward current, BypassForward desired) =>
+            Equals(current.InternalIPv6, desired.InternalIPv6) && current.AllowedSourceIPv6.SequenceEqual(desired.AllowedSourceIPv6) &&
+            current.Protocol == desired.Protocol && current.ExternalPort == desired.ExternalPort;
     }
 
     /// <summary>
@@ -50,7 +71,8 @@ namespace BypassNat.Backends.Uci
         public BackendKind Kind => BackendKind.Uci;
 
         // The router's own config is persistent, and its rollback is OpenWrt's (not BypassNat's watchdog).
-        public BackendCapabilities Capabilities => BackendCapabilities.PersistsItself | BackendCapabilities.Zones;
+        // The IPv6 half is a traffic rule in the same config, written in the same batch (UciRule).
+        public BackendCapabilities Capabilities => BackendCapabilities.PersistsItself | BackendCapabilities.Zones | BackendCapabilities.Ipv6Rules;
 
         public string Explain(BackendCapabilities capability)
         {
@@ -96,17 +118,45 @@ namespace BypassNat.Backends.Uci
                 if (!forward.Enabled) continue;
                 if (!UciRedirect.From(forward, WanZone, LanZone).Equals(redirect))
                     state.Problems.Add($"redirect firewall.{redirect.Section} ({redirect}) was changed outside BypassNat (other zones or options); the next apply writes it afresh");
-                state.Forwards.Add(Shape(forward));
+                state.Forwards.Add(Shape(WithRule(forward, held, state)));
             }
+
+            // A rule whose redirect is gone (or off) opens a port to nothing BypassNat forwards.
+            foreach (UciRule rule in held.Rules.Where(r => !state.Forwards.Any(f => f.Name == r.ForwardName)))
+                if (rule.Enabled)
+                    state.Problems.Add($"IPv6 rule firewall.{rule.Section} ({rule}) belongs to no forward BypassNat holds; the next apply deletes it");
 
             return state;
         }
 
-        /// <summary>A forward as a UCI redirect can hold it: no comment, reflection on the WAN zone's address.</summary>
+        /// <summary>
+        /// The forward with the IPv6 half its rule holds (none without a rule). A rule that is off holds
+        /// none, and one BypassNat did not write as it is now is a problem the next apply rewrites.
+        /// </summary>
+        private BypassForward WithRule(BypassForward forward, UciState held, UciRouterState state)
+        {
+            UciRule rule = held.Rules.FirstOrDefault(r => r.ForwardName == forward.Name);
+            if (rule == null || !rule.Enabled) return forward;
+            if (!rule.TryRead(out Ipv6Host host, out Ipv6SourceSet sources))
+            {
+                state.Problems.Add($"IPv6 rule firewall.{rule.Section} ({rule}) is not one BypassNat writes; the next apply writes it afresh");
+                return forward;
+            }
+
+            BypassForward withIpv6 = forward.WithIpv6(host, sources);
+            if (!rule.Equals(UciRule.From(withIpv6, WanZone, LanZone)))
+                state.Problems.Add($"IPv6 rule firewall.{rule.Section} ({rule}) was changed outside BypassNat (other zones, ports or options); the next apply writes it afresh");
+            return withIpv6;
+        }
+
+        /// <summary>
+        /// A forward as a UCI redirect and its IPv6 rule can hold it: no comment, reflection on the WAN
+        /// zone's address, the IPv6 half as it is.
+        /// </summary>
         public BypassForward Shape(BypassForward forward) => new BypassForward(
             forward.Name, forward.Protocol, forward.ExternalPort, forward.BypassAddress, forward.BypassPort,
             forward.InternalAddress, forward.InternalPort, forward.SourceNat, string.Empty, forward.Enabled,
-            forward.PublicAddress == null ? null : ReflectionAddress, forward.AllowedSource);
+            forward.PublicAddress == null ? null : ReflectionAddress, forward.AllowedSource, forward.InternalIPv6, forward.AllowedSourceIPv6);
 
         public BackendWriteOutcome Write(BackendWrite write) =>
             new BackendWriteOutcome(0, new UciRedirectApplier(Session).Apply(write.Desired, WanZone, LanZone).Warnings);

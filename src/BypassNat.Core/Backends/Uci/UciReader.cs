@@ -5,16 +5,20 @@ using System.Text.RegularExpressions;
 
 namespace BypassNat.Backends.Uci
 {
-    /// <summary>What a main router's firewall config holds of BypassNat: its redirects, and sections with its prefix that are not one.</summary>
+    /// <summary>What a main router's firewall config holds of BypassNat: its redirects, its IPv6 rules, and sections with its prefix that are neither.</summary>
     public sealed class UciState
     {
-        public UciState(IReadOnlyList<UciRedirect> redirects, IReadOnlyList<string> strays)
+        public UciState(IReadOnlyList<UciRedirect> redirects, IReadOnlyList<string> strays, IReadOnlyList<UciRule> rules = null)
         {
             Redirects = redirects;
             Strays = strays;
+            Rules = rules ?? new UciRule[0];
         }
 
         public IReadOnlyList<UciRedirect> Redirects { get; }
+
+        /// <summary>The forwards' IPv6 traffic rules (<c>bypassnat6_</c> sections of type rule).</summary>
+        public IReadOnlyList<UciRule> Rules { get; }
 
         /// <summary>Sections named with BypassNat's prefix that are not a redirect it could have written; the next apply deletes them.</summary>
         public IReadOnlyList<string> Strays { get; }
@@ -51,22 +55,37 @@ namespace BypassNat.Backends.Uci
             }
 
             var redirects = new List<UciRedirect>();
+            var rules = new List<UciRule>();
             var strays = new List<string>();
             foreach (string name in order)
             {
+                IReadOnlyDictionary<string, string> values = options.TryGetValue(name, out var held) ? held : new Dictionary<string, string>();
                 if (types[name] == "redirect" && UciSectionName.TryParse(name, out string forwardName) && ForwardName.IsSafe(forwardName))
-                    redirects.Add(new UciRedirect(forwardName, options.TryGetValue(name, out var values) ? values : new Dictionary<string, string>()));
+                    redirects.Add(new UciRedirect(forwardName, values));
+                else if (types[name] == "rule" && UciSectionName.TryParseRule(name, out forwardName) && ForwardName.IsSafe(forwardName))
+                    rules.Add(new UciRule(forwardName, values.ToDictionary(v => v.Key, v => v.Key == UciRule.ListOption ? ListEntries(v.Value) : v.Value, StringComparer.Ordinal)));
                 else
                     strays.Add(name);
             }
 
-            return new UciState(redirects, strays);
+            return new UciState(redirects, strays, rules);
         }
 
         // The main hop's -Persist include (bypassnat__main) shares the prefix but is not a redirect:
         // an apply of the redirects must leave it alone.
         private static bool Owned(string section) =>
             UciSectionName.IsOwned(section) && section != UciSectionName.MainHop;
+
+        /// <summary>
+        /// A list as <c>uci show</c> prints it (<c>'a' 'b'</c>; one entry is just <c>a</c> once unquoted), as
+        /// the entries separated by single spaces, the way <see cref="UciRule"/> holds it. A value that is not
+        /// such a list is kept as read, so it differs from anything BypassNat writes.
+        /// </summary>
+        internal static string ListEntries(string value)
+        {
+            if (!Regex.IsMatch(value, "^'[^' ]*'( '[^' ]*')+$")) return value;
+            return string.Join(" ", value.Split(' ').Select(e => e.Substring(1, e.Length - 2)));
+        }
 
         /// <summary>
         /// <c>uci show</c> quotes a value in single quotes, writing a quote inside it as <c>'\''</c>; a list

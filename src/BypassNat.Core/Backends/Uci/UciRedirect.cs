@@ -10,7 +10,7 @@ namespace BypassNat.Backends.Uci
     /// router (the main router's half of the double forward). firewall4 renders it, and LuCI shows it
     /// under Port Forwards with the forward's name.
     /// </summary>
-    public sealed class UciRedirect : IEquatable<UciRedirect>
+    public sealed class UciRedirect : IEquatable<UciRedirect>, IUciSection
     {
         /// <summary>The options BypassNat writes, in the order it writes them. Any other option in a section
         /// of ours (added in LuCI, say) makes the section differ, so the next apply writes it afresh.</summary>
@@ -34,6 +34,12 @@ namespace BypassNat.Backends.Uci
         public IReadOnlyDictionary<string, string> Options { get; }
 
         public bool Enabled => !Options.TryGetValue("enabled", out string enabled) || enabled != "0";
+
+        string IUciSection.Type => "redirect";
+
+        IReadOnlyList<string> IUciSection.OptionNames => OptionNames;
+
+        bool IUciSection.IsList(string option) => false;
 
         /// <summary>
         /// The main router's half of <paramref name="forward"/>: ExternalPort on the WAN zone to

@@ -41,21 +41,24 @@ namespace BypassNat.Backends.Uci
                     throw new BypassNatException("BypassNat.InvalidZone", FailureKind.InvalidData,
                         $"'{zone}' is not a firewall zone name (letters, digits and _): nothing was changed on the main router.", zone);
             List<UciRedirect> desired = forwards.Select(f => UciRedirect.From(f, wanZone, lanZone)).ToList();
+            List<UciRule> rules = forwards.Select(f => UciRule.From(f, wanZone, lanZone)).Where(r => r != null).ToList();
             UciState before = Read();
-            string batch = UciBatch.Render(desired, before);
+            string batch = UciBatch.Render(desired, rules, before);
             var result = new UciApplyResult();
             if (batch.Length == 0) return result;
 
-            // Under the same router-side lock as every other BypassNat writer.
-            CommandResult run = RouterLock.Run(_session, UciTransaction.Script(_session.Privileged, batch, desired.Where(r => r.Enabled).Select(r => r.Name)),
-                "writing the main router's UCI redirects");
+            // Under the same router-side lock as every other BypassNat writer. Redirects and IPv6 rules are
+            // one batch and one reload: the router takes both halves of the change or neither.
+            IEnumerable<string> rendered = desired.Where(r => r.Enabled).Select(r => r.Name).Concat(rules.Where(r => r.Enabled).Select(r => UciRule.Label(r.ForwardName)));
+            CommandResult run = RouterLock.Run(_session, UciTransaction.Script(_session.Privileged, batch, rendered),
+                rules.Count == 0 ? "writing the main router's UCI redirects" : "writing the main router's UCI redirects and IPv6 rules");
             if (!run.Succeeded) throw Failure(run);
             result.Warnings = RouterScript.Warnings(run);
 
             UciState after = Read();
-            if (!string.IsNullOrEmpty(UciBatch.Render(desired, after)))
+            if (!string.IsNullOrEmpty(UciBatch.Render(desired, rules, after)))
                 throw new BypassNatException("BypassNat.VerificationFailed", FailureKind.InvalidResult,
-                    $"The redirects read back from the main router {_session.Settings.Endpoint} differ from what was committed; another program may be changing its firewall config. Run the apply again.",
+                    $"The redirects and rules read back from the main router {_session.Settings.Endpoint} differ from what was committed; another program may be changing its firewall config. Run the apply again.",
                     _session.Settings.Endpoint);
 
             var held = before.Redirects.ToDictionary(r => r.Name);

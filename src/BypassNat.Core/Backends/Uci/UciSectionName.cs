@@ -8,7 +8,9 @@ namespace BypassNat.Backends.Uci
     /// forward's name. Section names allow only letters, digits and <c>_</c>, while forward names also
     /// allow <c>.</c> and <c>-</c>, so those (and <c>_</c> itself) are written as <c>_</c> and two hex
     /// digits: every forward name has exactly one section name, and reads back to the same name.
-    /// The prefix is what keeps BypassNat away from every section it did not write.
+    /// The prefix is what keeps BypassNat away from every section it did not write. A forward's IPv6
+    /// traffic rule is <c>bypassnat6_</c> and the same name: a UCI section name is unique across types,
+    /// so the rule cannot share the redirect's.
     /// </summary>
     public static class UciSectionName
     {
@@ -18,9 +20,16 @@ namespace BypassNat.Backends.Uci
         // "_" in its name as _5f, so a double underscore can never be one of them.
         public const string MainHop = "bypassnat__main";
 
-        public static string For(string forwardName)
+        /// <summary>The prefix of a forward's IPv6 traffic rule (<see cref="UciRule"/>).</summary>
+        public const string RulePrefix = "bypassnat6_";
+
+        public static string For(string forwardName) => Named(Prefix, forwardName);
+
+        public static string ForRule(string forwardName) => Named(RulePrefix, forwardName);
+
+        private static string Named(string prefix, string forwardName)
         {
-            var name = new StringBuilder(Prefix);
+            var name = new StringBuilder(prefix);
             foreach (char c in forwardName)
             {
                 if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) name.Append(c);
@@ -30,15 +39,21 @@ namespace BypassNat.Backends.Uci
             return name.ToString();
         }
 
-        public static bool IsOwned(string section) => section.StartsWith(Prefix, System.StringComparison.Ordinal);
+        public static bool IsOwned(string section) =>
+            section.StartsWith(Prefix, System.StringComparison.Ordinal) || section.StartsWith(RulePrefix, System.StringComparison.Ordinal);
 
-        /// <summary>The forward name a section of ours stands for; false for a section name BypassNat never writes.</summary>
-        public static bool TryParse(string section, out string forwardName)
+        /// <summary>The forward name a redirect section of ours stands for; false for a section name BypassNat never writes.</summary>
+        public static bool TryParse(string section, out string forwardName) => TryParse(Prefix, section, out forwardName);
+
+        /// <summary>The forward name an IPv6 rule section of ours stands for; false for a section name BypassNat never writes.</summary>
+        public static bool TryParseRule(string section, out string forwardName) => TryParse(RulePrefix, section, out forwardName);
+
+        private static bool TryParse(string prefix, string section, out string forwardName)
         {
             forwardName = null;
-            if (!IsOwned(section) || section.Length == Prefix.Length) return false;
+            if (!section.StartsWith(prefix, System.StringComparison.Ordinal) || section.Length == prefix.Length) return false;
             var name = new StringBuilder();
-            for (int i = Prefix.Length; i < section.Length; i++)
+            for (int i = prefix.Length; i < section.Length; i++)
             {
                 char c = section[i];
                 if (c != '_')
@@ -54,7 +69,7 @@ namespace BypassNat.Backends.Uci
             }
 
             forwardName = name.ToString();
-            return For(forwardName) == section;
+            return Named(prefix, forwardName) == section;
         }
     }
 }

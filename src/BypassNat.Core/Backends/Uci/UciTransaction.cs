@@ -9,7 +9,7 @@ namespace BypassNat.Backends.Uci
     /// The router script that makes one batch take effect on an OpenWrt main router, as one step: refuse
     /// when the firewall config has someone else's uncommitted changes (a commit would apply them too),
     /// keep a copy of /etc/config/firewall, run the batch, commit, have firewall4 check and reload, and
-    /// make sure firewall4 rendered every enabled BypassNat redirect. If anything after the commit
+    /// make sure firewall4 rendered every enabled BypassNat redirect and IPv6 rule. If anything after the commit
     /// fails, the copy goes back and firewall4 reloads it, so the router keeps its previous forwards.
     /// </summary>
     public static class UciTransaction
@@ -56,10 +56,10 @@ namespace BypassNat.Backends.Uci
             s.Append("done <<'BYPASSNAT_NAMES'\n");
             foreach (string name in renderedNames) s.Append(name).Append('\n');
             s.Append("BYPASSNAT_NAMES\n");
-            s.Append("[ -z \"$missing\" ] || rollback \"firewall4 did not render the redirect(s)$missing ($(printf '%s\\n' \"$checked\" \"$loaded\" | grep bypassnat_ | sort -u | tr '\\n' ' '))\"\n");
+            s.Append("[ -z \"$missing\" ] || rollback \"firewall4 did not render the redirect(s)$missing ($(printf '%s\\n' \"$checked\" \"$loaded\" | grep -E 'bypassnat6?_' | sort -u | tr '\\n' ' '))\"\n");
             s.Append("rm -f \"$backup\"\n");
             // firewall4's remarks about BypassNat's sections reach the user as warnings.
-            s.Append("printf '%s\\n' \"$checked\" \"$loaded\" | grep bypassnat_ | sort -u | sed 's/^/").Append(RouterScript.WarningPrefix).Append("/' >&2 || true\n");
+            s.Append("printf '%s\\n' \"$checked\" \"$loaded\" | grep -E 'bypassnat6?_' | sort -u | sed 's/^/").Append(RouterScript.WarningPrefix).Append("/' >&2 || true\n");
             return RouterScript.Wrap(s.ToString());
         }
     }
