@@ -121,7 +121,7 @@ namespace BypassNat.Commands
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
             if (doomed.Count == 0) return;
 
-            List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();
+            List<BypassForward> remaining = applier.WithIpv6(state.Forwards.Except(doomed));
             bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
             if (confirm) applier.CheckConfirmable();
             ApplyPlan plan = applier.Plan(remaining);

@@ -116,6 +116,17 @@ namespace BypassNat.Apply
         public Ipv6.Ipv6State Ipv6State { get; private set; }
 
         /// <summary>
+        /// The forwards read from the router with their IPv6 part (InternalIPv6, AllowedSourceIPv6) from the
+        /// ip6tables rules, by name: the nat rules do not carry it, and a set written back without it
+        /// (Remove-BypassForward -Name) would take every other forward's IPv6 rules with it.
+        /// </summary>
+        public List<BypassForward> WithIpv6(IEnumerable<BypassForward> forwards)
+        {
+            IReadOnlyDictionary<string, (Ipv6Host Host, Ipv6SourceSet Sources)> ipv6 = Ipv6State?.Forwards();
+            return forwards.Select(f => ipv6 != null && ipv6.TryGetValue(f.Name, out var six) ? f.WithIpv6(six.Host, six.Sources) : f).ToList();
+        }
+
+        /// <summary>
         /// How a transparent proxy on the bypass router captures LAN traffic, as the survey found it
         /// (null on the main hop, which is not surveyed): the plan's exemption follows from it.
         /// </summary>
@@ -197,7 +208,7 @@ namespace BypassNat.Apply
             if (!plan.NeedsWrite && run.Persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                run.Persisted = GuardSave(run, () => run.Installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, run.Persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
+                run.Persisted = GuardSave(run, () => run.Installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, run.Persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft, plan.Ipv6?.Saved));
                 foreach (string warning in saveWarnings) run.Warn(warning);
             }
 
@@ -217,7 +228,7 @@ namespace BypassNat.Apply
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 try
                 {
-                    run.Installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                    run.Installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _, ipv6: plan.Ipv6?.SavedBefore);
                 }
                 catch (BypassNatException rollback)
                 {
@@ -328,11 +339,13 @@ namespace BypassNat.Apply
                 var installer = new PersistenceInstaller(_session, Hop);
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 persist = run.WasInstalled
-                    ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
+                    ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, ipv6: plan.Ipv6?.SavedBefore)
                     : installer.UninstallScript(p);
             }
 
-            return CommitConfirmation.RollbackScript(Hop, p, live, plan.Context, persist);
+            // The IPv6 rules too: ip6tables is no backend's, so the watchdog puts its chains back on their own.
+            string ipv6 = plan.Ipv6 != null && plan.Ipv6.Relevant ? plan.Ipv6.RollbackScript(p) : null;
+            return CommitConfirmation.RollbackScript(Hop, p, live, plan.Context, persist, ipv6);
         }
 
         /// <summary>
@@ -380,7 +393,7 @@ namespace BypassNat.Apply
                 }
 
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _, ipv6: plan.Ipv6?.SavedBefore);
                 return held + " Its saved set (from an earlier -Persist) was put back to them.";
             }
             catch (BypassNatException undo)
@@ -574,7 +587,7 @@ namespace BypassNat.Apply
                 ? script.Step("confirm", confirmation.StartScript(ConfirmRollback(run, save)), stopOnFailure: true)
                 : script.Step("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
             ScriptStep persist = save
-                ? script.Step("persist", run.Installer.SaveScript(p, backend, plan.Desired, plan.Context, run.Persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true)
+                ? script.Step("persist", run.Installer.SaveScript(p, backend, plan.Desired, plan.Context, run.Persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft, plan.Ipv6?.Saved), stopOnFailure: true)
                 : null;
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.

@@ -21,7 +21,21 @@ namespace BypassNat.Backends
 
     public static class RulesetRenderer
     {
+        /// <summary>
+        /// The hop's rules in <paramref name="format"/>, followed, for forwards with InternalIPv6, by their IPv6 rules
+        /// (<see cref="Ipv6.Ipv6Pinholes"/>): ip6tables commands in the Shell format; in the others, whose file
+        /// another tool loads, the ip6tables-restore input as comments, so the file still loads as it is.
+        /// </summary>
         public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null, RouterRole role = RouterRole.Bypass)
+        {
+            List<BypassForward> all = forwards.ToList();
+            string rendered = RenderHop(all, format, context, role);
+            if (format == RulesetFormat.Uci || !all.Any(f => f.Enabled && f.InternalIPv6 != null)) return rendered;
+            string ipv6 = Ipv6.Ipv6Pinholes.For(role, Ipv6.Ipv6State.Empty, all, "the router").Render(format == RulesetFormat.Shell);
+            return rendered.TrimEnd('\n') + "\n\n" + ipv6;
+        }
+
+        private static string RenderHop(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context, RouterRole role)
         {
             // A UCI batch holds the main router's half whichever role asked for it (a redirect to the bypass router).
             if (format == RulesetFormat.Uci) return UciBatch.RenderAll(forwards.Select(f => UciRedirect.From(f)));
