@@ -116,12 +116,13 @@ namespace BypassNat.Commands
                 return;
             }
 
-            RouterState state = applier.ReadState();
-            List<BypassForward> doomed = SelectByName(router, state.Forwards,
+            // With their IPv6 part, and the IPv6-only forwards: what is written back keeps every other forward's IPv6 rules.
+            List<BypassForward> all = applier.ReadAll();
+            List<BypassForward> doomed = SelectByName(router, all,
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
             if (doomed.Count == 0) return;
 
-            List<BypassForward> remaining = applier.WithIpv6(state.Forwards.Except(doomed));
+            List<BypassForward> remaining = all.Except(doomed).ToList();
             bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
             if (confirm) applier.CheckConfirmable();
             ApplyPlan plan = applier.Plan(remaining);

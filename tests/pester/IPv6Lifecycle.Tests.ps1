@@ -201,6 +201,74 @@ Describe 'IPv6 forwards on Linux routers: -Persist, commit-confirmed, drift, rem
         Send-Inbound tcp -Port 2222 | Should -BeNullOrEmpty
     }
 
+    It 'an IPv6-only row (no InternalAddress) is applied to both routers with no IPv4 rule, read back, and follows a prefix change' {
+        $csv6 = $Csv + "`nnas6,Tcp,2222,192.0.2.2,,,::20"
+        $run = Invoke-BothApply $csv6
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output.Changed | Should -Be @($true, $true)
+        (Get-LabNatTable $Lab) + (Get-LabNatTable $Lab -Node main) | Should -Not -Match 'nas6'
+        Get-Ip6Rules | Should -Match ([regex]::Escape('main filter -A BYPASSNAT6_FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp -m tcp --dport 2222 -m comment --comment "bypassnat;name=nas6;ext=2222;role=pinhole;via=192.0.2.2" -j ACCEPT'))
+        Send-Inbound tcp -Port 2222 | Should -Be 'device tcp 2222 peer 2001:db8:ff::10'
+        Set-Prefix 4
+        Send-Inbound tcp -Port 2222 | Should -Be 'device tcp 2222 peer 2001:db8:ff::10'
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $csv6 } {
+            $ssh = $Lab.Ssh; $main = $Lab.MainSsh
+            foreach ($f in @(Get-BypassForward nas6 @ssh) + @(Get-BypassForward nas6 @main)) { "read $($f.Name) $($f.Protocol) $($f.ExternalPort) [$($f.InternalAddress)] $($f.InternalIPv6) $($f.BypassAddress)" }
+            $again = Get-BypassForward @ssh | ConvertTo-Csv -NoTypeInformation | ConvertFrom-Csv | New-BypassForward
+            "again $(@($again | Where-Object Name -eq 'nas6' | ForEach-Object { "[$($_.InternalAddress)] $($_.InternalIPv6)" }))"
+            $forwards = $Params.Csv | ConvertFrom-Csv | New-BypassForward
+            "test bypass=$($forwards | Test-BypassForward @ssh -Quiet) main=$($forwards | Test-BypassForward @main -Quiet)"
+            "changed $(@($forwards | Invoke-BypassForwardApply @ssh).Changed) $(@($forwards | Invoke-BypassForwardApply @main).Changed)"
+        }
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output | Where-Object { $_ -eq 'read nas6 Tcp 2222 [] ::20 192.0.2.2' }).Count | Should -Be 2 -Because ($run.Output -join "`n")
+        $run.Output | Should -Contain 'again [] ::20'
+        $run.Output | Should -Contain 'test bypass=True main=True'
+        $run.Output | Should -Contain 'changed False False'
+    }
+
+    It 'refuses a row with neither InternalAddress nor InternalIPv6, naming its row, and changes nothing' {
+        $before = Get-Ip6Rules
+        $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv + "`nnone,Tcp,2223,192.0.2.2,,," } {
+            $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @ssh
+        }
+        $missing = @($run.Errors | Where-Object FullyQualifiedErrorId -Match '^BypassNat\.MissingField')
+        $missing.Count | Should -Be 1 -Because (@($run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $($_.Message)" }) -join '; ')
+        $missing[0].Message | Should -Match 'Row 3 \(CSV line 4\): InternalAddress'
+        $missing[0].Message | Should -Match 'InternalAddress \(IPv4, such as 192\.0\.2\.20\), InternalIPv6 \(such as ::20\), or both'
+        Get-Ip6Rules | Should -Be $before
+    }
+
+    It 'Debug-BypassForward says whether each forward''s IPv6 rules are in place, on both routers' {
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh; $main = $Lab.MainSsh
+            foreach ($d in @(Debug-BypassForward web6, nas6 @ssh) + @(Debug-BypassForward web6 @main)) {
+                "$($d.ComputerName) $($d.Name) $($d.Ipv6) | " + (($d.Path | Where-Object Hop -eq 'ipv6' | ForEach-Object Detail) -join '')
+            }
+        }
+        $lines = @($run.Output | Where-Object { $_ -like '192.0.2.*' })
+        $lines | Should -Contain '192.0.2.2 web6 Ok | the exemption of ::20 port 80''s IPv6 replies is in place (BYPASSNAT6_RAW, BYPASSNAT6_PROXY, jumped to first)'
+        $lines | Should -Contain '192.0.2.2 nas6 Ok | the exemption of ::20 port 2222''s IPv6 replies is in place (BYPASSNAT6_RAW, BYPASSNAT6_PROXY, jumped to first)'
+        $lines | Should -Contain '192.0.2.1 web6 Ok | the IPv6 pinhole to ::20 port 80 is in place (BYPASSNAT6_FORWARD, jumped to first)'
+
+        # The proxy restarts with its jump first, and the raw rules are flushed: both show.
+        Invoke-LabCommand $Lab byp 'ip6tables -t mangle -D PREROUTING -j CLASH_TPROXY' | Out-Null
+        Invoke-LabCommand $Lab byp 'ip6tables -t mangle -I PREROUTING 1 -j CLASH_TPROXY' | Out-Null
+        Invoke-LabCommand $Lab byp 'ip6tables -t raw -F BYPASSNAT6_RAW' | Out-Null
+        $run = Invoke-AsAdmin $Lab {
+            $ssh = $Lab.Ssh
+            foreach ($d in Debug-BypassForward web6, nas6 @ssh) { "$($d.Name) $($d.Ipv6) $($d.Status) | " + (($d.Path | Where-Object Hop -eq 'ipv6' | ForEach-Object Detail) -join '') }
+        }
+        $run.Output | Should -Contain ('web6 Failed NoTraffic | the exemption of ::20 port 80''s IPv6 replies is broken: no rule in BYPASSNAT6_RAW; ' +
+            'BYPASSNAT6_PROXY is not jumped to first from ip6tables mangle PREROUTING: apply again')
+        @($run.Output | Where-Object { $_ -like 'nas6 Failed NotForwarded | *' }).Count | Should -Be 1
+        @($run.Warnings | Where-Object { $_ -match 'nas6' }).Count | Should -Be 1
+        (Invoke-BothApply).Errors | Should -BeNullOrEmpty
+        Send-Inbound tcp -Port 2222 | Should -Be 'device tcp 2222 peer 2001:db8:ff::10'
+    }
+
     It 'Get-BypassForwardPlan lists what to enter in the main router''s IPv6 firewall, and ConvertTo-BypassRuleset prints the IPv6 rules' {
         $forwards = $Csv | ConvertFrom-Csv | New-BypassForward
         $plan = @($forwards | Get-BypassForwardPlan -Role Main -MainRouterName iKuai | Where-Object Hop -eq 'MainIPv6')

@@ -75,7 +75,8 @@ namespace BypassNat.Apply
         /// <summary>The forwards in the shape this router holds them (the main hop's projection; for UCI redirects also no comment).</summary>
         public List<BypassForward> Project(IEnumerable<BypassForward> forwards)
         {
-            List<BypassForward> projected = Hop.Project(forwards);
+            // IPv6-only forwards have no IPv4 half: they live in the IPv6 rules alone (ApplyPlan.Ipv6).
+            List<BypassForward> projected = Hop.Project(forwards.Where(f => f.HasIpv4));
             return Choice?.Backend == null ? projected : projected.Select(Choice.Backend.Shape).ToList();
         }
 
@@ -124,6 +125,22 @@ namespace BypassNat.Apply
         {
             IReadOnlyDictionary<string, (Ipv6Host Host, Ipv6SourceSet Sources)> ipv6 = Ipv6State?.Forwards();
             return forwards.Select(f => ipv6 != null && ipv6.TryGetValue(f.Name, out var six) ? f.WithIpv6(six.Host, six.Sources) : f).ToList();
+        }
+
+        /// <summary>
+        /// Everything the router holds: the forwards read (<see cref="ReadState"/>) with their IPv6 part, and the
+        /// IPv6-only forwards, which only the IPv6 rules hold (their comment names the bypass address).
+        /// </summary>
+        public List<BypassForward> ReadAll()
+        {
+            List<BypassForward> forwards = WithIpv6(ReadState().Forwards);
+            if (Ipv6State != null)
+            {
+                var names = new HashSet<string>(forwards.Select(f => f.Name), StringComparer.Ordinal);
+                forwards.AddRange(Ipv6State.Ipv6OnlyForwards().Where(f => !names.Contains(f.Name)));
+            }
+
+            return forwards;
         }
 
         /// <summary>

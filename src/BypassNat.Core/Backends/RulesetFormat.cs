@@ -29,7 +29,7 @@ namespace BypassNat.Backends
         public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null, RouterRole role = RouterRole.Bypass)
         {
             List<BypassForward> all = forwards.ToList();
-            string rendered = RenderHop(all, format, context, role);
+            string rendered = RenderHop(all.Where(f => f.HasIpv4), format, context, role);
             if (format == RulesetFormat.Uci || !all.Any(f => f.Enabled && f.InternalIPv6 != null)) return rendered;
             string ipv6 = Ipv6.Ipv6Pinholes.For(role, Ipv6.Ipv6State.Empty, all, "the router").Render(format == RulesetFormat.Shell);
             return rendered.TrimEnd('\n') + "\n\n" + ipv6;

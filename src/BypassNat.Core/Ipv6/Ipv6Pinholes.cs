@@ -86,7 +86,7 @@ namespace BypassNat.Ipv6
             var rules = new List<string>();
             foreach (BypassForward forward in forwards)
             {
-                string comment = RuleComment.For(forward, PinholeRole).WithoutNote().Encode();
+                string comment = Comment(forward, PinholeRole);
                 foreach (string transport in forward.Transports)
                     foreach (string source in Sources(forward))
                         rules.Add($"-A {ForwardChain}{source} -d {forward.InternalIPv6.IptablesMatch} -p {transport} -m {transport} --dport {IptablesRenderer.Ports(forward.ExternalPort)}" +
@@ -102,7 +102,7 @@ namespace BypassNat.Ipv6
             var rules = new List<string>();
             foreach (BypassForward forward in forwards)
             {
-                string comment = RuleComment.For(forward, ReplyRole).WithoutNote().Encode();
+                string comment = Comment(forward, ReplyRole);
                 foreach (string transport in forward.Transports)
                     foreach (string client in Sources(forward).Select(s => s.Replace(" -s ", " -d ")))
                         rules.Add(raw
@@ -114,6 +114,12 @@ namespace BypassNat.Ipv6
 
             return rules;
         }
+
+        // A forward with an IPv4 half keeps its note and bypass address in its nat rules; an IPv6-only one has
+        // only these rules, so they carry both (via=, note=), for Get-BypassForward to read it back whole.
+        private static string Comment(BypassForward forward, string role) => forward.HasIpv4
+            ? RuleComment.For(forward, role).WithoutNote().Encode()
+            : new RuleComment(forward.Name, forward.ExternalPort, forward.Comment, role, forward.BypassAddress).Encode();
 
         // " -s PREFIX" a client network, or one "" for every client.
         private static IEnumerable<string> Sources(BypassForward forward) =>
@@ -288,6 +294,29 @@ namespace BypassNat.Ipv6
             // One item a forward, however many of the hop's chains differ for it.
             return drift.GroupBy(d => d.Key).SelectMany(g => g.Key == null ? g.ToList()
                 : new List<KeyValuePair<string, string>> { new KeyValuePair<string, string>(g.Key, string.Join("; ", g.Select(d => d.Value))) }).ToList();
+        }
+
+        /// <summary>
+        /// Whether this hop holds <paramref name="forward"/>'s IPv6 rules as BypassNat writes them, jumped to first
+        /// (Debug-BypassForward), and what it found; the forward as read back, with its InternalIPv6.
+        /// </summary>
+        public static bool Holds(RouterRole role, Ipv6State state, BypassForward forward, out string detail)
+        {
+            Ipv6Pinholes one = For(role, state, new[] { forward }, string.Empty);
+            var missing = new List<string>();
+            foreach (Ipv6Chain chain in one._chains)
+            {
+                Ipv6ChainState now = state.Chain(chain.Name);
+                List<string> held = now.Rules.Where(r => NameOf(r) == forward.Name).ToList();
+                if (!held.SequenceEqual(chain.Wanted)) missing.Add(held.Count == 0 ? $"no rule in {chain.Name}" : $"its rules in {chain.Name} differ from what BypassNat writes");
+                else if (now.Jumps != 1 || !now.JumpFirst) missing.Add($"{chain.Name} is not jumped to first from ip6tables {chain.Table} {chain.Hook}");
+            }
+
+            string what = role == RouterRole.Main ? $"the IPv6 pinhole to {forward.InternalIPv6} port {forward.ExternalPort}" : $"the exemption of {forward.InternalIPv6} port {forward.ExternalPort}'s IPv6 replies";
+            detail = missing.Count == 0
+                ? what + " is in place (" + string.Join(", ", one._chains.Select(c => c.Name)) + ", jumped to first)"
+                : what + " is broken: " + string.Join("; ", missing) + ": apply again";
+            return missing.Count == 0;
         }
 
         // The forward a rule belongs to, by its comment; "" for a rule BypassNat did not write.
