@@ -39,7 +39,7 @@ namespace BypassNat.Commands
                 var facts = new PathFacts { Hooked = state.InPlace };
                 if (applier.Proxy != null)
                 {
-                    var exemption = Proxy.ProxyExemption.For(applier.Proxy, state.Forwards);
+                    var exemption = Proxy.ProxyExemption.For(applier.Proxy, applier.ReadAll());
                     IReadOnlyList<string> advice = exemption.Advice(router.Name);
                     if (advice.Count > 0 || exemption.NeedsWrite)
                     {

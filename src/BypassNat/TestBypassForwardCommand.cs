@@ -73,7 +73,7 @@ namespace BypassNat.Commands
                 if (!_given)
                     foreach (ForwardDrift item in drift.Where(d => d.Kind == DriftKind.Unexpected))
                         item.Detail = "on the router; no forwards were given to compare with";
-                var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, applier.Project(desired));
+                var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, desired);
                 if (exemption != null && exemption.NeedsWrite)
                     drift = drift.Concat(new[] { new ForwardDrift { ComputerName = router.Name, Kind = DriftKind.Unexempted, Detail = exemption.Describe().Trim() } }).ToList();
                 drift = drift.Concat(Ipv6Drift(router.Name, applier, desired, drift)).ToList();

@@ -317,6 +317,13 @@ table inet clash_tproxy {
 	}
 }
 NFT
+      # IPv6 in the same chain, as OpenClash's and mihomo's inet tables do.
+      if [ "${LAB_IPV6:-0}" = 1 ]; then
+        ns byp nft add rule inet clash_tproxy prerouting 'ip6 daddr { ::1, fe80::/10, ff00::/8, 2001:db8:1::/64, 2001:db8:2::/64 } return'
+        ns byp nft add rule inet clash_tproxy prerouting 'meta l4proto { tcp, udp } meta nfproto ipv6 tproxy ip6 to :7893 meta mark set 0x1 accept'
+        ns byp ip -6 rule add fwmark 0x1/0x1 lookup 100
+        ns byp ip -6 route add local ::/0 dev lo table 100
+      fi
       ;;
     tun)
       ns byp ip tuntap add dev tun0 mode tun

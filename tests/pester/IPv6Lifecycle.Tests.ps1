@@ -202,7 +202,8 @@ Describe 'IPv6 forwards on Linux routers: -Persist, commit-confirmed, drift, rem
     }
 
     It 'an IPv6-only row (no InternalAddress) is applied to both routers with no IPv4 rule, read back, and follows a prefix change' {
-        $csv6 = $Csv + "`nnas6,Tcp,2222,192.0.2.2,,,::20"
+        $script:Csv6 = $Csv + "`nnas6,Tcp,2222,192.0.2.2,,,::20"
+        $csv6 = $Csv6
         $run = Invoke-BothApply $csv6
         $run.Errors | Should -BeNullOrEmpty
         $run.Output.Changed | Should -Be @($true, $true)
@@ -259,13 +260,13 @@ Describe 'IPv6 forwards on Linux routers: -Persist, commit-confirmed, drift, rem
         Invoke-LabCommand $Lab byp 'ip6tables -t raw -F BYPASSNAT6_RAW' | Out-Null
         $run = Invoke-AsAdmin $Lab {
             $ssh = $Lab.Ssh
-            foreach ($d in Debug-BypassForward web6, nas6 @ssh) { "$($d.Name) $($d.Ipv6) $($d.Status) | " + (($d.Path | Where-Object Hop -eq 'ipv6' | ForEach-Object Detail) -join '') }
+            foreach ($d in Debug-BypassForward web6, nas6 @ssh) { "$($d.Name) $($d.Ipv6) $(if ($d.Internal -like "[[]*") { $d.Status }) | " + (($d.Path | Where-Object Hop -eq 'ipv6' | ForEach-Object Detail) -join '') }
         }
-        $run.Output | Should -Contain ('web6 Failed NoTraffic | the exemption of ::20 port 80''s IPv6 replies is broken: no rule in BYPASSNAT6_RAW; ' +
+        $run.Output | Should -Contain ('web6 Failed  | the exemption of ::20 port 80''s IPv6 replies is broken: no rule in BYPASSNAT6_RAW; ' +
             'BYPASSNAT6_PROXY is not jumped to first from ip6tables mangle PREROUTING: apply again')
         @($run.Output | Where-Object { $_ -like 'nas6 Failed NotForwarded | *' }).Count | Should -Be 1
         @($run.Warnings | Where-Object { $_ -match 'nas6' }).Count | Should -Be 1
-        (Invoke-BothApply).Errors | Should -BeNullOrEmpty
+        (Invoke-BothApply $Csv6).Errors | Should -BeNullOrEmpty
         Send-Inbound tcp -Port 2222 | Should -Be 'device tcp 2222 peer 2001:db8:ff::10'
     }
 
@@ -289,5 +290,44 @@ Describe 'IPv6 forwards on Linux routers: -Persist, commit-confirmed, drift, rem
         Set-Content (Join-Path $Lab.Dir 'convert6.sh') $ipv6Lines
         Invoke-LabCommand $Lab main "sh $(Join-Path $Lab.Dir 'convert6.sh')" | Out-Null
         Send-Inbound udp | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+    }
+}
+
+Describe 'IPv6 forwards behind a native nftables tproxy (an inet table, as OpenClash on nftables and mihomo write it)' {
+    BeforeAll {
+        $script:Lab = $null
+        $script:PrefixNumber = 1
+        $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -Proxy tproxy-nft -IPv6 -Service 'tcp:80', 'udp:9000'
+    }
+    AfterAll { Stop-BypassLab $script:Lab }
+
+    It 'the proxy''s tproxy takes the replies past an ip6tables accept; BypassNat''s rule first in the proxy''s chain lets them by, and the LAN stays proxied across a prefix change' {
+        $run = Invoke-BothApply
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output[0].Proxy | Should -Match 'nftables'
+        $chain = (Invoke-LabCommand $Lab byp 'nft list chain inet clash_tproxy prerouting') -join "`n"
+        $chain | Should -Match ([regex]::Escape('ip6 saddr & ::ffff:ffff:ffff:ffff == ::20 tcp sport 80 ct state untracked accept comment "bypassnat;name=web6;ext=80;role=reply6"'))
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-Inbound udp | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From cli | Should -Be 'proxy tcp 2001:db8:ff::10'
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From dev | Should -Be 'proxy tcp 2001:db8:ff::10' -Because 'the device''s own connections are still proxied'
+
+        # Without the rules in the proxy's chain (the ip6tables ones stay), its tproxy takes the replies again.
+        foreach ($line in Invoke-LabCommand $Lab byp 'nft -a list chain inet clash_tproxy prerouting' | Where-Object { $_ -match 'role=reply6' }) {
+            Invoke-LabCommand $Lab byp "nft delete rule inet clash_tproxy prerouting handle $([regex]::Match($line, '# handle (\d+)').Groups[1].Value)" | Out-Null
+        }
+        Get-Ip6Rules | Should -Match 'byp raw -A BYPASSNAT6_RAW '
+        Send-Inbound tcp | Should -BeNullOrEmpty
+        $test = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh | ForEach-Object { "$($_.Kind)" } }
+        $test.Output | Should -Be 'Unexempted'
+        (Invoke-BothApply).Errors | Should -BeNullOrEmpty
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+
+        Set-Prefix 2
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-Inbound udp | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+        (Invoke-BothApply).Output.Changed | Should -Be @($false, $false)
+        $test = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; "$($Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh -Quiet)" }
+        $test.Output | Should -Be 'True'
     }
 }

@@ -107,7 +107,9 @@ namespace BypassNat.Apply
         public ApplyPlan Plan(IReadOnlyList<BypassForward> desired)
         {
             var plan = new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
-            if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
+            // From the forwards as given (the bypass hop, where a proxy is looked for, projects nothing): the
+            // IPv6 ones too, for a native nft proxy's chains.
+            if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, desired);
             // From the forwards as given: the main hop's projection keeps only their IPv4 side.
             if (Ipv6State != null) plan.Ipv6 = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
             return plan;

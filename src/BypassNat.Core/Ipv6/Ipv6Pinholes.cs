@@ -117,7 +117,7 @@ namespace BypassNat.Ipv6
 
         // A forward with an IPv4 half keeps its note and bypass address in its nat rules; an IPv6-only one has
         // only these rules, so they carry both (via=, note=), for Get-BypassForward to read it back whole.
-        private static string Comment(BypassForward forward, string role) => forward.HasIpv4
+        internal static string Comment(BypassForward forward, string role) => forward.HasIpv4
             ? RuleComment.For(forward, role).WithoutNote().Encode()
             : new RuleComment(forward.Name, forward.ExternalPort, forward.Comment, role, forward.BypassAddress).Encode();
 
