@@ -35,11 +35,15 @@ namespace BypassNat.Ipv6
 
         private readonly IReadOnlyList<Ipv6Chain> _chains;
 
-        private Ipv6Pinholes(RouterRole role, Ipv6State state, IReadOnlyList<Ipv6Chain> chains)
+        // The enabled forwards with InternalIPv6, in the router's order.
+        private readonly IReadOnlyList<BypassForward> _forwards;
+
+        private Ipv6Pinholes(RouterRole role, Ipv6State state, IReadOnlyList<Ipv6Chain> chains, IReadOnlyList<BypassForward> forwards)
         {
             Role = role;
             State = state;
             _chains = chains;
+            _forwards = forwards;
         }
 
         public RouterRole Role { get; }
@@ -71,7 +75,7 @@ namespace BypassNat.Ipv6
             var chains = role == RouterRole.Main
                 ? new[] { new Ipv6Chain("filter", "FORWARD", ForwardChain, MainRules(forwards)) }
                 : new[] { new Ipv6Chain("raw", "PREROUTING", RawChain, BypassRules(forwards, raw: true)), new Ipv6Chain("mangle", "PREROUTING", ProxyChain, BypassRules(forwards, raw: false)) };
-            return new Ipv6Pinholes(role, state, chains);
+            return new Ipv6Pinholes(role, state, chains, forwards);
         }
 
         /// <summary>The hop's chains with no rules wanted: their table, hook and name (what the router-side scripts walk).</summary>
@@ -207,8 +211,16 @@ namespace BypassNat.Ipv6
             if (Role != RouterRole.Main || RuleCount == 0 || State.NftForwardDrops.Count == 0) return null;
             return $"On {router} the IPv6 forward policy also drops in the nftables table(s) {string.Join(", ", State.NftForwardDrops.Select(t => "'" + t + "'"))}: " +
                    $"BypassNat opened the ports in ip6tables ({ForwardChain}), and an accept there does not override another table's drop, so the IPv6 forwards may stay closed. " +
-                   "Open them in that table's forward chain (on OpenWrt a traffic rule: family ipv6, dest_ip '::ID/-64', the port; see docs/ipv6.md and Get-BypassForwardPlan's MainIPv6 entries).";
+                   "Open them in that table's forward chain (on OpenWrt a traffic rule: family ipv6, dest_ip '::ID/-64', the port; see docs/ipv6.md and Get-BypassForwardPlan's MainIPv6 entries)" +
+                   (State.NftForwardDropChains.Count == 0 ? "." : ", in that firewall's own configuration so that its reload keeps them, such as:\n" + string.Join("\n", NftOpenings()));
         }
+
+        // BypassNat does not write into a table it does not own: the firewall that owns it rewrites it on
+        // every reload, and a rule of ours there would be lost or, worse, duplicated. So these are advice.
+        private IEnumerable<string> NftOpenings() =>
+            State.NftForwardDropChains.SelectMany(chain => _forwards.SelectMany(f => f.Transports.Select(t =>
+                $"    nft insert rule {chain} {(f.AllowedSourceIPv6.IsAny ? "" : "ip6 saddr { " + string.Join(", ", f.AllowedSourceIPv6.Select(p => p.ToString())) + " } ")}" +
+                $"{f.InternalIPv6.NftMatch("daddr")} {t} dport {f.ExternalPort} accept comment \"{Comment(f, PinholeRole)}\"")));
 
         /// <summary>The rules wanted on this hop, one a line: -Persist's saved copy (empty: none).</summary>
         public string Saved => string.Concat(_chains.SelectMany(c => c.Wanted).Select(r => r + "\n"));

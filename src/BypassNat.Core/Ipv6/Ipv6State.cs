@@ -29,6 +29,9 @@ namespace BypassNat.Ipv6
         /// </summary>
         public IReadOnlyList<string> NftForwardDrops { get; }
 
+        /// <summary>The same as "family table chain": where a rule that opens a port would go.</summary>
+        public IReadOnlyList<string> NftForwardDropChains { get; private set; } = new string[0];
+
         /// <summary>Why ip6tables could not be listed (a sudo login not allowed ip6tables-save); null when it was.</summary>
         public string Problem { get; private set; }
 
@@ -116,7 +119,8 @@ namespace BypassNat.Ipv6
             var chains = new Dictionary<string, Ipv6ChainState>(StringComparer.Ordinal);
             bool hasTool = true;
             var hooks = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            string table = null, nftTable = null;
+            string table = null, nftTable = null, nftChain = null;
+            var dropChains = new List<string>();
             bool inNft = false;
             var drops = new List<string>();
             foreach (string raw in (output ?? string.Empty).Split('\n'))
@@ -128,9 +132,14 @@ namespace BypassNat.Ipv6
                 {
                     string trimmed = line.Trim();
                     if (trimmed.StartsWith("table ", StringComparison.Ordinal)) nftTable = trimmed.Substring(6).TrimEnd('{', ' ');
-                    else if (nftTable != null && trimmed.Contains("hook forward") && trimmed.Contains("policy drop") && !drops.Contains(nftTable)
+                    else if (trimmed.StartsWith("chain ", StringComparison.Ordinal)) nftChain = trimmed.Substring(6).TrimEnd('{', ' ');
+                    else if (nftTable != null && trimmed.Contains("hook forward") && trimmed.Contains("policy drop")
                              && (nftTable.StartsWith("inet ", StringComparison.Ordinal) || nftTable.StartsWith("ip6 ", StringComparison.Ordinal)) && nftTable != "ip6 filter")
-                        drops.Add(nftTable);
+                    {
+                        if (!drops.Contains(nftTable)) drops.Add(nftTable);
+                        if (nftChain != null) dropChains.Add(nftTable + " " + nftChain);
+                    }
+
                     continue;
                 }
 
@@ -166,7 +175,7 @@ namespace BypassNat.Ipv6
                     state.JumpFirst = hook.Value[0] == jump;
                 }
 
-            return new Ipv6State(hasTool, chains, drops);
+            return new Ipv6State(hasTool, chains, drops) { NftForwardDropChains = dropChains };
         }
 
         private static Ipv6ChainState State(Dictionary<string, Ipv6ChainState> chains, string name)
