@@ -7,6 +7,8 @@
     Description          = 'Double port forwards (main router -> bypass router -> device) for networks with a bypass router running a transparent proxy: rendered, applied atomically over SSH, and verified.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Core', 'Desktop')
+    # Loads the core compiled ahead of time where there is one (see the file); exports nothing.
+    NestedModules        = @('BypassNat.ReadyToRun.psm1')
     FormatsToProcess     = @('BypassNat.Format.ps1xml')
     CmdletsToExport      = @('New-BypassForward', 'Invoke-BypassForwardApply', 'Get-BypassForward', 'Test-BypassForward',
                              'Remove-BypassForward', 'ConvertTo-BypassRuleset', 'Get-BypassForwardPlan',

@@ -45,13 +45,26 @@ namespace BypassNat.SshNet
             SshCommand command;
             lock (_gate)
             {
-                if (_closed) throw Lost("the connection was closed", null);
+                if (_closed || !_client.IsConnected) throw NotSent("was closed", null);
                 command = _client.CreateCommand("sh -s");
+            }
+
+            // Until the router has started the command's shell, nothing can have run: a failure here
+            // lets a session reconnect and run the command again (BypassSession).
+            IAsyncResult pending;
+            try
+            {
+                pending = command.BeginExecute();
+            }
+            catch (Exception e) when (e is SshException || e is IOException || e is SocketException || e is ObjectDisposedException || e is InvalidOperationException)
+            {
+                command.Dispose();
+                if (_stopped) throw Stopped();
+                throw NotSent("failed before the router received a command: " + e.Message, e);
             }
 
             try
             {
-                IAsyncResult pending = command.BeginExecute();
                 using (Stream input = command.CreateInputStream())
                 {
                     byte[] bytes = new UTF8Encoding(false).GetBytes(script.Replace("\r\n", "\n"));
@@ -99,6 +112,9 @@ namespace BypassNat.SshNet
         private BypassNatException Stopped() =>
             new BypassNatException("BypassNat.Stopped", FailureKind.InvalidOperation,
                 $"Stopped (Ctrl-C) while a command ran on {_settings.Endpoint}; its SSH connection was closed.", _settings.Endpoint);
+
+        private CommandNotSentException NotSent(string what, Exception inner) =>
+            new CommandNotSentException($"The SSH connection to {_settings.Endpoint} {what}.", _settings.Endpoint, inner);
 
         private BypassNatException Lost(string what, Exception inner) =>
             new BypassNatException("BypassNat.ConnectionLost", FailureKind.ConnectionError,

@@ -2,6 +2,8 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using BypassNat.Backends;
+using BypassNat.Registry;
+using BypassNat.Validation;
 
 namespace BypassNat.Commands
 {
@@ -60,7 +62,7 @@ namespace BypassNat.Commands
             if (WanInterface != null && Role != RouterRole.Main)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.WanInterfaceNotMain", ErrorCategory.InvalidArgument,
                     "-WanInterface is for the main router (-Role Main).", WanInterface));
-            if (WanInterface != null && !BypassNat.Main.MainHop.IsValidInterface(WanInterface))
+            if (WanInterface != null && !MainHop.IsValidInterface(WanInterface))
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidInterface", ErrorCategory.InvalidArgument,
                     $"-WanInterface '{WanInterface}' is not a network interface name (letters, digits, '.', '_', '-'; at most 15 characters).", WanInterface));
             string rendered;

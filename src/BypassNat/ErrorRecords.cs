@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using BypassNat.Validation;
 
 namespace BypassNat.Commands
 {

@@ -7,6 +7,7 @@ using System.Net;
 using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.Ssh;
+using BypassNat.Validation;
 
 namespace BypassNat.Commands
 {

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using BypassNat.Validation;
 
 namespace BypassNat.Commands
 {

@@ -4,6 +4,7 @@ using System.Management.Automation;
 using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.Ssh;
+using BypassNat.Backends.IKuai;
 
 namespace BypassNat.Commands
 {
@@ -79,14 +80,14 @@ namespace BypassNat.Commands
         /// On an iKuai router only the named mappings go: the set is not rewritten, so our mappings that
         /// are switched off (which the orchestration counts as absent) stay as they are.
         /// </summary>
-        private void RemoveNamedMappings(RouterTarget router, IKuai.IKuaiBackend ikuai)
+        private void RemoveNamedMappings(RouterTarget router, IKuaiBackend ikuai)
         {
             if (MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout)))
                 throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation, ikuai.Explain(BackendCapabilities.CommitConfirmed), router.Name);
             List<BypassForward> doomed = SelectByName(router, ikuai.Router.Read().Forwards,
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
             if (doomed.Count == 0) return;
-            IKuai.IKuaiChange change = ikuai.Router.PrepareRemoval(doomed.Select(f => f.Name).ToList());
+            IKuaiChange change = ikuai.Router.PrepareRemoval(doomed.Select(f => f.Name).ToList());
             if (!Confirm($"{router.Name} (IKuai)\n{change.Plan.Describe()}\n", "Remove forwards")) return;
             ikuai.Router.Apply(change);
             RecentForwards.Remember(router.Name, change.DesiredForwards.Where(f => f.Enabled));
@@ -110,7 +111,7 @@ namespace BypassNat.Commands
 
         private void RemoveNamed(RouterTarget router, ForwardApplier applier)
         {
-            if (applier.Choice.Backend is IKuai.IKuaiBackend ikuai)
+            if (applier.Choice.Backend is IKuaiBackend ikuai)
             {
                 RemoveNamedMappings(router, ikuai);
                 return;

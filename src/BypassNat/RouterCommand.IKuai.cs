@@ -7,8 +7,9 @@ using System.Net;
 using System.Security;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
 using BypassNat.Ssh;
+using BypassNat.Registry;
 
 namespace BypassNat.Commands
 {
@@ -70,7 +71,7 @@ namespace BypassNat.Commands
             if ((Credential == null) == (ApiToken == null))
                 throw new BypassNatException("BypassNat.NoCredentials", FailureKind.InvalidData,
                     "-Backend IKuai needs exactly one of -Credential (iKuai 3.x: a web UI user) or -ApiToken (iKuai 4.x: a token made under System -> Auth -> API Token). Nothing was changed.", router.Name);
-            if (WanInterface != null) Main.MainHop.RequireInterface(WanInterface, "-WanInterface");
+            if (WanInterface != null) MainHop.RequireInterface(WanInterface, "-WanInterface");
 
             bool v4 = ApiToken != null;
             string knownHosts = KnownHostsFile == null ? DefaultIdentities.KnownHostsFile : GetUnresolvedProviderPathFromPSPath(KnownHostsFile);

@@ -7,6 +7,8 @@ using System.Net;
 using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.Ssh;
+using BypassNat.Validation;
+using BypassNat.Registry;
 
 namespace BypassNat.Commands
 {

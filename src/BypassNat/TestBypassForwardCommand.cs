@@ -4,6 +4,7 @@ using System.Management.Automation;
 using System.Threading;
 using BypassNat.Apply;
 using BypassNat.Backends;
+using BypassNat.Validation;
 
 namespace BypassNat.Commands
 {

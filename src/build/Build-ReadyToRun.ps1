@@ -1,9 +1,10 @@
 # SSH.NET, BouncyCastle and the rest of dependencies/ compiled ahead of time (ReadyToRun) for linux-x64
 # into dependencies/linux-x64, which the load context prefers on that platform: in a fresh process
-# (the scheduled run) JIT-compiling their key exchange cost more than the SSH connection. The IL copies
-# stay for every other platform and for Windows PowerShell. The module's own assemblies stay IL: they
-# load in the default context on every platform. Compiled files are kept in obj/ and reused while
-# their input is unchanged (BouncyCastle takes half a minute).
+# (the scheduled run) JIT-compiling their key exchange cost more than the SSH connection. BypassNat.Core
+# likewise into native/linux-x64, which module/BypassNat.ReadyToRun.psm1 loads before the module's
+# cmdlets on that platform. The IL copies stay for every other platform and for Windows PowerShell;
+# BypassNat.dll itself stays IL (PowerShell loads the root module from its path). Compiled files are
+# kept in obj/ and reused while their input is unchanged (BouncyCastle takes half a minute).
 param([Parameter(Mandatory)] [string] $Root, [Parameter(Mandatory)] [string] $Out, [Parameter(Mandatory)] [string] $Dependencies)
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -22,18 +23,24 @@ $crossgen = Get-ChildItem (Join-Path $packages 'microsoft.netcore.app.crossgen2.
 if (-not $crossgen -or -not (Test-Path $crossgen)) { throw "The crossgen2 package was restored, but no crossgen2 was found under $packages." }
 $framework = [Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
 $platform = @(([AppContext]::GetData('TRUSTED_PLATFORM_ASSEMBLIES') -split [IO.Path]::PathSeparator) | ForEach-Object { [IO.Path]::GetFileNameWithoutExtension($_) })
-$compiled = New-Item -ItemType Directory -Force (Join-Path $Dependencies 'linux-x64')
-foreach ($dll in Get-ChildItem $Dependencies -Filter *.dll) {
-    # What the platform provides is loaded from the platform (the load context defers to it).
-    if ($platform -contains $dll.BaseName) { continue }
-    $cached = Join-Path $work "out/$($dll.Name)"
+# One assembly compiled into -Into, or the copy obj/ holds from its last identical input.
+function Copy-Compiled([IO.FileInfo] $Dll, [string] $Into, [string[]] $References) {
+    $cached = Join-Path $work "out/$($Dll.Name)"
     $stamp = "$cached.input"
-    $fingerprint = "$($dll.Length) $((Get-FileHash $dll.FullName -Algorithm SHA256).Hash)"
+    $fingerprint = "$($Dll.Length) $((Get-FileHash $Dll.FullName -Algorithm SHA256).Hash)"
     if (-not (Test-Path $cached) -or -not (Test-Path $stamp) -or (Get-Content $stamp -Raw).Trim() -ne $fingerprint) {
-        & $native "crossgen2 $($dll.Name)" {
-            & $crossgen $dll.FullName -o $cached -r "$framework" -r "$Out/" -r "$Dependencies/" --targetos linux --targetarch x64 -O | Out-Null
+        $refs = @($References | ForEach-Object { '-r'; $_ })
+        & $native "crossgen2 $($Dll.Name)" {
+            & $crossgen $Dll.FullName -o $cached @refs --targetos linux --targetarch x64 -O | Out-Null
         }
         Set-Content $stamp $fingerprint
     }
-    Copy-Item $cached $compiled
+    New-Item -ItemType Directory -Force $Into | Out-Null
+    Copy-Item $cached $Into
 }
+foreach ($dll in Get-ChildItem $Dependencies -Filter *.dll) {
+    # What the platform provides is loaded from the platform (the load context defers to it).
+    if ($platform -contains $dll.BaseName) { continue }
+    Copy-Compiled $dll (Join-Path $Dependencies 'linux-x64') @("$framework", "$Out/", "$Dependencies/")
+}
+Copy-Compiled (Get-Item (Join-Path $Out 'BypassNat.Core.dll')) (Join-Path $Out 'native/linux-x64') @("$framework")

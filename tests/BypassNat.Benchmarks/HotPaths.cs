@@ -6,9 +6,10 @@ using BenchmarkDotNet.Running;
 using BypassNat;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using BypassNat.Ssh;
+using BypassNat.Validation;
 
 namespace BypassNat.Benchmarks
 {

@@ -2,12 +2,13 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using BypassNat.Apply;
-using BypassNat.Iptables;
-using BypassNat.Main;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using BypassNat.Plan;
-using BypassNat.Uci;
+using BypassNat.Backends.Uci;
 using Xunit;
+using BypassNat.Validation;
+using BypassNat.Backends;
 
 namespace BypassNat.Tests
 {

@@ -6,6 +6,7 @@ using BypassNat.Backends;
 using BypassNat.Ssh;
 using BypassNat.Tests.Properties;
 using Xunit;
+using BypassNat.Registry;
 
 namespace BypassNat.Tests
 {

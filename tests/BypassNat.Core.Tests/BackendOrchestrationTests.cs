@@ -5,6 +5,7 @@ using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.Ssh;
 using Xunit;
+using BypassNat.Registry;
 
 namespace BypassNat.Tests
 {

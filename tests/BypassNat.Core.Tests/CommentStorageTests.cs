@@ -1,8 +1,9 @@
 using System.Linq;
 using System.Text;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

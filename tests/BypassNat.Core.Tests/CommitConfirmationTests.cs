@@ -6,10 +6,11 @@ using System.Linq;
 using System.Threading;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using BypassNat.Ssh;
 using Xunit;
+using BypassNat.Registry;
 
 namespace BypassNat.Tests
 {

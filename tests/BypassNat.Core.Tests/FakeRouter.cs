@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.RegularExpressions;
 using BypassNat.Ssh;
 using Xunit;
+using BypassNat.Registry;
+using BypassNat.Backends.Uci;
 
 namespace BypassNat.Tests
 {
@@ -118,7 +120,7 @@ namespace BypassNat.Tests
     internal sealed class FakeRouter : IRouterConnector
     {
         /// <summary>The hop whose files the router's -Persist state is read from (<see cref="Persisted"/>, <see cref="SavedForwards"/>).</summary>
-        public Backends.RouterHop Hop { get; set; } = Backends.RouterHop.Bypass;
+        public RouterHop Hop { get; set; } = RouterHop.Bypass;
 
         /// <summary>The backend whose rules <see cref="LiveForwards"/> and <see cref="SavedForwards"/> read.</summary>
         public Backends.BackendKind Holding { get; set; } = Backends.BackendKind.Iptables;
@@ -179,7 +181,7 @@ namespace BypassNat.Tests
 
         // Reads as BypassNat reads the backend, on the WAN interface the fake's addresses give the main router.
         private Backends.IScriptedBackend Reader(Backends.BackendKind kind) =>
-            (Backends.IScriptedBackend)Backends.BackendRegistry.Create(kind, new Backends.BackendSite(Hop, null, "eth0"));
+            (Backends.IScriptedBackend)BackendRegistry.Create(kind, new BackendSite(Hop, null, "eth0"));
 
         /// <summary>The forwards the saved set would restore (empty when there is none).</summary>
         public List<BypassForward> SavedForwards
@@ -194,20 +196,37 @@ namespace BypassNat.Tests
 
         /// <summary>The forwards the router holds in <see cref="Holding"/>, read as BypassNat reads them.</summary>
         public List<BypassForward> LiveForwards =>
-            Holding == Backends.BackendKind.Uci ? new Uci.UciBackend().Read(BypassNat.Uci.UciReader.Parse(UciShow())).Forwards : Reader(Holding).ParseRead(Listing(Holding)).Forwards;
+            Holding == Backends.BackendKind.Uci ? new UciBackend().Read(BypassNat.Backends.Uci.UciReader.Parse(UciShow())).Forwards : Reader(Holding).ParseRead(Listing(Holding)).Forwards;
 
         private string Listing(Backends.BackendKind kind) =>
             kind == Backends.BackendKind.Nftables ? (NftTables.TryGetValue(Hop.NftTable, out string table) ? table : string.Empty) : Nat.Save();
 
         public IRouterConnection Connect(SshSettings settings, HostKeyTrust trust, System.Threading.CancellationToken cancel)
         {
-            if (!trust.Accept("ssh-ed25519", new byte[] { 1, 2, 3 }, FakeFingerprint))
+            if (!trust.Accept("ssh-ed25519", new byte[] { 1, 2, 3 }, PresentedFingerprint))
                 throw new BypassNatException(trust.RefusalId, FailureKind.SecurityError, trust.Refusal, settings.Endpoint);
             Connections++;
-            return new Connection(this, settings);
+            var connection = new Connection(this, settings);
+            _connections.Add(connection);
+            return connection;
+        }
+
+        private readonly List<Connection> _connections = new List<Connection>();
+
+        /// <summary>
+        /// Every open connection dies without the client noticing (a router that rebooted behind a NAT
+        /// that keeps the flow): it still says it is connected, and its next command fails before the
+        /// router receives it, as SSH.NET's does when the channel cannot be opened.
+        /// </summary>
+        public void DropConnectionsUnnoticed()
+        {
+            foreach (Connection connection in _connections) connection.DeadUnnoticed = true;
         }
 
         public const string FakeFingerprint = "ZmFrZSByb3V0ZXIga2V5LCB0aGlydHktdHdvIGJ5dGU";
+
+        /// <summary>The host key's fingerprint the router presents (another one: a router reinstalled, or an impostor).</summary>
+        public string PresentedFingerprint { get; set; } = FakeFingerprint;
 
         public void CheckLogin(SshSettings settings)
         {
@@ -228,9 +247,13 @@ namespace BypassNat.Tests
             public string Login => "key (fake)";
             public bool IsConnected => _open;
 
+            public bool DeadUnnoticed { get; set; }
+
             public CommandResult Run(string script)
             {
-                if (!_open) throw Lost();
+                // A closed connection sends nothing, as the real connector's does.
+                if (!_open || DeadUnnoticed)
+                    throw new CommandNotSentException($"The SSH connection to {_settings.Endpoint} failed before the router received a command.", _settings.Endpoint);
                 try
                 {
                     return _router.Execute(script);

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Reflection;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

@@ -2,6 +2,7 @@ using System.Linq;
 using System.Net;
 using BypassNat.Backends;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

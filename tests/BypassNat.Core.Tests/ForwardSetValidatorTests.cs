@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Net;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

@@ -1,5 +1,5 @@
 using System.Linq;
-using BypassNat.Iptables;
+using BypassNat.Backends.Iptables;
 using Xunit;
 
 namespace BypassNat.Tests

@@ -1,7 +1,8 @@
 using System.Collections.Generic;
 using System.Linq;
-using BypassNat.Ipv6;
+using BypassNat.Backends.Iptables;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {

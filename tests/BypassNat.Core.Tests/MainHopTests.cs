@@ -1,9 +1,11 @@
 using System.Linq;
 using System.Net;
 using BypassNat.Backends;
-using BypassNat.Main;
 using BypassNat.Plan;
 using Xunit;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests
 {
@@ -34,13 +36,13 @@ namespace BypassNat.Tests
 
         [Fact]
         public void RendersTheIptablesTransactionGolden() =>
-            Assert.Equal(Golden.Read("main.iptables-restore"), MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new Iptables.IptablesJumpRepair(), MainRouterContext()));
+            Assert.Equal(Golden.Read("main.iptables-restore"), MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new IptablesJumpRepair(), MainRouterContext()));
 
         [Fact]
         public void NeverWritesTheWanAddressIntoARule()
         {
             // 203.0.113.1 is the example's public address too: only the public and reflection rules may name it.
-            foreach (string line in (MainNftablesRenderer.Render(Golden.ExampleSet(), MainRouterContext()) + MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new Iptables.IptablesJumpRepair(), MainRouterContext())).Split('\n'))
+            foreach (string line in (MainNftablesRenderer.Render(Golden.ExampleSet(), MainRouterContext()) + MainIptablesRenderer.RenderRestore(Golden.ExampleSet(), new IptablesJumpRepair(), MainRouterContext())).Split('\n'))
                 if (line.Contains("203.0.113.1")) Assert.Contains("role=public", line);
         }
 
@@ -65,8 +67,8 @@ namespace BypassNat.Tests
         [Fact]
         public void TheBypassHopsReadersSeeNoneOfTheMainHopsRules()
         {
-            Assert.Empty(Iptables.IptablesReader.Read(Golden.Read("main.iptables-save")).Forwards);
-            Assert.False(Iptables.IptablesReader.Read(Golden.Read("main.iptables-save")).Present);
+            Assert.Empty(IptablesReader.Read(Golden.Read("main.iptables-save")).Forwards);
+            Assert.False(IptablesReader.Read(Golden.Read("main.iptables-save")).Present);
             Assert.Empty(MainIptablesReader.Read(Golden.Read("example.iptables-restore")).Forwards);
         }
 

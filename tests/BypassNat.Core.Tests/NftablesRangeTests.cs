@@ -1,7 +1,7 @@
 using System.Linq;
 using System.Net;
 using System.Text.RegularExpressions;
-using BypassNat.Nftables;
+using BypassNat.Backends.Nftables;
 using Xunit;
 
 namespace BypassNat.Tests

@@ -1,6 +1,6 @@
 using System.Linq;
 using System.Net;
-using BypassNat.Nftables;
+using BypassNat.Backends.Nftables;
 using Xunit;
 
 namespace BypassNat.Tests

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using BypassNat.Backends;
 using Xunit;
+using BypassNat.Registry;
 
 namespace BypassNat.Tests
 {

@@ -1,7 +1,7 @@
 using System.Linq;
 using BypassNat.Apply;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using Xunit;
 
 namespace BypassNat.Tests

@@ -2,9 +2,9 @@ using System.Linq;
 using System.Net;
 using BypassNat.Apply;
 using BypassNat.Backends;
-using BypassNat.Main;
-using BypassNat.Uci;
+using BypassNat.Backends.Uci;
 using Xunit;
+using BypassNat.Registry;
 
 namespace BypassNat.Tests
 {

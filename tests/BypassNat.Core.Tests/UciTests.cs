@@ -1,5 +1,5 @@
 using System.Linq;
-using BypassNat.Uci;
+using BypassNat.Backends.Uci;
 using Xunit;
 
 namespace BypassNat.Tests

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using BypassNat.Backends;
 using BypassNat.Proxy;
+using BypassNat.Backends.Iptables;
 
 namespace BypassNat.Apply
 {
@@ -31,7 +32,7 @@ namespace BypassNat.Apply
         public ProxyExemption Exemption { get; set; }
 
         /// <summary>The hop's IPv6 rules (InternalIPv6: the main router's pinholes, the bypass router's reply exemption); null when not known.</summary>
-        public Ipv6.Ipv6Pinholes Ipv6 { get; set; }
+        public Ipv6Pinholes Ipv6 { get; set; }
 
         /// <summary>
         /// A write is needed for a forward difference, and also when the proxy's flush removed the

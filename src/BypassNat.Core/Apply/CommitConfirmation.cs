@@ -7,6 +7,8 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using BypassNat.Backends;
 using BypassNat.Ssh;
+using BypassNat.Registry;
+using BypassNat.Persistence;
 
 namespace BypassNat.Apply
 {
@@ -37,11 +39,11 @@ namespace BypassNat.Apply
         private readonly RouterHop _hop;
         private readonly string _privileged;
 
-        /// <param name="privileged">The privilege prefix: a sudo login may need it once, to make the shared state directory, and to remove <see cref="PendingFile"/>.</param>
+        /// <param name="privileged">The privilege prefix: a sudo login may need it once, to make the shared state directory, and to remove <see cref="PendingConfirmation.File"/>.</param>
         /// <param name="previous">What the router held before (for the messages).</param>
         /// <param name="keepAcrossReboot">
         /// A shell condition under which -Persist's saved set is part of the rollback, so a copy of it is
-        /// kept beside the saved set (<see cref="PendingFile"/>): "true" for a first -Persist, a test
+        /// kept beside the saved set (<see cref="PendingConfirmation.File"/>): "true" for a first -Persist, a test
         /// for restore.sh where one may be installed; null when the apply does not touch a saved set.
         /// </param>
         public CommitConfirmation(RouterHop hop, int timeoutSeconds, string token = null, string privileged = "", IReadOnlyList<BypassForward> previous = null,
@@ -76,43 +78,9 @@ namespace BypassNat.Apply
         /// <summary>The shell condition under which the rollback is also kept across a reboot; null: not kept.</summary>
         public string KeepAcrossReboot { get; }
 
-        /// <summary>
-        /// Where -Persist keeps its saved set, a copy of the rollback survives a reboot: /run (the
-        /// watchdog's state) does not, and the boot would otherwise restore the unconfirmed saved set and
-        /// keep it. restore.sh runs this copy when no live watchdog holds its token (<see cref="RestoreCheck"/>);
-        /// the confirmation and the rollback itself remove it.
-        /// </summary>
-        public static string PendingFile(RouterHop hop) => hop.Directory + "/" + PendingFileName;
-
-        private const string PendingFileName = "confirm-pending.sh";
-
-        private const string PendingTokenLine = "# bypassnat-confirm-token=";
-
-        /// <summary>
-        /// restore.sh's part (run under its lock; <paramref name="lockdir"/> and <paramref name="dir"/> name the
-        /// shell variables of the lock's directory and of the saved set's): a change whose watchdog is gone unconfirmed (a reboot cleared /run) is rolled back
-        /// before anything is restored, as the watchdog would have done.
-        /// </summary>
-        internal static string RestoreCheck(RouterHop hop, string lockdir, string dir) =>
-            "pending=\"$" + dir + "\"/" + PendingFileName + "\n" +
-            "if [ -f \"$pending\" ]; then\n" +
-            "  token=$(sed -n '1s/^" + PendingTokenLine + "//p' \"$pending\")\n" +
-            "  state=" + StatePrefix(hop, lockdir) + "\n" +
-            "  pid=$(cat \"$state.pid\" 2>/dev/null)\n" +
-            "  if [ \"$(cat \"$state.token\" 2>/dev/null)\" != \"$token\" ] || [ -z \"$pid\" ] || [ ! -d \"/proc/$pid\" ]; then\n" +
-            "    echo \"BypassNat: an apply was never confirmed (-ConfirmTimeout) and its watchdog is gone; putting back the forwards it replaced\" >&2\n" +
-            "    restored\n" +
-            "    sh \"$pending\" || echo 'BypassNat: the rollback of the unconfirmed apply failed' >&2\n" +
-            "    rm -f \"$pending\"\n" +
-            "  fi\n" +
-            "fi\n";
-
         // The path prefix of a hop's files (HOP.token, .pid, .deadline, .rollback.sh, .watchdog.sh,
         // .result, .log), beside the lock: tmpfs, so a reboot forgets a waiting watchdog.
-        private string StateDirectory => StatePrefix(_hop, "bypassnat_lockdir");
-
-        // The prefix as shell text, with the lock's directory in the named variable (restore.sh calls it lockdir).
-        private static string StatePrefix(RouterHop hop, string lockdir) => "\"$" + lockdir + "\"/confirm/" + hop.UnitName;
+        private string StateDirectory => PendingConfirmation.StatePrefix(_hop, "bypassnat_lockdir");
 
         // The files of a waiting watchdog (DIR.result and DIR.log, its outcome, stay for the confirmation to read).
         private const string RemoveState = "rm -f \"$d.token\" \"$d.pid\" \"$d.deadline\" \"$d.rollback.sh\" \"$d.watchdog.sh\"";
@@ -126,7 +94,7 @@ namespace BypassNat.Apply
         {
             var s = new StringBuilder();
             s.Append(RouterLock.DirectoryScript);
-            s.Append("d=").Append(StatePrefix(hop, "bypassnat_lockdir")).Append('\n');
+            s.Append("d=").Append(PendingConfirmation.StatePrefix(hop, "bypassnat_lockdir")).Append('\n');
             // /proc, not kill -0: a sudo login cannot signal root's watchdog, but can see it.
             s.Append("if [ -f \"$d.token\" ] && [ -f \"$d.pid\" ] && [ -d \"/proc/$(cat \"$d.pid\")\" ]; then\n");
             s.Append("  printf '").Append(PendingPrefix).Append("%s\\n' \"$(cat \"$d.deadline\" 2>/dev/null)\" >&2\n");
@@ -172,9 +140,9 @@ namespace BypassNat.Apply
             s.Append("cat > \"$d.watchdog.sh\" <<'BYPASSNAT_WATCHDOG'\n").Append(WatchdogScript()).Append("BYPASSNAT_WATCHDOG\n");
             if (keepAcrossReboot != null)
             {
-                string pending = PendingFile(_hop);
+                string pending = PendingConfirmation.File(_hop);
                 s.Append("if ").Append(keepAcrossReboot).Append("; then\n");
-                s.Append("  { ").Append(privileged).Append("mkdir -p ").Append(_hop.Directory).Append(" && { printf '%s%s\\n' '").Append(PendingTokenLine).Append("' '").Append(Token)
+                s.Append("  { ").Append(privileged).Append("mkdir -p ").Append(_hop.Directory).Append(" && { printf '%s%s\\n' '").Append(PendingConfirmation.TokenLine).Append("' '").Append(Token)
                     .Append("'; cat \"$d.rollback.sh\"; } | ").Append(privileged).Append("tee ").Append(pending).Append(" >/dev/null; } ||\n");
                 s.Append("    { echo \"the rollback could not be kept in ").Append(_hop.Directory).Append(" for a reboot\" >&2; ").Append(RemoveState).Append("; exit 1; }\n");
                 s.Append("fi\n");
@@ -257,7 +225,7 @@ namespace BypassNat.Apply
                 if (!persist.EndsWith("\n", StringComparison.Ordinal)) s.Append('\n');
                 s.Append(") || { status=1; echo 'could not put back the saved set (-Persist)' >&2; }\n");
                 // Done: nothing is pending across a reboot any more.
-                s.Append(p).Append("rm -f ").Append(PendingFile(hop)).Append('\n');
+                s.Append(p).Append("rm -f ").Append(PendingConfirmation.File(hop)).Append('\n');
             }
 
             s.Append("exit $status\n");
@@ -305,8 +273,8 @@ namespace BypassNat.Apply
             s.Append("  ").Append(RemoveState).Append('\n');
             // Left behind, the next restore.sh would take this confirmed change for an unconfirmed one.
             if (KeepAcrossReboot != null)
-                s.Append("  ").Append(_privileged).Append("rm -f ").Append(PendingFile(_hop))
-                    .Append(" || { echo 'could not remove ").Append(PendingFile(_hop)).Append(": remove it, or the next restore undoes this change' >&2; exit 1; }\n");
+                s.Append("  ").Append(_privileged).Append("rm -f ").Append(PendingConfirmation.File(_hop))
+                    .Append(" || { echo 'could not remove ").Append(PendingConfirmation.File(_hop)).Append(": remove it, or the next restore undoes this change' >&2; exit 1; }\n");
             s.Append("  echo confirm=confirmed\n");
             s.Append("else\n");
             s.Append(OutcomeLines("  "));

@@ -6,6 +6,9 @@ using BypassNat.Backends;
 using BypassNat.Persistence;
 using BypassNat.Proxy;
 using BypassNat.Ssh;
+using BypassNat.Backends.Iptables;
+using BypassNat.Registry;
+using BypassNat.Validation;
 
 namespace BypassNat.Apply
 {
@@ -111,12 +114,12 @@ namespace BypassNat.Apply
             // IPv6 ones too, for a native nft proxy's chains.
             if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, desired);
             // From the forwards as given: the main hop's projection keeps only their IPv4 side.
-            if (Ipv6State != null) plan.Ipv6 = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
+            if (Ipv6State != null) plan.Ipv6 = Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
             return plan;
         }
 
         /// <summary>BypassNat's IPv6 rules as the survey read them; null where the hop was not surveyed (then IPv6 is not touched).</summary>
-        public Ipv6.Ipv6State Ipv6State { get; private set; }
+        public Ipv6State Ipv6State { get; private set; }
 
         /// <summary>
         /// The forwards read from the router with their IPv6 part (InternalIPv6, AllowedSourceIPv6) from the
@@ -167,7 +170,7 @@ namespace BypassNat.Apply
         private RouterState Read(IRouterBackend backend) => _survey != null && _survey.Covers(backend) ? _survey.State(backend) : backend.Read();
 
         /// <summary>The connection the apply goes through: the SSH session, or the backend's own transport.</summary>
-        private IRouterTransport Transport => (IRouterTransport)_session ?? Choice.Backend.Transport;
+        private IRouterTransport Transport => _session != null ? new ShellTransport(_session) : Choice.Backend.Transport;
 
         private string Endpoint => Transport.Endpoint;
 
@@ -277,7 +280,7 @@ namespace BypassNat.Apply
             CheckConfirmable();
             if (!plan.NeedsWrite) return Apply(plan, persist, warn);
 
-            // The saved set's rollback must outlive a reboot in the window (see CommitConfirmation.PendingFile).
+            // The saved set's rollback must outlive a reboot in the window (see PendingConfirmation.File).
             string keep = !SavesSet(persist) ? null : persist ? "true" : $"[ -f {Hop.Directory}/restore.sh ]";
             var run = new ApplyRun(plan, persist, warn, new CommitConfirmation(Hop, timeoutSeconds, null, _session.Privileged, PreviousForwards(plan), keep));
             ApplyResult result;
@@ -675,7 +678,7 @@ namespace BypassNat.Apply
             return forgotten != null ? RouterScript.ConntrackDeleted(forgotten) : 0;
         }
 
-        private void VerifyIpv6(Ipv6.Ipv6Pinholes rules, CommandResult readBack)
+        private void VerifyIpv6(Ipv6Pinholes rules, CommandResult readBack)
         {
             if (!readBack.Succeeded)
                 throw RouterScript.Failure(_session, "read the IPv6 rules back (ip6tables-save); the forwards are applied, their IPv6 rules are not verified", readBack, "ip6tables-save");
@@ -689,7 +692,7 @@ namespace BypassNat.Apply
         private void RemoveIpv6()
         {
             if (Ipv6State == null || _session == null) return;
-            Ipv6.Ipv6Pinholes leftover = Ipv6.Ipv6Pinholes.For(Hop.Role, Ipv6State, new BypassForward[0], Endpoint);
+            Ipv6Pinholes leftover = Ipv6Pinholes.For(Hop.Role, Ipv6State, new BypassForward[0], Endpoint);
             if (!leftover.Relevant) return;
             string p = _session.Privileged;
             CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(leftover.Script(p) + leftover.ReadScript(p)), "removing the IPv6 rules");

@@ -93,7 +93,7 @@ namespace BypassNat.Backends
                 wanInterface = DefaultInterfaces[0];
             }
 
-            Main.MainHop.RequireInterface(wanInterface, "The WAN interface");
+            MainHop.RequireInterface(wanInterface, "The WAN interface");
             List<InterfaceAddress> wan = Addresses.Where(a => a.Interface == wanInterface).ToList();
             IEnumerable<Ipv4Prefix> lans = Addresses.Where(a => a.Interface != wanInterface && !wan.Any(w => w.Prefix.Equals(a.Prefix))).Select(a => a.Prefix);
             return new RenderContext(lans, wanInterface, wan.Select(a => a.Address));

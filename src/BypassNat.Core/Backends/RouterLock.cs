@@ -21,7 +21,7 @@ namespace BypassNat.Backends
     public static class RouterLock
     {
         /// <summary>How long a writer waits for the lock by default.</summary>
-        public const int DefaultTimeoutSeconds = 30;
+        public const int DefaultTimeoutSeconds = RouterSession.DefaultLockTimeoutSeconds;
 
         /// <summary>The exit code of a script that gave up waiting for the lock (EX_TEMPFAIL).</summary>
         public const int BusyExitCode = 75;

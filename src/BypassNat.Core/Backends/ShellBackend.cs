@@ -9,11 +9,15 @@ namespace BypassNat.Backends
     /// </summary>
     public abstract class ShellBackend : IScriptedBackend
     {
-        protected ShellBackend(RouterSession session) => Session = session;
+        protected ShellBackend(RouterSession session)
+        {
+            Session = session;
+            Transport = new ShellTransport(session);
+        }
 
         public RouterSession Session { get; }
 
-        public IRouterTransport Transport => Session;
+        public IRouterTransport Transport { get; }
 
         public abstract BackendKind Kind { get; }
 

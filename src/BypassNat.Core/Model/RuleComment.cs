@@ -127,7 +127,7 @@ namespace BypassNat
 
             // A name from the router is text anyone with root there could have written: it must pass
             // the same rule as a name from a CSV before it goes anywhere near a script.
-            if (!fields.TryGetValue("name", out string name) || !ForwardParser.IsSafeName(name)) return null;
+            if (!fields.TryGetValue("name", out string name) || !ForwardName.IsSafe(name)) return null;
             if (!fields.TryGetValue("ext", out string ext) || !PortRange.TryParse(ext, out PortRange externalPort, out _)) return null;
             fields.TryGetValue("note", out string note);
             fields.TryGetValue("role", out string role);

@@ -1,5 +1,6 @@
 using System.Text;
 using BypassNat.Backends;
+using BypassNat.Registry;
 
 namespace BypassNat.Persistence
 {

@@ -2,9 +2,10 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using BypassNat.Backends;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using BypassNat.Ssh;
+using BypassNat.Registry;
 
 namespace BypassNat.Persistence
 {
@@ -198,7 +199,7 @@ namespace BypassNat.Persistence
             "PATH=\"$PATH:/usr/sbin:/sbin:/usr/local/sbin\"\n" +
             $"dir={Directory}\n" +
             RestoreLock +
-            Apply.CommitConfirmation.RestoreCheck(_hop, "lockdir", "dir") +
+            PendingConfirmation.RestoreCheck(_hop, "lockdir", "dir") +
             RestoreExemption +
             RestoreNftExemption +
             RestoreIpv6 +

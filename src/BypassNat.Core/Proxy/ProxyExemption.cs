@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
-using BypassNat.Iptables;
+using BypassNat.Backends.Iptables;
 
 namespace BypassNat.Proxy
 {

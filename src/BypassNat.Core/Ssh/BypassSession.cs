@@ -24,10 +24,12 @@ namespace BypassNat.Ssh
         private static int _lastId;
         private readonly object _gate = new object();
         private readonly SshSettings _settings;
+        private readonly IRouterConnector _connector;
         private RouterSession _connection;
 
-        private BypassSession(SshSettings settings, RouterSession connection)
+        private BypassSession(SshSettings settings, RouterSession connection, IRouterConnector connector)
         {
+            _connector = connector;
             Id = Interlocked.Increment(ref _lastId);
             _settings = settings;
             _connection = connection;
@@ -59,17 +61,23 @@ namespace BypassNat.Ssh
 
         public bool UseSudo => _settings.UseSudo;
 
-        public static BypassSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken))
+        public static BypassSession Open(SshSettings settings, CancellationToken cancel = default(CancellationToken)) => Open(settings, null, cancel);
+
+        /// <summary>Opens a session through <paramref name="connector"/> (the tests' fake router; null: the module's SSH.NET).</summary>
+        public static BypassSession Open(SshSettings settings, IRouterConnector connector, CancellationToken cancel = default(CancellationToken))
         {
-            RouterSession connection = RouterSession.Open(settings, cancel);
+            RouterSession connection = connector == null ? RouterSession.Open(settings, cancel) : RouterSession.Open(settings, connector, cancel);
             SshSettings kept = settings.Copy();
             kept.PinnedFingerprint = connection.HostKeyFingerprint;
-            return new BypassSession(kept, connection);
+            return new BypassSession(kept, connection, connector);
         }
 
         /// <summary>
-        /// The live connection; reopens a dropped one first (and says so through <paramref name="note"/>).
-        /// SSH.NET does not always notice a dead peer by itself, so a cheap command checks it.
+        /// The live connection; reopens one that is known to have dropped first (and says so through
+        /// <paramref name="note"/>). A connection that died without SSH.NET noticing is found by the
+        /// first command, which then fails before the router received it: the connection is reopened
+        /// in place and the command sent again (<see cref="RouterSession.Reconnect"/>). Testing every
+        /// use with a command of its own cost a round trip to the router each time.
         /// </summary>
         public RouterSession Connection(Action<string> note)
         {
@@ -78,43 +86,40 @@ namespace BypassNat.Ssh
                 if (State == BypassSessionState.Closed)
                     throw new BypassNatException("BypassNat.SessionClosed", FailureKind.InvalidOperation,
                         $"Session {Id} to {_settings.Endpoint} was closed with Remove-BypassSession; open a new one with New-BypassSession.", ComputerName);
-                string why = Alive();
-                if (why == null) return _connection;
-
-                _connection?.Dispose();
-                _connection = null;
-                try
+                if (_connection == null || !_connection.IsConnected)
                 {
-                    _connection = RouterSession.Open(_settings);
-                }
-                catch (BypassNatException e)
-                {
-                    State = BypassSessionState.Broken;
-                    LastError = e.Message;
-                    throw new BypassNatException(e.ErrorId, e.Kind,
-                        $"Session {Id} to {_settings.Endpoint} lost its connection ({why}) and could not be reopened: {e.Message}", ComputerName, e);
+                    string why = _connection == null ? LastError ?? "not connected" : "the router closed it";
+                    _connection?.Dispose();
+                    _connection = null;
+                    _connection = Reopen(why, note, () => _connector == null ? RouterSession.Open(_settings) : RouterSession.Open(_settings, _connector));
                 }
 
-                State = BypassSessionState.Opened;
-                LastError = null;
-                Reopened++;
-                note?.Invoke($"Session {Id} to {_settings.Endpoint} had lost its connection ({why}); reopened it (host key {_connection.HostKeyFingerprint}, as before).");
+                _connection.Reconnect = why => { lock (_gate) return Reopen(why, note, () => RouterSession.ConnectAgain(_settings, _connector)); };
                 return _connection;
             }
         }
 
-        private string Alive()
+        // Called under _gate. Broken (and the error says so) when the router cannot be reached again.
+        private T Reopen<T>(string why, Action<string> note, Func<T> connect)
         {
-            if (_connection == null) return LastError ?? "not connected";
-            if (!_connection.IsConnected) return "the router closed it";
+            T fresh;
             try
             {
-                return _connection.Run("exit 0").Succeeded ? null : "a test command failed";
+                fresh = connect();
             }
             catch (BypassNatException e)
             {
-                return e.Message;
+                State = BypassSessionState.Broken;
+                LastError = e.Message;
+                throw new BypassNatException(e.ErrorId, e.Kind,
+                    $"Session {Id} to {_settings.Endpoint} lost its connection ({why}) and could not be reopened: {e.Message}", ComputerName, e);
             }
+
+            State = BypassSessionState.Opened;
+            LastError = null;
+            Reopened++;
+            note?.Invoke($"Session {Id} to {_settings.Endpoint} had lost its connection ({why}); reopened it (host key {HostKeyFingerprint}, as before).");
+            return fresh;
         }
 
         public void Dispose()

@@ -11,9 +11,9 @@ namespace BypassNat.Ssh
     /// One SSH connection to a router, with strict host-key checking. Scripts are sent on the
     /// command's standard input to a fixed <c>sh -s</c>, so no user text ever reaches a command line.
     /// </summary>
-    public sealed class RouterSession : IDisposable, Backends.IRouterTransport
+    public sealed class RouterSession : IDisposable
     {
-        private readonly IRouterConnection _connection;
+        private IRouterConnection _connection;
 
         private RouterSession(IRouterConnection connection, SshSettings settings, IReadOnlyList<IPAddress> addresses, string fingerprint, string knownHosts)
         {
@@ -42,12 +42,6 @@ namespace BypassNat.Ssh
         public IReadOnlyList<IPAddress> Addresses { get; }
 
         public string HostKeyFingerprint { get; }
-
-        string Backends.IRouterTransport.ComputerName => Settings.ComputerName;
-
-        string Backends.IRouterTransport.Endpoint => Settings.Endpoint;
-
-        int Backends.IRouterTransport.RoundTrips => CommandsRun;
 
         public static IReadOnlyList<IPAddress> Resolve(string computerName)
         {
@@ -96,6 +90,17 @@ namespace BypassNat.Ssh
         }
 
         /// <summary>
+        /// Makes a new connection for a session that lost its own (<see cref="BypassSession"/>): the
+        /// reason in, the new connection out, or a BypassNatException when the router cannot be
+        /// reached. Without it a lost connection is an error of the command.
+        /// </summary>
+        internal Func<string, IRouterConnection> Reconnect { get; set; }
+
+        /// <summary>A new connection with the same settings and the same host-key check, for <see cref="Reconnect"/>.</summary>
+        internal static IRouterConnection ConnectAgain(SshSettings settings, IRouterConnector connector) =>
+            (connector ?? LoadedConnector).Connect(settings, HostKeyTrust.For(settings), CancellationToken.None);
+
+        /// <summary>
         /// Checks what can be checked without the router: the key file (or the default identities)
         /// loads, the known_hosts file exists. A mistake there is the same for every router, so the
         /// cmdlets report it once, before connecting anywhere.
@@ -118,7 +123,21 @@ namespace BypassNat.Ssh
             Starting?.Invoke(step);
             TraceScript?.Invoke($"Script for {Settings.Endpoint} ({step}):\n{script}");
             var clock = Stopwatch.StartNew();
-            CommandResult result = _connection.Run(script);
+            CommandResult result;
+            try
+            {
+                result = _connection.Run(script);
+            }
+            catch (CommandNotSentException lost) when (Reconnect != null)
+            {
+                // Nothing ran: a session's connection that died unnoticed is replaced, and the script sent again.
+                IRouterConnection dead = _connection;
+                _connection = Reconnect(lost.Message);
+                dead.Dispose();
+                result = _connection.Run(script);
+            }
+
+
             Trace?.Invoke($"SSH {Settings.Endpoint}: {step}: exit {result.ExitCode} in {clock.Elapsed.TotalSeconds:0.00} s.");
             return result;
         }
@@ -160,7 +179,9 @@ namespace BypassNat.Ssh
         public int CommandsRun { get; private set; }
 
         /// <summary>How long a writing script waits for the router-side lock (<see cref="Backends.RouterLock"/>).</summary>
-        public int LockTimeoutSeconds { get; set; } = Backends.RouterLock.DefaultTimeoutSeconds;
+        public int LockTimeoutSeconds { get; set; } = DefaultLockTimeoutSeconds;
+
+        public const int DefaultLockTimeoutSeconds = 30;
 
         /// <summary>The shell prefix for privileged commands: empty for root, <c>sudo -n</c> (never prompt) otherwise.</summary>
         public string Privileged => Settings.UseSudo ? "sudo -n " : string.Empty;

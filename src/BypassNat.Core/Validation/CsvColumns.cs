@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// Checks a CSV's header before its rows: a misspelt column (InternalAdress) would otherwise be

@@ -1,4 +1,4 @@
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// A forward as the user wrote it (a CSV row, parameters): every field is still text.

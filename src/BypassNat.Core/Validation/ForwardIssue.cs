@@ -1,4 +1,4 @@
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// Why one input row (or one forward in a set) cannot be used: which row, which field, which value.

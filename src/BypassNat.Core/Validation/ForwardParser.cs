@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// Turns text fields into a <see cref="BypassForward"/>, collecting every problem in the row
@@ -13,26 +13,10 @@ namespace BypassNat
     /// </summary>
     public static class ForwardParser
     {
-        public const int MaxNameLength = 32;
+        public const int MaxNameLength = ForwardName.MaxLength;
 
         /// <summary>Whether a name is safe everywhere it ends up; also applied to names read back from a router.</summary>
-        public static bool IsSafeName(string name) =>
-            !string.IsNullOrEmpty(name) && name.Length <= MaxNameLength && HasNameCharacters(name);
-
-        // Names end up in rule comments, nft element comments, file names and log lines: letters,
-        // digits, '_', '.' and '-' only (no quoting needed anywhere), starting with a letter or digit.
-        // A loop, not a regex: "$" in a .NET regex also matches before a final line break.
-        private static bool HasNameCharacters(string name)
-        {
-            for (int i = 0; i < name.Length; i++)
-            {
-                char c = name[i];
-                bool alphanumeric = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-                if (!alphanumeric && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
-            }
-
-            return true;
-        }
+        public static bool IsSafeName(string name) => ForwardName.IsSafe(name);
 
         /// <summary>The replacement character a reader puts where bytes were not valid in the encoding it read them with.</summary>
         public const char ReplacementCharacter = '\uFFFD';
@@ -81,7 +65,7 @@ namespace BypassNat
                 found.Add("BypassNat.MissingField", "Name", name, "every forward needs a name");
             else if (name.Length > MaxNameLength)
                 found.Add("BypassNat.InvalidName", "Name", name, $"a name has at most {MaxNameLength} characters");
-            else if (!HasNameCharacters(name))
+            else if (!ForwardName.HasNameCharacters(name))
                 found.Add("BypassNat.InvalidName", "Name", name, "a name uses only letters, digits, '.', '_' and '-', and starts with a letter or digit");
 
             ForwardProtocol protocol = ForwardProtocol.Tcp;
@@ -369,6 +353,13 @@ namespace BypassNat
             if (unusable != null) return unusable;
             prefix = network;
             return null;
+        }
+
+        /// <summary>An address or prefix as a router lists it; a prefix with host bits set is not one a renderer wrote.</summary>
+        internal static bool TryListedPrefix(string text, out Ipv4Prefix prefix)
+        {
+            string entry = text.EndsWith("/32", StringComparison.Ordinal) ? text.Substring(0, text.Length - 3) : text;
+            return SourceProblem(entry, out prefix) == null;
         }
 
         private static bool ParseSwitch(string text, string field, bool byDefault, RowIssues fail)

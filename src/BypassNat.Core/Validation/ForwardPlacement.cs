@@ -4,7 +4,7 @@ using System.Linq;
 using System.Net;
 using BypassNat.Backends;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// The checks that need the router a set is applied to: a bypass router holds only forwards to one

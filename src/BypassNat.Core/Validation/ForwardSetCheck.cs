@@ -3,7 +3,7 @@ using System.Linq;
 using System.Net;
 using BypassNat.Backends;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// Which checks a set gets, decided here once for every cmdlet: what the set alone can tell

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// The checks that need the whole desired set: two forwards cannot share a name or claim the

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// The claims of one run of overlapping port ranges, added in position order, asked for the first

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// One port range that a forward (by its position in the set) takes for itself within a group

@@ -3,7 +3,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 
-namespace BypassNat
+namespace BypassNat.Validation
 {
     /// <summary>
     /// Turns -PublicAddress into an address at apply time: an IPv4 address as given, or a DNS name

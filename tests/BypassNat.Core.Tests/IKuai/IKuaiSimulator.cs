@@ -5,7 +5,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
 
 namespace BypassNat.Tests.IKuai
 {

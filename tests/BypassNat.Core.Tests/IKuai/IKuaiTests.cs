@@ -3,8 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using BypassNat.Apply;
-using BypassNat.IKuai;
+using BypassNat.Backends.IKuai;
 using Xunit;
+using BypassNat.Registry;
 
 namespace BypassNat.Tests.IKuai
 {
@@ -38,7 +39,7 @@ namespace BypassNat.Tests.IKuai
             {
                 IKuaiRouter router = Router(sim, https);
                 var desired = new[] { Web, Game, Dns.WithAllowedSource(SourceSet.Of(new[] { Prefix("198.51.100.0/24"), Prefix("203.0.113.9/32") })) };
-                ApplyResult first = router.Apply(router.Prepare(desired));
+                IKuaiOutcome first = router.Apply(router.Prepare(desired));
                 Assert.True(first.Changed);
                 Assert.Equal(new[] { "web", "game", "dns" }, first.Added);
 
@@ -65,13 +66,13 @@ namespace BypassNat.Tests.IKuai
 
                 // Nothing to change: no write call at all.
                 long writes = sim.Count("writes");
-                ApplyResult again = router.Apply(router.Prepare(desired));
+                IKuaiOutcome again = router.Apply(router.Prepare(desired));
                 Assert.False(again.Changed);
                 Assert.Equal(writes, sim.Count("writes"));
                 Assert.Empty(Drift(router, desired));
 
                 // Remove all takes only ours.
-                ApplyResult removed = router.Apply(router.PrepareRemoval(null));
+                IKuaiOutcome removed = router.Apply(router.PrepareRemoval(null));
                 Assert.Equal(new[] { "dns", "game", "web" }, removed.Removed.OrderBy(n => n));
                 Assert.Equal("我的NAS", sim.Status()["rows"].Items.Single()["comment"].AsText());
             }
@@ -201,7 +202,7 @@ namespace BypassNat.Tests.IKuai
                 ForwardDrift drift = Drift(router, new[] { Web }).Single();
                 Assert.Equal(DriftKind.Different, drift.Kind);
                 Assert.Equal(new[] { "BypassPort", "InternalPort" }, drift.Fields);
-                ApplyResult repaired = router.Apply(router.Prepare(new[] { Web }));
+                IKuaiOutcome repaired = router.Apply(router.Prepare(new[] { Web }));
                 Assert.Equal(new[] { "web" }, repaired.Modified);
                 Assert.Equal("18080", sim.Status()["rows"].Items.Single()["lan_port"].AsText());
             }
@@ -314,11 +315,11 @@ namespace BypassNat.Tests.IKuai
             using (var sim = new IKuaiSimulator(4, UsersOwn))
             {
                 IKuaiSettings settings = sim.Settings();
-                var backend = (IKuaiBackend)Backends.BackendRegistry.Create(Backends.BackendKind.IKuai,
-                    new Backends.BackendSite(Backends.RouterHop.For(RouterRole.Main), null, null, null, new Backends.BackendOptions { IKuai = settings }));
+                var backend = (IKuaiBackend)BackendRegistry.Create(Backends.BackendKind.IKuai,
+                    new BackendSite(RouterHop.For(RouterRole.Main), null, null, null, new BackendOptions { IKuai = settings }));
                 using (backend)
                 {
-                    ForwardApplier Applier() => new ForwardApplier(new Backends.BackendChoice(backend, null, "test"), Backends.RouterHop.For(RouterRole.Main), new RenderContext(new Ipv4Prefix[0]));
+                    ForwardApplier Applier() => new ForwardApplier(new BackendChoice(backend, null, "test"), RouterHop.For(RouterRole.Main), new RenderContext(new Ipv4Prefix[0]));
                     var desired = new[] { Web.WithPublicAddress(System.Net.IPAddress.Parse("203.0.113.1")), Game, Dns };
                     ApplyResult first = Applier().Apply(Applier().Plan(desired), true, _ => { });
                     Assert.True(first.Changed);

@@ -1,10 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using BypassNat.Iptables;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using CsCheck;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests.Properties
 {

@@ -1,11 +1,11 @@
 using System.Collections.Generic;
 using System.Linq;
 using BypassNat.Backends;
-using BypassNat.Iptables;
-using BypassNat.Main;
-using BypassNat.Nftables;
+using BypassNat.Backends.Iptables;
+using BypassNat.Backends.Nftables;
 using CsCheck;
 using Xunit;
+using BypassNat.Validation;
 
 namespace BypassNat.Tests.Properties
 {
@@ -100,7 +100,7 @@ namespace BypassNat.Tests.Properties
             {
                 ForwardSetGen.Set.Sample(set =>
                 {
-                    MainState before = MainIptablesReader.Read(scratch.Run(null, "iptables-save", "-t", "nat").Output);
+                    MainIptablesState before = MainIptablesReader.Read(scratch.Run(null, "iptables-save", "-t", "nat").Output);
                     var load = scratch.Run(MainIptablesRenderer.RenderRestore(set, before.Jumps, MainLan), "iptables-restore", "--noflush");
                     Assert.True(load.ExitCode == 0, "iptables-restore refused the main hop's rendering: " + load.Error);
                     var save = scratch.Run(null, "iptables-save", "-t", "nat");
