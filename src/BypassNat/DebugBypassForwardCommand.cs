@@ -67,7 +67,7 @@ namespace BypassNat.Commands
                     facts.Ipv6Detail = "the forward has no InternalIPv6";
                     if (forward.InternalIPv6 != null && applier.Ipv6State != null)
                     {
-                        facts.Ipv6 = Ipv6.Ipv6Pinholes.Holds(applier.Hop.Role, applier.Ipv6State, forward, out string detail) ? HopState.Ok : HopState.Failed;
+                        facts.Ipv6 = Backends.Iptables.Ipv6Pinholes.Holds(applier.Hop.Role, applier.Ipv6State, forward, out string detail) ? HopState.Ok : HopState.Failed;
                         facts.Ipv6Detail = detail;
                     }
 

@@ -101,7 +101,7 @@ namespace BypassNat.Commands
             if (applier.Ipv6State == null || !applier.Ipv6State.HasTool || applier.Ipv6State.Problem != null) yield break;
             var whole = new HashSet<string>(found.Where(d => d.Kind == DriftKind.Missing || d.Kind == DriftKind.Unexpected).Select(d => d.Name));
             var wanted = desired.ToDictionary(f => f.Name, System.StringComparer.Ordinal);
-            foreach (var item in Ipv6.Ipv6Pinholes.For(applier.Hop.Role, applier.Ipv6State, desired, router).Drift())
+            foreach (var item in Backends.Iptables.Ipv6Pinholes.For(applier.Hop.Role, applier.Ipv6State, desired, router).Drift())
             {
                 if (item.Key != null && whole.Contains(item.Key)) continue;
                 yield return item.Key == null

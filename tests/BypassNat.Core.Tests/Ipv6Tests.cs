@@ -263,7 +263,7 @@ namespace BypassNat.Tests
                 "-A BYPASSNAT6_FORWARD -d ::20/::ffff:ffff:ffff:ffff -p udp -m udp --dport 5001 -m comment --comment \"bypassnat;name=nas6;ext=5001;role=pinhole;via=192.0.2.2;note=NAS\" -j ACCEPT",
             }, Ipv6Pinholes.MainRules(new[] { forward }));
             // No IPv4 rule: the nat rules and the IPv4 plan leave it out.
-            Assert.DoesNotContain("nas6", Backends.RulesetRenderer.Render(new[] { forward, Parse(Row("::20")) }, Backends.RulesetFormat.IptablesRestore).Split('\n').Where(l => !l.StartsWith("#")));
+            Assert.DoesNotContain("nas6", Registry.RulesetRenderer.Render(new[] { forward, Parse(Row("::20")) }, Registry.RulesetFormat.IptablesRestore).Split('\n').Where(l => !l.StartsWith("#")));
             Assert.Equal(new[] { "MainIPv6" }, Plan.ForwardPlanEntry.For(new[] { forward }, new[] { RouterRole.Main, RouterRole.Bypass }, "main").Select(e => e.Hop));
         }
 

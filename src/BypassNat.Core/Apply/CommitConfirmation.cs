@@ -206,7 +206,7 @@ namespace BypassNat.Apply
         /// </summary>
         /// <param name="live">Each backend this apply touches, with what it held before.</param>
         /// <param name="persist">The script that puts the saved set back (or removes a first -Persist); null when the apply does not touch it.</param>
-        /// <param name="ipv6">The script that puts the hop's IPv6 rules back (<see cref="Ipv6.Ipv6Pinholes.RollbackScript"/>); null when the apply does not touch them.</param>
+        /// <param name="ipv6">The script that puts the hop's IPv6 rules back (<see cref="Backends.Iptables.Ipv6Pinholes.RollbackScript"/>); null when the apply does not touch them.</param>
         public static string RollbackScript(RouterHop hop, string p, IEnumerable<KeyValuePair<IScriptedBackend, RouterState>> live, RenderContext context, string persist, string ipv6 = null)
         {
             var s = new StringBuilder();

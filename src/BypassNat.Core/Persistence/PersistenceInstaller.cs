@@ -43,7 +43,7 @@ namespace BypassNat.Persistence
         /// </summary>
         /// <param name="exemption">The proxy exemption's chain (<see cref="Proxy.ProxyExemption.SavedChain"/>); empty: none, null: leave the saved one as it is.</param>
         /// <param name="nftExemption">The same for the rules in a native nftables proxy's chains (<see cref="Proxy.ProxyExemption.SavedNft"/>).</param>
-        /// <param name="ipv6">The same for the hop's IPv6 rules (<see cref="Ipv6.Ipv6Pinholes.Saved"/>).</param>
+        /// <param name="ipv6">The same for the hop's IPv6 rules (<see cref="Backends.Iptables.Ipv6Pinholes.Saved"/>).</param>
         public string Save(IScriptedBackend backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings,
             string exemption = null, string nftExemption = null, string ipv6 = null)
         {
@@ -232,13 +232,13 @@ namespace BypassNat.Persistence
         private const string Ipv6File = "ipv6.ip6tables";
 
         /// <summary>
-        /// The hop's IPv6 rules (<see cref="Ipv6.Ipv6Pinholes"/>), where saved: put back when a chain lost
+        /// The hop's IPv6 rules (<see cref="Backends.Iptables.Ipv6Pinholes"/>), where saved: put back when a chain lost
         /// rules or its jump is no longer first (a proxy restarting, ip6tables -F, a reboot), whichever backend
         /// holds the IPv4 forwards. They live in ip6tables, which neither the nft table nor iptables' nat
         /// chains restore.
         /// </summary>
         private string RestoreIpv6 =>
-            Ipv6.Ipv6Pinholes.Functions(string.Empty, _hop.Role) +
+            Backends.Iptables.Ipv6Pinholes.Functions(string.Empty, _hop.Role) +
             "restore_ipv6() {\n" +
             $"  [ -f \"$dir/{Ipv6File}\" ] || return 0\n" +
             $"  if [ \"$1\" = --if-missing ] && bypassnat_ip6_in_place < \"$dir/{Ipv6File}\"; then return 0; fi\n" +

@@ -112,7 +112,7 @@ namespace BypassNat.Proxy
         /// </summary>
         /// <remarks>
         /// A forward with InternalIPv6 also gets, in an inet table's chain (an ip table sees no IPv6), a rule for
-        /// its IPv6 replies: those the raw table took out of conntrack (<see cref="Ipv6.Ipv6Pinholes"/>), from
+        /// its IPv6 replies: those the raw table took out of conntrack (<see cref="Backends.Iptables.Ipv6Pinholes"/>), from
         /// the device's identifier and port; the same comment as the ip6tables rules (role reply6).
         /// </remarks>
         public static IReadOnlyList<string> Rules(IEnumerable<string> chains, IEnumerable<BypassForward> forwards)
@@ -131,7 +131,7 @@ namespace BypassNat.Proxy
 
                     if (forward.InternalIPv6 != null && chain.StartsWith("inet ", System.StringComparison.Ordinal))
                     {
-                        string comment6 = Ipv6.Ipv6Pinholes.Comment(forward, Ipv6.Ipv6Pinholes.ReplyRole);
+                        string comment6 = Backends.Iptables.Ipv6Pinholes.Comment(forward, Backends.Iptables.Ipv6Pinholes.ReplyRole);
                         foreach (string transport in forward.Transports)
                             rules.Add($"{chain} {forward.InternalIPv6.NftMatch("saddr")} {transport} sport {forward.ExternalPort} ct state untracked accept comment \"{comment6}\"");
                     }

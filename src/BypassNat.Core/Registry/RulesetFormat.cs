@@ -23,7 +23,7 @@ namespace BypassNat.Registry
     {
         /// <summary>
         /// The hop's rules in <paramref name="format"/>, followed, for forwards with InternalIPv6, by their IPv6 rules
-        /// (<see cref="Ipv6.Ipv6Pinholes"/>): ip6tables commands in the Shell format; in the others, whose file
+        /// (<see cref="Backends.Iptables.Ipv6Pinholes"/>): ip6tables commands in the Shell format; in the others, whose file
         /// another tool loads, the ip6tables-restore input as comments, so the file still loads as it is.
         /// </summary>
         public static string Render(IEnumerable<BypassForward> forwards, RulesetFormat format, RenderContext context = null, RouterRole role = RouterRole.Bypass)
@@ -31,7 +31,7 @@ namespace BypassNat.Registry
             List<BypassForward> all = forwards.ToList();
             string rendered = RenderHop(all.Where(f => f.HasIpv4), format, context, role);
             if (format == RulesetFormat.Uci || !all.Any(f => f.Enabled && f.InternalIPv6 != null)) return rendered;
-            string ipv6 = Ipv6.Ipv6Pinholes.For(role, Ipv6.Ipv6State.Empty, all, "the router").Render(format == RulesetFormat.Shell);
+            string ipv6 = Backends.Iptables.Ipv6Pinholes.For(role, Backends.Iptables.Ipv6State.Empty, all, "the router").Render(format == RulesetFormat.Shell);
             return rendered.TrimEnd('\n') + "\n\n" + ipv6;
         }
 
