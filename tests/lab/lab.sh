@@ -518,6 +518,17 @@ ipv6_lab() {
   ns main ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
   ns main ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
   ns byp ip6tables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+  # The default proxy (a nat REDIRECT, as Clash's redir-host mode) for IPv6 too, with a listener that
+  # answers "redirect tcp" on 7892, so a test can see what it captured.
+  if [ "${LAB_PROXY:-iptables}" = iptables ] && [ "${LAB_ROUTER:-debian}" = debian ]; then
+    ns byp ip6tables -t nat -N CLASH
+    for n in ::1/128 fe80::/10 ff00::/8 2001:db8:1::/64 2001:db8:2::/64; do
+      ns byp ip6tables -t nat -A CLASH -d "$n" -j RETURN
+    done
+    ns byp ip6tables -t nat -A CLASH -p tcp -j REDIRECT --to-ports 7892
+    ns byp ip6tables -t nat -A PREROUTING -i lan0 -p tcp -j CLASH
+    ns byp socat "TCP6-LISTEN:7892,ipv6only=1,reuseaddr,fork" SYSTEM:"echo redirect tcp; cat >/dev/null" </dev/null >/dev/null 2>&1 &
+  fi
   ns inet socat "TCP6-LISTEN:7000,ipv6only=1,reuseaddr,fork" \
     SYSTEM:"echo inet tcp 7000 peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
 }

@@ -1,8 +1,10 @@
 # IPv6 forwards (InternalIPv6) through the rest of a forward's life on Linux routers: -Persist (back after
 # a flush, a proxy restarting and a reboot), commit-confirmed rollback, drift (Test-BypassForward),
-# Remove-BypassForward -Name, Get-BypassForwardPlan and ConvertTo-BypassRuleset. One lab: the lab's own
-# TPROXY proxy (ip6tables) on the bypass router, a home router's IPv6 firewall on the main router, and the
-# delegated prefix changing between the steps with the forwards still working without a re-apply.
+# Remove-BypassForward -Name, IPv6-only rows, Debug-BypassForward, Get-BypassForwardPlan and
+# ConvertTo-BypassRuleset, in one lab with the lab's own TPROXY proxy (ip6tables) on the bypass router and
+# a home router's IPv6 firewall on the main router; then the bypass router's other proxies (a native nft
+# tproxy, a nat REDIRECT), a lab each. The delegated prefix changes between the steps, and the forwards
+# keep working without a re-apply.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../../out/BypassNat/BypassNat.psd1') -Force
@@ -329,5 +331,33 @@ Describe 'IPv6 forwards behind a native nftables tproxy (an inet table, as OpenC
         (Invoke-BothApply).Output.Changed | Should -Be @($false, $false)
         $test = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $ssh = $Lab.Ssh; "$($Params.Csv | ConvertFrom-Csv | New-BypassForward | Test-BypassForward @ssh -Quiet)" }
         $test.Output | Should -Be 'True'
+    }
+}
+
+Describe 'IPv6 forwards behind a nat REDIRECT proxy (Clash''s redir-host mode)' {
+    BeforeAll {
+        $script:Lab = $null
+        $script:PrefixNumber = 1
+        $script:Lab = Start-BypassLab -ModulePath (Join-Path $PSScriptRoot '../../out/BypassNat') -IPv6 -Service 'tcp:80', 'udp:9000'
+    }
+    AfterAll { Stop-BypassLab $script:Lab }
+
+    It 'a pinhole alone leaves the reply INVALID; the raw exemption is all REDIRECT needs, and the LAN''s own IPv6 TCP is still redirected' {
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From cli | Should -Be 'redirect tcp' -Because 'the lab''s proxy captures the LAN''s IPv6 TCP'
+        Invoke-LabCommand $Lab main 'ip6tables -I FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp --dport 80 -j ACCEPT' | Out-Null
+        try {
+            Send-Inbound tcp | Should -BeNullOrEmpty
+        } finally {
+            Invoke-LabCommand $Lab main 'ip6tables -D FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp --dport 80 -j ACCEPT' | Out-Null
+        }
+
+        $run = Invoke-BothApply
+        $run.Errors | Should -BeNullOrEmpty
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-Inbound udp | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From dev | Should -Be 'redirect tcp' -Because 'the device''s own connections are still captured'
+        Set-Prefix 2
+        Send-Inbound tcp | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+        Send-LabRequest $Lab -Protocol tcp -Address 2001:db8:ff::10 -Port 7000 -From cli | Should -Be 'redirect tcp'
     }
 }
