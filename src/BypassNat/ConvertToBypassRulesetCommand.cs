@@ -44,7 +44,7 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards, Role);
+            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards);
             if (issues.Count > 0)
                 IssueReport.Stop(this, issues.Select(i => new KeyValuePair<ForwardIssue, object>(i, _forwards[i.Row - 1])).ToList(),
                     $"{issues.Count} problem(s) in the forwards piped in; nothing was rendered.", null);
@@ -53,7 +53,7 @@ namespace BypassNat.Commands
             {
                 if (Ipv4Prefix.TryParse(text, out Ipv4Prefix prefix)) prefixes.Add(prefix);
                 else ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidLanPrefix", ErrorCategory.InvalidArgument,
-                    $"-LanPrefix '{text}' is not an IPv4 network such as 192.0.2.0/24.", text));
+                    $"-LanPrefix '{text}' is not an IPv4 network such as 192.0.2.0/24: {Ipv4Prefix.Why(text)}.", text));
             }
 
             if (Role == RouterRole.Main && WanInterface == null)

@@ -37,7 +37,7 @@ namespace BypassNat.Commands
 
         protected override void EndProcessing()
         {
-            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards, Role.Contains(RouterRole.Main) ? RouterRole.Main : RouterRole.Bypass);
+            IReadOnlyList<ForwardIssue> issues = ForwardSetCheck.WithoutRouter(_forwards);
             foreach (ForwardIssue issue in issues) WriteError(ErrorRecords.From(issue, _forwards[issue.Row - 1]));
             if (issues.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Terminating("BypassNat.InvalidForwardSet", ErrorCategory.InvalidData,

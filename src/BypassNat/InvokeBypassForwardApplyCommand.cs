@@ -8,6 +8,7 @@ using BypassNat.Apply;
 using BypassNat.Backends;
 using BypassNat.Ssh;
 using BypassNat.Validation;
+using BypassNat.Registry;
 
 namespace BypassNat.Commands
 {
@@ -88,7 +89,7 @@ namespace BypassNat.Commands
             try
             {
                 ResolvePublicAddress(PublicAddress, _desired);
-                StopOnIssues(ForwardSetCheck.WithoutRouter(_desired, Role), _desired);
+                StopOnIssues(ForwardSetCheck.WithoutRouter(_desired), _desired);
             }
             catch (BypassNatException failure)
             {
@@ -97,7 +98,7 @@ namespace BypassNat.Commands
 
             // One router (or main routers, which own no BypassAddress; iKuai refuses the bypass hop itself): each gets the whole set, and the
             // applier's placement check refuses a forward that does not belong there.
-            if (Role == RouterRole.Main || Routers.Count == 1 || Backend == BackendKind.IKuai)
+            if (Role == RouterRole.Main || Routers.Count == 1 || !BackendRegistry.UsesShell(Backend))
             {
                 ForEachRouter((router, session) => Apply(router, session, _desired));
                 return;

@@ -82,8 +82,6 @@ namespace BypassNat.Commands
         /// </summary>
         private void RemoveNamedMappings(RouterTarget router, IKuaiBackend ikuai)
         {
-            if (MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout)))
-                throw new BypassNatException("BypassNat.ConfirmNotSupported", FailureKind.InvalidOperation, ikuai.Explain(BackendCapabilities.CommitConfirmed), router.Name);
             List<BypassForward> doomed = SelectByName(router, ikuai.Router.Read().Forwards,
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
             if (doomed.Count == 0) return;
@@ -111,6 +109,8 @@ namespace BypassNat.Commands
 
         private void RemoveNamed(RouterTarget router, ForwardApplier applier)
         {
+            bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
+            if (confirm) applier.CheckConfirmable();
             if (applier.Choice.Backend is IKuaiBackend ikuai)
             {
                 RemoveNamedMappings(router, ikuai);
@@ -124,8 +124,6 @@ namespace BypassNat.Commands
             if (doomed.Count == 0) return;
 
             List<BypassForward> remaining = all.Except(doomed).ToList();
-            bool confirm = MyInvocation.BoundParameters.ContainsKey(nameof(ConfirmTimeout));
-            if (confirm) applier.CheckConfirmable();
             ApplyPlan plan = applier.Plan(remaining);
             string change = plan.Describe();
             if (confirm) change += $"\n  confirm  start a watchdog on the router first that restores the removed forwards after {ConfirmTimeout} s, unless a new SSH connection confirms the change";

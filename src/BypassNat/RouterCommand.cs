@@ -140,7 +140,7 @@ namespace BypassNat.Commands
         /// Returns the routers whose work succeeded; each failure is that router's error.
         /// </summary>
         internal IReadOnlyList<RouterTarget> ForEachRouter(IReadOnlyList<RouterTarget> routers, Action<RouterTarget, RouterSession> work) =>
-            ForEachTarget(routers, router => work(router, Backend == BackendKind.IKuai ? null : Connection(router)));
+            ForEachTarget(routers, router => work(router, BackendRegistry.UsesShell(Backend) ? Connection(router) : null));
 
         internal IReadOnlyList<RouterTarget> ForEachRouter(Action<RouterTarget, RouterSession> work) => ForEachRouter(Routers, work);
 

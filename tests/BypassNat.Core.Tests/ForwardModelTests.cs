@@ -124,6 +124,7 @@ namespace BypassNat.Tests
         [InlineData(" 192.0.2.9/24 ", "192.0.2.0/24")]
         [InlineData("198.51.100.7/32", "198.51.100.7/32")]
         [InlineData("0.0.0.0/0", "0.0.0.0/0")]
+        [InlineData("192.0.2.7", "192.0.2.7/32")]
         public void A_lan_prefix_is_read_as_its_network(string text, string expected)
         {
             Assert.True(Ipv4Prefix.TryParse(text, out Ipv4Prefix prefix));
@@ -133,8 +134,10 @@ namespace BypassNat.Tests
         [Theory]
         [InlineData(null)]
         [InlineData("")]
-        [InlineData("192.0.2.0")]
         [InlineData("192.0.2.0/33")]
+        [InlineData("192.0.2/24")]
+        [InlineData("192.0.2.010/24")]
+        [InlineData("192.0.2.0/024")]
         [InlineData("192.0.2.0/-1")]
         [InlineData("192.0.2.0/x")]
         [InlineData("2001:db8::/32")]
@@ -144,6 +147,13 @@ namespace BypassNat.Tests
             Assert.False(Ipv4Prefix.TryParse(text, out Ipv4Prefix prefix));
             Assert.Equal(default(Ipv4Prefix), prefix);
         }
+
+        [Theory]
+        [InlineData("192.0.2/24", "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.0")]
+        [InlineData("192.0.2.010/24", "a number with a leading zero (such as 010) is octal to some tools and decimal to others: write it without the zero")]
+        [InlineData("192.0.2.0/33", "a prefix length is a number from 0 to 32 after the '/'")]
+        [InlineData("192.0.2.0/24", null)]
+        public void A_refused_lan_prefix_says_why(string text, string why) => Assert.Equal(why, Ipv4Prefix.Why(text));
 
         private static Ipv4Prefix P(string text) => Ipv4Prefix.TryParse(text, out Ipv4Prefix p) ? p : throw new ArgumentException(text);
 

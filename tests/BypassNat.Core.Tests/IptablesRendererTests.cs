@@ -44,8 +44,8 @@ namespace BypassNat.Tests
         public void TheRouterScriptKeepsRulesInAQuotedHereDocumentAndForgetsOnlyTouchedPorts()
         {
             BypassForward[] set = ExampleSet();
-            string script = BypassNat.Backends.RouterScript.WriteScript("sudo -n ",
-                IptablesBackend.Restore("sudo -n ", IptablesRenderer.RenderRestore(set, new IptablesJumpRepair())), new[] { set[1], set[2] });
+            string script = BypassNat.Backends.RouterScript.Wrap(IptablesBackend.Restore("sudo -n ", IptablesRenderer.RenderRestore(set, new IptablesJumpRepair()))
+                + BypassNat.Backends.RouterScript.ForgetConntrack("sudo -n ", new[] { set[1], set[2] }));
             Assert.StartsWith("{\n", script);
             Assert.Contains("sudo -n iptables-restore --noflush --wait 10 <<'BYPASSNAT_RULES' || exit 3\n*nat\n", script);
             // The touched ports travel in a here-document to awk, one line per protocol, address and range.

@@ -79,6 +79,18 @@ Describe 'ConvertTo-BypassRuleset' {
         { $Forwards | ConvertTo-BypassRuleset -Role Main -WanInterface 'wan0" accept' -ErrorAction Stop } | Should -Throw '*not a network interface name*'
     }
 
+    It 'reads -LanPrefix as strictly as AllowedSource, an address alone as /32, and says why it refuses one' {
+        # The device's own address as its LAN: its reflection rules appear, as for the /32 written out.
+        $one = $Forwards | ConvertTo-BypassRuleset -Format Nftables -LanPrefix 192.0.2.20
+        $one | Should -Match '192\.0\.2\.20/32'
+        $one | Should -BeExactly ($Forwards | ConvertTo-BypassRuleset -Format Nftables -LanPrefix 192.0.2.20/32)
+        $interface = $Forwards | ConvertTo-BypassRuleset -Format Nftables -LanPrefix 192.0.2.9/24
+        $interface | Should -BeExactly ($Forwards | ConvertTo-BypassRuleset -Format Nftables -LanPrefix 192.0.2.0/24)
+        $failure = { $Forwards | ConvertTo-BypassRuleset -LanPrefix 192.0.2.010/24 -ErrorAction Stop } | Should -Throw -PassThru -ErrorId 'BypassNat.InvalidLanPrefix*'
+        $failure.Exception.Message | Should -BeLike "*'192.0.2.010/24'*leading zero*"
+        { $Forwards | ConvertTo-BypassRuleset -LanPrefix 10.1/16 -ErrorAction Stop } | Should -Throw '*four numbers 0-255*'
+    }
+
     It 'stores a 39-character Chinese comment (and 40 emoji) in rules both kernels accept, with the longest name' {
         $name = 'n' * 32
         $wide = @(

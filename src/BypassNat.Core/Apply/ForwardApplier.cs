@@ -461,7 +461,7 @@ namespace BypassNat.Apply
             {
                 // A backend that writes by itself (not on the router's shell): no saved set of -Persist
                 // (its capabilities offer none) and no -ConfirmTimeout watchdog (CheckConfirmable refuses it).
-                BackendWriteOutcome outcome = Choice.Backend.Write(new BackendWrite(plan.Desired, plan.Context, plan.State, touched));
+                BackendWriteOutcome outcome = ((IDirectBackend)Choice.Backend).Write(new BackendWrite(plan.Desired, plan.Context, plan.State, touched));
                 result.ConntrackEntriesDeleted = outcome.ConntrackEntriesDeleted;
                 foreach (string warning in outcome.Warnings) run.Warn(warning);
                 Verify(plan.Desired, Choice.Backend.Read());

@@ -5,8 +5,10 @@ namespace BypassNat.Backends
     /// <summary>
     /// One way of holding a hop's forwards on a router (iptables chains, an nftables table, UCI
     /// redirects, ...). A backend owns its transport: it is made for one router by its registration
-    /// (<see cref="BackendRegistry"/>) and talks to it however it must; the orchestration only reads,
-    /// writes, removes and asks <see cref="Capabilities"/>.
+    /// (Registry/BackendRegistry) and talks to it however it must; the orchestration only reads,
+    /// writes, removes and asks <see cref="Capabilities"/>. How it writes is one of two kinds, never
+    /// both: an <see cref="IScriptedBackend"/> hands its load to the apply's one SSH command, an
+    /// <see cref="IDirectBackend"/> writes by itself.
     /// </summary>
     public interface IRouterBackend
     {
@@ -20,12 +22,6 @@ namespace BypassNat.Backends
 
         RouterState Read();
 
-        /// <summary>
-        /// Makes the router hold <see cref="BackendWrite.Desired"/> and nothing else of BypassNat's.
-        /// The caller reads back and compares afterwards.
-        /// </summary>
-        BackendWriteOutcome Write(BackendWrite write);
-
         /// <summary>Removes every trace of BypassNat's rules in <paramref name="current"/> from the router.</summary>
         void Remove(RouterState current);
 
@@ -34,6 +30,19 @@ namespace BypassNat.Backends
 
         /// <summary>Why this backend cannot do <paramref name="capability"/> (a sentence for the error), or what it does instead.</summary>
         string Explain(BackendCapabilities capability);
+    }
+
+    /// <summary>
+    /// A backend that writes by itself, through its own calls on its transport (UCI's batch, commit and
+    /// reload; iKuai's API calls), rather than as a fragment of the apply's sectioned script.
+    /// </summary>
+    public interface IDirectBackend : IRouterBackend
+    {
+        /// <summary>
+        /// Makes the router hold <see cref="BackendWrite.Desired"/> and nothing else of BypassNat's.
+        /// The caller reads back and compares afterwards.
+        /// </summary>
+        BackendWriteOutcome Write(BackendWrite write);
     }
 
     /// <summary>One write: the set to hold, what the router held before, and the forwards whose flows the change touches.</summary>

@@ -143,25 +143,6 @@ namespace BypassNat.Backends
 
 
         /// <summary>
-        /// Runs a write: the kernel transaction (<paramref name="load"/>, which exits 3 when refused),
-        /// then the conntrack clean-up of the touched ports. Returns how many entries went.
-        /// </summary>
-        public static int RunWrite(RouterSession session, string load, string tool, IEnumerable<BypassForward> touched,
-            string tools, out IReadOnlyList<string> warnings) =>
-            RunWrite(session, load, tool, BypassConntrackTargets(touched), tools, out warnings);
-
-        public static int RunWrite(RouterSession session, string load, string tool, IReadOnlyList<string> conntrackTargets,
-            string tools, out IReadOnlyList<string> warnings)
-        {
-            CommandResult result = RunChange(session, Wrap(load + ForgetConntrack(session.Privileged, conntrackTargets)), tool);
-            if (!result.Succeeded)
-                throw Failure(session,
-                    $"apply the rules ({tool}); the kernel rejected the whole transaction, so the router keeps its previous forwards", result, tools);
-            warnings = Warnings(result);
-            return ConntrackDeleted(result);
-        }
-
-        /// <summary>
         /// Runs a script that changes the rules. A connection lost on the way says what that means: the
         /// kernel takes a ruleset whole, so the router is on one side of the write or the other, and
         /// only a new look can tell which.
@@ -186,10 +167,6 @@ namespace BypassNat.Backends
         /// </summary>
         public static bool Interrupted(BypassNatException e) =>
             e.ErrorId == "BypassNat.ConnectionLost" || e.ErrorId == "BypassNat.CommandTimeout" || e.ErrorId == "BypassNat.Stopped";
-
-        /// <summary>The write as one script for <c>sh -s</c>: the rules travel in a quoted here-document inside <paramref name="load"/>.</summary>
-        internal static string WriteScript(string privileged, string load, IEnumerable<BypassForward> touched) =>
-            Wrap(load + ForgetConntrack(privileged, touched));
 
         public static int ConntrackDeleted(CommandResult result)
         {

@@ -62,13 +62,6 @@ namespace BypassNat.Backends
 
         public RouterState Read() => ParseRead(RouterScript.RunRead(Session, this, ReadStep));
 
-        public BackendWriteOutcome Write(BackendWrite write)
-        {
-            int deleted = RouterScript.RunWrite(Session, LoadScript(Session.Privileged, write.Desired, write.Context, write.Current), LoadTool,
-                ConntrackTargets(write.Touched, write.Context), Tools, out IReadOnlyList<string> warnings);
-            return new BackendWriteOutcome(deleted, warnings);
-        }
-
         public void Remove(RouterState current)
         {
             if (!current.Present) return;

@@ -26,7 +26,7 @@ namespace BypassNat
         public static SourceSet Of(IEnumerable<Ipv4Prefix> prefixes)
         {
             List<Ipv4Prefix> sorted = (prefixes ?? Enumerable.Empty<Ipv4Prefix>()).Distinct()
-                .OrderBy(p => Ipv4Prefix.ToUInt(p.Network)).ThenBy(p => p.Length).ToList();
+                .OrderBy(p => p.Prefix).ToList();
             var kept = new List<Ipv4Prefix>();
             // Sorted by address then length, a prefix that lies inside another comes after it, and
             // inside the last one kept (prefixes either nest or are disjoint).

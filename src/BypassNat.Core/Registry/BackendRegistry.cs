@@ -11,16 +11,17 @@ using BypassNat.Backends.IKuai;
 
 namespace BypassNat.Registry
 {
-    /// <summary>What a backend is made from: the hop it serves, the connection it owns, and what the survey found.</summary>
+    /// <summary>
+    /// What a backend is made from: the hop it serves, the SSH session for a backend on the router's
+    /// shell, its options, and what the survey found. A backend with another transport makes it from
+    /// its options (<see cref="BackendOptions.IKuai"/>).
+    /// </summary>
     public sealed class BackendSite
     {
-        /// <param name="transport">The connection for a backend whose transport is not the router's shell (a web API client); the SSH session otherwise.</param>
-        public BackendSite(RouterHop hop, RouterSession session, string wanInterface = null, RenderContext mainContext = null, BackendOptions options = null,
-            IRouterTransport transport = null)
+        public BackendSite(RouterHop hop, RouterSession session, string wanInterface = null, RenderContext mainContext = null, BackendOptions options = null)
         {
             Hop = hop;
             Session = session;
-            Transport = transport ?? (session == null ? null : new ShellTransport(session));
             WanInterface = wanInterface;
             MainContext = mainContext;
             Options = options ?? new BackendOptions();
@@ -30,9 +31,6 @@ namespace BypassNat.Registry
 
         /// <summary>The SSH connection to the router (for the backends whose transport is its shell).</summary>
         public RouterSession Session { get; }
-
-        /// <summary>The connection the backend owns: <see cref="Session"/>, or another transport given by the caller.</summary>
-        public IRouterTransport Transport { get; }
 
         /// <summary>The main hop's WAN interface the rules should match on; null elsewhere, or when unknown.</summary>
         public string WanInterface { get; }
@@ -59,12 +57,13 @@ namespace BypassNat.Registry
     /// <summary>One backend as the registry knows it: its name, the hops it serves, and how it is made.</summary>
     public sealed class BackendRegistration
     {
-        public BackendRegistration(BackendKind kind, IReadOnlyList<RouterRole> roles, bool surveyed, Func<BackendSite, IRouterBackend> create)
+        public BackendRegistration(BackendKind kind, IReadOnlyList<RouterRole> roles, bool surveyed, Func<BackendSite, IRouterBackend> create, bool usesShell = true)
         {
             Kind = kind;
             Roles = roles;
             Surveyed = surveyed;
             Create = create;
+            UsesShell = usesShell;
         }
 
         public BackendKind Kind { get; }
@@ -79,6 +78,13 @@ namespace BypassNat.Registry
         public bool Surveyed { get; }
 
         public Func<BackendSite, IRouterBackend> Create { get; }
+
+        /// <summary>
+        /// Its transport is the router's shell over the command's SSH connection; false for a backend
+        /// that brings its own (a web API), for which a command opens no SSH connection, takes no lock
+        /// and checks no SSH lockout.
+        /// </summary>
+        public bool UsesShell { get; }
     }
 
     /// <summary>
@@ -103,11 +109,15 @@ namespace BypassNat.Registry
             }),
             // Its transport is the router's web API, not the site's SSH session.
             new BackendRegistration(BackendKind.IKuai, new[] { RouterRole.Main }, surveyed: false, site =>
-                IKuaiBackend.Open(site.Options.IKuai ?? throw new ArgumentException("The IKuai backend needs the API's settings (BackendOptions.IKuai).", nameof(site)))),
+                IKuaiBackend.Open(site.Options.IKuai ?? throw new ArgumentException("The IKuai backend needs the API's settings (BackendOptions.IKuai).", nameof(site))),
+                usesShell: false),
         };
 
         public static BackendRegistration Find(BackendKind kind) =>
             All.FirstOrDefault(r => r.Kind == kind) ?? throw new ArgumentOutOfRangeException(nameof(kind), kind, "No backend is registered under this name.");
+
+        /// <summary>Whether <paramref name="kind"/> works on the router's shell over SSH; Auto does (the probe that picks the backend is a shell script).</summary>
+        public static bool UsesShell(BackendKind kind) => kind == BackendKind.Auto || Find(kind).UsesShell;
 
         /// <summary>Makes the backend <paramref name="kind"/> for <paramref name="site"/>.</summary>
         public static IRouterBackend Create(BackendKind kind, BackendSite site) => Find(kind).Create(site);

@@ -223,13 +223,14 @@ namespace BypassNat.Validation
                 return null;
             }
 
-            string problem = DottedQuadProblem(value, out IPAddress address, out byte first);
-            if (problem != null)
+            Ipv4TextProblem problem = Ipv4Text.ReadAddress(value, out IPAddress address);
+            if (problem != Ipv4TextProblem.None)
             {
-                fail.Add("BypassNat.InvalidAddress", field, value, problem == LeadingZero ? problem : "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.20");
+                fail.Add("BypassNat.InvalidAddress", field, value, problem == Ipv4TextProblem.LeadingZero ? Ipv4Text.LeadingZeroReason : "an IPv4 address is four numbers 0-255 separated by dots, such as 192.0.2.20");
                 return null;
             }
 
+            byte first = address.GetAddressBytes()[0];
             string unusable = first == 0 ? "0.0.0.0/8 is not a host address"
                 : first == 127 ? "a loopback address is not reachable from another host"
                 : first >= 224 && first <= 239 ? "a multicast address cannot be forwarded to"
@@ -242,48 +243,6 @@ namespace BypassNat.Validation
             }
 
             return address;
-        }
-
-        private const string LeadingZero = "a number with a leading zero (such as 010) is octal to some tools and decimal to others: write it without the zero";
-
-        /// <summary>
-        /// Reads exactly four decimal numbers 0-255 separated by dots, and nothing else: IPAddress.TryParse
-        /// also takes "10" or "10.1" as shorthand, and reads "010" as octal 8. Null when the text is such
-        /// an address; otherwise <see cref="LeadingZero"/> or another (unspecified) problem.
-        /// </summary>
-        private static string DottedQuadProblem(string text, out IPAddress address, out byte first)
-        {
-            address = null;
-            first = 0;
-            var bytes = new byte[4];
-            int part = 0, value = 0, digits = 0;
-            bool leadingZero = false;
-            for (int i = 0; i <= text.Length; i++)
-            {
-                char c = i < text.Length ? text[i] : '.';
-                if (c == '.')
-                {
-                    if (digits == 0 || part == 4) return "not four numbers";
-                    bytes[part++] = (byte)value;
-                    value = digits = 0;
-                }
-                else if (c >= '0' && c <= '9')
-                {
-                    if (digits == 1 && value == 0) leadingZero = true;
-                    value = value * 10 + (c - '0');
-                    if (++digits > 3 || value > 255) return "a number over 255";
-                }
-                else
-                {
-                    return "not a digit or a dot";
-                }
-            }
-
-            if (part != 4) return "not four numbers";
-            if (leadingZero) return LeadingZero;
-            first = bytes[0];
-            address = new IPAddress(bytes);
-            return null;
         }
 
         private static readonly char[] SourceSeparators = { ' ', '\t', ';', ',' };
@@ -330,22 +289,14 @@ namespace BypassNat.Validation
         {
             prefix = default;
             const string Form = "an entry is an IPv4 address (198.51.100.7) or a prefix (198.51.100.0/24), or for an IPv6 forward an IPv6 one; separate entries with spaces or ';'";
-            int slash = entry.IndexOf('/');
-            string addressText = slash < 0 ? entry : entry.Substring(0, slash);
-            int length = 32;
-            if (slash >= 0)
-            {
-                string lengthText = entry.Substring(slash + 1);
-                if (lengthText.Length == 0 || lengthText.Length > 2 || !int.TryParse(lengthText, NumberStyles.None, CultureInfo.InvariantCulture, out length) || length > 32)
-                    return "a prefix length is a number from 1 to 32 after the '/'";
-            }
-
-            string problem = DottedQuadProblem(addressText, out IPAddress address, out byte first);
-            if (problem != null) return problem == LeadingZero ? problem : Form;
-            if (length == 0) return "0.0.0.0/0 admits every client: leave AllowedSource empty for that";
-            var network = new Ipv4Prefix(address, length);
-            if (!network.Network.Equals(address))
-                return $"the address has bits set beyond the /{length} prefix: write {network} for the network, or {address} for the one address";
+            Ipv4TextProblem problem = Ipv4Text.ReadPrefix(entry, out Ipv4Prefix network, out IPAddress address);
+            if (problem == Ipv4TextProblem.Length) return "a prefix length is a number from 1 to 32 after the '/'";
+            if (problem == Ipv4TextProblem.LeadingZero) return Ipv4Text.LeadingZeroReason;
+            if (problem == Ipv4TextProblem.Address) return Form;
+            if (network.Length == 0) return "0.0.0.0/0 admits every client: leave AllowedSource empty for that";
+            if (problem == Ipv4TextProblem.HostBits)
+                return $"the address has bits set beyond the /{network.Length} prefix: write {network} for the network, or {address} for the one address";
+            byte first = address.GetAddressBytes()[0];
             string unusable = first == 0 ? "0.0.0.0/8 is never a client's source address"
                 : first == 127 ? "a loopback address is never a client's source on the network"
                 : first >= 224 ? "a multicast or reserved address is never a client's source address"

@@ -14,11 +14,11 @@ namespace BypassNat.Validation
     public static class ForwardSetCheck
     {
         /// <summary>
-        /// The set's own problems for a hop, before any router is reached. The same checks for either
-        /// hop: the set is for both routers (one forward an external port included), so a set the
-        /// bypass router takes is never refused later by the main router.
+        /// The set's own problems, before any router is reached. The same checks for either hop, so no
+        /// hop is asked for: the set is for both routers (one forward an external port included), so a
+        /// set the bypass router takes is never refused later by the main router.
         /// </summary>
-        public static IReadOnlyList<ForwardIssue> WithoutRouter(IReadOnlyList<BypassForward> forwards, RouterRole role) =>
+        public static IReadOnlyList<ForwardIssue> WithoutRouter(IReadOnlyList<BypassForward> forwards) =>
             ForwardSetValidator.Check(forwards);
 
         /// <summary>

@@ -49,7 +49,7 @@ namespace BypassNat.Backends.IKuai
     /// by itself), no watchdog, no conntrack clean-up; every write is ordered calls, verified, and
     /// rolled back on a failed call (<see cref="IKuaiRouter"/>).
     /// </summary>
-    public sealed class IKuaiBackend : IRouterBackend, IDisposable
+    public sealed class IKuaiBackend : IDirectBackend, IDisposable
     {
         private readonly IIKuaiApi _api;
 

@@ -33,7 +33,7 @@ namespace BypassNat.Backends.Uci
     /// WAN zone's own addresses. So the forwards are compared in that shape (<see cref="Shape"/>):
     /// no comment, and the public address of a reflected forward is <see cref="ReflectionAddress"/>.
     /// </remarks>
-    public sealed class UciBackend : IRouterBackend
+    public sealed class UciBackend : IDirectBackend
     {
         public UciBackend(RouterSession session = null, string wanZone = "wan", string lanZone = "lan")
         {
