@@ -32,13 +32,14 @@ namespace BypassNat.Commands
                         $"Debug-BypassForward reads the router's connection table over SSH; {router.Name} is reached through the {Backend} web API, which does not show it. Run it against the bypass router. Nothing was changed.", router.Name);
                 Apply.ForwardApplier applier = Applier(router, session);
                 Backends.RouterState state = applier.ReadState();
-                List<BypassForward> forwards = SelectByName(router, state.Forwards, Name ?? new[] { "*" })
+                // With their IPv6 part, and the IPv6-only forwards (their rules are all this router shows of them).
+                List<BypassForward> forwards = SelectByName(router, applier.ReadAll(), Name ?? new[] { "*" })
                     .Where(f => f.Enabled).ToList();
                 if (forwards.Count == 0) return;
                 var facts = new PathFacts { Hooked = state.InPlace };
                 if (applier.Proxy != null)
                 {
-                    var exemption = Proxy.ProxyExemption.For(applier.Proxy, state.Forwards);
+                    var exemption = Proxy.ProxyExemption.For(applier.Proxy, applier.ReadAll());
                     IReadOnlyList<string> advice = exemption.Advice(router.Name);
                     if (advice.Count > 0 || exemption.NeedsWrite)
                     {
@@ -54,14 +55,22 @@ namespace BypassNat.Commands
                 }
 
                 IReadOnlyDictionary<string, string> ports = DevicePortProbe.Run(session,
-                    forwards.Where(f => f.Protocol != ForwardProtocol.Udp).Select(f => new KeyValuePair<IPAddress, int>(f.InternalAddress, f.InternalPort.Start)));
+                    forwards.Where(f => f.HasIpv4 && f.Protocol != ForwardProtocol.Udp).Select(f => new KeyValuePair<IPAddress, int>(f.InternalAddress, f.InternalPort.Start)));
                 IEnumerable<IPAddress> addresses = forwards.Select(f => f.BypassAddress)
                     .Concat(forwards.Where(f => f.PublicAddress != null).Select(f => f.PublicAddress));
                 IReadOnlyList<ConntrackEntry> entries = ConntrackReader.Read(session, addresses);
                 Verbose($"{entries.Count} TCP/UDP connection(s) to the forwards' addresses in the connection table of {router.Name}.");
                 foreach (BypassForward forward in forwards)
                 {
-                    facts.DevicePort = ports.TryGetValue(DevicePortProbe.Key(forward.InternalAddress, forward.InternalPort.Start), out string answer) ? answer : DevicePortProbe.Unknown;
+                    facts.DevicePort = forward.HasIpv4 && ports.TryGetValue(DevicePortProbe.Key(forward.InternalAddress, forward.InternalPort.Start), out string answer) ? answer : DevicePortProbe.Unknown;
+                    facts.Ipv6 = HopState.NotNeeded;
+                    facts.Ipv6Detail = "the forward has no InternalIPv6";
+                    if (forward.InternalIPv6 != null && applier.Ipv6State != null)
+                    {
+                        facts.Ipv6 = Backends.Iptables.Ipv6Pinholes.Holds(applier.Hop.Role, applier.Ipv6State, forward, out string detail) ? HopState.Ok : HopState.Failed;
+                        facts.Ipv6Detail = detail;
+                    }
+
                     ForwardDiagnosis diagnosis = ForwardDiagnosis.Diagnose(router.Name, forward, entries, facts);
                     if (diagnosis.Status == DiagnosisStatus.Unreplied || diagnosis.Status == DiagnosisStatus.NotForwarded || diagnosis.Path.Any(h => h.State == HopState.Failed))
                         Warn($"{router.Name}: forward '{forward.Name}': " + (diagnosis.Cause != null ? $"{diagnosis.Cause} {diagnosis.Fix}"

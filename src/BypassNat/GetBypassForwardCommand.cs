@@ -25,10 +25,8 @@ namespace BypassNat.Commands
             ForEachRouter((router, session) =>
             {
                 var applier = Applier(router, session);
-                // The IPv6 part lives in the ip6tables rules, which the nat rules do not show.
-                IReadOnlyDictionary<string, (Ipv6Host Host, Ipv6SourceSet Sources)> ipv6 = applier.Ipv6State?.Forwards();
-                List<BypassForward> forwards = SelectByName(router, applier.ReadState().Forwards, Name ?? new[] { "*" })
-                    .Select(f => ipv6 != null && ipv6.TryGetValue(f.Name, out var six) ? f.WithIpv6(six.Host, six.Sources) : f).ToList();
+                // The IPv6 part lives in the ip6tables rules, which the nat rules do not show; IPv6-only forwards only there.
+                List<BypassForward> forwards = SelectByName(router, applier.ReadAll(), Name ?? new[] { "*" }).ToList();
                 // nftables keeps no order (a map lists in hash order), so both backends answer in
                 // one that reads well and stays put: by bypass address, then port.
                 forwards = forwards.OrderBy(f => f.BypassAddress.GetAddressBytes().Aggregate(0L, (n, b) => n * 256 + b))

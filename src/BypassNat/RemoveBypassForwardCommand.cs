@@ -117,12 +117,13 @@ namespace BypassNat.Commands
                 return;
             }
 
-            RouterState state = applier.ReadState();
-            List<BypassForward> doomed = SelectByName(router, state.Forwards,
+            // With their IPv6 part, and the IPv6-only forwards: what is written back keeps every other forward's IPv6 rules.
+            List<BypassForward> all = applier.ReadAll();
+            List<BypassForward> doomed = SelectByName(router, all,
                 _patterns.TryGetValue(router.Key, out List<string> names) ? names.Distinct(System.StringComparer.OrdinalIgnoreCase).ToList() : new List<string>());
             if (doomed.Count == 0) return;
 
-            List<BypassForward> remaining = state.Forwards.Except(doomed).ToList();
+            List<BypassForward> remaining = all.Except(doomed).ToList();
             ApplyPlan plan = applier.Plan(remaining);
             string change = plan.Describe();
             if (confirm) change += $"\n  confirm  start a watchdog on the router first that restores the removed forwards after {ConfirmTimeout} s, unless a new SSH connection confirms the change";

@@ -74,9 +74,10 @@ namespace BypassNat.Commands
                 if (!_given)
                     foreach (ForwardDrift item in drift.Where(d => d.Kind == DriftKind.Unexpected))
                         item.Detail = "on the router; no forwards were given to compare with";
-                var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, applier.Project(desired));
+                var exemption = applier.Proxy == null ? null : Proxy.ProxyExemption.For(applier.Proxy, desired);
                 if (exemption != null && exemption.NeedsWrite)
                     drift = drift.Concat(new[] { new ForwardDrift { ComputerName = router.Name, Kind = DriftKind.Unexempted, Detail = exemption.Describe().Trim() } }).ToList();
+                drift = drift.Concat(Ipv6Drift(router.Name, applier, desired, drift)).ToList();
                 if (Name != null)
                 {
                     // Drift that is no one forward's (rules not hooked in, unreadable rules) concerns every name.
@@ -88,6 +89,31 @@ namespace BypassNat.Commands
                 if (!Quiet) foreach (ForwardDrift item in drift) Emit(item);
             });
             if (Quiet) WriteObject(drifting == 0 && read.Count == Routers.Count);
+        }
+
+        /// <summary>
+        /// The IPv6 rules (pinholes, reply exemption) against the forwards' InternalIPv6: a rule missing, changed
+        /// or left over is its forward's <c>Different</c> on InternalIPv6, a jump not first <c>Unhooked</c>. A
+        /// forward already reported missing or unexpected as a whole is not reported again.
+        /// </summary>
+        private static IEnumerable<ForwardDrift> Ipv6Drift(string router, ForwardApplier applier, IReadOnlyList<BypassForward> desired, IReadOnlyList<ForwardDrift> found)
+        {
+            // A backend that holds the IPv6 half itself (OpenWrt's UCI traffic rules) reports its drift with the rest.
+            if (applier.HoldsIpv6) yield break;
+            if (applier.Ipv6State == null || !applier.Ipv6State.HasTool || applier.Ipv6State.Problem != null) yield break;
+            var whole = new HashSet<string>(found.Where(d => d.Kind == DriftKind.Missing || d.Kind == DriftKind.Unexpected).Select(d => d.Name));
+            var wanted = desired.ToDictionary(f => f.Name, System.StringComparer.Ordinal);
+            foreach (var item in Backends.Iptables.Ipv6Pinholes.For(applier.Hop.Role, applier.Ipv6State, desired, router).Drift())
+            {
+                if (item.Key != null && whole.Contains(item.Key)) continue;
+                yield return item.Key == null
+                    ? new ForwardDrift { ComputerName = router, Kind = DriftKind.Unhooked, Detail = item.Value }
+                    : new ForwardDrift
+                    {
+                        ComputerName = router, Name = item.Key, Kind = DriftKind.Different, Fields = new[] { nameof(BypassForward.InternalIPv6) },
+                        Desired = wanted.TryGetValue(item.Key, out BypassForward forward) ? forward : null, Detail = item.Value,
+                    };
+            }
         }
     }
 }

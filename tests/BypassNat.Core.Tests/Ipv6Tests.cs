@@ -245,5 +245,78 @@ namespace BypassNat.Tests
             // IPv4-only forwards do not need it.
             Assert.False(Ipv6Pinholes.For(RouterRole.Main, Ipv6State.Parse("ip6tables=missing\n"), new[] { Parse(Row(null)) }, "192.0.2.1").Relevant);
         }
-    }
+    
+        private static ForwardInput Ipv6Only(string ipv6 = "::20", string sources = null) => new ForwardInput
+        {
+            Name = "nas6", Protocol = "TcpUdp", ExternalPort = "5001", BypassAddress = "192.0.2.2", InternalIPv6 = ipv6, AllowedSource = sources, Comment = "NAS",
+        };
+
+        [Fact]
+        public void AnIpv6OnlyRowHasNoIpv4HalfAndItsRulesCarryTheBypassAddress()
+        {
+            BypassForward forward = Parse(Ipv6Only());
+            Assert.Null(forward.InternalAddress);
+            Assert.False(forward.HasIpv4);
+            Assert.Equal(new[]
+            {
+                "-A BYPASSNAT6_FORWARD -d ::20/::ffff:ffff:ffff:ffff -p tcp -m tcp --dport 5001 -m comment --comment \"bypassnat;name=nas6;ext=5001;role=pinhole;via=192.0.2.2;note=NAS\" -j ACCEPT",
+                "-A BYPASSNAT6_FORWARD -d ::20/::ffff:ffff:ffff:ffff -p udp -m udp --dport 5001 -m comment --comment \"bypassnat;name=nas6;ext=5001;role=pinhole;via=192.0.2.2;note=NAS\" -j ACCEPT",
+            }, Ipv6Pinholes.MainRules(new[] { forward }));
+            // No IPv4 rule: the nat rules and the IPv4 plan leave it out.
+            Assert.DoesNotContain("nas6", Registry.RulesetRenderer.Render(new[] { forward, Parse(Row("::20")) }, Registry.RulesetFormat.IptablesRestore).Split('\n').Where(l => !l.StartsWith("#")));
+            Assert.Equal(new[] { "MainIPv6" }, Plan.ForwardPlanEntry.For(new[] { forward }, new[] { RouterRole.Main, RouterRole.Bypass }, "main").Select(e => e.Hop));
+        }
+
+        [Fact]
+        public void AnIpv6OnlyForwardIsReadBackWholeFromEitherHop()
+        {
+            BypassForward forward = Parse(Ipv6Only(sources: "2001:db8:100::/48"));
+            string main = "@filter\n*filter\n:FORWARD DROP [0:0]\n:BYPASSNAT6_FORWARD - [0:0]\n-A FORWARD -j BYPASSNAT6_FORWARD\n" +
+                          string.Concat(Ipv6Pinholes.MainRules(new[] { forward }).Select(r => r + "\n")) + "COMMIT\n";
+            string bypass = string.Format(BypassRead, string.Empty, string.Empty, string.Concat(Ipv6Pinholes.BypassRules(new[] { forward }, false).Select(r => r + "\n")));
+            foreach (string read in new[] { main, bypass })
+            {
+                BypassForward back = Assert.Single(Ipv6State.Parse(read).Ipv6OnlyForwards());
+                Assert.Empty(forward.DifferingFields(back));
+                Assert.Equal(forward.InternalIPv6, back.InternalIPv6);
+                Assert.Equal("2001:db8:100::/48", back.AllowedSourceIPv6.ToString());
+            }
+        }
+
+        [Theory]
+        [InlineData(null, "::20", null)]
+        [InlineData("198.51.100.0/24 2001:db8:100::/48", "::20", "the forward is IPv6 only (no InternalAddress), so IPv4 clients cannot reach it")]
+        [InlineData(null, "", "the device's address is required: InternalAddress (IPv4, such as 192.0.2.20), InternalIPv6 (such as ::20), or both")]
+        public void AnIpv6OnlyRowTakesIpv6ClientsOnlyAndARowNeedsOneAddress(string sources, string ipv6, string reason)
+        {
+            ForwardParser.Parse(Ipv6Only(ipv6, sources), 3, out IReadOnlyList<ForwardIssue> issues);
+            if (reason == null) Assert.Empty(issues);
+            else Assert.StartsWith(reason, Assert.Single(issues).Reason);
+        }
+
+        [Fact]
+        public void DriftNamesTheForwardWhoseIpv6RulesAreMissingOrChanged()
+        {
+            var forwards = new[] { Parse(Row("::20")), Parse(Ipv6Only()) };
+            List<string> raw = Ipv6Pinholes.BypassRules(forwards, true).ToList();
+            raw[0] = raw[0].Replace("--sport 80", "--sport 81");
+            string mangle = string.Concat(Ipv6Pinholes.BypassRules(forwards.Take(1), false).Select(r => r + "\n"));
+            Ipv6State state = Ipv6State.Parse(string.Format(BypassRead, string.Concat(raw.Select(r => r + "\n")), string.Empty, "-A PREROUTING -j BYPASSNAT6_PROXY\n" + mangle));
+            var drift = Ipv6Pinholes.For(RouterRole.Bypass, state, forwards, "r").Drift();
+            Assert.Equal(new[] { "web6", "nas6", null }, drift.Select(d => d.Key));
+            Assert.StartsWith("the IPv6 reply exemption (BYPASSNAT6_RAW) differs: ", drift[0].Value);
+            Assert.Equal("the IPv6 reply exemption (BYPASSNAT6_PROXY) is missing", drift[1].Value);
+            Assert.Equal("the jump to BYPASSNAT6_PROXY is not the first rule of ip6tables mangle PREROUTING (1 jump(s)), so its IPv6 rules may not take effect", drift[2].Value);
+            Assert.DoesNotContain(Ipv6Pinholes.For(RouterRole.Bypass, state, new BypassForward[0], "r").Drift(), d => d.Key == null);
+        }
+
+        [Fact]
+        public void AViaThatIsNoIpv4AddressIsNotOurs()
+        {
+            Assert.Equal("192.0.2.2", RuleComment.TryDecode("bypassnat;name=a;ext=80;role=pinhole;via=192.0.2.2").Via.ToString());
+            Assert.Null(RuleComment.TryDecode("bypassnat;name=a;ext=80;via=2001:db8::1"));
+            Assert.Null(RuleComment.TryDecode("bypassnat;name=a;ext=80;via=192.0.2.02"));
+            Assert.Null(RuleComment.TryDecode("bypassnat;name=a;ext=80").Via);
+        }
+}
 }

@@ -343,6 +343,13 @@ table inet clash_tproxy {
 	}
 }
 NFT
+      # IPv6 in the same chain, as OpenClash's and mihomo's inet tables do.
+      if [ "${LAB_IPV6:-0}" = 1 ]; then
+        ns byp nft add rule inet clash_tproxy prerouting 'ip6 daddr { ::1, fe80::/10, ff00::/8, 2001:db8:1::/64, 2001:db8:2::/64 } return'
+        ns byp nft add rule inet clash_tproxy prerouting 'meta l4proto { tcp, udp } meta nfproto ipv6 tproxy ip6 to :7893 meta mark set 0x1 accept'
+        ns byp ip -6 rule add fwmark 0x1/0x1 lookup 100
+        ns byp ip -6 route add local ::/0 dev lo table 100
+      fi
       ;;
     tun)
       ns byp ip tuntap add dev tun0 mode tun
@@ -543,6 +550,17 @@ ipv6_lab() {
     ns main ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
   fi
   ns byp ip6tables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+  # The default proxy (a nat REDIRECT, as Clash's redir-host mode) for IPv6 too, with a listener that
+  # answers "redirect tcp" on 7892, so a test can see what it captured.
+  if [ "${LAB_PROXY:-iptables}" = iptables ] && [ "${LAB_ROUTER:-debian}" = debian ]; then
+    ns byp ip6tables -t nat -N CLASH
+    for n in ::1/128 fe80::/10 ff00::/8 2001:db8:1::/64 2001:db8:2::/64; do
+      ns byp ip6tables -t nat -A CLASH -d "$n" -j RETURN
+    done
+    ns byp ip6tables -t nat -A CLASH -p tcp -j REDIRECT --to-ports 7892
+    ns byp ip6tables -t nat -A PREROUTING -i lan0 -p tcp -j CLASH
+    ns byp socat "TCP6-LISTEN:7892,ipv6only=1,reuseaddr,fork" SYSTEM:"echo redirect tcp; cat >/dev/null" </dev/null >/dev/null 2>&1 &
+  fi
   ns inet socat "TCP6-LISTEN:7000,ipv6only=1,reuseaddr,fork" \
     SYSTEM:"echo inet tcp 7000 peer \$SOCAT_PEERADDR; cat >/dev/null" </dev/null >/dev/null 2>&1 &
 }

@@ -203,10 +203,22 @@ Describe 'IPv6 with the lab''s own TPROXY proxy chain (Clash TPROXY mode)' {
     It 'warns, before writing, when the main router''s IPv6 policy drops in a native nftables table its pinholes cannot open' {
         Invoke-LabCommand $Lab main 'nft add table ip6 homefw' | Out-Null
         Invoke-LabCommand $Lab main 'nft add chain ip6 homefw forward { type filter hook forward priority 0 ; policy drop ; }' | Out-Null
+        # A home firewall's table: what it let out may answer, nothing new comes in.
+        Invoke-LabCommand $Lab main 'nft add rule ip6 homefw forward ct state established,related accept' | Out-Null
+        Invoke-LabCommand $Lab main 'nft add rule ip6 homefw forward iifname lan0 accept' | Out-Null
         try {
             $run = Invoke-AsAdmin $Lab -Params @{ Csv = $Csv } { $main = $Lab.MainSsh; $Params.Csv | ConvertFrom-Csv | New-BypassForward | Invoke-BypassForwardApply @main -WhatIf }
             $run.Errors | Should -BeNullOrEmpty
-            @($run.Warnings | Where-Object { $_ -match '^On 192\.0\.2\.1 the IPv6 forward policy also drops in the nftables table\(s\) ''ip6 homefw''' }).Count | Should -Be 1
+            $warning = @($run.Warnings | Where-Object { $_ -match '^On 192\.0\.2\.1 the IPv6 forward policy also drops in the nftables table\(s\) ''ip6 homefw''' })
+            $warning.Count | Should -Be 1
+            # The table's drop closes the pinholes; the rules the warning gives open them there.
+            Send-Inbound tcp -PrefixNumber 2 | Should -BeNullOrEmpty
+            $rules = @($warning[0] -split "`n" | Where-Object { $_ -like '    nft insert rule ip6 homefw forward *' } | ForEach-Object { $_.Trim() })
+            $rules | Should -Contain 'nft insert rule ip6 homefw forward ip6 daddr & ::ffff:ffff:ffff:ffff == ::20 tcp dport 80 accept comment "bypassnat;name=web6;ext=80;role=pinhole"'
+            $rules.Count | Should -Be 2
+            foreach ($rule in $rules) { Invoke-LabCommand $Lab main $rule | Out-Null }
+            Send-Inbound tcp -PrefixNumber 2 | Should -Be 'device tcp 80 peer 2001:db8:ff::10'
+            Send-Inbound udp -PrefixNumber 2 | Should -Be 'device udp 9000 peer 2001:db8:ff::10'
         } finally {
             Invoke-LabCommand $Lab main 'nft delete table ip6 homefw' | Out-Null
         }

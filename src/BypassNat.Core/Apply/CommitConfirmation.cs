@@ -206,7 +206,8 @@ namespace BypassNat.Apply
         /// </summary>
         /// <param name="live">Each backend this apply touches, with what it held before.</param>
         /// <param name="persist">The script that puts the saved set back (or removes a first -Persist); null when the apply does not touch it.</param>
-        public static string RollbackScript(RouterHop hop, string p, IEnumerable<KeyValuePair<IScriptedBackend, RouterState>> live, RenderContext context, string persist)
+        /// <param name="ipv6">The script that puts the hop's IPv6 rules back (<see cref="Backends.Iptables.Ipv6Pinholes.RollbackScript"/>); null when the apply does not touch them.</param>
+        public static string RollbackScript(RouterHop hop, string p, IEnumerable<KeyValuePair<IScriptedBackend, RouterState>> live, RenderContext context, string persist, string ipv6 = null)
         {
             var s = new StringBuilder();
             s.Append(RouterScript.Preamble).Append("status=0\n");
@@ -215,6 +216,8 @@ namespace BypassNat.Apply
                 s.Append("(\n").Append(backend.Key.RollbackScript(p, backend.Value, context));
                 s.Append($") || {{ status=1; echo 'could not put back the {backend.Key.Kind} rules' >&2; }}\n");
             }
+
+            if (ipv6 != null) s.Append("(\n").Append(ipv6).Append(") || { status=1; echo 'could not put back the IPv6 rules' >&2; }\n");
 
             if (persist != null)
             {

@@ -78,7 +78,8 @@ namespace BypassNat.Apply
         /// <summary>The forwards in the shape this router holds them (the main hop's projection; for UCI redirects also no comment).</summary>
         public List<BypassForward> Project(IEnumerable<BypassForward> forwards)
         {
-            List<BypassForward> given = forwards.ToList();
+            // IPv6-only forwards have no IPv4 half: they live in the IPv6 rules alone (ApplyPlan.Ipv6).
+            List<BypassForward> given = forwards.Where(f => f.HasIpv4).ToList();
             List<BypassForward> projected = Hop.Project(given);
             if (Choice?.Backend == null) return projected;
             // A backend that holds the IPv6 half itself gets it back after the main hop's projection dropped it.
@@ -121,7 +122,9 @@ namespace BypassNat.Apply
             var plan = new ApplyPlan(Project(desired), Context, ReadState(), Choice.Other == null ? null : Read(Choice.Other));
             BypassNatException refusal = plan.State.Refusal(plan.Desired);
             if (refusal != null) throw refusal;
-            if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, plan.Desired);
+            // From the forwards as given (the bypass hop, where a proxy is looked for, projects nothing): the
+            // IPv6 ones too, for a native nft proxy's chains.
+            if (Proxy != null) plan.Exemption = ProxyExemption.For(Proxy, desired);
             // From the forwards as given: the main hop's projection keeps only their IPv4 side.
             if (Ipv6State != null && !HoldsIpv6) plan.Ipv6 = Ipv6Pinholes.For(Hop.Role, Ipv6State, desired, Endpoint);
             return plan;
@@ -129,6 +132,33 @@ namespace BypassNat.Apply
 
         /// <summary>BypassNat's IPv6 rules as the survey read them; null where the hop was not surveyed (then IPv6 is not touched).</summary>
         public Ipv6State Ipv6State { get; private set; }
+
+        /// <summary>
+        /// The forwards read from the router with their IPv6 part (InternalIPv6, AllowedSourceIPv6) from the
+        /// ip6tables rules, by name: the nat rules do not carry it, and a set written back without it
+        /// (Remove-BypassForward -Name) would take every other forward's IPv6 rules with it.
+        /// </summary>
+        public List<BypassForward> WithIpv6(IEnumerable<BypassForward> forwards)
+        {
+            IReadOnlyDictionary<string, (Ipv6Host Host, Ipv6SourceSet Sources)> ipv6 = Ipv6State?.Forwards();
+            return forwards.Select(f => ipv6 != null && ipv6.TryGetValue(f.Name, out var six) ? f.WithIpv6(six.Host, six.Sources) : f).ToList();
+        }
+
+        /// <summary>
+        /// Everything the router holds: the forwards read (<see cref="ReadState"/>) with their IPv6 part, and the
+        /// IPv6-only forwards, which only the IPv6 rules hold (their comment names the bypass address).
+        /// </summary>
+        public List<BypassForward> ReadAll()
+        {
+            List<BypassForward> forwards = WithIpv6(ReadState().Forwards);
+            if (Ipv6State != null)
+            {
+                var names = new HashSet<string>(forwards.Select(f => f.Name), StringComparer.Ordinal);
+                forwards.AddRange(Ipv6State.Ipv6OnlyForwards().Where(f => !names.Contains(f.Name)));
+            }
+
+            return forwards;
+        }
 
         /// <summary>
         /// How a transparent proxy on the bypass router captures LAN traffic, as the survey found it
@@ -212,7 +242,7 @@ namespace BypassNat.Apply
             if (!plan.NeedsWrite && run.Persist)
             {
                 IReadOnlyList<string> saveWarnings = null;
-                run.Persisted = GuardSave(run, () => run.Installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, run.Persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft));
+                run.Persisted = GuardSave(run, () => run.Installer.Save(Scripted(Choice.Backend), plan.Desired, plan.Context, run.Persist, out saveWarnings, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft, plan.Ipv6?.Saved));
                 foreach (string warning in saveWarnings) run.Warn(warning);
             }
 
@@ -232,7 +262,7 @@ namespace BypassNat.Apply
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 try
                 {
-                    run.Installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                    run.Installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _, ipv6: plan.Ipv6?.SavedBefore);
                 }
                 catch (BypassNatException rollback)
                 {
@@ -343,11 +373,13 @@ namespace BypassNat.Apply
                 var installer = new PersistenceInstaller(_session, Hop);
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
                 persist = run.WasInstalled
-                    ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false)
+                    ? installer.SaveScript(p, Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, ipv6: plan.Ipv6?.SavedBefore)
                     : installer.UninstallScript(p);
             }
 
-            return CommitConfirmation.RollbackScript(Hop, p, live, plan.Context, persist);
+            // The IPv6 rules too: ip6tables is no backend's, so the watchdog puts its chains back on their own.
+            string ipv6 = plan.Ipv6 != null && plan.Ipv6.Relevant ? plan.Ipv6.RollbackScript(p) : null;
+            return CommitConfirmation.RollbackScript(Hop, p, live, plan.Context, persist, ipv6);
         }
 
         /// <summary>
@@ -395,7 +427,7 @@ namespace BypassNat.Apply
                 }
 
                 IRouterBackend before = plan.Leftover != null ? Choice.Other : Choice.Backend;
-                installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _);
+                installer.Save(Scripted(before), (plan.Leftover ?? plan.State).Forwards, plan.Context, false, out _, ipv6: plan.Ipv6?.SavedBefore);
                 return held + " Its saved set (from an earlier -Persist) was put back to them.";
             }
             catch (BypassNatException undo)
@@ -589,7 +621,7 @@ namespace BypassNat.Apply
                 ? script.Step("confirm", confirmation.StartScript(ConfirmRollback(run, save)), stopOnFailure: true)
                 : script.Step("confirm", CommitConfirmation.PendingCheckScript(Hop), stopOnFailure: true);
             ScriptStep persist = save
-                ? script.Step("persist", run.Installer.SaveScript(p, backend, plan.Desired, plan.Context, run.Persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft), stopOnFailure: true)
+                ? script.Step("persist", run.Installer.SaveScript(p, backend, plan.Desired, plan.Context, run.Persist, plan.Exemption?.SavedChain, plan.Exemption?.SavedNft, plan.Ipv6?.Saved), stopOnFailure: true)
                 : null;
             // Before the forwards: a refused exemption changes nothing, and an exemption without its
             // forwards only exempts connections nobody DNATs.

@@ -30,6 +30,11 @@ namespace BypassNat.Diagnosis
 
         /// <summary>The device's TCP port asked from the router: open, closed or unknown (<see cref="DevicePortProbe"/>).</summary>
         public string DevicePort { get; set; } = DevicePortProbe.Unknown;
+
+        /// <summary>The forward's IPv6 rules on this hop (Ok: in place, Failed: missing or not first); NotNeeded without InternalIPv6.</summary>
+        public HopState Ipv6 { get; set; } = HopState.NotNeeded;
+
+        public string Ipv6Detail { get; set; } = "the forward has no InternalIPv6";
     }
 
     /// <summary>What the router's connection tracking says about one forward, with the likely cause and the fix.</summary>
@@ -75,6 +80,9 @@ namespace BypassNat.Diagnosis
         /// <summary>Whether the device's TCP port answers when this router connects to it.</summary>
         public HopState DevicePort { get; set; }
 
+        /// <summary>The forward's IPv6 rules on this router: the main router's pinhole or the bypass router's reply exemption (NotNeeded: no InternalIPv6).</summary>
+        public HopState Ipv6 { get; set; } = HopState.NotNeeded;
+
         /// <summary>The path internet -> main router -> bypass router -> device, hop by hop, each with its state and what shows it.</summary>
         public PathHop[] Path { get; set; } = new PathHop[0];
 
@@ -88,6 +96,7 @@ namespace BypassNat.Diagnosis
 
         public static ForwardDiagnosis Diagnose(string computerName, BypassForward forward, IReadOnlyList<ConntrackEntry> entries, PathFacts facts)
         {
+            if (!forward.HasIpv4) return DiagnoseIpv6Only(computerName, forward, facts);
             List<ConntrackEntry> all = entries.Where(e => Matches(forward, e)).ToList();
             // A client AllowedSource does not admit is not forwarded, as asked: not a fault of the path.
             List<ConntrackEntry> refused = all.Where(e => !forward.AllowedSource.Admits(e.Source)).ToList();
@@ -154,6 +163,35 @@ namespace BypassNat.Diagnosis
             return result;
         }
 
+        /// <summary>
+        /// An IPv6-only forward: no NAT, and the bypass router takes its replies out of conntrack on purpose, so
+        /// the connection table has nothing to tell; its IPv6 rules are what this router shows of it.
+        /// </summary>
+        private static ForwardDiagnosis DiagnoseIpv6Only(string computerName, BypassForward forward, PathFacts facts)
+        {
+            var result = new ForwardDiagnosis
+            {
+                ComputerName = computerName,
+                Name = forward.Name,
+                Protocol = forward.Protocol.ToString(),
+                Bypass = forward.BypassAddress.ToString(),
+                Internal = $"[{forward.InternalIPv6}]:{forward.ExternalPort}",
+                AllowedSource = forward.AllowedSourceIPv6.IsAny ? "any" : forward.AllowedSourceIPv6.ToString(),
+                Status = facts.Ipv6 == HopState.Failed ? DiagnosisStatus.NotForwarded : DiagnosisStatus.NoTraffic,
+                Ipv6 = facts.Ipv6,
+                MainRouter = HopState.Unknown, BypassRule = HopState.NotNeeded, ProxyExemption = HopState.NotNeeded, Conntrack = HopState.NotNeeded,
+                DeviceGateway = HopState.Unknown, DevicePort = HopState.Unknown,
+            };
+            if (facts.Ipv6 == HopState.Failed)
+            {
+                result.Cause = $"The forward is IPv6 only, and this router's IPv6 rules for it are not in place: {facts.Ipv6Detail}.";
+                result.Fix = "Run Invoke-BypassForwardApply again.";
+            }
+
+            result.Path = new[] { new PathHop("ipv6", facts.Ipv6, facts.Ipv6Detail) };
+            return result;
+        }
+
         /// <summary>Each hop's state as this router can see it, and the path they make.</summary>
         private static void DrawPath(ForwardDiagnosis result, BypassForward forward, PathFacts facts, int arrived, int unrepliedToDevice, int notForwarded)
         {
@@ -193,7 +231,8 @@ namespace BypassNat.Diagnosis
                 : result.DeviceGateway == HopState.Ok ? (forward.SourceNat ? "replies come back (source NAT)" : $"replies come back through {forward.BypassAddress}")
                 : "no reply to tell its gateway by";
 
-            result.Path = new[]
+            result.Ipv6 = forward.InternalIPv6 == null ? HopState.NotNeeded : facts.Ipv6;
+            var path = new List<PathHop>
             {
                 new PathHop("main router", result.MainRouter, main),
                 new PathHop("bypass router", result.BypassRule, rule),
@@ -201,6 +240,9 @@ namespace BypassNat.Diagnosis
                 new PathHop("conntrack", result.Conntrack, conntrack),
                 new PathHop("device", Worst(result.DeviceGateway, result.DevicePort), gateway + "; " + port),
             };
+            // The IPv6 half takes another path (no NAT; see Ipv6Pinholes): its rules on this router, on a line of their own.
+            if (forward.InternalIPv6 != null) path.Add(new PathHop("ipv6", facts.Ipv6, facts.Ipv6Detail));
+            result.Path = path.ToArray();
         }
 
         private static HopState Worst(HopState a, HopState b) =>

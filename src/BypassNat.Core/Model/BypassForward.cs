@@ -34,7 +34,8 @@ namespace BypassNat
             ExternalPort = externalPort;
             BypassAddress = bypassAddress ?? throw new ArgumentNullException(nameof(bypassAddress));
             BypassPort = bypassPort;
-            InternalAddress = internalAddress ?? throw new ArgumentNullException(nameof(internalAddress));
+            // An IPv6-only forward (InternalIPv6 without InternalAddress) has no IPv4 half.
+            InternalAddress = internalAddress ?? (internalIPv6 != null ? null : throw new ArgumentNullException(nameof(internalAddress)));
             InternalPort = internalPort;
             SourceNat = sourceNat;
             Comment = comment ?? string.Empty;
@@ -57,7 +58,14 @@ namespace BypassNat
         public PortRange ExternalPort { get; }
         public IPAddress BypassAddress { get; }
         public PortRange BypassPort { get; }
+        /// <summary>The device's IPv4 address; null for an IPv6-only forward (InternalIPv6 only).</summary>
         public IPAddress InternalAddress { get; }
+
+        /// <summary>
+        /// Whether the forward has an IPv4 half (InternalAddress): the nat rules, the IPv4 proxy exemption and
+        /// the IPv4 plan entries are for these only; an IPv6-only forward lives in the IPv6 rules alone.
+        /// </summary>
+        public bool HasIpv4 => InternalAddress != null;
         public PortRange InternalPort { get; }
         public bool SourceNat { get; }
         public string Comment { get; }
@@ -136,7 +144,7 @@ namespace BypassNat
             if (ExternalPort != other.ExternalPort) fields.Add(nameof(ExternalPort));
             if (!BypassAddress.Equals(other.BypassAddress)) fields.Add(nameof(BypassAddress));
             if (BypassPort != other.BypassPort) fields.Add(nameof(BypassPort));
-            if (!InternalAddress.Equals(other.InternalAddress)) fields.Add(nameof(InternalAddress));
+            if (!Equals(InternalAddress, other.InternalAddress)) fields.Add(nameof(InternalAddress));
             if (InternalPort != other.InternalPort) fields.Add(nameof(InternalPort));
             if (SourceNat != other.SourceNat) fields.Add(nameof(SourceNat));
             if (!string.Equals(Comment, other.Comment, StringComparison.Ordinal)) fields.Add(nameof(Comment));
@@ -149,6 +157,7 @@ namespace BypassNat
         }
 
         public override string ToString() =>
-            $"{Name} {Protocol} {ExternalPort} -> {BypassAddress}:{BypassPort} -> {InternalAddress}:{InternalPort}";
+            HasIpv4 ? $"{Name} {Protocol} {ExternalPort} -> {BypassAddress}:{BypassPort} -> {InternalAddress}:{InternalPort}"
+                : $"{Name} {Protocol} {ExternalPort} -> IPv6 {InternalIPv6} (gateway {BypassAddress})";
     }
 }

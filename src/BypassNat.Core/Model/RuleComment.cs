@@ -27,13 +27,20 @@ namespace BypassNat
         public const int IptablesMaxBytes = 255;
         public const int NftablesMaxBytes = 128;
 
-        public RuleComment(string name, PortRange externalPort, string comment, string role = null)
+        public RuleComment(string name, PortRange externalPort, string comment, string role = null, System.Net.IPAddress via = null)
         {
             Name = name;
             ExternalPort = externalPort;
             Comment = comment ?? string.Empty;
             Role = role;
+            Via = via;
         }
+
+        /// <summary>
+        /// The forward's BypassAddress, on the IPv6 rules of a forward without InternalAddress: no IPv4 rule
+        /// carries it there, and reading the forward back needs it. Null on every other rule.
+        /// </summary>
+        public System.Net.IPAddress Via { get; }
 
         public string Name { get; }
         public PortRange ExternalPort { get; }
@@ -56,12 +63,13 @@ namespace BypassNat
         {
             string text = $"{Prefix}name={Name};ext={ExternalPort}";
             if (Role != null) text += ";role=" + Role;
+            if (Via != null) text += ";via=" + Via;
             if (Comment.Length > 0) text += ";note=" + EncodeNote(Comment);
             return text;
         }
 
         /// <summary>The same metadata without the user's comment (nftables keeps that apart).</summary>
-        public RuleComment WithoutNote() => new RuleComment(Name, ExternalPort, null, Role);
+        public RuleComment WithoutNote() => new RuleComment(Name, ExternalPort, null, Role, Via);
 
         /// <summary>Characters as the user typed them: code points, so a character outside the BMP counts one.</summary>
         public static int CountCharacters(string text)
@@ -123,6 +131,10 @@ namespace BypassNat
             if (!fields.TryGetValue("ext", out string ext) || !PortRange.TryParse(ext, out PortRange externalPort, out _)) return null;
             fields.TryGetValue("note", out string note);
             fields.TryGetValue("role", out string role);
+            System.Net.IPAddress via = null;
+            if (fields.TryGetValue("via", out string viaText)
+                && (!System.Net.IPAddress.TryParse(viaText, out via) || via.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || via.ToString() != viaText))
+                return null;
             string comment;
             try
             {
@@ -133,7 +145,7 @@ namespace BypassNat
                 return null;
             }
 
-            return new RuleComment(name, externalPort, comment, role);
+            return new RuleComment(name, externalPort, comment, role, via);
         }
     }
 }

@@ -43,10 +43,11 @@ namespace BypassNat.Persistence
         /// </summary>
         /// <param name="exemption">The proxy exemption's chain (<see cref="Proxy.ProxyExemption.SavedChain"/>); empty: none, null: leave the saved one as it is.</param>
         /// <param name="nftExemption">The same for the rules in a native nftables proxy's chains (<see cref="Proxy.ProxyExemption.SavedNft"/>).</param>
+        /// <param name="ipv6">The same for the hop's IPv6 rules (<see cref="Backends.Iptables.Ipv6Pinholes.Saved"/>).</param>
         public string Save(IScriptedBackend backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, out IReadOnlyList<string> warnings,
-            string exemption = null, string nftExemption = null)
+            string exemption = null, string nftExemption = null, string ipv6 = null)
         {
-            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install, exemption, nftExemption)), "saving the forwards for boot (-Persist)");
+            CommandResult result = RouterLock.Run(_session, RouterScript.Wrap(SaveScript(_session.Privileged, backend, forwards, context, install, exemption, nftExemption, ipv6)), "saving the forwards for boot (-Persist)");
             return Saved(result, out warnings);
         }
 
@@ -66,7 +67,7 @@ namespace BypassNat.Persistence
 
         /// <summary>The save as a script body, so an apply can run it in the same command as the rules it saves.</summary>
         public string SaveScript(string p, IScriptedBackend backend, IReadOnlyList<BypassForward> forwards, RenderContext context, bool install, string exemption = null,
-            string nftExemption = null)
+            string nftExemption = null, string ipv6 = null)
         {
             string ruleset = backend.RenderSaved(forwards, context);
             string file = backend.SavedFile;
@@ -84,6 +85,8 @@ namespace BypassNat.Persistence
             else if (exemption != null) script.Append($"{p}rm -f {Directory}/{ExemptionFile}\n");
             if (nftExemption != null && nftExemption.Length > 0) AppendFile(script, $"{Directory}/{NftExemptionFile}", nftExemption);
             else if (nftExemption != null) script.Append($"{p}rm -f {Directory}/{NftExemptionFile}\n");
+            if (ipv6 != null && ipv6.Length > 0) AppendFile(script, $"{Directory}/{Ipv6File}", ipv6);
+            else if (ipv6 != null) script.Append($"{p}rm -f {Directory}/{Ipv6File}\n");
             AppendFile(script, RestoreScript, RestoreScriptText());
             script.Append(Hooks.FirewallFunction(p, backend));
             if (!install)
@@ -199,8 +202,10 @@ namespace BypassNat.Persistence
             PendingConfirmation.RestoreCheck(_hop, "lockdir", "dir") +
             RestoreExemption +
             RestoreNftExemption +
+            RestoreIpv6 +
             "exempt \"$1\"\n" +
             "exempt_nft \"$1\"\n" +
+            "restore_ipv6 \"$1\"\n" +
             "if [ -f \"$dir/ruleset.nft\" ]; then\n" +
             $"  if [ \"$1\" = --if-missing ] && nft list table {_hop.NftTable} >/dev/null 2>&1; then exit 0; fi\n" +
             "  restored\n" +
@@ -224,6 +229,22 @@ namespace BypassNat.Persistence
 
         private const string ExemptionFile = "proxy-exemption.iptables";
         private const string NftExemptionFile = "proxy-exemption.nft";
+        private const string Ipv6File = "ipv6.ip6tables";
+
+        /// <summary>
+        /// The hop's IPv6 rules (<see cref="Backends.Iptables.Ipv6Pinholes"/>), where saved: put back when a chain lost
+        /// rules or its jump is no longer first (a proxy restarting, ip6tables -F, a reboot), whichever backend
+        /// holds the IPv4 forwards. They live in ip6tables, which neither the nft table nor iptables' nat
+        /// chains restore.
+        /// </summary>
+        private string RestoreIpv6 =>
+            Backends.Iptables.Ipv6Pinholes.Functions(string.Empty, _hop.Role) +
+            "restore_ipv6() {\n" +
+            $"  [ -f \"$dir/{Ipv6File}\" ] || return 0\n" +
+            $"  if [ \"$1\" = --if-missing ] && bypassnat_ip6_in_place < \"$dir/{Ipv6File}\"; then return 0; fi\n" +
+            "  restored\n" +
+            $"  bypassnat_ip6_put < \"$dir/{Ipv6File}\"\n" +
+            "}\n";
 
         /// <summary>
         /// BypassNat's rules at the top of a native nftables proxy's chains (<see cref="Proxy.NftablesExemption"/>),

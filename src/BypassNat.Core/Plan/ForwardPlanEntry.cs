@@ -47,7 +47,7 @@ namespace BypassNat.Plan
             List<BypassForward> enabled = forwards.Where(f => f.Enabled).ToList();
             var entries = new List<ForwardPlanEntry>();
             if (hops.Contains(RouterRole.Main))
-                entries.AddRange(enabled.Select(f => Entry(f, mainRouter, RouterRole.Main, f.ExternalPort, f.BypassAddress.ToString(), f.BypassPort)));
+                entries.AddRange(enabled.Where(f => f.HasIpv4).Select(f => Entry(f, mainRouter, RouterRole.Main, f.ExternalPort, f.BypassAddress.ToString(), f.BypassPort)));
             if (hops.Contains(RouterRole.Main))
                 entries.AddRange(enabled.Where(f => f.InternalIPv6 != null).Select(f =>
                 {
@@ -57,7 +57,7 @@ namespace BypassNat.Plan
                     return entry;
                 }));
             if (hops.Contains(RouterRole.Bypass))
-                entries.AddRange(enabled.Select(f => Entry(f, f.BypassAddress.ToString(), RouterRole.Bypass, f.BypassPort, f.InternalAddress.ToString(), f.InternalPort)));
+                entries.AddRange(enabled.Where(f => f.HasIpv4).Select(f => Entry(f, f.BypassAddress.ToString(), RouterRole.Bypass, f.BypassPort, f.InternalAddress.ToString(), f.InternalPort)));
             return entries;
         }
 

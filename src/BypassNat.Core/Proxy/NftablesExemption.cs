@@ -110,6 +110,11 @@ namespace BypassNat.Proxy
         /// The lines that say what BypassNat wants in the proxy's chains: one rule a chain, forward and
         /// protocol (<c>F T C RULE</c>, RULE exactly as nft prints it back), in the router's order.
         /// </summary>
+        /// <remarks>
+        /// A forward with InternalIPv6 also gets, in an inet table's chain (an ip table sees no IPv6), a rule for
+        /// its IPv6 replies: those the raw table took out of conntrack (<see cref="Backends.Iptables.Ipv6Pinholes"/>), from
+        /// the device's identifier and port; the same comment as the ip6tables rules (role reply6).
+        /// </remarks>
         public static IReadOnlyList<string> Rules(IEnumerable<string> chains, IEnumerable<BypassForward> forwards)
         {
             List<BypassForward> enabled = BypassForward.InRouterOrder(forwards.Where(f => f.Enabled)).ToList();
@@ -117,9 +122,19 @@ namespace BypassNat.Proxy
             foreach (string chain in chains)
                 foreach (BypassForward forward in enabled)
                 {
-                    string comment = RuleComment.For(forward, ProxyExemption.ReplyRole).WithoutNote().Encode();
-                    foreach (string transport in forward.Transports)
-                        rules.Add($"{chain} ct direction reply ct status dnat ip saddr {forward.InternalAddress} {transport} sport {forward.InternalPort} accept comment \"{comment}\"");
+                    if (forward.HasIpv4)
+                    {
+                        string comment = RuleComment.For(forward, ProxyExemption.ReplyRole).WithoutNote().Encode();
+                        foreach (string transport in forward.Transports)
+                            rules.Add($"{chain} ct direction reply ct status dnat ip saddr {forward.InternalAddress} {transport} sport {forward.InternalPort} accept comment \"{comment}\"");
+                    }
+
+                    if (forward.InternalIPv6 != null && chain.StartsWith("inet ", System.StringComparison.Ordinal))
+                    {
+                        string comment6 = Backends.Iptables.Ipv6Pinholes.Comment(forward, Backends.Iptables.Ipv6Pinholes.ReplyRole);
+                        foreach (string transport in forward.Transports)
+                            rules.Add($"{chain} {forward.InternalIPv6.NftMatch("saddr")} {transport} sport {forward.ExternalPort} ct state untracked accept comment \"{comment6}\"");
+                    }
                 }
 
             return rules;

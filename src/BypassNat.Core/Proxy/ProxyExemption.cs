@@ -53,7 +53,8 @@ namespace BypassNat.Proxy
         public static ProxyExemption For(ProxyCapture capture, IReadOnlyList<BypassForward> desired)
         {
             capture = capture ?? ProxyCapture.None;
-            IReadOnlyList<string> wanted = capture.CapturesInMangle ? Rules(desired) : new string[0];
+            // The mangle chain is IPv4's (the IPv6 one is Ipv6Pinholes'); a native nft proxy's inet chains take both.
+            IReadOnlyList<string> wanted = capture.CapturesInMangle ? Rules(desired.Where(f => f.HasIpv4)) : new string[0];
             return new ProxyExemption(capture, desired, wanted, NftablesExemption.Rules(capture.NftExemptChains, desired));
         }
 
@@ -199,7 +200,8 @@ namespace BypassNat.Proxy
         public IReadOnlyList<string> Advice(string router)
         {
             var advice = new List<string>();
-            List<BypassForward> enabled = BypassForward.InRouterOrder(Desired.Where(f => f.Enabled)).ToList();
+            // IPv4: an IPv6 reply is untracked (Ipv6Pinholes), which a TUN proxy's routing and a tproxy do not ask.
+            List<BypassForward> enabled = BypassForward.InRouterOrder(Desired.Where(f => f.Enabled && f.HasIpv4)).ToList();
             if (enabled.Count == 0) return advice;
             var matches = enabled.SelectMany(f => f.Transports.Select(t => (Forward: f, Match: $"ip saddr {f.InternalAddress} {t} sport {f.InternalPort}",
                 Rule: $"from {f.InternalAddress} ipproto {t} sport {f.InternalPort}"))).ToList();

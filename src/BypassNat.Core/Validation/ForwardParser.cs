@@ -77,7 +77,13 @@ namespace BypassNat.Validation
             if (!externalOk) found.Add(IdFor(input.ExternalPort, "BypassNat.InvalidPort"), "ExternalPort", input.ExternalPort, reason);
 
             IPAddress bypassAddress = ParseAddress(input.BypassAddress, "BypassAddress", found);
-            IPAddress internalAddress = ParseAddress(input.InternalAddress, "InternalAddress", found);
+            // InternalAddress may be left empty for an IPv6-only forward; a row needs at least one of the two.
+            bool ipv6Only = string.IsNullOrWhiteSpace(input.InternalAddress) && !string.IsNullOrWhiteSpace(input.InternalIPv6);
+            IPAddress internalAddress = null;
+            if (string.IsNullOrWhiteSpace(input.InternalAddress) && !ipv6Only)
+                found.Add("BypassNat.MissingField", "InternalAddress", string.Empty,
+                    "the device's address is required: InternalAddress (IPv4, such as 192.0.2.20), InternalIPv6 (such as ::20), or both");
+            else if (!ipv6Only) internalAddress = ParseAddress(input.InternalAddress, "InternalAddress", found);
 
             PortRange bypassPort = externalPort;
             bool bypassOk = externalOk;
@@ -151,6 +157,15 @@ namespace BypassNat.Validation
                     "make a separate IPv4-only row for the translated port");
             // An entry that could not be read was meant for that family: its own error says enough.
             bool wrote6 = sources6.Count > 0 || !string.IsNullOrWhiteSpace(input.AllowedSourceIPv6) || (input.AllowedSource ?? string.Empty).IndexOf(':') >= 0;
+            if (string.IsNullOrWhiteSpace(input.InternalAddress))
+            {
+                // IPv6 only: there is no IPv4 forward for IPv4 clients to be admitted to.
+                if (!sources4.IsAny)
+                    fail.Add("BypassNat.InvalidSource", "AllowedSource", sources4.ToString(),
+                        "the forward is IPv6 only (no InternalAddress), so IPv4 clients cannot reach it; list IPv6 prefixes only, or add InternalAddress");
+                return host;
+            }
+
             if (!sources4.IsAny && !wrote6)
                 fail.Add("BypassNat.InvalidSource", "AllowedSource", sources4.ToString(),
                     "the forward is restricted to IPv4 clients but has InternalIPv6 and no IPv6 entries, so its IPv6 pinhole would admit every client; add the IPv6 clients' prefixes");

@@ -63,7 +63,9 @@ namespace BypassNat.Validation
                 else
                     rowByName.Add(forward.Name, row);
 
-                if (!forward.Enabled) continue;
+                // An IPv6-only forward claims no port: no NAT, so no port of a router is taken, and two
+                // devices may each be opened on the same port.
+                if (!forward.Enabled || !forward.HasIpv4) continue;
                 int color = Number(colors, forward.BypassAddress);
                 foreach (string transport in forward.Transports)
                 {

@@ -34,11 +34,15 @@ namespace BypassNat.Backends.Iptables
 
         private readonly IReadOnlyList<Ipv6Chain> _chains;
 
-        private Ipv6Pinholes(RouterRole role, Ipv6State state, IReadOnlyList<Ipv6Chain> chains)
+        // The enabled forwards with InternalIPv6, in the router's order.
+        private readonly IReadOnlyList<BypassForward> _forwards;
+
+        private Ipv6Pinholes(RouterRole role, Ipv6State state, IReadOnlyList<Ipv6Chain> chains, IReadOnlyList<BypassForward> forwards)
         {
             Role = role;
             State = state;
             _chains = chains;
+            _forwards = forwards;
         }
 
         public RouterRole Role { get; }
@@ -60,7 +64,7 @@ namespace BypassNat.Backends.Iptables
             if (forwards.Count > 0 && !state.HasTool)
                 throw new BypassNatException("BypassNat.Ipv6NotSupported", FailureKind.NotInstalled,
                     $"{forwards.Count} forward(s) have InternalIPv6 ({string.Join(", ", forwards.Select(f => f.Name))}), but {router} has no ip6tables-save/ip6tables-restore, " +
-                    "which BypassNat writes IPv6 rules with (OpenWrt's firewall4 is not supported for IPv6 yet: Get-BypassForwardPlan shows the rules to enter). Nothing was changed.",
+                    "which BypassNat writes these IPv6 rules with (an OpenWrt main router takes them as UCI traffic rules with -Backend Uci; elsewhere Get-BypassForwardPlan shows the rules to enter). Nothing was changed.",
                     router);
             if (forwards.Count > 0 && state.Problem != null)
                 throw new BypassNatException("BypassNat.Ipv6NotSupported", FailureKind.PermissionDenied,
@@ -70,8 +74,14 @@ namespace BypassNat.Backends.Iptables
             var chains = role == RouterRole.Main
                 ? new[] { new Ipv6Chain("filter", "FORWARD", ForwardChain, MainRules(forwards)) }
                 : new[] { new Ipv6Chain("raw", "PREROUTING", RawChain, BypassRules(forwards, raw: true)), new Ipv6Chain("mangle", "PREROUTING", ProxyChain, BypassRules(forwards, raw: false)) };
-            return new Ipv6Pinholes(role, state, chains);
+            return new Ipv6Pinholes(role, state, chains, forwards);
         }
+
+        /// <summary>The hop's chains with no rules wanted: their table, hook and name (what the router-side scripts walk).</summary>
+        private static IReadOnlyList<Ipv6Chain> ChainsOf(RouterRole role) => For(role, Ipv6State.Empty, new BypassForward[0], string.Empty).Chains;
+
+        // The port is ExternalPort: on IPv6 InternalPort must equal it (no NAT), and the main hop's projection
+        // of a forward (InternalPort = BypassPort) keeps ExternalPort as it is.
 
         /// <summary>The main router's pinholes, as ip6tables-save prints them back.</summary>
         public static IReadOnlyList<string> MainRules(IEnumerable<BypassForward> forwards)
@@ -79,10 +89,10 @@ namespace BypassNat.Backends.Iptables
             var rules = new List<string>();
             foreach (BypassForward forward in forwards)
             {
-                string comment = RuleComment.For(forward, PinholeRole).WithoutNote().Encode();
+                string comment = Comment(forward, PinholeRole);
                 foreach (string transport in forward.Transports)
                     foreach (string source in Sources(forward))
-                        rules.Add($"-A {ForwardChain}{source} -d {forward.InternalIPv6.IptablesMatch} -p {transport} -m {transport} --dport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                        rules.Add($"-A {ForwardChain}{source} -d {forward.InternalIPv6.IptablesMatch} -p {transport} -m {transport} --dport {IptablesRenderer.Ports(forward.ExternalPort)}" +
                                   $" -m comment --comment \"{comment}\" -j ACCEPT");
             }
 
@@ -95,18 +105,24 @@ namespace BypassNat.Backends.Iptables
             var rules = new List<string>();
             foreach (BypassForward forward in forwards)
             {
-                string comment = RuleComment.For(forward, ReplyRole).WithoutNote().Encode();
+                string comment = Comment(forward, ReplyRole);
                 foreach (string transport in forward.Transports)
                     foreach (string client in Sources(forward).Select(s => s.Replace(" -s ", " -d ")))
                         rules.Add(raw
-                            ? $"-A {RawChain} -s {forward.InternalIPv6.IptablesMatch}{client} -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                            ? $"-A {RawChain} -s {forward.InternalIPv6.IptablesMatch}{client} -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.ExternalPort)}" +
                               $" -m comment --comment \"{comment}\" -j CT --notrack"
-                            : $"-A {ProxyChain} -s {forward.InternalIPv6.IptablesMatch}{client} -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.InternalPort)}" +
+                            : $"-A {ProxyChain} -s {forward.InternalIPv6.IptablesMatch}{client} -p {transport} -m {transport} --sport {IptablesRenderer.Ports(forward.ExternalPort)}" +
                               $" -m conntrack --ctstate UNTRACKED -m comment --comment \"{comment}\" -j ACCEPT");
             }
 
             return rules;
         }
+
+        // A forward with an IPv4 half keeps its note and bypass address in its nat rules; an IPv6-only one has
+        // only these rules, so they carry both (via=, note=), for Get-BypassForward to read it back whole.
+        internal static string Comment(BypassForward forward, string role) => forward.HasIpv4
+            ? RuleComment.For(forward, role).WithoutNote().Encode()
+            : new RuleComment(forward.Name, forward.ExternalPort, forward.Comment, role, forward.BypassAddress).Encode();
 
         // " -s PREFIX" a client network, or one "" for every client.
         private static IEnumerable<string> Sources(BypassForward forward) =>
@@ -194,7 +210,163 @@ namespace BypassNat.Backends.Iptables
             if (Role != RouterRole.Main || RuleCount == 0 || State.NftForwardDrops.Count == 0) return null;
             return $"On {router} the IPv6 forward policy also drops in the nftables table(s) {string.Join(", ", State.NftForwardDrops.Select(t => "'" + t + "'"))}: " +
                    $"BypassNat opened the ports in ip6tables ({ForwardChain}), and an accept there does not override another table's drop, so the IPv6 forwards may stay closed. " +
-                   "Open them in that table's forward chain (on OpenWrt a traffic rule: family ipv6, dest_ip '::ID/-64', the port; see docs/ipv6.md and Get-BypassForwardPlan's MainIPv6 entries).";
+                   "Open them in that table's forward chain (on OpenWrt a traffic rule: family ipv6, dest_ip '::ID/-64', the port; see docs/ipv6.md and Get-BypassForwardPlan's MainIPv6 entries)" +
+                   (State.NftForwardDropChains.Count == 0 ? "." : ", in that firewall's own configuration so that its reload keeps them, such as:\n" + string.Join("\n", NftOpenings()));
+        }
+
+        // BypassNat does not write into a table it does not own: the firewall that owns it rewrites it on
+        // every reload, and a rule of ours there would be lost or, worse, duplicated. So these are advice.
+        private IEnumerable<string> NftOpenings() =>
+            State.NftForwardDropChains.SelectMany(chain => _forwards.SelectMany(f => f.Transports.Select(t =>
+                $"    nft insert rule {chain} {(f.AllowedSourceIPv6.IsAny ? "" : "ip6 saddr { " + string.Join(", ", f.AllowedSourceIPv6.Select(p => p.ToString())) + " } ")}" +
+                $"{f.InternalIPv6.NftMatch("daddr")} {t} dport {f.ExternalPort} accept comment \"{Comment(f, PinholeRole)}\"")));
+
+        /// <summary>The rules wanted on this hop, one a line: -Persist's saved copy (empty: none).</summary>
+        public string Saved => string.Concat(_chains.SelectMany(c => c.Wanted).Select(r => r + "\n"));
+
+        /// <summary>The rules the hop held when read, one a line: what a rollback puts back.</summary>
+        public string SavedBefore => string.Concat(_chains.SelectMany(c => State.Chain(c.Name).Rules).Select(r => r + "\n"));
+
+        /// <summary>
+        /// Shell functions, for scripts that run on the router later (restore.sh, the -ConfirmTimeout watchdog)
+        /// and so cannot know what the chains will hold then: <c>bypassnat_ip6_in_place</c> (exit 0 when the
+        /// chains hold as many rules as the saved ones on stdin and each jump is first) and
+        /// <c>bypassnat_ip6_put</c> (puts the chains to exactly the rules on stdin, their jumps first, in one
+        /// ip6tables-restore; no rules: the chains and jumps deleted). A router without ip6tables has nothing to put.
+        /// </summary>
+        public static string Functions(string p, RouterRole role)
+        {
+            string specs = string.Join(" ", ChainsOf(role).Select(c => $"{c.Table}:{c.Hook}:{c.Name}"));
+            const string Split = "    t=${spec%%:*}; rest=${spec#*:}; h=${rest%%:*}; c=${rest#*:}\n" +
+                                 "    n=$(printf '%s\\n' \"$rules\" | grep -c \"^-A $c \" || true)\n";
+            return
+                "bypassnat_ip6_in_place() {\n" +
+                "  rules=$(cat)\n" +
+                "  command -v ip6tables >/dev/null 2>&1 || return 0\n" +
+                $"  for spec in {specs}; do\n" +
+                Split +
+                $"    [ \"$({p}ip6tables -t \"$t\" -S \"$c\" 2>/dev/null | grep -c '^-A' || true)\" = \"$n\" ] || return 1\n" +
+                $"    [ \"$n\" = 0 ] || [ \"$({p}ip6tables -t \"$t\" -S \"$h\" 2>/dev/null | sed -n 2p)\" = \"-A $h -j $c\" ] || return 1\n" +
+                "  done\n" +
+                "}\n" +
+                "bypassnat_ip6_put() {\n" +
+                "  rules=$(cat)\n" +
+                "  command -v ip6tables-restore >/dev/null 2>&1 || return 0\n" +
+                "  {\n" +
+                $"  for spec in {specs}; do\n" +
+                Split +
+                $"    jumps=$({p}ip6tables -t \"$t\" -S \"$h\" 2>/dev/null | grep -c -x -e \"-A $h -j $c\" || true)\n" +
+                $"    if {p}ip6tables -t \"$t\" -S \"$c\" >/dev/null 2>&1; then exists=1; else exists=0; fi\n" +
+                "    [ \"$n\" -gt 0 ] || [ \"$jumps\" -gt 0 ] || [ \"$exists\" = 1 ] || continue\n" +
+                "    echo \"*$t\"\n" +
+                "    while [ \"$jumps\" -gt 0 ]; do echo \"-D $h -j $c\"; jumps=$((jumps - 1)); done\n" +
+                "    if [ \"$n\" -gt 0 ]; then\n" +
+                "      echo \":$c - [0:0]\"; echo \"-F $c\"\n" +
+                "      printf '%s\\n' \"$rules\" | grep \"^-A $c \"\n" +
+                "      echo \"-I $h 1 -j $c\"\n" +
+                "    elif [ \"$exists\" = 1 ]; then echo \"-F $c\"; echo \"-X $c\"; fi\n" +
+                "    echo COMMIT\n" +
+                "  done\n" +
+                $"  }} | {p}ip6tables-restore --noflush --wait 10\n" +
+                "}\n";
+        }
+
+        /// <summary>A script that puts the hop's chains back to what they held when read (the -ConfirmTimeout rollback).</summary>
+        public string RollbackScript(string p) =>
+            Functions(p, Role) + "bypassnat_ip6_put <<'BYPASSNAT_IP6'\n" + SavedBefore + "BYPASSNAT_IP6\n";
+
+        /// <summary>
+        /// How the hop's IPv6 rules differ from the wanted ones, by forward (Test-BypassForward): name (null for a
+        /// chain's jump that is missing or not first, which concerns them all) and what differs.
+        /// </summary>
+        public IReadOnlyList<KeyValuePair<string, string>> Drift()
+        {
+            var drift = new List<KeyValuePair<string, string>>();
+            foreach (Ipv6Chain chain in _chains)
+            {
+                Ipv6ChainState now = State.Chain(chain.Name);
+                ILookup<string, string> wanted = chain.Wanted.ToLookup(NameOf);
+                ILookup<string, string> held = now.Rules.ToLookup(NameOf);
+                string where = Role == RouterRole.Main ? $"the IPv6 pinhole ({chain.Name})" : $"the IPv6 reply exemption ({chain.Name})";
+                foreach (string name in wanted.Select(g => g.Key).Concat(held.Select(g => g.Key)).Distinct())
+                {
+                    List<string> want = wanted[name].ToList(), have = held[name].ToList();
+                    if (want.SequenceEqual(have)) continue;
+                    string detail = have.Count == 0 ? $"{where} is missing"
+                        : want.Count == 0 ? $"{where} is on the router, not in the input"
+                        : $"{where} differs: {string.Join("; ", have)} -> {string.Join("; ", want)}";
+                    drift.Add(new KeyValuePair<string, string>(name, detail));
+                }
+
+                if (chain.Wanted.Count > 0 && (now.Jumps != 1 || !now.JumpFirst))
+                    drift.Add(new KeyValuePair<string, string>(null, $"the jump to {chain.Name} is not the first rule of ip6tables {chain.Table} {chain.Hook} ({now.Jumps} jump(s)), so its IPv6 rules may not take effect"));
+            }
+
+            // One item a forward, however many of the hop's chains differ for it.
+            return drift.GroupBy(d => d.Key).SelectMany(g => g.Key == null ? g.ToList()
+                : new List<KeyValuePair<string, string>> { new KeyValuePair<string, string>(g.Key, string.Join("; ", g.Select(d => d.Value))) }).ToList();
+        }
+
+        /// <summary>
+        /// Whether this hop holds <paramref name="forward"/>'s IPv6 rules as BypassNat writes them, jumped to first
+        /// (Debug-BypassForward), and what it found; the forward as read back, with its InternalIPv6.
+        /// </summary>
+        public static bool Holds(RouterRole role, Ipv6State state, BypassForward forward, out string detail)
+        {
+            Ipv6Pinholes one = For(role, state, new[] { forward }, string.Empty);
+            var missing = new List<string>();
+            foreach (Ipv6Chain chain in one._chains)
+            {
+                Ipv6ChainState now = state.Chain(chain.Name);
+                List<string> held = now.Rules.Where(r => NameOf(r) == forward.Name).ToList();
+                if (!held.SequenceEqual(chain.Wanted)) missing.Add(held.Count == 0 ? $"no rule in {chain.Name}" : $"its rules in {chain.Name} differ from what BypassNat writes");
+                else if (now.Jumps != 1 || !now.JumpFirst) missing.Add($"{chain.Name} is not jumped to first from ip6tables {chain.Table} {chain.Hook}");
+            }
+
+            string what = role == RouterRole.Main ? $"the IPv6 pinhole to {forward.InternalIPv6} port {forward.ExternalPort}" : $"the exemption of {forward.InternalIPv6} port {forward.ExternalPort}'s IPv6 replies";
+            detail = missing.Count == 0
+                ? what + " is in place (" + string.Join(", ", one._chains.Select(c => c.Name)) + ", jumped to first)"
+                : what + " is broken: " + string.Join("; ", missing) + ": apply again";
+            return missing.Count == 0;
+        }
+
+        // The forward a rule belongs to, by its comment; "" for a rule BypassNat did not write.
+        private static string NameOf(string rule)
+        {
+            int at = rule.IndexOf("--comment \"", StringComparison.Ordinal);
+            if (at < 0) return string.Empty;
+            int start = at + "--comment \"".Length, end = rule.IndexOf('"', start);
+            return end < 0 ? string.Empty : RuleComment.TryDecode(rule.Substring(start, end - start))?.Name ?? string.Empty;
+        }
+
+        /// <summary>
+        /// The hop's IPv6 rules for ConvertTo-BypassRuleset: ip6tables commands to paste (<paramref name="shell"/>),
+        /// or the ip6tables-restore input commented out, to follow a file that nft or iptables-restore loads.
+        /// </summary>
+        public string Render(bool shell)
+        {
+            var text = new StringBuilder();
+            text.Append(Role == RouterRole.Main
+                ? "# IPv6 (InternalIPv6): pinholes in the main router's IPv6 firewall, by interface identifier; written with ip6tables whatever the backend.\n"
+                : "# IPv6 (InternalIPv6): the devices' replies taken out of conntrack and past the proxy, by interface identifier; written with ip6tables whatever the backend.\n");
+            if (!shell) text.Append("# Load with: ip6tables-restore --noflush (without the leading '# ').\n");
+            foreach (Ipv6Chain chain in _chains.Where(c => c.Wanted.Count > 0))
+            {
+                if (shell)
+                {
+                    text.Append($"ip6tables -t {chain.Table} -N {chain.Name} 2>/dev/null || ip6tables -t {chain.Table} -F {chain.Name}\n");
+                    foreach (string rule in chain.Wanted) text.Append($"ip6tables -t {chain.Table} {rule}\n");
+                    text.Append($"ip6tables -t {chain.Table} -C {chain.Hook} -j {chain.Name} 2>/dev/null || ip6tables -t {chain.Table} -I {chain.Hook} 1 -j {chain.Name}\n");
+                }
+                else
+                {
+                    text.Append($"# *{chain.Table}\n# :{chain.Name} - [0:0]\n");
+                    foreach (string rule in chain.Wanted) text.Append("# ").Append(rule).Append('\n');
+                    text.Append($"# -I {chain.Hook} 1 -j {chain.Name}\n# COMMIT\n");
+                }
+            }
+
+            return text.ToString();
         }
 
         /// <summary>The plan's line for this hop's IPv6 rules.</summary>

@@ -29,6 +29,9 @@ namespace BypassNat.Backends.Iptables
         /// </summary>
         public IReadOnlyList<string> NftForwardDrops { get; }
 
+        /// <summary>The same as "family table chain": where a rule that opens a port would go.</summary>
+        public IReadOnlyList<string> NftForwardDropChains { get; private set; } = new string[0];
+
         /// <summary>Why ip6tables could not be listed (a sudo login not allowed ip6tables-save); null when it was.</summary>
         public string Problem { get; private set; }
 
@@ -49,7 +52,8 @@ namespace BypassNat.Backends.Iptables
         {
             var hosts = new Dictionary<string, Ipv6Host>(StringComparer.Ordinal);
             var sources = new Dictionary<string, List<Ipv6Prefix>>(StringComparer.Ordinal);
-            foreach (KeyValuePair<string, Ipv6ChainState> chain in _chains.Where(c => c.Key != Ipv6Pinholes.ProxyChain))
+            // Every chain: the bypass router's two say the same, and either may be the one left after a flush.
+            foreach (KeyValuePair<string, Ipv6ChainState> chain in _chains)
                 foreach (string rule in chain.Value.Rules)
                 {
                     bool main = chain.Key == Ipv6Pinholes.ForwardChain;
@@ -59,11 +63,39 @@ namespace BypassNat.Backends.Iptables
                     if (!hosts.ContainsKey(comment.Name)) hosts[comment.Name] = host;
                     if (!sources.TryGetValue(comment.Name, out List<Ipv6Prefix> list)) sources[comment.Name] = list = new List<Ipv6Prefix>();
                     string client = Word(rule, main ? "-s" : "-d");
-                    if (client != null && Ipv6Prefix.Problem(client.EndsWith("/128", StringComparison.Ordinal) ? client.Substring(0, client.Length - 4) : client, out Ipv6Prefix prefix) == null)
+                    if (client != null && Ipv6Prefix.Problem(client.EndsWith("/128", StringComparison.Ordinal) ? client.Substring(0, client.Length - 4) : client, out Ipv6Prefix prefix) == null
+                        && !list.Any(p => p.ToString() == prefix.ToString()))
                         list.Add(prefix);
                 }
 
             return hosts.ToDictionary(h => h.Key, h => (h.Value, Ipv6SourceSet.Of(sources[h.Key])), StringComparer.Ordinal);
+        }
+
+        /// <summary>
+        /// The IPv6-only forwards (no InternalAddress) as their rules hold them: a comment with the bypass
+        /// address (via=) marks them; the protocol is what their rules match, the ports their ExternalPort.
+        /// </summary>
+        public IReadOnlyList<BypassForward> Ipv6OnlyForwards()
+        {
+            IReadOnlyDictionary<string, (Ipv6Host Host, Ipv6SourceSet Sources)> parts = Forwards();
+            var found = new Dictionary<string, (RuleComment Comment, bool Tcp, bool Udp)>(StringComparer.Ordinal);
+            foreach (KeyValuePair<string, Ipv6ChainState> chain in _chains)
+                foreach (string rule in chain.Value.Rules)
+                {
+                    RuleComment comment = RuleComment.TryDecode(Word(rule, "--comment")?.Trim('"'));
+                    if (comment?.Via == null || !parts.ContainsKey(comment.Name)) continue;
+                    found.TryGetValue(comment.Name, out var seen);
+                    string transport = Word(rule, "-p");
+                    found[comment.Name] = (comment, seen.Tcp || transport == "tcp", seen.Udp || transport == "udp");
+                }
+
+            return found.Where(f => f.Value.Tcp || f.Value.Udp).Select(f =>
+            {
+                RuleComment c = f.Value.Comment;
+                ForwardProtocol protocol = f.Value.Tcp && f.Value.Udp ? ForwardProtocol.TcpUdp : f.Value.Tcp ? ForwardProtocol.Tcp : ForwardProtocol.Udp;
+                return new BypassForward(c.Name, protocol, c.ExternalPort, c.Via, c.ExternalPort, null, c.ExternalPort, comment: c.Comment,
+                    internalIPv6: parts[c.Name].Host, allowedSourceIPv6: parts[c.Name].Sources);
+            }).ToList();
         }
 
         private static Ipv6Host Host(string match)
@@ -87,7 +119,8 @@ namespace BypassNat.Backends.Iptables
             var chains = new Dictionary<string, Ipv6ChainState>(StringComparer.Ordinal);
             bool hasTool = true;
             var hooks = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            string table = null, nftTable = null;
+            string table = null, nftTable = null, nftChain = null;
+            var dropChains = new List<string>();
             bool inNft = false;
             var drops = new List<string>();
             foreach (string raw in (output ?? string.Empty).Split('\n'))
@@ -99,9 +132,14 @@ namespace BypassNat.Backends.Iptables
                 {
                     string trimmed = line.Trim();
                     if (trimmed.StartsWith("table ", StringComparison.Ordinal)) nftTable = trimmed.Substring(6).TrimEnd('{', ' ');
-                    else if (nftTable != null && trimmed.Contains("hook forward") && trimmed.Contains("policy drop") && !drops.Contains(nftTable)
+                    else if (trimmed.StartsWith("chain ", StringComparison.Ordinal)) nftChain = trimmed.Substring(6).TrimEnd('{', ' ');
+                    else if (nftTable != null && trimmed.Contains("hook forward") && trimmed.Contains("policy drop")
                              && (nftTable.StartsWith("inet ", StringComparison.Ordinal) || nftTable.StartsWith("ip6 ", StringComparison.Ordinal)) && nftTable != "ip6 filter")
-                        drops.Add(nftTable);
+                    {
+                        if (!drops.Contains(nftTable)) drops.Add(nftTable);
+                        if (nftChain != null) dropChains.Add(nftTable + " " + nftChain);
+                    }
+
                     continue;
                 }
 
@@ -137,7 +175,7 @@ namespace BypassNat.Backends.Iptables
                     state.JumpFirst = hook.Value[0] == jump;
                 }
 
-            return new Ipv6State(hasTool, chains, drops);
+            return new Ipv6State(hasTool, chains, drops) { NftForwardDropChains = dropChains };
         }
 
         private static Ipv6ChainState State(Dictionary<string, Ipv6ChainState> chains, string name)
