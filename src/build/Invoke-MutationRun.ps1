@@ -183,7 +183,7 @@ function Write-Report {
         $sorted
         ''
     )
-    $body = ($lines -join "`n") + $(if ($notes) { $notes } else { "## Surviving mutants judged equivalent`n`nNone listed yet.`n" })
+    $body = ($lines -join "`n") + "`n" + $(if ($notes) { $notes } else { "## Surviving mutants judged equivalent`n`nNone listed yet.`n" })
     [IO.File]::WriteAllText($report, $body)
     Write-Host "Wrote $report"
 }
@@ -200,7 +200,7 @@ foreach ($filter in $groups.Keys) {
     $run = Invoke-Stryker $label @($names | ForEach-Object { if (Test-File $_) { "**/BypassNat.Core/$_" } else { "**/BypassNat.Core/$_/*.cs" } }) $filter
     $left = if ($filter) { ' without ' + (($Confined.Keys | Where-Object { $filter.Contains($_) } | ForEach-Object { $_ -replace '^BypassNat\.Tests\.', '' -replace '\.$', '' }) -join ', ') } else { '' }
     $failing = if ($run.Failing) { ", $($run.Failing) tests failing before any mutant" } else { '' }
-    $when = "$((Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm')) UTC, run of $($names -join '+') ($($run.Minutes) min, concurrency $Concurrency, load $($run.Load)$left$failing)"
+    $when = "$((Get-Date).ToUniversalTime().ToString('yyyy-MM-dd HH:mm')) UTC, run of $($names -join '+') ($($run.Minutes) min, concurrency $Concurrency, load $($run.Load)$left$failing), tests and code of $(& git -C $Root rev-parse --short HEAD)"
     foreach ($name in $names) {
         $m = Measure-Report $run.Report $name
         $list = Join-Path $Root "out/mutation/$label/survivors-$($name -replace '/', '-').txt"
