@@ -64,8 +64,9 @@ namespace BypassNat
         /// <summary>
         /// Whether the forward has an IPv4 half (InternalAddress): the nat rules, the IPv4 proxy exemption and
         /// the IPv4 plan entries are for these only; an IPv6-only forward lives in the IPv6 rules alone.
+        /// Internal: a public property would become a column of Export-Csv, which writes the CSV columns only.
         /// </summary>
-        public bool HasIpv4 => InternalAddress != null;
+        internal bool HasIpv4 => InternalAddress != null;
         public PortRange InternalPort { get; }
         public bool SourceNat { get; }
         public string Comment { get; }
